@@ -1,0 +1,50 @@
+/*  hd_job: one task as the broker holds it, from SUBMIT until its result is delivered.
+    Allocated and freed by the scheduler; the payload is opaque here (the reactor stores its
+    zmq_msg_t) and released through the scheduler's payload_free hook. Kept small: memory per
+    queued task is a product figure (docs/PERFORMANCE.md).
+
+    Job states (the scheduler's switch follows this table):
+        state   | dispatch        | result (current lease) | worker lost / lease expired
+        QUEUED  | LEASED          | -                      | -
+        LEASED  | -               | DONE                   | QUEUED (attempt < max) | DEAD
+        DONE and DEAD are terminal: the reactor sends the result and the job is freed.  */
+#ifndef HD_JOB_H
+#define HD_JOB_H
+
+#include <stdint.h>
+
+#include "hd_codec.h"
+
+typedef enum { HD_JOB_QUEUED = 0, HD_JOB_LEASED, HD_JOB_DONE, HD_JOB_DEAD } hd_job_state_t;
+
+struct hd_node;
+
+//  Requirements beyond the function; NULL on a job when there are none (the common case).
+typedef struct {
+    uint32_t min_mem_mb;
+    uint32_t ntags;
+    char tags[HD_MAX_TAGS][HD_MAX_NAME + 1];
+    char node[HD_MAX_NAME + 1];
+} hd_reqs_t;
+
+typedef struct hd_job {
+    hd_id_t id;
+    uint32_t fn;              //  interned function id (hd_registry_fn_intern)
+    int32_t priority;
+    uint32_t timeout_ms;
+    uint32_t max_attempts;
+    uint32_t attempt;         //  dispatches so far (the lease number of the current one)
+    uint32_t client;          //  the reactor's client index
+    hd_job_state_t state;
+    hd_reqs_t *reqs;          //  owned; NULL: none
+    struct hd_node *worker; //  lease holder while LEASED
+    int64_t lease_deadline_ms;
+    int64_t submitted_ms;
+    void *payload;            //  opaque, owned through the scheduler's payload_free hook
+    //  scheduler-private links
+    struct hd_job *qnext, *qprev;
+    struct hd_job *hnext;
+    void *qowner;
+} hd_job_t;
+
+#endif

@@ -1,0 +1,85 @@
+/*  hd_registry: the broker's table of workers (by ZeroMQ routing id) and of function names
+    (interned to small integers so a job carries 4 bytes, not a string). Pure: no sockets, no
+    clock (callers pass now_ms). Owns hd_node_t objects; the scheduler reads and updates their
+    in_flight counts through the functions below.
+
+    Worker states:
+        state      | on HELLO      | on set_draining(on) | on remove
+        READY      | READY (reset) | DRAINING            | gone
+        DRAINING   | READY         | READY (off)         | gone
+    "busy" / "idle" are derived: in_flight == slots / in_flight == 0.  */
+#ifndef HD_REGISTRY_H
+#define HD_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hd_codec.h"
+
+#define HD_MAX_RID 256        //  ZeroMQ routing ids are 1..255 bytes
+#define HD_MAX_FN_IDS 1024    //  distinct function names the broker will intern
+
+typedef struct hd_registry hd_registry_t;
+typedef enum { HD_NODE_READY = 0, HD_NODE_DRAINING } hd_node_state_t;
+
+//  Read-mostly view of a worker. Fields are owned by the registry; callers treat them as
+//  read-only except `user` (free for the reactor).
+typedef struct hd_node {
+    uint32_t index;                    //  stable small integer while registered (0..)
+    uint8_t rid[HD_MAX_RID];
+    size_t rid_len;
+    char name[HD_MAX_NAME + 1];
+    char arch[HD_MAX_NAME + 1];
+    uint32_t slots;                    //  credit limit: in_flight never exceeds it
+    uint32_t in_flight;                //  tasks leased to this worker now
+    uint32_t cores;
+    double capacity;                   //  C_j > 0: score if given, else slots
+    hd_node_state_t state;
+    uint32_t ntags;
+    char tags[HD_MAX_TAGS][HD_MAX_NAME + 1];
+    uint64_t done;                     //  results accepted from it
+    uint64_t failed;                   //  of which status != OK
+    int64_t joined_ms;
+    int64_t last_seen_ms;
+    void *user;
+    //  private to the registry and scheduler (function set, heap position, links)
+    uint64_t *fnset;                   //  bitset over function ids
+    uint32_t fnset_words;
+    int32_t heap_pos;
+} hd_node_t;
+
+//  NULL only when memory runs out.
+hd_registry_t *hd_registry_new (void);
+//  NULL-safe; frees every worker. Sets *self_p = NULL.
+void hd_registry_destroy (hd_registry_t **self_p);
+
+//  Intern a function name. HD_OK with *out set; HD_EFULL past HD_MAX_FN_IDS; HD_ENOMEM.
+hd_err_t hd_registry_fn_intern (hd_registry_t *self, const char *name, uint32_t *out);
+//  Look up without interning: HD_OK or HD_ENOTFOUND.
+hd_err_t hd_registry_fn_find (const hd_registry_t *self, const char *name, uint32_t *out);
+//  Name of an interned function (borrowed), NULL if out of range.
+const char *hd_registry_fn_name (const hd_registry_t *self, uint32_t fn);
+//  Number of READY-or-DRAINING workers offering `fn` now (0 means "unknown function").
+uint32_t hd_registry_fn_providers (const hd_registry_t *self, uint32_t fn);
+
+//  Register a worker from its HELLO (or re-register: same rid replaces the old entry's
+//  announcement but keeps in_flight). HD_OK with *out borrowed; HD_EINVAL for slots == 0 or an
+//  empty rid; HD_EFULL if too many functions; HD_ENOMEM.
+hd_err_t hd_registry_add (hd_registry_t *self, const uint8_t *rid, size_t rid_len,
+                          const hd_hello_t *hello, int64_t now_ms, hd_node_t **out);
+//  Find by routing id; NULL when unknown. Borrowed.
+hd_node_t *hd_registry_lookup (const hd_registry_t *self, const uint8_t *rid, size_t rid_len);
+//  Remove and free a worker (the caller has already requeued its leases through the scheduler).
+void hd_registry_remove (hd_registry_t *self, hd_node_t *worker);
+bool hd_registry_offers (const hd_node_t *worker, uint32_t fn);
+void hd_registry_touch (hd_node_t *worker, int64_t now_ms);
+void hd_registry_set_draining (hd_node_t *worker, bool on);
+size_t hd_registry_size (const hd_registry_t *self);
+//  Iterate: first/next in index order; NULL at the end. Safe while not adding or removing.
+hd_node_t *hd_registry_first (const hd_registry_t *self);
+hd_node_t *hd_registry_next (const hd_registry_t *self, const hd_node_t *worker);
+//  Find by node name (first match), NULL when none.
+hd_node_t *hd_registry_find_name (const hd_registry_t *self, const char *name);
+
+#endif

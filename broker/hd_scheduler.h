@@ -1,0 +1,70 @@
+/*  hd_scheduler: the broker's queues and dispatch decision. Pure: no sockets, no clock (callers
+    pass now_ms), no payload knowledge. Owns every hd_job_t (an id table plus one ready queue per
+    function, ordered by priority then FIFO) and decides which queued job goes to which worker:
+    among eligible workers (offers the function, in_flight < slots, READY not DRAINING, meets
+    the job's requirements) the one with the smallest (in_flight + 1) / capacity; ties to the
+    lowest index. Credits: a worker never holds more than `slots` leases.
+    Later issues extend this module: leases with deadlines, fairness across clients, metrics.  */
+#ifndef HD_SCHEDULER_H
+#define HD_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hd_job.h"
+#include "hd_registry.h"
+
+typedef struct hd_scheduler hd_scheduler_t;
+
+typedef struct {
+    uint32_t max_queued;         //  jobs QUEUED + LEASED at most; past it submit says HD_EFULL
+    uint32_t default_attempts;   //  max_attempts for a job that gives 0
+    void (*payload_free) (void *payload);  //  called when a job holding a payload is freed
+} hd_scheduler_config_t;
+
+//  `registry` is borrowed and must outlive the scheduler. NULL only when memory runs out.
+hd_scheduler_t *hd_scheduler_new (hd_registry_t *registry, const hd_scheduler_config_t *config);
+//  Frees every job (payload_free on each payload). NULL-safe; sets *self_p = NULL.
+void hd_scheduler_destroy (hd_scheduler_t **self_p);
+
+//  Queue a task. On HD_OK *out is the new QUEUED job, holding `payload` (consumed).
+//  HD_ENOTFOUND: no registered worker offers `msg->fn` (nothing queued, payload not consumed).
+//  HD_EFULL: max_queued reached. HD_EINVAL: an unfinished job with this id exists (*out is set
+//  to it: the caller treats the resubmission as a duplicate). HD_ENOMEM.
+hd_err_t hd_scheduler_submit (hd_scheduler_t *self, const hd_submit_t *msg, uint32_t client,
+                              void *payload, int64_t now_ms, hd_job_t **out);
+
+//  Pick the next (job, worker) pair and lease it: job -> LEASED, attempt + 1, worker->in_flight
+//  + 1. Returns false when nothing can be dispatched now. The job stays owned by the scheduler.
+bool hd_scheduler_next (hd_scheduler_t *self, int64_t now_ms, hd_job_t **job_out,
+                        hd_node_t **worker_out);
+
+//  A worker reported a result for (id, attempt). HD_OK: the lease was current, the job is DONE,
+//  *out is it, and the worker's in_flight dropped by one; the caller delivers the result and then
+//  calls hd_scheduler_release. HD_ENOTFOUND: unknown id. HD_EPROTO: stale lease (other attempt
+//  or other worker): fenced, nothing changes.
+hd_err_t hd_scheduler_complete (hd_scheduler_t *self, const hd_id_t *id, uint32_t attempt,
+                                const hd_node_t *worker, hd_job_t **out);
+
+//  Free a DONE or DEAD job (payload_free on its payload), removing it from the id table.
+void hd_scheduler_release (hd_scheduler_t *self, hd_job_t **job_p);
+
+//  The worker is gone: every job it leased goes back to its queue front (attempt kept, so the
+//  next dispatch is attempt + 1), or becomes DEAD when attempt >= max_attempts. Each DEAD job is
+//  passed to `on_dead` (the caller reports it and releases it). Also drops the worker's
+//  in_flight to 0. Call before hd_registry_remove.
+void hd_scheduler_worker_lost (hd_scheduler_t *self, hd_node_t *worker,
+                               void (*on_dead) (hd_job_t *job, void *arg), void *arg);
+
+//  Cancel a job by id: a QUEUED job is removed from its queue and returned in *out with state
+//  DEAD (the caller reports CANCELLED and releases it): HD_OK. A LEASED job:
+//  HD_EINVAL (running: the caller asks the worker to abort). HD_ENOTFOUND when unknown.
+hd_err_t hd_scheduler_cancel (hd_scheduler_t *self, const hd_id_t *id, hd_job_t **out);
+
+//  Lookup by id; NULL when unknown. Borrowed.
+hd_job_t *hd_scheduler_find (const hd_scheduler_t *self, const hd_id_t *id);
+//  Counters for status and benchmarks.
+uint32_t hd_scheduler_queued (const hd_scheduler_t *self);
+uint32_t hd_scheduler_leased (const hd_scheduler_t *self);
+
+#endif
