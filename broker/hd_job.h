@@ -37,11 +37,12 @@ typedef struct hd_job {
     uint32_t client;          //  the reactor's client index
     hd_job_state_t state;
     hd_reqs_t *reqs;          //  owned; NULL: none
-    struct hd_node *worker; //  lease holder while LEASED
+    struct hd_node *worker; //  lease holder while LEASED; NULL in every other state
     int64_t lease_deadline_ms;
     int64_t submitted_ms;
     void *payload;            //  opaque, owned through the scheduler's payload_free hook
-    //  scheduler-private links
+    //  scheduler-private links: qnext/qprev chain a QUEUED job in its priority level and a
+    //  LEASED job in its worker's lease list; qowner is the priority level for the job's life
     struct hd_job *qnext, *qprev;
     struct hd_job *hnext;
     void *qowner;

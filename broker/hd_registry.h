@@ -55,22 +55,27 @@ hd_registry_t *hd_registry_new (void);
 void hd_registry_destroy (hd_registry_t **self_p);
 
 //  Intern a function name. HD_OK with *out set; HD_EFULL past HD_MAX_FN_IDS; HD_ENOMEM.
+//  Ids are dense (0, 1, 2, ...) and never reused: a name stays interned for the registry's life.
 hd_err_t hd_registry_fn_intern (hd_registry_t *self, const char *name, uint32_t *out);
 //  Look up without interning: HD_OK or HD_ENOTFOUND.
 hd_err_t hd_registry_fn_find (const hd_registry_t *self, const char *name, uint32_t *out);
 //  Name of an interned function (borrowed), NULL if out of range.
 const char *hd_registry_fn_name (const hd_registry_t *self, uint32_t fn);
-//  Number of READY-or-DRAINING workers offering `fn` now (0 means "unknown function").
+//  Number of registered (READY or DRAINING) workers offering `fn` now (0 means "unknown
+//  function"); 0 for an id never interned.
 uint32_t hd_registry_fn_providers (const hd_registry_t *self, uint32_t fn);
 
 //  Register a worker from its HELLO (or re-register: same rid replaces the old entry's
-//  announcement but keeps in_flight). HD_OK with *out borrowed; HD_EINVAL for slots == 0 or an
-//  empty rid; HD_EFULL if too many functions; HD_ENOMEM.
+//  announcement: name, arch, slots, cores, capacity, tags, functions, state READY, last_seen; it
+//  keeps index, in_flight, done, failed, joined_ms and user). Announced functions are interned.
+//  HD_OK with *out borrowed; HD_EINVAL for slots == 0 or an empty or over-long rid; HD_EFULL if
+//  too many functions; HD_ENOMEM. On an error nothing changes (except names already interned).
 hd_err_t hd_registry_add (hd_registry_t *self, const uint8_t *rid, size_t rid_len,
                           const hd_hello_t *hello, int64_t now_ms, hd_node_t **out);
 //  Find by routing id; NULL when unknown. Borrowed.
 hd_node_t *hd_registry_lookup (const hd_registry_t *self, const uint8_t *rid, size_t rid_len);
-//  Remove and free a worker (the caller has already requeued its leases through the scheduler).
+//  Remove and free a worker (the caller has already requeued its leases through the scheduler:
+//  asserts in_flight == 0). Its index becomes free for the next new worker (lowest first).
 void hd_registry_remove (hd_registry_t *self, hd_node_t *worker);
 bool hd_registry_offers (const hd_node_t *worker, uint32_t fn);
 void hd_registry_touch (hd_node_t *worker, int64_t now_ms);

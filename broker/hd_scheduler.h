@@ -18,7 +18,8 @@ typedef struct hd_scheduler hd_scheduler_t;
 
 typedef struct {
     uint32_t max_queued;         //  jobs QUEUED + LEASED at most; past it submit says HD_EFULL
-    uint32_t default_attempts;   //  max_attempts for a job that gives 0
+                                 //  (0: no limit)
+    uint32_t default_attempts;   //  max_attempts for a job that gives 0 (0 here: 3)
     void (*payload_free) (void *payload);  //  called when a job holding a payload is freed
 } hd_scheduler_config_t;
 
@@ -28,37 +29,50 @@ hd_scheduler_t *hd_scheduler_new (hd_registry_t *registry, const hd_scheduler_co
 void hd_scheduler_destroy (hd_scheduler_t **self_p);
 
 //  Queue a task. On HD_OK *out is the new QUEUED job, holding `payload` (consumed).
-//  HD_ENOTFOUND: no registered worker offers `msg->fn` (nothing queued, payload not consumed).
-//  HD_EFULL: max_queued reached. HD_EINVAL: an unfinished job with this id exists (*out is set
-//  to it: the caller treats the resubmission as a duplicate). HD_ENOMEM.
+//  Checked in this order: HD_EINVAL: a job with this id is still held, in any state until it is
+//  released (*out is set to it: the caller treats the resubmission as a duplicate).
+//  HD_ENOTFOUND: no registered worker offers `msg->fn` (the name is not interned).
+//  HD_EFULL: max_queued reached. HD_ENOMEM. On every error the payload is not consumed and,
+//  except for HD_EINVAL, *out is NULL.
 hd_err_t hd_scheduler_submit (hd_scheduler_t *self, const hd_submit_t *msg, uint32_t client,
                               void *payload, int64_t now_ms, hd_job_t **out);
 
 //  Pick the next (job, worker) pair and lease it: job -> LEASED, attempt + 1, worker->in_flight
-//  + 1. Returns false when nothing can be dispatched now. The job stays owned by the scheduler.
+//  + 1, job->worker = worker, lease_deadline_ms = now_ms + timeout_ms (0 when no timeout).
+//  Functions with queued jobs take turns (round-robin between calls); within a function the
+//  head job in priority-then-FIFO order goes first, and a job whose requirements no worker
+//  meets is passed over (up to 64 deep) so it does not block the jobs behind it.
+//  Returns false when nothing can be dispatched now (or memory ran out): call again after a
+//  submit, completion, HELLO, resume or worker loss. The job stays owned by the scheduler.
 bool hd_scheduler_next (hd_scheduler_t *self, int64_t now_ms, hd_job_t **job_out,
                         hd_node_t **worker_out);
 
 //  A worker reported a result for (id, attempt). HD_OK: the lease was current, the job is DONE,
-//  *out is it, and the worker's in_flight dropped by one; the caller delivers the result and then
-//  calls hd_scheduler_release. HD_ENOTFOUND: unknown id. HD_EPROTO: stale lease (other attempt
-//  or other worker): fenced, nothing changes.
+//  *out is it, job->worker is NULL again, and the worker's in_flight dropped by one and its
+//  `done` rose by one (the caller counts `failed` itself); the caller delivers the result and
+//  then calls hd_scheduler_release. HD_ENOTFOUND: unknown id. HD_EPROTO: stale lease (not
+//  LEASED, other attempt or other worker): fenced, nothing changes. *out is NULL on errors.
 hd_err_t hd_scheduler_complete (hd_scheduler_t *self, const hd_id_t *id, uint32_t attempt,
                                 const hd_node_t *worker, hd_job_t **out);
 
 //  Free a DONE or DEAD job (payload_free on its payload), removing it from the id table.
+//  NULL-safe; sets *job_p = NULL. A QUEUED job leaves its queue; a LEASED one ends its lease
+//  (the worker gets the credit back; a late result is then HD_ENOTFOUND).
 void hd_scheduler_release (hd_scheduler_t *self, hd_job_t **job_p);
 
 //  The worker is gone: every job it leased goes back to its queue front (attempt kept, so the
 //  next dispatch is attempt + 1), or becomes DEAD when attempt >= max_attempts. Each DEAD job is
 //  passed to `on_dead` (the caller reports it and releases it). Also drops the worker's
-//  in_flight to 0. Call before hd_registry_remove.
+//  in_flight to 0. Call before hd_registry_remove. `on_dead` may be NULL (DEAD jobs then wait
+//  for the caller's release) and may release the job it is given, but must not release other
+//  jobs, dispatch (hd_scheduler_next) or call this function: the worker is still registered.
 void hd_scheduler_worker_lost (hd_scheduler_t *self, hd_node_t *worker,
                                void (*on_dead) (hd_job_t *job, void *arg), void *arg);
 
 //  Cancel a job by id: a QUEUED job is removed from its queue and returned in *out with state
-//  DEAD (the caller reports CANCELLED and releases it): HD_OK. A LEASED job:
-//  HD_EINVAL (running: the caller asks the worker to abort). HD_ENOTFOUND when unknown.
+//  DEAD (the caller reports CANCELLED and releases it): HD_OK. HD_EINVAL with *out set for any
+//  other state: LEASED (running: the caller asks job->worker to abort), or DONE / DEAD not yet
+//  released. HD_ENOTFOUND (*out NULL) when unknown.
 hd_err_t hd_scheduler_cancel (hd_scheduler_t *self, const hd_id_t *id, hd_job_t **out);
 
 //  Lookup by id; NULL when unknown. Borrowed.

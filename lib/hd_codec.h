@@ -106,8 +106,12 @@ hd_err_t hd_codec_parse_header (const void *data, size_t size, uint8_t *version,
 bool hd_codec_cmd_has_payload (uint8_t cmd);
 
 //  --- envelopes: each decode returns HD_OK or HD_EPROTO (and HD_ETOOBIG for an over-long
-//  string or list: the caller may answer TOO_LARGE); `out` is fully written on HD_OK only.
-//  Each encode resets `buf` and writes one envelope: HD_OK or HD_ENOMEM.
+//  string or list, or an envelope over HD_MAX_ENVELOPE: the caller may answer TOO_LARGE).
+//  `out` is zeroed first and fully written on HD_OK only; on an error it may hold part of the
+//  message and must not be used. Encoders omit optional keys holding their default (0, "", none).
+//  Each encode resets `buf` and writes one envelope: HD_OK, HD_ENOMEM, or HD_EINVAL when `msg`
+//  breaks a limit the decoder would refuse (bad fn name, unterminated string, count over its
+//  maximum, hello without name or slots); `buf` is then left empty.
 hd_err_t hd_codec_encode_submit (hd_buf_t *buf, const hd_submit_t *msg);
 hd_err_t hd_codec_decode_submit (const void *data, size_t size, hd_submit_t *out);
 hd_err_t hd_codec_encode_task (hd_buf_t *buf, const hd_task_t *msg);
@@ -128,7 +132,8 @@ hd_err_t hd_codec_decode_ids (const void *data, size_t size, hd_idlist_t *out);
 //  {n: uint} for CREDIT.
 hd_err_t hd_codec_encode_credit (hd_buf_t *buf, uint32_t n);
 hd_err_t hd_codec_decode_credit (const void *data, size_t size, uint32_t *out);
-//  {} for PING, PONG, HEARTBEAT, BEAT, BYE, NODES: decode accepts any map (keys ignored).
+//  {} for PING, PONG, HEARTBEAT, BEAT, BYE, NODES: decode accepts any map with str keys
+//  (the keys and their values are ignored).
 hd_err_t hd_codec_encode_empty (hd_buf_t *buf);
 hd_err_t hd_codec_decode_empty (const void *data, size_t size);
 //  {on: bool} for DRAIN.
@@ -151,5 +156,8 @@ hd_id_eq (const hd_id_t *a, const hd_id_t *b)
             return false;
     return true;
 }
+
+//  Whether `name` is a valid function name: 1..HD_MAX_FN bytes of [A-Za-z0-9_.-], NUL-terminated.
+bool hd_codec_fn_is_valid (const char *name);
 
 #endif

@@ -23,10 +23,16 @@ struct heddle_task {
 //  The host table given to plugins and used by built-ins (static, never NULL).
 const heddle_host_t *hd_task_host (void);
 
-//  Prepare `task` for a new run (keeps buffer memory).
+//  Make `task` a valid empty context (a zeroed struct is one too). Pair with hd_task_fini.
+void hd_task_init (heddle_task_t *task);
+//  Prepare `task` for a new run (keeps buffer memory): empty output, no error, cancel = 0.
+//  deadline_ms is on the hd_now_ms clock (0: none); max_output 0 means unlimited.
 void hd_task_reset (heddle_task_t *task, int64_t deadline_ms, size_t max_output);
+//  Frees the output buffer. Harmless on a zeroed or already finished task.
 void hd_task_fini (heddle_task_t *task);
-//  Same as the host table entries, callable directly.
+//  Same as the host table entries, callable directly. hd_task_output: 0, or -1 (output left
+//  unchanged) when out.size + size would pass max_output or memory runs out. hd_task_cancelled:
+//  non-zero when cancel != 0 or the deadline has passed.
 int hd_task_output (heddle_task_t *task, const void *data, size_t size);
 void hd_task_fail (heddle_task_t *task, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 int hd_task_cancelled (heddle_task_t *task);

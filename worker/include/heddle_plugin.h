@@ -47,5 +47,10 @@ typedef struct heddle_host {
 //  The symbol a plugin exports.
 typedef int (*heddle_plugin_init_fn) (const heddle_host_t *host);
 #define HEDDLE_PLUGIN_INIT_SYMBOL "heddle_plugin_init"
+//  Defined by the plugin, never by the worker (declared here so the plugin's definition is
+//  checked against the ABI). `host` stays valid while the plugin is loaded: the plugin may keep
+//  the pointer and call host->output etc. from its functions. register_fn works only during
+//  this call. A library is initialised at most once per worker.
+int heddle_plugin_init (const heddle_host_t *host);
 
 #endif

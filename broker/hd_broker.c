@@ -1,0 +1,239 @@
+/*  hd_broker: life cycle and the reactor loop. One thread polls the clients ROUTER, the workers
+    ROUTER, the ZAP handler and a stop pipe; everything else (which task goes where) is decided
+    by the pure scheduler and registry modules. The broker decodes headers and envelopes only:
+    payload frames move from client to job to worker untouched.  */
+#include "hd_broker_int.h"
+
+#include <limits.h>
+#include <time.h>
+
+#include "hd_log.h"
+#include "hd_transport.h"
+
+int64_t
+hd_broker_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+hd_broker_config_defaults (hd_broker_config_t *config)
+{
+    memset (config, 0, sizeof *config);
+    config->clients_endpoint = "tcp://*:7700";
+    config->workers_endpoint = "tcp://*:7701";
+    config->max_payload = HD_DEFAULT_MAX_PAYLOAD;
+    config->max_queue = 1000000;
+    config->heartbeat_ms = 1000;
+    config->heartbeat_misses = 5;
+    config->default_attempts = 3;
+}
+
+static void
+s_payload_free (void *payload)
+{
+    zmq_msg_close ((zmq_msg_t *) payload);
+    free (payload);
+}
+
+static hd_err_t
+s_load_keys (hd_broker_t *self, char *errbuf, size_t errlen)
+{
+    const char *dir = self->config.keys_dir;
+    if (!dir) {
+        snprintf (errbuf, errlen, "no keys directory (--keys DIR; create one with "
+                                  "`heddle keys init DIR`), or run with --insecure");
+        return HD_ECRYPTO;
+    }
+    char path[PATH_MAX];
+    hd_err_t rc = hd_keys_load_secret (hd_keys_path (path, sizeof path, dir, "broker.cert_secret"),
+                                       &self->cert, errbuf, errlen);
+    if (rc == HD_OK)
+        rc = hd_auth_new (&self->auth);
+    if (rc == HD_EIO)
+        snprintf (errbuf, errlen, "cannot start the ZAP handler (another broker in this process?)");
+    static const struct { const char *file, *domain, *role; } lists[] = {
+        { "clients.keys", HD_DOMAIN_CLIENTS, "client" },
+        { "admins.keys", HD_DOMAIN_CLIENTS, "admin" },
+        { "workers.keys", HD_DOMAIN_WORKERS, "worker" },
+    };
+    for (size_t i = 0; rc == HD_OK && i < sizeof lists / sizeof lists[0]; i++)
+        rc = hd_auth_load (self->auth, lists[i].domain,
+                           hd_keys_path (path, sizeof path, dir, lists[i].file), lists[i].role,
+                           errbuf, errlen);
+    return rc;
+}
+
+static hd_err_t
+s_bind (hd_broker_t *self, char *errbuf, size_t errlen)
+{
+    hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert };
+    //  Frames over this size drop the connection inside libzmq; between max_payload and this
+    //  the broker answers TOO_LARGE itself, which is what a user should see.
+    o.max_msg_size = (int64_t) self->config.max_payload * 4 + HD_MAX_ENVELOPE;
+    if (o.max_msg_size > INT_MAX)
+        o.max_msg_size = INT_MAX;
+    o.zap_domain = HD_DOMAIN_CLIENTS;
+    hd_err_t rc = hd_transport_bind (&self->clients, ZMQ_ROUTER, self->config.clients_endpoint,
+                                     &o, errbuf, errlen);
+    o.zap_domain = HD_DOMAIN_WORKERS;
+    o.handover = true;
+    if (rc == HD_OK)
+        rc = hd_transport_bind (&self->workers, ZMQ_ROUTER, self->config.workers_endpoint, &o,
+                                errbuf, errlen);
+    if (rc != HD_OK)
+        return rc;
+    snprintf (self->clients_ep, sizeof self->clients_ep, "%s", zsock_endpoint (self->clients));
+    snprintf (self->workers_ep, sizeof self->workers_ep, "%s", zsock_endpoint (self->workers));
+    self->clients_raw = zsock_resolve (self->clients);
+    self->workers_raw = zsock_resolve (self->workers);
+    snprintf (self->stop_ep, sizeof self->stop_ep, "inproc://hd-broker-stop-%p", (void *) self);
+    self->stop_pull = zsock_new_pull (self->stop_ep);  //  PULL binds by default
+    return self->stop_pull ? HD_OK : HD_ENOMEM;
+}
+
+static hd_err_t
+s_init_state (hd_broker_t *self)
+{
+    self->registry = hd_registry_new ();
+    hd_scheduler_config_t sc = { .max_queued = self->config.max_queue,
+                                 .default_attempts = self->config.default_attempts,
+                                 .payload_free = s_payload_free };
+    self->scheduler = self->registry ? hd_scheduler_new (self->registry, &sc) : NULL;
+    self->accepted = malloc (sizeof *self->accepted);
+    self->client_index = zhashx_new ();
+    if (!self->scheduler || !self->accepted || !self->client_index)
+        return HD_ENOMEM;
+    return hd_frames_init (&self->in, 2 + 2 * HD_MAX_BATCH);
+}
+
+hd_err_t
+hd_broker_new (const hd_broker_config_t *config, hd_broker_t **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    hd_broker_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return HD_ENOMEM;
+    self->config = *config;
+    if (!self->config.heartbeat_ms || !self->config.heartbeat_misses || !self->config.max_queue) {
+        snprintf (errbuf, errlen, "heartbeat, misses and queue size must be positive");
+        free (self);
+        return HD_EINVAL;
+    }
+    hd_err_t rc = self->config.insecure ? HD_OK : s_load_keys (self, errbuf, errlen);
+    if (rc == HD_OK)
+        rc = s_init_state (self);
+    if (rc == HD_OK)
+        rc = s_bind (self, errbuf, errlen);
+    if (rc != HD_OK) {
+        hd_broker_destroy (&self);
+        return rc;
+    }
+    if (self->config.insecure && (hd_transport_is_tcp (self->clients_ep)
+                                  || hd_transport_is_tcp (self->workers_ep)))
+        hd_warn ("--insecure: plain TCP, no encryption and no authentication on %s and %s",
+                 self->clients_ep, self->workers_ep);
+    *out = self;
+    return HD_OK;
+}
+
+void
+hd_broker_destroy (hd_broker_t **self_p)
+{
+    hd_broker_t *self = *self_p;
+    if (!self)
+        return;
+    hd_scheduler_destroy (&self->scheduler);
+    for (hd_node_t *n = self->registry ? hd_registry_first (self->registry) : NULL; n;
+         n = hd_registry_next (self->registry, n)) {
+        hd_nodeout_t *o = n->user;
+        if (o)
+            free (o->jobs);
+        free (o);
+    }
+    hd_registry_destroy (&self->registry);
+    hd_frames_fini (&self->in);
+    hd_buf_fini (&self->env);
+    free (self->accepted);
+    free (self->client_tab);
+    free (self->touched);
+    zhashx_destroy (&self->client_index);
+    zsock_destroy (&self->clients);
+    zsock_destroy (&self->workers);
+    zsock_destroy (&self->stop_pull);
+    hd_auth_destroy (&self->auth);
+    zcert_destroy (&self->cert);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+hd_broker_stop (hd_broker_t *self)
+{
+    zsock_t *push = zsock_new_push (self->stop_ep);
+    if (push) {
+        zstr_send (push, "STOP");
+        zsock_destroy (&push);
+    }
+}
+
+const char *
+hd_broker_clients_endpoint (const hd_broker_t *self)
+{
+    return self->clients_ep;
+}
+
+const char *
+hd_broker_workers_endpoint (const hd_broker_t *self)
+{
+    return self->workers_ep;
+}
+
+static void
+s_log_stats (hd_broker_t *self)
+{
+    hd_broker_stats_t *s = &self->stats;
+    hd_info ("stats: submitted %" PRIu64 " accepted %" PRIu64 " rejected %" PRIu64
+             " dispatched %" PRIu64 " completed %" PRIu64 " failed %" PRIu64 " fenced %" PRIu64
+             " malformed %" PRIu64 " unroutable %" PRIu64 " workers lost %" PRIu64,
+             s->submitted, s->accepted, s->rejected, s->dispatched, s->completed, s->failed,
+             s->fenced, s->malformed, s->unroutable, s->lost_workers);
+}
+
+hd_err_t
+hd_broker_run (hd_broker_t *self)
+{
+    zmq_pollitem_t items[4] = {
+        { self->clients_raw, 0, ZMQ_POLLIN, 0 },
+        { self->workers_raw, 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->stop_pull), 0, ZMQ_POLLIN, 0 },
+        { self->auth ? hd_auth_socket (self->auth) : NULL, 0, ZMQ_POLLIN, 0 },
+    };
+    int nitems = self->auth ? 4 : 3;
+    hd_info ("serving clients on %s, workers on %s%s", self->clients_ep, self->workers_ep,
+             self->config.insecure ? " (insecure)" : " (CURVE)");
+    self->next_beat_ms = hd_broker_now () + self->config.heartbeat_ms;
+    while (!zsys_interrupted) {
+        int64_t wait = self->next_beat_ms - hd_broker_now ();
+        if (zmq_poll (items, nitems, wait > 0 ? (long) wait : 0) < 0)
+            break;  //  EINTR from a signal: zsys_interrupted is set
+        if (items[2].revents & ZMQ_POLLIN)
+            break;
+        if (nitems == 4 && (items[3].revents & ZMQ_POLLIN))
+            hd_auth_handle (self->auth);
+        if (items[1].revents & ZMQ_POLLIN)
+            hd_broker_on_worker (self);
+        if (items[0].revents & ZMQ_POLLIN)
+            hd_broker_on_client (self);
+        hd_broker_dispatch (self);
+        int64_t now = hd_broker_now ();
+        if (now >= self->next_beat_ms) {
+            hd_broker_beat (self, now);
+            self->next_beat_ms = now + self->config.heartbeat_ms;
+        }
+    }
+    s_log_stats (self);
+    return HD_OK;
+}

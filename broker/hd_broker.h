@@ -1,0 +1,41 @@
+/*  hd_broker: the broker as an object, so the heddle-broker program and the embedded cluster
+    (libheddle) run the same code. One thread owns it: hd_broker_run loops until
+    hd_broker_stop (callable from any thread) or SIGINT/SIGTERM (czmq's zsys_interrupted).  */
+#ifndef HD_BROKER_H
+#define HD_BROKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hd_err.h"
+
+typedef struct hd_broker hd_broker_t;
+
+typedef struct {
+    const char *clients_endpoint;  //  default tcp://*:7700
+    const char *workers_endpoint;  //  default tcp://*:7701
+    const char *keys_dir;          //  broker.cert_secret + clients.keys, workers.keys, admins.keys
+    bool insecure;                 //  plain TCP, no CURVE (logs a warning)
+    uint32_t max_payload;          //  bytes; a larger task payload is REJECTED TOO_LARGE
+    uint32_t max_queue;            //  tasks queued + running; past it REJECTED BUSY
+    uint32_t heartbeat_ms;         //  interval of BEAT to workers, told to them in WELCOME
+    uint32_t heartbeat_misses;     //  a worker silent this many intervals is lost
+    uint32_t default_attempts;     //  dispatches per task at most (when the task gives 0)
+} hd_broker_config_t;
+
+void hd_broker_config_defaults (hd_broker_config_t *config);
+//  Load keys, bind both sockets (and the ZAP handler unless insecure). HD_OK with *out;
+//  else an error with text in errbuf (HD_ECRYPTO keys, HD_EIO bind, HD_EINVAL config).
+hd_err_t hd_broker_new (const hd_broker_config_t *config, hd_broker_t **out, char *errbuf,
+                        size_t errlen);
+void hd_broker_destroy (hd_broker_t **self_p);
+//  Serve until stopped. HD_OK after a stop or interrupt.
+hd_err_t hd_broker_run (hd_broker_t *self);
+//  Ask a running broker to stop (thread-safe, returns at once).
+void hd_broker_stop (hd_broker_t *self);
+//  Endpoints actually bound (a "*" port resolved), borrowed.
+const char *hd_broker_clients_endpoint (const hd_broker_t *self);
+const char *hd_broker_workers_endpoint (const hd_broker_t *self);
+
+#endif

@@ -1,0 +1,303 @@
+/*  hd_broker_clients: the clients ROUTER: SUBMIT (queue and answer ACCEPTED or REJECTED per
+    task), CANCEL, ACK, PING, NODES. Message on this socket: [rid][header][env]([payload]...)  */
+#include "hd_broker_int.h"
+
+#include "hd_log.h"
+#include "hd_transport.h"
+
+#define S_BURST 256
+
+int
+hd_broker_send_to_client (hd_broker_t *self, uint32_t client, uint8_t cmd)
+{
+    if (client >= self->nclients)
+        return -1;
+    hd_bclient_t *c = &self->client_tab[client];
+    if (hd_send_frame (self->clients_raw, c->rid, c->rid_len, ZMQ_SNDMORE) != 0)
+        return -1;  //  EHOSTUNREACH with ROUTER_MANDATORY: the client is gone
+    return hd_send_header (self->clients_raw, cmd, ZMQ_SNDMORE);
+}
+
+//  Send the current envelope (self->env) as the last frame, or with an empty payload after it.
+static void
+s_send_env (hd_broker_t *self, bool with_empty_payload)
+{
+    hd_send_frame (self->clients_raw, self->env.data, self->env.size,
+                   with_empty_payload ? ZMQ_SNDMORE : 0);
+    if (with_empty_payload)
+        hd_send_frame (self->clients_raw, NULL, 0, 0);
+}
+
+void
+hd_broker_fail_job (hd_broker_t *self, hd_job_t *job, uint32_t status, const char *reason)
+{
+    hd_result_t r = { .id = job->id, .attempt = job->attempt, .status = status };
+    snprintf (r.error, sizeof r.error, "%s", reason);
+    if (hd_codec_encode_result (&self->env, &r) != HD_OK)
+        return;
+    if (hd_broker_send_to_client (self, job->client, HD_CMD_RESULT) == 0)
+        s_send_env (self, true);
+    else
+        self->stats.unroutable++;
+}
+
+//  REJECTED {id?, code, reason, retry?} straight to the sender of the current message.
+static void
+s_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
+          const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+
+static void
+s_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
+          const char *fmt, ...)
+{
+    hd_reject_t r = { .has_id = id != NULL, .code = code, .retry_ms = retry_ms };
+    if (id)
+        r.id = *id;
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (r.reason, sizeof r.reason, fmt, ap);
+    va_end (ap);
+    self->stats.rejected++;
+    if (hd_codec_encode_reject (&self->env, &r) != HD_OK)
+        return;
+    if (hd_send_frame (self->clients_raw, hd_frames_data (&self->in, 0),
+                       hd_frames_size (&self->in, 0), ZMQ_SNDMORE) == 0
+        && hd_send_header (self->clients_raw, HD_CMD_REJECTED, ZMQ_SNDMORE) == 0)
+        s_send_env (self, false);
+}
+
+static uint32_t
+s_client_index (hd_broker_t *self, int64_t now)
+{
+    const uint8_t *rid = hd_frames_data (&self->in, 0);
+    size_t len = hd_frames_size (&self->in, 0);
+    char key[2 * HD_MAX_RID + 1];
+    for (size_t i = 0; i < len && i < HD_MAX_RID; i++)
+        snprintf (key + 2 * i, 3, "%02x", rid[i]);
+    key[2 * (len < HD_MAX_RID ? len : HD_MAX_RID)] = 0;
+    uintptr_t found = (uintptr_t) zhashx_lookup (self->client_index, key);
+    if (found) {
+        self->client_tab[found - 1].last_seen_ms = now;
+        return (uint32_t) found - 1;
+    }
+    if (self->nclients == self->client_cap) {
+        uint32_t cap = self->client_cap ? self->client_cap * 2 : 16;
+        hd_bclient_t *t = realloc (self->client_tab, cap * sizeof *t);
+        if (!t)
+            return UINT32_MAX;
+        self->client_tab = t;
+        self->client_cap = cap;
+    }
+    hd_bclient_t *c = &self->client_tab[self->nclients];
+    memset (c, 0, sizeof *c);
+    memcpy (c->rid, rid, len < HD_MAX_RID ? len : HD_MAX_RID);
+    c->rid_len = len;
+    c->last_seen_ms = now;
+    const char *role = zmq_msg_gets (&self->in.msg[1], "User-Id");
+    snprintf (c->role, sizeof c->role, "%s", role ? role : "");
+    zhashx_insert (self->client_index, key, (void *) (uintptr_t) (self->nclients + 1));
+    return self->nclients++;
+}
+
+//  Queue one task; on success its id joins the ACCEPTED list.
+static void
+s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
+{
+    hd_frames_t *in = &self->in;
+    hd_submit_t s;
+    hd_err_t rc = hd_codec_decode_submit (hd_frames_data (in, i), hd_frames_size (in, i), &s);
+    self->stats.submitted++;
+    if (rc != HD_OK) {
+        self->stats.malformed++;
+        s_reject (self, NULL, rc == HD_ETOOBIG ? HD_ST_TOO_LARGE : HD_ST_MALFORMED, 0,
+                  "malformed SUBMIT envelope: %s", hd_strerror (rc));
+        return;
+    }
+    size_t size = hd_frames_size (in, i + 1);
+    if (size > self->config.max_payload) {
+        s_reject (self, &s.id, HD_ST_TOO_LARGE, 0, "payload of %zu bytes is over the broker's "
+                  "limit of %u bytes", size, self->config.max_payload);
+        return;
+    }
+    zmq_msg_t *payload = malloc (sizeof *payload);
+    if (!payload) {
+        s_reject (self, &s.id, HD_ST_BUSY, 1000, "broker out of memory");
+        return;
+    }
+    zmq_msg_init (payload);
+    zmq_msg_move (payload, &in->msg[i + 1]);
+    hd_job_t *job = NULL;
+    rc = hd_scheduler_submit (self->scheduler, &s, client, payload, now, &job);
+    if (rc != HD_OK) {
+        zmq_msg_move (&in->msg[i + 1], payload);  //  not consumed: give it back, then free
+        free (payload);
+    }
+    switch (rc) {
+        case HD_OK: break;
+        case HD_EINVAL: job->client = client; break;  //  resubmitted id: same task, new sender
+        case HD_ENOTFOUND:
+            s_reject (self, &s.id, HD_ST_UNKNOWN_FN, 0, "no worker offers function '%s'", s.fn);
+            return;
+        case HD_EFULL:
+            s_reject (self, &s.id, HD_ST_BUSY, 100, "broker queue full (%u tasks)",
+                      self->config.max_queue);
+            return;
+        default:
+            s_reject (self, &s.id, HD_ST_INTERNAL, 1000, "cannot queue: %s", hd_strerror (rc));
+            return;
+    }
+    self->stats.accepted++;
+    self->accepted->ids[self->accepted->count++] = s.id;
+}
+
+static void
+s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
+{
+    hd_frames_t *in = &self->in;
+    if (in->truncated || in->count < 4 || (in->count - 2) % 2) {
+        self->stats.malformed++;
+        s_reject (self, NULL, in->truncated ? HD_ST_TOO_LARGE : HD_ST_MALFORMED, 0,
+                  in->truncated ? "more than %d tasks in one SUBMIT"
+                                : "SUBMIT needs ([envelope][payload])+ frames (got %d frames)",
+                  in->truncated ? HD_MAX_BATCH : (int) in->count - 1);
+        return;
+    }
+    self->accepted->count = 0;
+    for (size_t i = 2; i + 1 < in->count; i += 2)
+        s_submit_one (self, client, i, now);
+    if (self->accepted->count == 0)
+        return;
+    if (hd_codec_encode_ids (&self->env, self->accepted->ids, self->accepted->count) == HD_OK
+        && hd_broker_send_to_client (self, client, HD_CMD_ACCEPTED) == 0)
+        s_send_env (self, false);
+}
+
+static void
+s_abort_on_worker (hd_broker_t *self, hd_job_t *job)
+{
+    hd_node_t *node = job->worker;
+    if (!node || hd_codec_encode_ids (&self->env, &job->id, 1) != HD_OK)
+        return;
+    if (hd_send_frame (self->workers_raw, node->rid, node->rid_len, ZMQ_SNDMORE) == 0
+        && hd_send_header (self->workers_raw, HD_CMD_ABORT, ZMQ_SNDMORE) == 0)
+        hd_send_frame (self->workers_raw, self->env.data, self->env.size, 0);
+}
+
+static void
+s_on_cancel (hd_broker_t *self)
+{
+    hd_idlist_t *ids = self->accepted;  //  reuse: no SUBMIT is being handled now
+    if (hd_codec_decode_ids (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2), ids)
+        != HD_OK) {
+        s_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed CANCEL");
+        return;
+    }
+    for (uint32_t i = 0; i < ids->count; i++) {
+        hd_job_t *job = NULL;
+        hd_err_t rc = hd_scheduler_cancel (self->scheduler, &ids->ids[i], &job);
+        if (rc == HD_OK) {
+            hd_broker_fail_job (self, job, HD_ST_CANCELLED, "cancelled by the client");
+            hd_scheduler_release (self->scheduler, &job);
+        }
+        else if (rc == HD_EINVAL)  //  running: the worker stops it and answers CANCELLED
+            s_abort_on_worker (self, hd_scheduler_find (self->scheduler, &ids->ids[i]));
+    }
+}
+
+static void
+s_on_simple (hd_broker_t *self, uint32_t client, uint8_t reply_cmd)
+{
+    if (hd_codec_encode_empty (&self->env) == HD_OK
+        && hd_broker_send_to_client (self, client, reply_cmd) == 0)
+        s_send_env (self, false);
+}
+
+static void
+s_on_nodes (hd_broker_t *self, uint32_t client)
+{
+    uint32_t n = (uint32_t) hd_registry_size (self->registry), k = 0;
+    hd_nodeinfo_t *info = calloc (n ? n : 1, sizeof *info);
+    if (!info)
+        return;
+    for (hd_node_t *node = hd_registry_first (self->registry); node && k < n;
+         node = hd_registry_next (self->registry, node), k++) {
+        hd_nodeinfo_t *x = &info[k];
+        snprintf (x->name, sizeof x->name, "%s", node->name);
+        snprintf (x->arch, sizeof x->arch, "%s", node->arch);
+        snprintf (x->state, sizeof x->state, "%s",
+                  node->state == HD_NODE_DRAINING ? "draining"
+                  : node->in_flight == 0          ? "idle"
+                                                  : "busy");
+        x->slots = node->slots;
+        x->busy = node->in_flight;
+        x->cores = node->cores;
+        x->capacity = node->capacity;
+        x->done = node->done;
+        x->failed = node->failed;
+    }
+    if (hd_codec_encode_nodes (&self->env, info, k) == HD_OK
+        && hd_broker_send_to_client (self, client, HD_CMD_NODES_REPLY) == 0)
+        s_send_env (self, false);
+    free (info);
+}
+
+static void
+s_on_client_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now)
+{
+    if (cmd != HD_CMD_SUBMIT && self->in.count != 3) {
+        self->stats.malformed++;
+        s_reject (self, NULL, HD_ST_MALFORMED, 0, "command 0x%02x takes exactly one envelope",
+                  cmd);
+        return;
+    }
+    switch (cmd) {
+        case HD_CMD_SUBMIT: s_on_submit (self, client, now); break;
+        case HD_CMD_CANCEL: s_on_cancel (self); break;
+        case HD_CMD_ACK: break;  //  results are not retained yet, so nothing to forget
+        case HD_CMD_PING: s_on_simple (self, client, HD_CMD_PONG); break;
+        case HD_CMD_NODES: s_on_nodes (self, client); break;
+        default:
+            self->stats.malformed++;
+            s_reject (self, NULL, HD_ST_MALFORMED, 0, "command 0x%02x is not a client command",
+                      cmd);
+    }
+}
+
+static void
+s_on_one_client_message (hd_broker_t *self, int64_t now)
+{
+    hd_frames_t *in = &self->in;
+    uint8_t version = 0, cmd = 0;
+    hd_err_t rc = in->count >= 2 ? hd_codec_parse_header (hd_frames_data (in, 1),
+                                                          hd_frames_size (in, 1), &version, &cmd)
+                                 : HD_EPROTO;
+    if (rc == HD_EVERSION) {
+        s_reject (self, NULL, HD_ST_VERSION, 0, "protocol version %u not supported: this broker "
+                  "speaks %d..%d", version, HD_PROTO_VERSION_MIN, HD_PROTO_VERSION);
+        return;
+    }
+    if (rc != HD_OK || in->count < 3) {
+        self->stats.malformed++;
+        s_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed message: bad header frame");
+        return;
+    }
+    uint32_t client = s_client_index (self, now);
+    if (client == UINT32_MAX) {
+        s_reject (self, NULL, HD_ST_BUSY, 1000, "broker out of memory");
+        return;
+    }
+    s_on_client_cmd (self, client, cmd, now);
+}
+
+void
+hd_broker_on_client (hd_broker_t *self)
+{
+    int64_t now = hd_broker_now ();
+    for (int n = 0; n < S_BURST; n++) {
+        if (hd_frames_recv (&self->in, self->clients_raw, ZMQ_DONTWAIT) != HD_OK)
+            break;
+        if (self->in.count >= 1)
+            s_on_one_client_message (self, now);
+    }
+    hd_frames_clear (&self->in);
+}

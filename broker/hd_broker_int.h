@@ -1,0 +1,72 @@
+/*  hd_broker_int: the broker's private state, shared by its three source files:
+    hd_broker.c (life cycle, loop, timers), hd_broker_workers.c (the workers socket) and
+    hd_broker_clients.c (the clients socket). Not a public header.  */
+#ifndef HD_BROKER_INT_H
+#define HD_BROKER_INT_H
+
+#include <czmq.h>
+
+#include "hd_auth.h"
+#include "hd_broker.h"
+#include "hd_buf.h"
+#include "hd_codec.h"
+#include "hd_codec_nodes.h"
+#include "hd_frames.h"
+#include "hd_registry.h"
+#include "hd_scheduler.h"
+
+//  A client connection as the broker knows it (routing id), indexed from jobs.
+typedef struct {
+    uint8_t rid[HD_MAX_RID];
+    size_t rid_len;
+    char role[16];        //  "client", "admin" (from ZAP User-Id), "" insecure
+    int64_t last_seen_ms;
+} hd_bclient_t;
+
+//  Tasks picked for one node in the current dispatch round (batched into one TASK message).
+typedef struct {
+    hd_job_t **jobs;
+    uint32_t count, cap;
+    bool listed;
+} hd_nodeout_t;
+
+typedef struct {
+    uint64_t submitted, accepted, rejected, dispatched, completed, failed;
+    uint64_t fenced, unknown_results, malformed, unroutable, lost_workers, dead;
+} hd_broker_stats_t;
+
+struct hd_broker {
+    hd_broker_config_t config;
+    zsock_t *clients, *workers, *stop_pull;
+    void *clients_raw, *workers_raw;
+    hd_auth_t *auth;
+    zcert_t *cert;
+    char clients_ep[256], workers_ep[256], stop_ep[64];
+    hd_registry_t *registry;
+    hd_scheduler_t *scheduler;
+    hd_frames_t in;              //  the message being handled
+    hd_buf_t env;                //  reused envelope encoder buffer
+    hd_idlist_t *accepted;       //  ids accepted from the current SUBMIT
+    zhashx_t *client_index;      //  hex(rid) -> index + 1
+    hd_bclient_t *client_tab;
+    uint32_t nclients, client_cap;
+    hd_node_t **touched;         //  nodes with tasks picked in this dispatch round
+    uint32_t ntouched, touched_cap;
+    int64_t next_beat_ms;
+    hd_broker_stats_t stats;
+};
+
+//  hd_broker_workers.c
+void hd_broker_on_worker (hd_broker_t *self);
+void hd_broker_dispatch (hd_broker_t *self);
+void hd_broker_beat (hd_broker_t *self, int64_t now_ms);
+void hd_broker_node_lost (hd_broker_t *self, hd_node_t *node, const char *why);
+//  hd_broker_clients.c
+void hd_broker_on_client (hd_broker_t *self);
+//  Send a broker-made RESULT (status != OK) for `job` to its client; the caller releases it.
+void hd_broker_fail_job (hd_broker_t *self, hd_job_t *job, uint32_t status, const char *reason);
+//  Send frames [rid][header] prefix to a client; 0 or -1 (client gone).
+int hd_broker_send_to_client (hd_broker_t *self, uint32_t client, uint8_t cmd);
+int64_t hd_broker_now (void);
+
+#endif

@@ -1,0 +1,313 @@
+/*  hd_broker_workers: the workers ROUTER: HELLO/WELCOME, DONE (results), heartbeats, BYE;
+    dispatch of leased tasks in one TASK message per worker per round; loss of a worker.
+    Message on this socket: [rid][header][env]([payload][env]...)  */
+#include "hd_broker_int.h"
+
+#include "hd_log.h"
+#include "hd_transport.h"
+
+#define S_BURST 256  //  messages handled per poll wake-up before dispatching
+
+static int
+s_send_rid (hd_broker_t *self, const hd_node_t *node, uint8_t cmd)
+{
+    if (hd_send_frame (self->workers_raw, node->rid, node->rid_len, ZMQ_SNDMORE) != 0)
+        return -1;
+    return hd_send_header (self->workers_raw, cmd, ZMQ_SNDMORE);
+}
+
+//  Answer a peer we have no node for (or that sent garbage) with ERROR {code, reason}.
+static void
+s_send_error (hd_broker_t *self, const void *rid, size_t rid_len, uint32_t code,
+              const char *reason)
+{
+    hd_error_t e = { .code = code };
+    snprintf (e.reason, sizeof e.reason, "%s", reason);
+    if (hd_codec_encode_error (&self->env, &e) != HD_OK)
+        return;
+    if (hd_send_frame (self->workers_raw, rid, rid_len, ZMQ_SNDMORE) == 0
+        && hd_send_header (self->workers_raw, HD_CMD_ERROR, ZMQ_SNDMORE) == 0)
+        hd_send_frame (self->workers_raw, self->env.data, self->env.size, 0);
+}
+
+static void
+s_on_dead (hd_job_t *job, void *arg)
+{
+    hd_broker_t *self = arg;
+    char reason[128];
+    snprintf (reason, sizeof reason, "lost: %u attempts, each worker died or went silent",
+              job->attempt);
+    self->stats.dead++;
+    hd_broker_fail_job (self, job, HD_ST_LOST, reason);
+    hd_scheduler_release (self->scheduler, &job);
+}
+
+void
+hd_broker_node_lost (hd_broker_t *self, hd_node_t *node, const char *why)
+{
+    if (node->in_flight || strcmp (why, "said goodbye") != 0)
+        hd_warn ("worker %s lost (%s): requeueing its %u task(s)", node->name, why,
+                 node->in_flight);
+    else
+        hd_info ("worker %s left", node->name);
+    self->stats.lost_workers++;
+    hd_scheduler_worker_lost (self->scheduler, node, s_on_dead, self);
+    hd_nodeout_t *o = node->user;
+    if (o)
+        free (o->jobs);
+    free (o);
+    node->user = NULL;
+    hd_registry_remove (self->registry, node);
+}
+
+//  Room to batch up to `slots` tasks for this node, and a place in the touched list.
+static hd_err_t
+s_prepare_out (hd_broker_t *self, hd_node_t *node)
+{
+    hd_nodeout_t *o = node->user;
+    if (!o && !(o = node->user = calloc (1, sizeof *o)))
+        return HD_ENOMEM;
+    if (o->cap < node->slots) {
+        hd_job_t **jobs = realloc (o->jobs, node->slots * sizeof *jobs);
+        if (!jobs)
+            return HD_ENOMEM;
+        o->jobs = jobs;
+        o->cap = node->slots;
+    }
+    uint32_t want = (uint32_t) hd_registry_size (self->registry);
+    if (self->touched_cap < want) {
+        uint32_t cap = want * 2;
+        hd_node_t **t = realloc (self->touched, cap * sizeof *t);
+        if (!t)
+            return HD_ENOMEM;
+        self->touched = t;
+        self->touched_cap = cap;
+    }
+    return HD_OK;
+}
+
+static void
+s_on_hello (hd_broker_t *self, const void *rid, size_t rid_len, int64_t now)
+{
+    hd_hello_t *hello = malloc (sizeof *hello);  //  ~9 KB: rare message, keep it off the stack
+    if (!hello || self->in.count != 3
+        || hd_codec_decode_hello (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2),
+                                  hello) != HD_OK) {
+        self->stats.malformed++;
+        s_send_error (self, rid, rid_len, HD_ST_MALFORMED, "malformed HELLO");
+        free (hello);
+        return;
+    }
+    hd_node_t *old = hd_registry_lookup (self->registry, rid, rid_len);
+    if (old && old->in_flight)  //  a restarted worker with the same identity: its tasks died
+        hd_broker_node_lost (self, old, "restarted");
+    hd_node_t *node = NULL;
+    hd_err_t rc = hd_registry_add (self->registry, rid, rid_len, hello, now, &node);
+    if (rc == HD_OK)
+        rc = s_prepare_out (self, node);
+    if (rc != HD_OK) {
+        s_send_error (self, rid, rid_len, HD_ST_INTERNAL, hd_strerror (rc));
+        free (hello);
+        return;
+    }
+    hd_info ("worker %s joined: %u slots, %u functions, arch %s", node->name, node->slots,
+             hello->nfns, node->arch);
+    hd_welcome_t w = { .heartbeat_ms = self->config.heartbeat_ms,
+                       .max_payload = self->config.max_payload };
+    if (hd_codec_encode_welcome (&self->env, &w) == HD_OK && s_send_rid (self, node, HD_CMD_WELCOME) == 0)
+        hd_send_frame (self->workers_raw, self->env.data, self->env.size, 0);
+    free (hello);
+}
+
+//  Complete every result of one DONE message; *out_jobs[k] / *out_frames[k] list the valid ones.
+static uint32_t
+s_complete_results (hd_broker_t *self, hd_node_t *node, hd_job_t **jobs, uint32_t *frames)
+{
+    hd_frames_t *in = &self->in;
+    uint32_t n = 0;
+    for (size_t i = 2; i + 1 < in->count; i += 2) {
+        hd_result_t r;
+        hd_job_t *job = NULL;
+        if (hd_codec_decode_result (hd_frames_data (in, i), hd_frames_size (in, i), &r) != HD_OK) {
+            self->stats.malformed++;
+            continue;
+        }
+        hd_err_t rc = hd_scheduler_complete (self->scheduler, &r.id, r.attempt, node, &job);
+        if (rc != HD_OK) {
+            if (rc == HD_EPROTO)
+                self->stats.fenced++;  //  a late answer for a lease that is no longer current
+            else
+                self->stats.unknown_results++;
+            continue;
+        }
+        self->stats.completed++;
+        if (r.status != HD_ST_OK) {
+            node->failed++;
+            self->stats.failed++;
+        }
+        jobs[n] = job;
+        frames[n++] = (uint32_t) i;
+    }
+    return n;
+}
+
+//  Results of one DONE message go to their clients: consecutive results for the same client
+//  travel in one RESULT message, their envelope and payload frames moved, never re-encoded.
+static void
+s_on_done (hd_broker_t *self, hd_node_t *node)
+{
+    hd_frames_t *in = &self->in;
+    if (in->truncated || in->count < 4 || (in->count - 2) % 2) {
+        self->stats.malformed++;
+        return;
+    }
+    hd_job_t *jobs[HD_MAX_BATCH];
+    uint32_t frames[HD_MAX_BATCH];
+    uint32_t n = s_complete_results (self, node, jobs, frames);
+    for (uint32_t k = 0; k < n;) {
+        uint32_t client = jobs[k]->client, end = k;
+        while (end < n && jobs[end]->client == client)
+            end++;
+        if (hd_broker_send_to_client (self, client, HD_CMD_RESULT) == 0)
+            for (uint32_t j = k; j < end; j++) {
+                zmq_msg_send (&in->msg[frames[j]], self->clients_raw, ZMQ_SNDMORE);
+                zmq_msg_send (&in->msg[frames[j] + 1], self->clients_raw,
+                              j + 1 < end ? ZMQ_SNDMORE : 0);
+            }
+        else
+            self->stats.unroutable++;  //  client gone: issue 3 keeps results until ACKed
+        for (uint32_t j = k; j < end; j++)
+            hd_scheduler_release (self->scheduler, &jobs[j]);
+        k = end;
+    }
+}
+
+static void
+s_on_node_message (hd_broker_t *self, hd_node_t *node, uint8_t cmd)
+{
+    switch (cmd) {
+        case HD_CMD_DONE: s_on_done (self, node); break;
+        case HD_CMD_HEARTBEAT:
+        case HD_CMD_CREDIT: break;  //  liveness only: credit is implicit in DONE
+        case HD_CMD_BYE: hd_broker_node_lost (self, node, "said goodbye"); break;
+        default: self->stats.malformed++; break;
+    }
+}
+
+static void
+s_on_one_worker_message (hd_broker_t *self, int64_t now)
+{
+    hd_frames_t *in = &self->in;
+    if (in->count < 2)
+        return;
+    const void *rid = hd_frames_data (in, 0);
+    size_t rid_len = hd_frames_size (in, 0);
+    uint8_t version = 0, cmd = 0;
+    hd_err_t rc = in->count >= 3 ? hd_codec_parse_header (hd_frames_data (in, 1),
+                                                          hd_frames_size (in, 1), &version, &cmd)
+                                 : HD_EPROTO;
+    if (rc == HD_EVERSION) {
+        s_send_error (self, rid, rid_len, HD_ST_VERSION, "unsupported protocol version: this "
+                                                          "broker speaks 1..1");
+        return;
+    }
+    if (rc != HD_OK) {
+        self->stats.malformed++;
+        s_send_error (self, rid, rid_len, HD_ST_MALFORMED, "malformed message");
+        return;
+    }
+    if (cmd == HD_CMD_HELLO) {
+        s_on_hello (self, rid, rid_len, now);
+        return;
+    }
+    hd_node_t *node = hd_registry_lookup (self->registry, rid, rid_len);
+    if (!node) {  //  e.g. the broker restarted, or we declared it lost: it must HELLO again
+        if (cmd != HD_CMD_BYE)
+            s_send_error (self, rid, rid_len, HD_ST_DENIED, "unknown worker: send HELLO");
+        return;
+    }
+    hd_registry_touch (node, now);
+    s_on_node_message (self, node, cmd);
+}
+
+void
+hd_broker_on_worker (hd_broker_t *self)
+{
+    int64_t now = hd_broker_now ();
+    for (int n = 0; n < S_BURST; n++) {
+        if (hd_frames_recv (&self->in, self->workers_raw, ZMQ_DONTWAIT) != HD_OK)
+            break;
+        s_on_one_worker_message (self, now);
+    }
+    hd_frames_clear (&self->in);
+}
+
+static void
+s_pick (hd_broker_t *self, hd_job_t *job, hd_node_t *node)
+{
+    //  s_prepare_out sized both arrays: a node holds at most `slots` leases (the scheduler's
+    //  credit rule) and touched has room for every registered node.
+    hd_nodeout_t *o = node->user;
+    if (!o->listed) {
+        self->touched[self->ntouched++] = node;
+        o->listed = true;
+    }
+    o->jobs[o->count++] = job;
+}
+
+//  One TASK message with every job picked for `node` this round.
+static void
+s_send_tasks (hd_broker_t *self, hd_node_t *node)
+{
+    hd_nodeout_t *o = node->user;
+    bool ok = s_send_rid (self, node, HD_CMD_TASK) == 0;
+    for (uint32_t i = 0; ok && i < o->count; i++) {
+        hd_job_t *job = o->jobs[i];
+        hd_task_t t = { .id = job->id, .attempt = job->attempt, .timeout_ms = job->timeout_ms };
+        snprintf (t.fn, sizeof t.fn, "%s", hd_registry_fn_name (self->registry, job->fn));
+        zmq_msg_t copy;
+        zmq_msg_init (&copy);
+        zmq_msg_copy (&copy, (zmq_msg_t *) job->payload);  //  refcounted, not a byte copy
+        ok = hd_codec_encode_task (&self->env, &t) == HD_OK
+             && hd_send_frame (self->workers_raw, self->env.data, self->env.size, ZMQ_SNDMORE) == 0
+             && zmq_msg_send (&copy, self->workers_raw, i + 1 < o->count ? ZMQ_SNDMORE : 0) >= 0;
+        zmq_msg_close (&copy);
+    }
+    self->stats.dispatched += o->count;
+    o->count = 0;
+    o->listed = false;
+    if (!ok) {  //  unroutable (gone) or a failed send: its leases go back to the queue
+        self->stats.unroutable++;
+        hd_broker_node_lost (self, node, "unreachable");
+    }
+}
+
+void
+hd_broker_dispatch (hd_broker_t *self)
+{
+    hd_job_t *job;
+    hd_node_t *node;
+    int64_t now = hd_broker_now ();
+    while (hd_scheduler_next (self->scheduler, now, &job, &node))
+        s_pick (self, job, node);
+    for (uint32_t i = 0; i < self->ntouched; i++)
+        s_send_tasks (self, self->touched[i]);
+    self->ntouched = 0;
+}
+
+void
+hd_broker_beat (hd_broker_t *self, int64_t now)
+{
+    int64_t limit = (int64_t) self->config.heartbeat_ms * self->config.heartbeat_misses;
+    hd_node_t *node = hd_registry_first (self->registry);
+    while (node) {
+        hd_node_t *next = hd_registry_next (self->registry, node);
+        if (now - node->last_seen_ms > limit)
+            hd_broker_node_lost (self, node, "missed heartbeats");
+        else if (s_send_rid (self, node, HD_CMD_BEAT) != 0
+                 || hd_codec_encode_empty (&self->env) != HD_OK
+                 || hd_send_frame (self->workers_raw, self->env.data, self->env.size, 0) != 0)
+            hd_broker_node_lost (self, node, "unreachable");
+        node = next;
+    }
+}

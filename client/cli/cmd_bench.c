@@ -1,0 +1,349 @@
+/*  cmd_bench: `heddle bench`: push N small tasks through the asynchronous API with up to W in
+    flight, record each task's round trip (submit to result, as the client sees it) in an
+    hd_hist, and report throughput and latency percentiles. --latency keeps one task in flight,
+    so each round trip is measured without queueing behind others. Results of `echo` are checked
+    against the payload sent.  */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "hd_hist.h"
+#include "progress.h"
+#include "tally.h"
+
+#define S_CMD "bench"
+#define S_DEFAULT_TASKS 20000
+#define S_DEFAULT_LATENCY_TASKS 2000
+#define S_DEFAULT_WINDOW 1000
+#define S_DEFAULT_SIZE 64
+#define S_MAX_TASKS 10000000
+#define S_MAX_WINDOW 1000000
+#define S_MAX_SIZE (64u << 20)
+#define S_STALL_SECONDS 30.0  //  no result for this long (beyond a task deadline): give up
+#define S_SHOWN_FAILURES 5    //  failures printed one by one
+
+enum {
+    S_OPT_HELP = 'h',
+    S_OPT_TASKS = 'n',
+    S_OPT_WINDOW = 'w',
+    S_OPT_SIZE = 's',
+    S_OPT_QUIET = 'q',
+    S_OPT_FN = HD_OPT_COMMAND_,
+    S_OPT_LATENCY,
+    S_OPT_JSON,
+};
+
+typedef struct {
+    //  what to do
+    uint32_t tasks, window, size;
+    bool tasks_given, latency, json, quiet;
+    const char *fn;
+    const char *target;  //  broker endpoint, or NULL: embedded cluster
+    uint32_t workers;
+    //  while running
+    hd_client_t *client;
+    const hd_task_opts_t *opts;
+    uint8_t *payload;
+    double *sent_at;  //  submit time of each task, by seq
+    uint64_t submitted, received, failed;
+    double started, seconds;
+    hd_hist_t *hist;
+    hd_cli_tally_t tally;
+    hd_cli_progress_t progress;
+} s_bench_t;
+
+static void
+s_help (void)
+{
+    printf ("Usage: heddle bench [OPTIONS]\n"
+            "Run many tasks through the cluster and report throughput (tasks/s) and round-trip\n"
+            "latency percentiles (submit to result, in ms). Any failed task makes the exit\n"
+            "status 1. Results of the 'echo' function are checked against what was sent.\n\n"
+            "Options:\n"
+            "  -n, --tasks N           tasks to run (default %d; %d with --latency)\n"
+            "  -w, --window N          tasks in flight at most (default %d)\n"
+            "  -s, --size BYTES        payload of each task (default %d)\n"
+            "      --fn NAME           function to run (default echo)\n"
+            "      --latency           one task in flight at a time (same as --window 1), to\n"
+            "                          measure the round trip alone\n"
+            "      --json              print the report as one JSON object\n"
+            "  -q, --quiet             no progress bar on stderr\n"
+            "  -h, --help              show this help and exit\n",
+            S_DEFAULT_TASKS, S_DEFAULT_LATENCY_TASKS, S_DEFAULT_WINDOW, S_DEFAULT_SIZE);
+    hd_cli_task_help (stdout);
+    hd_cli_connect_help (stdout);
+    printf ("\nExit status: 0 every task succeeded; 1 some task failed, or the run could not\n"
+            "finish; 2 bad usage.\n");
+}
+
+static int
+s_number (const char *opt, const char *arg, uint32_t min, uint32_t max, uint32_t *out)
+{
+    if (hd_cli_parse_u32 (arg, min, max, out) != 0)
+        return hd_cli_usage (S_CMD, "%s wants %u to %u, not '%s'", opt, min, max, arg);
+    return -1;
+}
+
+static int
+s_option (s_bench_t *self, hd_cli_common_t *common, int c, const char *arg)
+{
+    switch (c) {
+    case S_OPT_TASKS:
+        self->tasks_given = true;
+        return s_number ("--tasks", arg, 1, S_MAX_TASKS, &self->tasks);
+    case S_OPT_WINDOW:
+        return s_number ("--window", arg, 1, S_MAX_WINDOW, &self->window);
+    case S_OPT_SIZE:
+        return s_number ("--size", arg, 0, S_MAX_SIZE, &self->size);
+    case S_OPT_FN:
+        if (!*arg)
+            return hd_cli_usage (S_CMD, "--fn wants a function name");
+        self->fn = arg;
+        return -1;
+    case S_OPT_LATENCY:
+        self->latency = true;
+        return -1;
+    case S_OPT_JSON:
+        self->json = true;
+        return -1;
+    case S_OPT_QUIET:
+        self->quiet = true;
+        return -1;
+    default:
+        if (hd_cli_common_option (common, S_CMD, c, arg) != HD_CLI_OPT_TAKEN)
+            return HD_CLI_EXIT_USAGE;
+        return -1;
+    }
+}
+
+//  Parse argv into self and common. Returns -1 to go on, else an exit code.
+static int
+s_parse (s_bench_t *self, hd_cli_common_t *common, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "help", no_argument, NULL, S_OPT_HELP },
+        { "tasks", required_argument, NULL, S_OPT_TASKS },
+        { "window", required_argument, NULL, S_OPT_WINDOW },
+        { "size", required_argument, NULL, S_OPT_SIZE },
+        { "fn", required_argument, NULL, S_OPT_FN },
+        { "latency", no_argument, NULL, S_OPT_LATENCY },
+        { "json", no_argument, NULL, S_OPT_JSON },
+        { "quiet", no_argument, NULL, S_OPT_QUIET },
+        HD_CLI_TASK_OPTIONS,
+        HD_CLI_CONNECT_OPTIONS,
+        { NULL, 0, NULL, 0 },
+    };
+    hd_cli_getopt_reset ();
+    int c, code = -1;
+    while (code < 0 &&
+           (c = getopt_long (argc, argv, ":hn:w:s:q" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
+        if (c == S_OPT_HELP) {
+            s_help ();
+            return HD_CLI_EXIT_OK;
+        }
+        code = c == '?' || c == ':' ? hd_cli_bad_option (S_CMD, c, argv)
+                                    : s_option (self, common, c, optarg);
+    }
+    if (code >= 0)
+        return code;
+    if (optind < argc)
+        return hd_cli_usage (S_CMD, "unexpected argument '%s'", argv[optind]);
+    if (self->latency) {
+        self->window = 1;
+        self->tasks = self->tasks_given ? self->tasks : S_DEFAULT_LATENCY_TASKS;
+    }
+    return -1;
+}
+
+// --- running ------------------------------------------------------------------------------
+
+static void
+s_report_failure (s_bench_t *self, const hd_reply_t *reply, const char *why)
+{
+    if (++self->failed > S_SHOWN_FAILURES)
+        return;
+    hd_cli_progress_clear (&self->progress);
+    fprintf (stderr, "heddle: task %llu failed%s%s: %s%s%s\n", (unsigned long long) reply->seq,
+             *reply->node ? " on " : "", reply->node, why, *reply->error ? ": " : "", reply->error);
+    if (self->failed == S_SHOWN_FAILURES)
+        fprintf (stderr, "heddle: (further failures are counted, not shown)\n");
+}
+
+static void
+s_account (s_bench_t *self, const hd_reply_t *reply, double now)
+{
+    if (reply->seq >= self->submitted)
+        return;  //  not one of ours: cannot happen with one client per run
+    self->received++;
+    hd_hist_record (self->hist, (uint64_t) ((now - self->sent_at[reply->seq]) * 1e6));
+    hd_cli_tally_add (&self->tally, reply->node);
+    if (reply->status != 0)
+        s_report_failure (self, reply, hd_client_status_str (reply->status));
+    else if (strcmp (self->fn, "echo") == 0 &&
+             (reply->size != self->size || memcmp (reply->data, self->payload, self->size)))
+        s_report_failure (self, reply, "echo returned other bytes than were sent");
+}
+
+//  Fill the window, then send what was queued.
+static hd_err_t
+s_submit_some (s_bench_t *self)
+{
+    while (self->submitted < self->tasks && self->submitted - self->received < self->window) {
+        uint64_t seq = self->submitted;
+        self->sent_at[seq] = hd_cli_now ();
+        hd_err_t rc = hd_client_submit (self->client, self->fn, self->payload, self->size,
+                                        self->opts, seq, NULL);
+        if (rc == HD_EFULL)
+            break;
+        if (rc != HD_OK)
+            return rc;
+        self->submitted++;
+    }
+    return hd_client_flush (self->client);
+}
+
+//  Wait for one result (up to `wait_ms`), then take every result already there.
+static hd_err_t
+s_receive_some (s_bench_t *self, int wait_ms)
+{
+    hd_reply_t *reply = NULL;
+    hd_err_t rc;
+    while ((rc = hd_client_next (self->client, wait_ms, &reply)) == HD_OK) {
+        s_account (self, reply, hd_cli_now ());
+        hd_reply_destroy (&reply);
+        wait_ms = 0;
+    }
+    return rc == HD_ETIMEDOUT || rc == HD_ENOTFOUND ? HD_OK : rc;
+}
+
+static int
+s_loop (s_bench_t *self)
+{
+    double stall = S_STALL_SECONDS + (self->opts->timeout_ms / 1000.0);
+    double last_result = hd_cli_now ();
+    self->started = last_result;
+    while (self->received < self->tasks) {
+        hd_err_t rc = s_submit_some (self);
+        uint64_t before = self->received;
+        if (rc == HD_OK)
+            rc = s_receive_some (self, 100);
+        if (rc != HD_OK)
+            return hd_cli_fail ("bench: %s", hd_client_last_error (self->client));
+        double now = hd_cli_now ();
+        if (self->received > before)
+            last_result = now;
+        else if (now - last_result > stall)
+            return hd_cli_fail ("bench: no result for %.0f s (%llu of %u tasks done)", stall,
+                                (unsigned long long) self->received, self->tasks);
+        hd_cli_progress_update (&self->progress, self->received, self->tasks, now - self->started);
+    }
+    self->seconds = hd_cli_now () - self->started;
+    hd_cli_progress_clear (&self->progress);
+    return -1;
+}
+
+// --- reporting ----------------------------------------------------------------------------
+
+static double
+s_ms (const s_bench_t *self, double p)
+{
+    return (double) hd_hist_percentile (self->hist, p) / 1000.0;
+}
+
+static double
+s_rate (const s_bench_t *self)
+{
+    return self->seconds > 0 ? (double) self->received / self->seconds : 0.0;
+}
+
+static void
+s_print_text (s_bench_t *self)
+{
+    if (self->target)
+        printf ("bench: %s x %u tasks, %u B each, window %u, broker %s\n", self->fn, self->tasks,
+                self->size, self->window, self->target);
+    else
+        printf ("bench: %s x %u tasks, %u B each, window %u, embedded cluster (%u workers)\n",
+                self->fn, self->tasks, self->size, self->window, self->workers);
+    printf ("throughput: %.0f tasks/s (%llu tasks in %.3f s)\n", s_rate (self),
+            (unsigned long long) self->received, self->seconds);
+    printf ("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (min %.3f, mean "
+            "%.3f)\n",
+            s_ms (self, 50), s_ms (self, 90), s_ms (self, 99), s_ms (self, 99.9), s_ms (self, 100),
+            s_ms (self, 0), hd_hist_mean (self->hist) / 1000.0);
+    printf ("failed: %llu\nper node: ", (unsigned long long) self->failed);
+    hd_cli_tally_print (&self->tally, stdout);
+    putchar ('\n');
+}
+
+static void
+s_print_json (s_bench_t *self)
+{
+    printf ("{\"fn\": ");
+    hd_cli_json_string (stdout, self->fn);
+    printf (", \"tasks\": %u, \"size\": %u, \"window\": %u, \"broker\": ", self->tasks, self->size,
+            self->window);
+    hd_cli_json_string (stdout, self->target ? self->target : "embedded");
+    printf (", \"workers\": %u, \"seconds\": %.6f, \"tasks_per_s\": %.1f, \"failed\": %llu, ",
+            self->target ? 0 : self->workers, self->seconds, s_rate (self),
+            (unsigned long long) self->failed);
+    printf ("\"latency_ms\": {\"min\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, "
+            "\"p99_9\": %.3f, \"max\": %.3f, \"mean\": %.3f}, \"per_node\": ",
+            s_ms (self, 0), s_ms (self, 50), s_ms (self, 90), s_ms (self, 99), s_ms (self, 99.9),
+            s_ms (self, 100), hd_hist_mean (self->hist) / 1000.0);
+    hd_cli_tally_print_json (&self->tally, stdout);
+    printf ("}\n");
+}
+
+static int
+s_run (s_bench_t *self)
+{
+    self->hist = hd_hist_new ();
+    self->payload = malloc (self->size ? self->size : 1);
+    self->sent_at = calloc (self->tasks, sizeof (double));
+    int code = self->hist && self->payload && self->sent_at ? -1 : hd_cli_fail ("out of memory");
+    for (uint32_t i = 0; code < 0 && i < self->size; i++)
+        self->payload[i] = (uint8_t) ('a' + i % 26);
+    if (code < 0)
+        code = s_loop (self);
+    if (code < 0) {
+        hd_cli_tally_sort (&self->tally);
+        if (self->json)
+            s_print_json (self);
+        else
+            s_print_text (self);
+        code = self->failed ? HD_CLI_EXIT_FAIL : HD_CLI_EXIT_OK;
+    }
+    free (self->sent_at);
+    free (self->payload);
+    hd_hist_destroy (&self->hist);
+    return code;
+}
+
+int
+hd_cmd_bench (hd_cli_common_t *common, int argc, char **argv)
+{
+    s_bench_t self = {
+        .tasks = S_DEFAULT_TASKS, .window = S_DEFAULT_WINDOW, .size = S_DEFAULT_SIZE, .fn = "echo"
+    };
+    int code = s_parse (&self, common, argc, argv);
+    if (code >= 0)
+        return code;
+    hd_cli_common_finish (common);
+    self.target = common->broker;
+    self.workers = common->workers;
+    self.opts = &common->task;
+    hd_cli_progress_init (&self.progress, !self.quiet && !self.json && isatty (STDERR_FILENO));
+    hd_cli_tally_init (&self.tally);
+    hd_cli_conn_t conn;
+    code = hd_cli_connect (common, self.window, &conn);
+    if (code == HD_CLI_EXIT_OK) {
+        self.client = conn.client;
+        code = s_run (&self);
+        hd_cli_disconnect (&conn);
+    }
+    hd_cli_tally_fini (&self.tally);
+    return code;
+}

@@ -1,0 +1,179 @@
+/*  cmd_keys: `heddle keys init [DIR]`: make a cluster's certificates and allowlists with
+    hd_keys_init_dir, then say which file goes to which machine. The file list is read back from
+    DIR and sorted by role from the names (ROLE...secret, broker.*, *.keys), so it stays right
+    if the library adds or renames files.  */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+
+#define S_CMD "keys"
+#define S_MAX_FILES 64
+
+enum { S_OPT_HELP = 'h', S_OPT_FORCE = 'f' };
+
+typedef struct {
+    size_t count;
+    char names[S_MAX_FILES][256];
+} s_files_t;
+
+static void
+s_help (void)
+{
+    printf ("Usage: heddle keys init [OPTIONS] [DIR]\n"
+            "Make the keys of a new cluster in DIR (default: $HEDDLE_KEYS, else\n"
+            "~/.config/heddle/keys): certificates for the broker, a worker, a client and an\n"
+            "admin, and the broker's allowlists (clients.keys, workers.keys, admins.keys).\n"
+            "Secret files are written mode 0600. Missing parent directories are made (0700).\n"
+            "It then tells which files to copy to the broker, the workers and the clients.\n\n"
+            "Options:\n"
+            "  -f, --force             replace the keys already in DIR (default: refuse)\n"
+            "  -h, --help              show this help and exit\n\n"
+            "Exit status: 0 written; 1 could not write them (or DIR has keys and no --force);\n"
+            "2 bad usage.\n");
+}
+
+//  Parse argv; *dir stays NULL when not given. Returns -1 to go on, else an exit code.
+static int
+s_parse (int argc, char **argv, bool *force, const char **dir)
+{
+    static const struct option longopts[] = {
+        { "help", no_argument, NULL, S_OPT_HELP },
+        { "force", no_argument, NULL, S_OPT_FORCE },
+        { NULL, 0, NULL, 0 },
+    };
+    hd_cli_getopt_reset ();
+    int c;
+    while ((c = getopt_long (argc, argv, ":hf", longopts, NULL)) != -1) {
+        if (c == S_OPT_HELP) {
+            s_help ();
+            return HD_CLI_EXIT_OK;
+        }
+        if (c != S_OPT_FORCE)
+            return hd_cli_bad_option (S_CMD, c, argv);
+        *force = true;
+    }
+    if (optind >= argc)
+        return hd_cli_usage (S_CMD, "which action? (heddle keys init [DIR])");
+    if (strcmp (argv[optind], "init") != 0)
+        return hd_cli_usage (S_CMD, "no action '%s' (heddle keys init [DIR])", argv[optind]);
+    if (argc - optind > 2)
+        return hd_cli_usage (S_CMD, "one DIR at most");
+    *dir = optind + 1 < argc ? argv[optind + 1] : NULL;
+    return -1;
+}
+
+//  mkdir -p, each new directory 0700 (it will hold secrets). 0, or -1 with errno.
+static int
+s_make_dirs (const char *dir)
+{
+    char path[4096];
+    if (snprintf (path, sizeof path, "%s", dir) >= (int) sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char was = *p;
+        *p = '\0';
+        if (mkdir (path, 0700) != 0 && errno != EEXIST)
+            return -1;
+        *p = was;
+        if (was == '\0')
+            return 0;
+    }
+}
+
+static int
+s_by_name (const void *a, const void *b)
+{
+    return strcmp (a, b);
+}
+
+static void
+s_list_files (const char *dir, s_files_t *files)
+{
+    files->count = 0;
+    DIR *d = opendir (dir);
+    if (!d)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir (d)) != NULL && files->count < S_MAX_FILES)
+        if (entry->d_name[0] != '.')
+            snprintf (files->names[files->count++], sizeof files->names[0], "%s", entry->d_name);
+    closedir (d);
+    qsort (files->names, files->count, sizeof files->names[0], s_by_name);
+}
+
+static bool
+s_is_secret (const char *name)
+{
+    return strstr (name, "secret") != NULL;
+}
+
+//  The files for a machine of `role`: its secret certificate, the broker's public one, and
+//  for the broker the allowlists.
+static void
+s_print_role (const s_files_t *files, const char *label, const char *role)
+{
+    printf ("  %-16s", label);
+    bool is_broker = strcmp (role, "broker") == 0;
+    for (size_t i = 0; i < files->count; i++) {
+        const char *name = files->names[i];
+        size_t len = strlen (name);
+        bool mine = strncmp (name, role, strlen (role)) == 0 && s_is_secret (name);
+        bool broker_public = !is_broker && strncmp (name, "broker", 6) == 0 && !s_is_secret (name);
+        bool allowlist = is_broker && len > 5 && strcmp (name + len - 5, ".keys") == 0;
+        if (mine || broker_public || allowlist)
+            printf (" %s", name);
+    }
+    putchar ('\n');
+}
+
+static void
+s_print_guide (const char *dir)
+{
+    s_files_t files;
+    s_list_files (dir, &files);
+    printf ("heddle: wrote the keys of a new cluster to %s:\n ", dir);
+    for (size_t i = 0; i < files.count; i++)
+        printf (" %s", files.names[i]);
+    printf ("\n\nCopy to each machine only its files (secret files over a safe channel):\n");
+    s_print_role (&files, "the broker:", "broker");
+    s_print_role (&files, "each worker:", "worker");
+    s_print_role (&files, "each client:", "client");
+    s_print_role (&files, "admin machines:", "admin");
+    printf ("\nThen, with DIR the directory holding a machine's files:\n"
+            "  heddle-broker --keys DIR\n"
+            "  heddle-worker --keys DIR --broker BROKER_HOST\n"
+            "  heddle --keys DIR --broker BROKER_HOST nodes\n"
+            "(or set HEDDLE_KEYS=DIR and HEDDLE_BROKER=BROKER_HOST for the heddle command)\n");
+}
+
+int
+hd_cmd_keys (hd_cli_common_t *common, int argc, char **argv)
+{
+    bool force = false;
+    const char *dir = NULL;
+    int code = s_parse (argc, argv, &force, &dir);
+    if (code >= 0)
+        return code;
+    if (!dir) {
+        hd_cli_common_finish (common);
+        dir = common->keys_dir ? common->keys_dir : common->keys_default;
+    }
+    if (!*dir)
+        return hd_cli_usage (S_CMD, "no DIR given and no $HOME to put the keys in");
+    if (s_make_dirs (dir) != 0)
+        return hd_cli_fail ("keys init %s: %s", dir, strerror (errno));
+    char reason[512] = "";
+    hd_err_t rc = hd_keys_init_dir (dir, force, reason, sizeof reason);
+    if (rc != HD_OK)
+        return hd_cli_fail ("keys init %s: %s", dir, *reason ? reason : hd_strerror (rc));
+    s_print_guide (dir);
+    return HD_CLI_EXIT_OK;
+}

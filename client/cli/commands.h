@@ -1,0 +1,24 @@
+/*  commands: the entry points of the `heddle` subcommands, each in its own cmd_<name>.c.
+    Each takes the shared options already parsed from before the command word, parses the rest
+    of its own argv (argv[0] is the command's name) and returns the process exit code.  */
+#ifndef HD_CLI_COMMANDS_H
+#define HD_CLI_COMMANDS_H
+
+#include "common.h"
+
+#ifndef HD_CLI_VERSION
+#define HD_CLI_VERSION "0.1.0"
+#endif
+
+//  heddle call FN [DATA | @FILE | -]: run one task, print its output.
+int hd_cmd_call (hd_cli_common_t *common, int argc, char **argv);
+//  heddle map FN [INPUT]: one task per piece of the input, results in order.
+int hd_cmd_map (hd_cli_common_t *common, int argc, char **argv);
+//  heddle bench: throughput and latency of many small tasks.
+int hd_cmd_bench (hd_cli_common_t *common, int argc, char **argv);
+//  heddle keys init [DIR]: make a key directory.
+int hd_cmd_keys (hd_cli_common_t *common, int argc, char **argv);
+//  heddle nodes: list the cluster's nodes.
+int hd_cmd_nodes (hd_cli_common_t *common, int argc, char **argv);
+
+#endif

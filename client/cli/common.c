@@ -1,0 +1,398 @@
+/*  common: shared option handling, reporting and connection set-up for the `heddle` commands.
+    Precedence of settings: built-in defaults, then the environment (HEDDLE_BROKER, HEDDLE_KEYS),
+    then flags. With no broker from either, a command runs its own embedded cluster.  */
+#include "common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hd_log.h"
+
+#define S_MAX_WORKERS 1024
+#define S_MAX_SLOTS 1024
+#define S_MAX_TIMEOUT_MS 86400000u  //  one day
+#define S_MAX_ATTEMPTS 1000
+#define S_MAX_MEM_MB (1u << 24)
+
+void
+hd_cli_common_init (hd_cli_common_t *self)
+{
+    memset (self, 0, sizeof *self);
+    self->connect_timeout_ms = HD_CLI_CONNECT_TIMEOUT_MS;
+    self->slots = 1;
+}
+
+// --- reporting ----------------------------------------------------------------------------
+
+int
+hd_cli_fail (const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    fputs ("heddle: ", stderr);
+    vfprintf (stderr, fmt, ap);
+    fputc ('\n', stderr);
+    va_end (ap);
+    return HD_CLI_EXIT_FAIL;
+}
+
+int
+hd_cli_usage (const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    fprintf (stderr, "heddle%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf (stderr, fmt, ap);
+    fprintf (stderr, "\nTry 'heddle%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
+    va_end (ap);
+    return HD_CLI_EXIT_USAGE;
+}
+
+void
+hd_cli_getopt_reset (void)
+{
+    optind = 0;
+    opterr = 0;
+}
+
+int
+hd_cli_bad_option (const char *cmd, int c, char **argv)
+{
+    //  A short option's letter is in optopt; for a long one, the token is the last one read.
+    const char *token = optind > 0 ? argv[optind - 1] : "?";
+    if (c == ':')
+        return optopt > 0 && optopt < 256 ? hd_cli_usage (cmd, "option '-%c' needs a value", optopt)
+                                          : hd_cli_usage (cmd, "option '%s' needs a value", token);
+    if (optopt > 0 && optopt < 256)
+        return hd_cli_usage (cmd, "unknown option '-%c'", optopt);
+    return hd_cli_usage (cmd, "unknown or ambiguous option '%s'", token);
+}
+
+// --- numbers ------------------------------------------------------------------------------
+
+static int
+s_parse_long (const char *text, long long min, long long max, long long *out)
+{
+    if (!text || !*text)
+        return -1;
+    errno = 0;
+    char *end;
+    long long n = strtoll (text, &end, 10);
+    if (errno || *end || n < min || n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+int
+hd_cli_parse_u32 (const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+    long long n;
+    if (s_parse_long (text, min, max, &n) != 0)
+        return -1;
+    *out = (uint32_t) n;
+    return 0;
+}
+
+int
+hd_cli_parse_i32 (const char *text, int32_t min, int32_t max, int32_t *out)
+{
+    long long n;
+    if (s_parse_long (text, min, max, &n) != 0)
+        return -1;
+    *out = (int32_t) n;
+    return 0;
+}
+
+// --- options ------------------------------------------------------------------------------
+
+static hd_cli_opt_t
+s_bad_number (const char *cmd, const char *opt, const char *arg, long long min, long long max)
+{
+    hd_cli_usage (cmd, "%s wants an integer from %lld to %lld, not '%s'", opt, min, max, arg);
+    return HD_CLI_OPT_BAD;
+}
+
+static hd_cli_opt_t
+s_string_option (const char **field, const char *cmd, const char *opt, const char *arg)
+{
+    if (!*arg) {
+        hd_cli_usage (cmd, "%s wants a non-empty value", opt);
+        return HD_CLI_OPT_BAD;
+    }
+    *field = arg;
+    return HD_CLI_OPT_TAKEN;
+}
+
+static hd_cli_opt_t
+s_u32_option (uint32_t *field, const char *cmd, const char *opt, const char *arg, uint32_t min,
+              uint32_t max)
+{
+    if (hd_cli_parse_u32 (arg, min, max, field) != 0)
+        return s_bad_number (cmd, opt, arg, min, max);
+    return HD_CLI_OPT_TAKEN;
+}
+
+static hd_cli_opt_t
+s_log_level_option (const char *cmd, const char *arg)
+{
+    hd_log_level_t level;
+    if (hd_log_parse_level (arg, &level) != 0) {
+        hd_cli_usage (cmd, "--log-level wants error, warn, info or debug, not '%s'", arg);
+        return HD_CLI_OPT_BAD;
+    }
+    hd_log_set_level (level);
+    return HD_CLI_OPT_TAKEN;
+}
+
+static hd_cli_opt_t
+s_task_option (hd_task_opts_t *task, const char *cmd, int c, const char *arg)
+{
+    switch (c) {
+    case HD_OPT_TIMEOUT:
+        return s_u32_option (&task->timeout_ms, cmd, "--timeout", arg, 0, S_MAX_TIMEOUT_MS);
+    case HD_OPT_PRIORITY:
+        if (hd_cli_parse_i32 (arg, -1000, 1000, &task->priority) != 0)
+            return s_bad_number (cmd, "--priority", arg, -1000, 1000);
+        return HD_CLI_OPT_TAKEN;
+    case HD_OPT_TAGS:
+        return s_string_option (&task->tags, cmd, "--tags", arg);
+    case HD_OPT_NODE:
+        return s_string_option (&task->node, cmd, "--node", arg);
+    case HD_OPT_ATTEMPTS:
+        return s_u32_option (&task->max_attempts, cmd, "--attempts", arg, 1, S_MAX_ATTEMPTS);
+    case HD_OPT_MIN_MEM:
+        return s_u32_option (&task->min_mem_mb, cmd, "--min-mem", arg, 0, S_MAX_MEM_MB);
+    default:
+        return HD_CLI_OPT_NOT_MINE;
+    }
+}
+
+hd_cli_opt_t
+hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char *arg)
+{
+    switch (c) {
+    case 'b':
+    case HD_OPT_BROKER:
+        return s_string_option (&self->broker, cmd, "--broker", arg);
+    case 'k':
+    case HD_OPT_KEYS:
+        return s_string_option (&self->keys_dir, cmd, "--keys", arg);
+    case HD_OPT_INSECURE:
+        self->insecure = true;
+        return HD_CLI_OPT_TAKEN;
+    case 'v':
+    case HD_OPT_VERBOSE:
+        self->verbose = true;
+        return HD_CLI_OPT_TAKEN;
+    case HD_OPT_LOG_LEVEL:
+        return s_log_level_option (cmd, arg);
+    case HD_OPT_CONNECT_TIMEOUT:
+        return s_u32_option (&self->connect_timeout_ms, cmd, "--connect-timeout", arg, 1,
+                             S_MAX_TIMEOUT_MS);
+    case HD_OPT_WORKERS:
+        return s_u32_option (&self->workers, cmd, "--workers", arg, 1, S_MAX_WORKERS);
+    case HD_OPT_SLOTS:
+        return s_u32_option (&self->slots, cmd, "--slots", arg, 0, S_MAX_SLOTS);
+    default:
+        return s_task_option (&self->task, cmd, c, arg);
+    }
+}
+
+static bool
+s_is_dir (const char *path)
+{
+    struct stat st;
+    return stat (path, &st) == 0 && S_ISDIR (st.st_mode);
+}
+
+void
+hd_cli_common_finish (hd_cli_common_t *self)
+{
+    const char *env = getenv ("HEDDLE_BROKER");
+    if (!self->broker && env && *env)
+        self->broker = env;
+    env = getenv ("HEDDLE_KEYS");
+    if (!self->keys_dir && env && *env)
+        self->keys_dir = env;
+    const char *home = getenv ("HOME");
+    if (!self->keys_dir && home && *home) {
+        int n = snprintf (self->keys_default, sizeof self->keys_default, "%s/.config/heddle/keys",
+                          home);
+        if (n > 0 && (size_t) n < sizeof self->keys_default && s_is_dir (self->keys_default))
+            self->keys_dir = self->keys_default;
+    }
+    if (self->workers == 0) {
+        long cores = sysconf (_SC_NPROCESSORS_ONLN);
+        self->workers = cores < 1 ? 1 : cores > S_MAX_WORKERS ? S_MAX_WORKERS : (uint32_t) cores;
+    }
+}
+
+void
+hd_cli_connect_help (FILE *out)
+{
+    fprintf (
+        out,
+        "\nConnection options:\n"
+        "  -b, --broker ENDPOINT   broker to use: tcp://host:port, host:port or host\n"
+        "                          (default: $HEDDLE_BROKER; when neither is set, start an\n"
+        "                          embedded cluster in this process: see --workers)\n"
+        "  -k, --keys DIR          key directory made by 'heddle keys init' (default:\n"
+        "                          $HEDDLE_KEYS, else ~/.config/heddle/keys if it exists)\n"
+        "      --insecure          plain TCP, no CURVE: only for a broker run with --insecure\n"
+        "      --connect-timeout MS  how long the broker may take to answer (default %u)\n"
+        "      --workers N         embedded cluster: workers (default: online cores)\n"
+        "      --slots N           embedded cluster: slots per worker (default 1; 0: one\n"
+        "                          per core)\n"
+        "      --log-level LEVEL   error, warn, info or debug (default warn)\n"
+        "  -v, --verbose           say what is connected or started (the embedded\n"
+        "                          cluster is otherwise started quietly)\n",
+        HD_CLI_CONNECT_TIMEOUT_MS);
+}
+
+void
+hd_cli_task_help (FILE *out)
+{
+    fprintf (out,
+             "\nTask options:\n"
+             "      --timeout MS        deadline of each task on the worker (default 0: none)\n"
+             "      --priority N        -1000 .. 1000, higher runs first (default 0)\n"
+             "      --tags a,b          run only on nodes with all these tags (default: any)\n"
+             "      --node NAME         run only on this node (default: any)\n"
+             "      --attempts N        tries before giving up (default: the broker's)\n"
+             "      --min-mem MB        run only on nodes with this much memory (default 0)\n");
+}
+
+// --- connecting ---------------------------------------------------------------------------
+
+//  The library's reasons say what failed; this adds how to get keys when they are the problem.
+static const char *
+s_connect_hint (hd_err_t rc)
+{
+    return rc == HD_ECRYPTO ? " (give --keys DIR made by 'heddle keys init', or --insecure for a "
+                              "broker run with --insecure)"
+                            : "";
+}
+
+static int
+s_connect_remote (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *conn)
+{
+    if (!self->insecure && !self->keys_dir)
+        return hd_cli_fail ("connecting to %s: no key directory (give --keys DIR or set "
+                            "HEDDLE_KEYS; make one with 'heddle keys init'), or --insecure for "
+                            "a broker run with --insecure",
+                            self->broker);
+    hd_client_config_t config = { .endpoint = self->broker,
+                                  .keys_dir = self->insecure ? NULL : self->keys_dir,
+                                  .insecure = self->insecure,
+                                  .timeout_ms = self->connect_timeout_ms,
+                                  .window = window };
+    if (self->verbose)
+        fprintf (stderr, "heddle: connecting to %s (%s)\n", self->broker,
+                 self->insecure ? "insecure" : self->keys_dir);
+    char reason[512] = "";
+    hd_err_t rc = hd_client_connect_verbose (&config, &conn->client, reason, sizeof reason);
+    if (rc != HD_OK)
+        return hd_cli_fail ("connecting to %s: %s%s", self->broker,
+                            *reason ? reason : hd_strerror (rc), s_connect_hint (rc));
+    return HD_CLI_EXIT_OK;
+}
+
+static int
+s_start_embedded (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *conn)
+{
+    if (self->verbose)
+        fprintf (stderr, "heddle: no --broker given: running an embedded cluster (%u workers)\n",
+                 self->workers);
+    hd_err_t rc = hd_cluster_start (self->workers, self->slots, &conn->cluster);
+    if (rc != HD_OK)
+        return hd_cli_fail ("starting the embedded cluster: %s", hd_strerror (rc));
+    hd_client_config_t config = { .endpoint = hd_cluster_endpoint (conn->cluster),
+                                  .insecure = true,
+                                  .timeout_ms = self->connect_timeout_ms,
+                                  .window = window };
+    char reason[512] = "";
+    rc = hd_client_connect_verbose (&config, &conn->client, reason, sizeof reason);
+    if (rc != HD_OK)
+        return hd_cli_fail ("connecting to the embedded cluster: %s",
+                            *reason ? reason : hd_strerror (rc));
+    rc = hd_client_wait_nodes (conn->client, self->workers, HD_CLI_WAIT_NODES_MS);
+    if (rc != HD_OK)
+        return hd_cli_fail ("embedded cluster: waiting for %u workers: %s", self->workers,
+                            hd_client_last_error (conn->client));
+    return HD_CLI_EXIT_OK;
+}
+
+int
+hd_cli_connect (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *conn)
+{
+    memset (conn, 0, sizeof *conn);
+    int code = self->broker ? s_connect_remote (self, window, conn)
+                            : s_start_embedded (self, window, conn);
+    if (code != HD_CLI_EXIT_OK)
+        hd_cli_disconnect (conn);
+    return code;
+}
+
+void
+hd_cli_disconnect (hd_cli_conn_t *conn)
+{
+    hd_client_destroy (&conn->client);
+    if (conn->cluster)
+        hd_cluster_stop (&conn->cluster);
+}
+
+// --- small helpers ------------------------------------------------------------------------
+
+hd_err_t
+hd_cli_read_file (const char *path, hd_buf_t *buf, char *errbuf, size_t errlen)
+{
+    bool is_stdin = strcmp (path, "-") == 0;
+    FILE *file = is_stdin ? stdin : fopen (path, "rb");
+    if (!file) {
+        snprintf (errbuf, errlen, "%s", strerror (errno));
+        return HD_EIO;
+    }
+    hd_err_t rc = HD_OK;
+    while (rc == HD_OK && !feof (file) && !ferror (file)) {
+        rc = hd_buf_reserve (buf, 65536);
+        if (rc == HD_OK)
+            buf->size += fread (buf->data + buf->size, 1, buf->cap - buf->size, file);
+    }
+    if (rc == HD_OK && ferror (file)) {
+        snprintf (errbuf, errlen, "%s", strerror (errno));
+        rc = HD_EIO;
+    } else if (rc != HD_OK)
+        snprintf (errbuf, errlen, "%s", hd_strerror (rc));
+    if (!is_stdin)
+        fclose (file);
+    return rc;
+}
+
+void
+hd_cli_json_string (FILE *out, const char *text)
+{
+    fputc ('"', out);
+    for (const unsigned char *p = (const unsigned char *) text; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf (out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf (out, "\\u%04x", *p);
+        else
+            fputc (*p, out);
+    }
+    fputc ('"', out);
+}
+
+double
+hd_cli_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}

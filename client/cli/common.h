@@ -1,0 +1,135 @@
+/*  common: what every `heddle` command shares: the connection options (--broker, --keys,
+    --insecure, embedded cluster sizing, log level), the per-task options (--timeout,
+    --priority, ...), number parsing, error and usage reporting with the CLI's exit codes, and
+    "connect to the broker, or start an embedded cluster when none is given".
+    It knows nothing of what a command does with the connection.  */
+#ifndef HD_CLI_COMMON_H
+#define HD_CLI_COMMON_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hd_buf.h"
+#include "hd_client.h"
+
+//  Exit codes of every command.
+#define HD_CLI_EXIT_OK 0
+#define HD_CLI_EXIT_FAIL 1     //  a runtime failure, or a task failed
+#define HD_CLI_EXIT_USAGE 2    //  bad command line
+#define HD_CLI_EXIT_TIMEOUT 3  //  `call`: the task timed out
+
+#define HD_CLI_CONNECT_TIMEOUT_MS 5000  //  default --connect-timeout
+#define HD_CLI_WAIT_NODES_MS 5000       //  how long an embedded cluster's workers may take to join
+
+//  getopt_long values of the shared options (above any char).
+enum {
+    HD_OPT_BROKER = 256,
+    HD_OPT_KEYS,
+    HD_OPT_INSECURE,
+    HD_OPT_CONNECT_TIMEOUT,
+    HD_OPT_WORKERS,
+    HD_OPT_SLOTS,
+    HD_OPT_LOG_LEVEL,
+    HD_OPT_VERBOSE,
+    HD_OPT_TIMEOUT,
+    HD_OPT_PRIORITY,
+    HD_OPT_TAGS,
+    HD_OPT_NODE,
+    HD_OPT_ATTEMPTS,
+    HD_OPT_MIN_MEM,
+    HD_OPT_COMMAND_ = 300  //  commands number their own long-only options from here
+};
+
+//  Connection options, in every command that talks to a broker. (clang-format would indent
+//  these as one initializer.)
+// clang-format off
+#define HD_CLI_CONNECT_OPTIONS \
+    { "broker", required_argument, NULL, HD_OPT_BROKER }, \
+    { "keys", required_argument, NULL, HD_OPT_KEYS }, \
+    { "insecure", no_argument, NULL, HD_OPT_INSECURE }, \
+    { "connect-timeout", required_argument, NULL, HD_OPT_CONNECT_TIMEOUT }, \
+    { "workers", required_argument, NULL, HD_OPT_WORKERS }, \
+    { "slots", required_argument, NULL, HD_OPT_SLOTS }, \
+    { "log-level", required_argument, NULL, HD_OPT_LOG_LEVEL }, \
+    { "verbose", no_argument, NULL, HD_OPT_VERBOSE }
+
+//  Per-task options, in the commands that submit tasks.
+#define HD_CLI_TASK_OPTIONS \
+    { "timeout", required_argument, NULL, HD_OPT_TIMEOUT }, \
+    { "priority", required_argument, NULL, HD_OPT_PRIORITY }, \
+    { "tags", required_argument, NULL, HD_OPT_TAGS }, \
+    { "node", required_argument, NULL, HD_OPT_NODE }, \
+    { "attempts", required_argument, NULL, HD_OPT_ATTEMPTS }, \
+    { "min-mem", required_argument, NULL, HD_OPT_MIN_MEM }
+// clang-format on
+
+//  Short forms of the connection options (-b, -k, -v), for a command's optstring.
+#define HD_CLI_CONNECT_SHORT "b:k:v"
+
+typedef struct {
+    const char *broker;    //  NULL after hd_cli_common_finish: run an embedded cluster
+    const char *keys_dir;  //  NULL: none found
+    bool insecure;
+    uint32_t connect_timeout_ms;
+    uint32_t workers;  //  embedded cluster: workers (default: online cores)
+    uint32_t slots;    //  embedded cluster: slots per worker (default 1)
+    bool verbose;
+    hd_task_opts_t task;     //  per-task options
+    char keys_default[512];  //  storage for the default keys path
+} hd_cli_common_t;
+
+//  Result of offering an option to hd_cli_common_option.
+typedef enum { HD_CLI_OPT_NOT_MINE = 0, HD_CLI_OPT_TAKEN, HD_CLI_OPT_BAD } hd_cli_opt_t;
+
+//  Built-in defaults (no environment read yet).
+void hd_cli_common_init (hd_cli_common_t *self);
+//  Handle getopt_long's value `c` if it is a shared option. HD_CLI_OPT_BAD after printing a
+//  usage error for `cmd` (exit with HD_CLI_EXIT_USAGE).
+hd_cli_opt_t hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char *arg);
+//  Fill what flags left unset from the environment (HEDDLE_BROKER, HEDDLE_KEYS) and defaults
+//  ($HOME/.config/heddle/keys when it exists, core count).
+void hd_cli_common_finish (hd_cli_common_t *self);
+//  Help text of the connection and of the per-task options, with defaults.
+void hd_cli_connect_help (FILE *out);
+void hd_cli_task_help (FILE *out);
+
+//  A connection: a client, and the embedded cluster it talks to when no broker was given.
+typedef struct {
+    hd_cluster_t *cluster;
+    hd_client_t *client;
+} hd_cli_conn_t;
+
+//  Connect to self->broker or start an embedded cluster and wait for its workers. `window`
+//  bounds tasks in flight (0: library default). HD_CLI_EXIT_OK, or HD_CLI_EXIT_FAIL after
+//  printing why (then conn holds nothing).
+int hd_cli_connect (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *conn);
+//  Destroy the client, then stop the cluster. Harmless on a zeroed conn.
+void hd_cli_disconnect (hd_cli_conn_t *conn);
+
+//  "heddle: <message>" on stderr; returns HD_CLI_EXIT_FAIL.
+int hd_cli_fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+//  "heddle CMD: <message>" and a hint to run --help, on stderr; returns HD_CLI_EXIT_USAGE.
+int hd_cli_usage (const char *cmd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+//  Start a fresh getopt_long scan of another argv: glibc re-reads the optstring when optind is 0.
+//  Errors are reported by the caller (opterr = 0, optstrings start with ':').
+void hd_cli_getopt_reset (void);
+//  Report getopt_long's '?' (unknown or ambiguous option) or ':' (missing value), as returned in
+//  `c` with an optstring starting with ':' and opterr = 0; returns HD_CLI_EXIT_USAGE.
+int hd_cli_bad_option (const char *cmd, int c, char **argv);
+
+//  Parse a decimal integer within [min, max]. 0 on success, -1 (nothing written) otherwise.
+int hd_cli_parse_u32 (const char *text, uint32_t min, uint32_t max, uint32_t *out);
+int hd_cli_parse_i32 (const char *text, int32_t min, int32_t max, int32_t *out);
+
+//  Read a whole file ("-" is stdin) into buf. HD_OK, or HD_EIO / HD_ENOMEM with errno-ish text
+//  in errbuf.
+hd_err_t hd_cli_read_file (const char *path, hd_buf_t *buf, char *errbuf, size_t errlen);
+
+//  Write `text` as a JSON string (quoted, escaped) to out.
+void hd_cli_json_string (FILE *out, const char *text);
+//  Seconds on a monotonic clock.
+double hd_cli_now (void);
+
+#endif

@@ -1,0 +1,167 @@
+/*  hd_client.h: libheddle, the public API for programs that submit work to a heddle cluster,
+    start an embedded cluster, or create keys. Installed as <hd_client.h>.
+
+    Threading: an hd_client_t is used by one thread at a time. Several clients may live in one
+    process. Nothing here calls exit() or aborts on bad input from the network.
+
+    Quick use:
+        hd_client_t *c;
+        hd_client_config_t cfg = { .endpoint = "tcp://pi1:7700", .keys_dir = "/etc/heddle/keys" };
+        if (hd_client_connect (&cfg, &c) == HD_OK) {
+            hd_reply_t *r;
+            if (hd_client_call (c, "sha256", "abc", 3, NULL, &r) == HD_OK && r->status == 0)
+                printf ("%.*s\n", (int) r->size, (char *) r->data);
+            hd_reply_destroy (&r);
+            hd_client_destroy (&c);
+        }  */
+#ifndef HD_CLIENT_H
+#define HD_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hd_err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HD_CLIENT_PORT 7700  //  default clients endpoint port
+#define HD_WORKER_PORT 7701  //  default workers endpoint port
+
+typedef struct hd_client hd_client_t;
+
+typedef struct {
+    const char *endpoint;     //  "tcp://host:7700", "host", "host:port" or "inproc://name"
+    const char *keys_dir;     //  directory made by `heddle keys init` (broker.cert + client.cert_secret)
+    const char *cert_path;    //  override: this client's secret certificate file
+    const char *broker_key;   //  override: the broker's public key, Z85 (40 chars)
+    bool insecure;            //  plain TCP (no CURVE): only against a broker run with --insecure
+    uint32_t timeout_ms;      //  connect + first answer; default 5000
+    uint32_t window;          //  tasks in flight at most for jobs; default 1000
+} hd_client_config_t;
+
+//  Per-task options; NULL means all defaults.
+typedef struct {
+    int32_t priority;         //  higher first, default 0, [-1000, 1000]
+    uint32_t timeout_ms;      //  deadline enforced by the worker; 0: none
+    uint32_t max_attempts;    //  0: broker default
+    const char *tags;         //  comma-separated tags every chosen node must have; NULL: none
+    uint32_t min_mem_mb;      //  0: none
+    const char *node;         //  run only on this node (by name); NULL: any
+} hd_task_opts_t;
+
+//  A task's outcome. status is a wire status: 0 OK, 1 FAILED, 2 UNKNOWN_FN, 3 TOO_LARGE,
+//  4 BUSY, 5 MALFORMED, 6 VERSION, 7 TIMEOUT, 8 CANCELLED, 9 DENIED, 10 STORAGE, 11 LOST,
+//  12 INTERNAL, 13 UNSATISFIABLE (hd_client_status_str gives the text).
+typedef struct {
+    uint8_t id[16];
+    uint64_t seq;             //  caller's value given at submit (a job: the task's index)
+    uint32_t status;
+    uint32_t attempt;
+    uint32_t elapsed_ms;      //  run time on the worker
+    char node[64];            //  node that ran it ("" if none did)
+    char error[1024];         //  reason when status != 0
+    void *data;               //  output bytes (owned by the reply; NUL-terminated for convenience)
+    size_t size;
+} hd_reply_t;
+
+//  Connect and check the broker answers (PING/PONG) within timeout_ms.
+//  HD_OK; HD_EINVAL bad config; HD_ECRYPTO keys missing/invalid; HD_EDENIED the broker refused
+//  this key; HD_ETIMEDOUT no answer; HD_ENOMEM. On failure hd_client_last_error-like text is in
+//  `errbuf` when given (may be NULL).
+hd_err_t hd_client_connect (const hd_client_config_t *config, hd_client_t **out);
+hd_err_t hd_client_connect_verbose (const hd_client_config_t *config, hd_client_t **out,
+                                    char *errbuf, size_t errlen);
+//  NULL-safe; sets *self_p = NULL. Unfinished tasks are abandoned (their results are dropped).
+void hd_client_destroy (hd_client_t **self_p);
+//  Text of the last error on this client (static or owned, never NULL).
+const char *hd_client_last_error (const hd_client_t *self);
+const char *hd_client_status_str (uint32_t status);
+
+//  Synchronous call: submit one task and wait for its result (up to opts->timeout_ms plus a
+//  margin, or forever when 0). HD_OK with *out (caller destroys) whatever the task's status;
+//  HD_ETIMEDOUT; HD_EDENIED; HD_ECLOSED; other errors with hd_client_last_error.
+hd_err_t hd_client_call (hd_client_t *self, const char *fn, const void *data, size_t size,
+                         const hd_task_opts_t *opts, hd_reply_t **out);
+void hd_reply_destroy (hd_reply_t **self_p);
+
+//  Asynchronous use. submit queues one task (copying data) and returns at once; id_out (16
+//  bytes, may be NULL) receives its id. Results come back through hd_client_next or the callback.
+//  HD_EFULL when `window` tasks are already in flight (process results first).
+hd_err_t hd_client_submit (hd_client_t *self, const char *fn, const void *data, size_t size,
+                           const hd_task_opts_t *opts, uint64_t seq, uint8_t *id_out);
+//  Send what submit queued (submit flushes on its own when a batch fills; call before waiting).
+hd_err_t hd_client_flush (hd_client_t *self);
+//  A file descriptor that becomes readable when messages may be waiting (ZMQ_FD semantics:
+//  after it fires, call hd_client_process until it reports 0 handled). For poll/epoll loops.
+int hd_client_fd (hd_client_t *self);
+//  Callback for results; the reply is the callee's to keep (destroy it when done).
+typedef void (hd_reply_fn) (hd_client_t *self, hd_reply_t *reply, void *arg);
+void hd_client_set_handler (hd_client_t *self, hd_reply_fn *fn, void *arg);
+//  Receive and handle what has arrived, waiting up to timeout_ms (0: do not wait, -1: forever)
+//  for the first message. Each result goes to the handler if set, else to an internal queue read
+//  by hd_client_next. *handled (may be NULL) gets the number of results. HD_OK or an error.
+hd_err_t hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled);
+//  Next result as completed, waiting up to timeout_ms. HD_OK with *out (caller destroys);
+//  HD_ETIMEDOUT; HD_ENOTFOUND when nothing is in flight.
+hd_err_t hd_client_next (hd_client_t *self, int timeout_ms, hd_reply_t **out);
+//  Tasks submitted and not yet answered.
+uint32_t hd_client_in_flight (const hd_client_t *self);
+//  Cancel a task by id (queued tasks are answered CANCELLED; running ones are stopped).
+hd_err_t hd_client_cancel (hd_client_t *self, const uint8_t id[16]);
+
+//  Jobs: many tasks of one function, gathered in submission order or as they complete.
+typedef struct hd_client_job hd_client_job_t;
+typedef enum { HD_GATHER_ORDERED = 0, HD_GATHER_COMPLETED } hd_gather_t;
+typedef struct {
+    uint64_t tasks, done, failed;
+    double seconds;           //  wall time of run
+} hd_job_stats_t;
+//  NULL only when memory runs out. opts apply to every task (copied).
+hd_client_job_t *hd_client_job_new (hd_client_t *client, const char *fn, const hd_task_opts_t *opts);
+void hd_client_job_destroy (hd_client_job_t **self_p);
+//  Add a task's input (copied). Its seq is its index (0, 1, ...).
+hd_err_t hd_client_job_add (hd_client_job_t *self, const void *data, size_t size);
+//  Run to the end: keeps up to `window` tasks in flight and calls fn for each result, in index
+//  order (ORDERED) or arrival order (COMPLETED). The reply passed to fn is borrowed for the
+//  call. progress (may be NULL) is called at most every 100 ms with the stats so far.
+//  Returns HD_OK when every task has a result (some may have failed: see stats), else the
+//  transport error that stopped it.
+typedef void (hd_job_result_fn) (const hd_reply_t *reply, void *arg);
+typedef void (hd_job_progress_fn) (const hd_job_stats_t *stats, void *arg);
+hd_err_t hd_client_job_run (hd_client_job_t *self, hd_gather_t gather, hd_job_result_fn *fn,
+                            hd_job_progress_fn *progress, void *arg);
+void hd_client_job_stats (const hd_client_job_t *self, hd_job_stats_t *out);
+
+//  Cluster administration.
+typedef struct {
+    char name[64], arch[64], state[16];
+    uint32_t slots, busy, cores;
+    double capacity;
+    uint64_t done, failed;
+    uint32_t nfns;
+} hd_node_info_t;
+//  List the broker's nodes. *out is an array of *count entries (caller frees with free()).
+hd_err_t hd_client_nodes (hd_client_t *self, hd_node_info_t **out, uint32_t *count);
+//  Wait until at least `count` nodes are registered (polling NODES), up to timeout_ms.
+hd_err_t hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms);
+
+//  Embedded cluster: a broker and `workers` workers (each with `slots` slots, 0: one per core)
+//  running in threads of this process over inproc://, no keys needed. For tests, demos and
+//  single-machine use. hd_cluster_endpoint gives the endpoint to connect a client to.
+typedef struct hd_cluster hd_cluster_t;
+hd_err_t hd_cluster_start (uint32_t workers, uint32_t slots, hd_cluster_t **out);
+const char *hd_cluster_endpoint (const hd_cluster_t *self);
+void hd_cluster_stop (hd_cluster_t **self_p);
+
+//  Keys: create DIR with the broker's, a client's, a worker's and an admin's certificates and
+//  the allowlists (clients.keys, workers.keys, admins.keys). Secret files are 0600.
+//  HD_OK; HD_EIO (with errbuf text) when DIR exists with keys and force is false, or on I/O error.
+hd_err_t hd_keys_init_dir (const char *dir, bool force, char *errbuf, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,62 @@
+/*  hd_client_int: libheddle's private client state, shared by hd_client.c (connection,
+    submit, receive), hd_client_job.c (jobs) and hd_client_admin.c (nodes). Not installed.  */
+#ifndef HD_CLIENT_INT_H
+#define HD_CLIENT_INT_H
+
+#include <czmq.h>
+
+#include "hd_client.h"
+#include "hd_codec.h"
+#include "hd_frames.h"
+#include "hd_idmap.h"
+#include "hd_keys.h"
+
+#define HD_CLIENT_FLUSH_TASKS 256      //  a SUBMIT message carries at most this many tasks
+#define HD_CLIENT_FLUSH_BYTES (1u << 20)
+
+typedef struct s_queued {
+    hd_reply_t reply;  //  first member: hd_reply_destroy frees the whole node
+    struct s_queued *next;
+} hd_queued_t;
+
+struct hd_client {
+    hd_client_config_t config;
+    char endpoint[256];
+    zsock_t *dealer, *monitor;
+    void *raw;
+    zcert_t *cert;
+    char server_key[HD_KEY_TEXT];
+    hd_frames_t in;
+    hd_buf_t env;
+    zmq_msg_t *pending;            //  frames of the SUBMIT being built: env, payload, ...
+    uint32_t npending;             //  tasks in it
+    size_t pending_bytes;
+    hd_idmap_t *inflight;
+    hd_queued_t *head, *tail;      //  results waiting for hd_client_next
+    hd_reply_fn *handler;
+    void *handler_arg;
+    //  hd_client_call waits for one id: its result lands here instead of the queue
+    bool capturing;
+    hd_id_t capture_id;
+    hd_reply_t *captured;
+    //  NODES_REPLY / PONG seen by the receive loop
+    bool pong;
+    void *nodes;                   //  hd_nodeinfo_t array from the last NODES_REPLY
+    uint32_t nnodes;
+    bool nodes_seen;
+    bool denied;
+    char last_error[512];
+};
+
+//  hd_client.c
+hd_err_t hd_client_fail (hd_client_t *self, hd_err_t rc, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
+//  Send [header][env] with the current self->env.
+hd_err_t hd_client_send_env (hd_client_t *self, uint8_t cmd);
+int64_t hd_client_now_us (void);
+//  hd_client_io.c
+hd_err_t hd_client_ping (hd_client_t *self);
+hd_err_t hd_client_fetch_nodes (hd_client_t *self);
+hd_err_t hd_client_wait_capture (hd_client_t *self, const hd_id_t *id, int64_t deadline_us);
+
+#endif

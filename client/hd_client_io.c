@@ -1,0 +1,247 @@
+/*  hd_client_io: libheddle's submit and receive paths: batching tasks into SUBMIT messages,
+    matching RESULT and REJECTED envelopes to the in-flight table, and delivering replies to
+    the handler, the call in progress, or the queue read by hd_client_next.  */
+#include "hd_client_int.h"
+
+#include "hd_codec_nodes.h"
+#include "hd_log.h"
+#include "hd_transport.h"
+
+static hd_reply_t *
+s_reply_new (const hd_id_t *id, uint64_t seq, const void *data, size_t size)
+{
+    hd_queued_t *q = calloc (1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->reply.data = malloc (size + 1);
+    if (!q->reply.data) {
+        free (q);
+        return NULL;
+    }
+    if (size)
+        memcpy (q->reply.data, data, size);
+    ((char *) q->reply.data)[size] = 0;
+    q->reply.size = size;
+    q->reply.seq = seq;
+    memcpy (q->reply.id, id->b, HD_ID_BYTES);
+    return &q->reply;
+}
+
+static void
+s_deliver (hd_client_t *self, hd_reply_t *reply)
+{
+    if (self->capturing && memcmp (reply->id, self->capture_id.b, HD_ID_BYTES) == 0) {
+        self->captured = reply;
+        self->capturing = false;
+    }
+    else if (self->handler)
+        self->handler (self, reply, self->handler_arg);
+    else {
+        hd_queued_t *q = (hd_queued_t *) reply;
+        q->next = NULL;
+        if (self->tail)
+            self->tail->next = q;
+        else
+            self->head = q;
+        self->tail = q;
+    }
+}
+
+static uint32_t
+s_on_results (hd_client_t *self)
+{
+    hd_frames_t *in = &self->in;
+    uint32_t handled = 0;
+    for (size_t i = 1; i + 1 < in->count; i += 2) {
+        hd_result_t r;
+        hd_idval_t v;
+        if (hd_codec_decode_result (hd_frames_data (in, i), hd_frames_size (in, i), &r) != HD_OK
+            || !hd_idmap_take (self->inflight, &r.id, &v))
+            continue;  //  malformed, or a duplicate of a result already delivered
+        hd_reply_t *reply = s_reply_new (&r.id, v.seq, hd_frames_data (in, i + 1),
+                                         hd_frames_size (in, i + 1));
+        if (!reply)
+            continue;
+        reply->status = r.status;
+        reply->attempt = r.attempt;
+        reply->elapsed_ms = r.elapsed_ms;
+        snprintf (reply->node, sizeof reply->node, "%s", r.node);
+        snprintf (reply->error, sizeof reply->error, "%s", r.error);
+        s_deliver (self, reply);
+        handled++;
+    }
+    return handled;
+}
+
+static uint32_t
+s_on_rejected (hd_client_t *self)
+{
+    hd_reject_t r;
+    hd_idval_t v;
+    if (hd_codec_decode_reject (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), &r)
+        != HD_OK)
+        return 0;
+    if (!r.has_id || !hd_idmap_take (self->inflight, &r.id, &v)) {
+        hd_client_fail (self, HD_EPROTO, "broker rejected a message: %s (%s)", r.reason,
+                        hd_status_str (r.code));
+        hd_warn ("%s", self->last_error);
+        return 0;
+    }
+    hd_reply_t *reply = s_reply_new (&r.id, v.seq, NULL, 0);
+    if (!reply)
+        return 0;
+    reply->status = r.code;
+    snprintf (reply->error, sizeof reply->error, "%s", r.reason);
+    s_deliver (self, reply);
+    return 1;
+}
+
+static void
+s_on_nodes (hd_client_t *self)
+{
+    free (self->nodes);
+    self->nodes = NULL;
+    hd_nodeinfo_t *nodes = NULL;
+    if (hd_codec_decode_nodes (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1),
+                               &nodes, &self->nnodes) == HD_OK)
+        self->nodes = nodes;
+    self->nodes_seen = true;
+}
+
+static uint32_t
+s_on_message (hd_client_t *self)
+{
+    hd_frames_t *in = &self->in;
+    uint8_t version, cmd;
+    if (in->count < 2
+        || hd_codec_parse_header (hd_frames_data (in, 0), hd_frames_size (in, 0), &version, &cmd)
+               != HD_OK)
+        return 0;
+    switch (cmd) {
+        case HD_CMD_RESULT: return s_on_results (self);
+        case HD_CMD_REJECTED: return s_on_rejected (self);
+        case HD_CMD_PONG: self->pong = true; return 0;
+        case HD_CMD_NODES_REPLY: s_on_nodes (self); return 0;
+        default: return 0;  //  ACCEPTED: nothing to do until results are retained (issue 3)
+    }
+}
+
+static void
+s_watch_monitor (hd_client_t *self)
+{
+    int event;
+    while ((event = hd_transport_monitor_event (self->monitor)) != 0) {
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            self->denied = true;
+            hd_client_fail (self, HD_EDENIED, "the broker at %s refused this client's key (it is "
+                            "not on the broker's clients.keys or admins.keys)", self->endpoint);
+        }
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                 || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            hd_client_fail (self, HD_ECRYPTO, "CURVE handshake with %s failed: wrong broker key, "
+                            "or the broker runs --insecure?", self->endpoint);
+    }
+}
+
+hd_err_t
+hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled)
+{
+    uint32_t n = 0;
+    if (handled)
+        *handled = 0;
+    zmq_pollitem_t items[2] = { { self->raw, 0, ZMQ_POLLIN, 0 },
+                                { zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0 } };
+    if (zmq_poll (items, 2, timeout_ms) < 0)
+        return hd_client_fail (self, HD_ECLOSED, "interrupted");
+    if (items[1].revents & ZMQ_POLLIN)
+        s_watch_monitor (self);
+    if (self->denied)
+        return HD_EDENIED;
+    for (int k = 0; k < 1024; k++) {
+        if (hd_frames_recv (&self->in, self->raw, ZMQ_DONTWAIT) != HD_OK)
+            break;
+        n += s_on_message (self);
+    }
+    hd_frames_clear (&self->in);
+    if (handled)
+        *handled = n;
+    return HD_OK;
+}
+
+//  Wait until `done (self)` or the deadline; HD_ETIMEDOUT with `what` in the error.
+static hd_err_t
+s_wait (hd_client_t *self, bool (*done) (hd_client_t *), int64_t deadline_us, const char *what)
+{
+    while (!done (self)) {
+        int64_t left = deadline_us - hd_client_now_us ();
+        if (deadline_us && left <= 0) {
+            if (self->last_error[0] && !strstr (self->last_error, "no answer"))
+                return HD_ETIMEDOUT;  //  keep the handshake failure text: it says why
+            return hd_client_fail (self, HD_ETIMEDOUT, "no answer from %s to %s", self->endpoint,
+                                   what);
+        }
+        hd_err_t rc = hd_client_process (self, deadline_us ? (int) (left / 1000) + 1 : 100, NULL);
+        if (rc != HD_OK)
+            return rc;
+        if (zsys_interrupted)
+            return hd_client_fail (self, HD_ECLOSED, "interrupted");
+    }
+    return HD_OK;
+}
+
+static bool
+s_pong_seen (hd_client_t *self)
+{
+    return self->pong;
+}
+
+static bool
+s_nodes_seen (hd_client_t *self)
+{
+    return self->nodes_seen;
+}
+
+hd_err_t
+hd_client_ping (hd_client_t *self)
+{
+    self->pong = false;
+    hd_err_t rc = hd_codec_encode_empty (&self->env);
+    if (rc == HD_OK)
+        rc = hd_client_send_env (self, HD_CMD_PING);
+    if (rc != HD_OK)
+        return rc;
+    return s_wait (self, s_pong_seen,
+                   hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000, "PING");
+}
+
+hd_err_t
+hd_client_fetch_nodes (hd_client_t *self)
+{
+    self->nodes_seen = false;
+    hd_err_t rc = hd_codec_encode_empty (&self->env);
+    if (rc == HD_OK)
+        rc = hd_client_send_env (self, HD_CMD_NODES);
+    if (rc != HD_OK)
+        return rc;
+    rc = s_wait (self, s_nodes_seen,
+                 hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000, "NODES");
+    if (rc == HD_OK && !self->nodes)
+        return hd_client_fail (self, HD_EPROTO, "malformed NODES_REPLY from the broker");
+    return rc;
+}
+
+static bool
+s_captured (hd_client_t *self)
+{
+    return self->captured != NULL;
+}
+
+hd_err_t
+hd_client_wait_capture (hd_client_t *self, const hd_id_t *id, int64_t deadline_us)
+{
+    self->capturing = true;
+    self->capture_id = *id;
+    hd_err_t rc = s_wait (self, s_captured, deadline_us, "the task");
+    self->capturing = false;
+    return rc;
+}

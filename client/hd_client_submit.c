@@ -1,0 +1,186 @@
+/*  hd_client_submit: the public submit / flush / next / call / cancel calls of libheddle.
+    Tasks accumulate in a pending SUBMIT message and leave in batches (HD_CLIENT_FLUSH_TASKS or
+    HD_CLIENT_FLUSH_BYTES), so a job of many small tasks costs few encrypted messages.  */
+#include "hd_client_int.h"
+
+#include "hd_transport.h"
+
+static hd_err_t
+s_fill_submit (hd_client_t *self, hd_submit_t *s, const char *fn, const hd_task_opts_t *opts)
+{
+    memset (s, 0, sizeof *s);
+    if (!fn || !*fn || strlen (fn) > HD_MAX_FN)
+        return hd_client_fail (self, HD_EINVAL, "function name must be 1..%d bytes", HD_MAX_FN);
+    memcpy (s->fn, fn, strlen (fn) + 1);
+    if (!opts)
+        return HD_OK;
+    s->priority = opts->priority;
+    s->timeout_ms = opts->timeout_ms;
+    s->max_attempts = opts->max_attempts;
+    s->min_mem_mb = opts->min_mem_mb;
+    if (opts->node && strlen (opts->node) > HD_MAX_NAME)
+        return hd_client_fail (self, HD_EINVAL, "node name longer than %d bytes", HD_MAX_NAME);
+    if (opts->node)
+        snprintf (s->node, sizeof s->node, "%s", opts->node);
+    char tags[HD_MAX_TAGS * (HD_MAX_NAME + 1)];
+    snprintf (tags, sizeof tags, "%s", opts->tags ? opts->tags : "");
+    for (char *save = NULL, *t = strtok_r (tags, ",", &save); t; t = strtok_r (NULL, ",", &save)) {
+        if (s->ntags == HD_MAX_TAGS || strlen (t) > HD_MAX_NAME)
+            return hd_client_fail (self, HD_EINVAL, "at most %d tags of %d bytes", HD_MAX_TAGS,
+                                   HD_MAX_NAME);
+        memcpy (s->tags[s->ntags++], t, strlen (t) + 1);
+    }
+    return HD_OK;
+}
+
+hd_err_t
+hd_client_flush (hd_client_t *self)
+{
+    if (!self->npending)
+        return HD_OK;
+    uint32_t frames = 2 * self->npending;
+    int rc = hd_send_header (self->raw, HD_CMD_SUBMIT, ZMQ_SNDMORE);
+    for (uint32_t i = 0; i < frames; i++) {
+        if (rc == 0 && zmq_msg_send (&self->pending[i], self->raw, i + 1 < frames ? ZMQ_SNDMORE : 0)
+                           < 0)
+            rc = -1;
+        zmq_msg_close (&self->pending[i]);
+    }
+    self->npending = 0;
+    self->pending_bytes = 0;
+    if (rc != 0)
+        return hd_client_fail (self, HD_ECLOSED, "send failed: %s", zmq_strerror (zmq_errno ()));
+    return HD_OK;
+}
+
+static hd_err_t
+s_append (hd_client_t *self, const void *data, size_t size)
+{
+    zmq_msg_t *env = &self->pending[2 * self->npending], *pay = env + 1;
+    if (zmq_msg_init_size (env, self->env.size) != 0)
+        return HD_ENOMEM;
+    if (zmq_msg_init_size (pay, size) != 0) {
+        zmq_msg_close (env);
+        return HD_ENOMEM;
+    }
+    memcpy (zmq_msg_data (env), self->env.data, self->env.size);
+    if (size)
+        memcpy (zmq_msg_data (pay), data, size);
+    self->npending++;
+    self->pending_bytes += size + self->env.size;
+    return HD_OK;
+}
+
+hd_err_t
+hd_client_submit (hd_client_t *self, const char *fn, const void *data, size_t size,
+                  const hd_task_opts_t *opts, uint64_t seq, uint8_t *id_out)
+{
+    if (hd_idmap_size (self->inflight) >= self->config.window)
+        return hd_client_fail (self, HD_EFULL, "window of %u tasks in flight is full",
+                               self->config.window);
+    hd_submit_t s;
+    hd_err_t rc = s_fill_submit (self, &s, fn, opts);
+    if (rc != HD_OK)
+        return rc;
+    hd_id_random (&s.id);
+    if ((rc = hd_codec_encode_submit (&self->env, &s)) != HD_OK
+        || (rc = s_append (self, data, size)) != HD_OK)
+        return hd_client_fail (self, rc, "cannot queue the task: %s", hd_strerror (rc));
+    int64_t now = hd_client_now_us ();
+    hd_idval_t v = { .seq = seq, .t_us = now,
+                     .deadline_ms = s.timeout_ms ? now / 1000 + s.timeout_ms : 0 };
+    if (hd_idmap_put (self->inflight, &s.id, &v) != HD_OK)
+        return hd_client_fail (self, HD_ENOMEM, "out of memory");
+    if (id_out)
+        memcpy (id_out, s.id.b, HD_ID_BYTES);
+    if (self->npending == HD_CLIENT_FLUSH_TASKS || self->pending_bytes >= HD_CLIENT_FLUSH_BYTES)
+        return hd_client_flush (self);
+    return HD_OK;
+}
+
+int
+hd_client_fd (hd_client_t *self)
+{
+    int fd = -1;
+    size_t len = sizeof fd;
+    zmq_getsockopt (self->raw, ZMQ_FD, &fd, &len);
+    return fd;
+}
+
+void
+hd_client_set_handler (hd_client_t *self, hd_reply_fn *fn, void *arg)
+{
+    self->handler = fn;
+    self->handler_arg = arg;
+}
+
+uint32_t
+hd_client_in_flight (const hd_client_t *self)
+{
+    return hd_idmap_size (self->inflight);
+}
+
+hd_err_t
+hd_client_next (hd_client_t *self, int timeout_ms, hd_reply_t **out)
+{
+    *out = NULL;
+    hd_err_t rc = hd_client_flush (self);
+    int64_t deadline = timeout_ms < 0 ? 0 : hd_client_now_us () + (int64_t) timeout_ms * 1000;
+    while (rc == HD_OK && !self->head) {
+        if (!hd_idmap_size (self->inflight))
+            return HD_ENOTFOUND;
+        int64_t left = deadline ? (deadline - hd_client_now_us ()) / 1000 : 100;
+        if (deadline && left <= 0)
+            return HD_ETIMEDOUT;
+        rc = hd_client_process (self, (int) left, NULL);
+    }
+    if (rc != HD_OK)
+        return rc;
+    hd_queued_t *q = self->head;
+    self->head = q->next;
+    if (!self->head)
+        self->tail = NULL;
+    *out = &q->reply;
+    return HD_OK;
+}
+
+hd_err_t
+hd_client_cancel (hd_client_t *self, const uint8_t id[16])
+{
+    hd_id_t one;
+    memcpy (one.b, id, HD_ID_BYTES);
+    hd_err_t rc = hd_client_flush (self);
+    if (rc == HD_OK)
+        rc = hd_codec_encode_ids (&self->env, &one, 1);
+    return rc == HD_OK ? hd_client_send_env (self, HD_CMD_CANCEL) : rc;
+}
+
+//  The grace a call waits past the task's own deadline for the worker's TIMEOUT to arrive.
+#define S_CALL_GRACE_MS 5000
+
+hd_err_t
+hd_client_call (hd_client_t *self, const char *fn, const void *data, size_t size,
+                const hd_task_opts_t *opts, hd_reply_t **out)
+{
+    *out = NULL;
+    uint8_t id[16];
+    hd_err_t rc = hd_client_submit (self, fn, data, size, opts, 0, id);
+    if (rc == HD_OK)
+        rc = hd_client_flush (self);
+    if (rc != HD_OK)
+        return rc;
+    hd_id_t want;
+    memcpy (want.b, id, sizeof id);
+    uint32_t limit = opts && opts->timeout_ms ? opts->timeout_ms + S_CALL_GRACE_MS : 0;
+    rc = hd_client_wait_capture (self, &want, limit ? hd_client_now_us () + limit * 1000LL : 0);
+    if (rc == HD_OK) {
+        *out = self->captured;
+        self->captured = NULL;
+    }
+    else {
+        hd_idmap_take (self->inflight, &want, NULL);
+        if (rc == HD_ETIMEDOUT)
+            hd_client_cancel (self, id);
+    }
+    return rc;
+}

@@ -1,0 +1,180 @@
+/*  hd_keys: key files through czmq's zcert (the well-kept format czmq tools read too), plus
+    plain-text allowlists that operators can edit and review with ordinary tools.  */
+#include "hd_keys.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *s_roles[] = { "broker", "client", "worker", "admin" };
+#define S_NROLES 4
+
+char *
+hd_keys_path (char *out, size_t outlen, const char *dir, const char *name)
+{
+    snprintf (out, outlen, "%s/%s", dir, name);
+    return out;
+}
+
+bool
+hd_keys_is_z85 (const char *text)
+{
+    if (!text || strlen (text) != 40)
+        return false;
+    uint8_t key[32];
+    return zmq_z85_decode (key, text) != NULL;
+}
+
+static hd_err_t
+s_save_cert (zcert_t *cert, const char *dir, const char *role, char *errbuf, size_t errlen)
+{
+    char path[PATH_MAX], secret[PATH_MAX + 8];
+    hd_keys_path (path, sizeof path, dir, role);
+    strncat (path, ".cert", sizeof path - strlen (path) - 1);
+    snprintf (secret, sizeof secret, "%s_secret", path);
+    zcert_set_meta (cert, "role", "%s", role);
+    zcert_set_meta (cert, "created-by", "heddle keys init");
+    //  Create the secret file 0600 before zcert writes into it, so it is never world-readable.
+    mode_t old = umask (077);
+    int rc = zcert_save (cert, path);
+    umask (old);
+    if (rc != 0 || chmod (secret, 0600) != 0 || chmod (path, 0644) != 0) {
+        snprintf (errbuf, errlen, "cannot write %s: %s", path, strerror (errno));
+        return HD_EIO;
+    }
+    return HD_OK;
+}
+
+static hd_err_t
+s_write_allowlist (const char *dir, const char *file, zcert_t *cert, const char *role,
+                   char *errbuf, size_t errlen)
+{
+    char path[PATH_MAX];
+    hd_keys_path (path, sizeof path, dir, file);
+    FILE *f = fopen (path, "w");
+    if (!f) {
+        snprintf (errbuf, errlen, "cannot write %s: %s", path, strerror (errno));
+        return HD_EIO;
+    }
+    fprintf (f, "# heddle allowlist: one Z85 CURVE public key per line; '#' starts a comment.\n");
+    fprintf (f, "%s  # %s key from heddle keys init\n", zcert_public_txt (cert), role);
+    if (fclose (f) != 0) {
+        snprintf (errbuf, errlen, "cannot write %s: %s", path, strerror (errno));
+        return HD_EIO;
+    }
+    return HD_OK;
+}
+
+static bool
+s_dir_has_keys (const char *dir)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    return stat (hd_keys_path (path, sizeof path, dir, "broker.cert_secret"), &st) == 0;
+}
+
+hd_err_t
+hd_keys_init_dir (const char *dir, bool force, char *errbuf, size_t errlen)
+{
+    if (mkdir (dir, 0700) != 0 && errno != EEXIST) {
+        snprintf (errbuf, errlen, "cannot create %s: %s", dir, strerror (errno));
+        return HD_EIO;
+    }
+    if (!force && s_dir_has_keys (dir)) {
+        snprintf (errbuf, errlen, "%s already holds keys (use --force to replace them)", dir);
+        return HD_EIO;
+    }
+    static const char *lists[] = { NULL, "clients.keys", "workers.keys", "admins.keys" };
+    hd_err_t rc = HD_OK;
+    for (int i = 0; i < S_NROLES && rc == HD_OK; i++) {
+        zcert_t *cert = zcert_new ();
+        if (!cert)
+            return HD_ENOMEM;
+        rc = s_save_cert (cert, dir, s_roles[i], errbuf, errlen);
+        if (rc == HD_OK && lists[i])
+            rc = s_write_allowlist (dir, lists[i], cert, s_roles[i], errbuf, errlen);
+        zcert_destroy (&cert);
+    }
+    return rc;
+}
+
+hd_err_t
+hd_keys_load_secret (const char *path, zcert_t **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    zcert_t *cert = zcert_load (path);
+    if (!cert) {
+        snprintf (errbuf, errlen, "cannot load certificate %s (missing or unreadable)", path);
+        return HD_ECRYPTO;
+    }
+    static const char zero[41] = "0000000000000000000000000000000000000000";
+    if (strcmp (zcert_secret_txt (cert), zero) == 0) {
+        snprintf (errbuf, errlen, "%s holds no secret key (use the _secret file)", path);
+        zcert_destroy (&cert);
+        return HD_ECRYPTO;
+    }
+    *out = cert;
+    return HD_OK;
+}
+
+hd_err_t
+hd_keys_load_public (const char *path_or_text, char out[HD_KEY_TEXT], char *errbuf, size_t errlen)
+{
+    //  A file wins: a 40-character path of Z85-safe characters also decodes as a key (a test
+    //  directory once made exactly such a path).
+    if (access (path_or_text, R_OK) != 0 && hd_keys_is_z85 (path_or_text)) {
+        memcpy (out, path_or_text, HD_KEY_TEXT);
+        return HD_OK;
+    }
+    zcert_t *cert = zcert_load (path_or_text);
+    if (!cert) {
+        snprintf (errbuf, errlen, "cannot load public key %s (not a Z85 key, not a cert file)",
+                  path_or_text);
+        return HD_ECRYPTO;
+    }
+    memcpy (out, zcert_public_txt (cert), HD_KEY_TEXT);
+    zcert_destroy (&cert);
+    return HD_OK;
+}
+
+static hd_err_t
+s_allow_line (char *line, const char *path, int lineno, void (*add) (const char *, void *),
+              void *arg, char *errbuf, size_t errlen)
+{
+    //  '#' is a Z85 character, so a comment starts only at the line's start or after a blank.
+    for (char *p = line; *p; p++)
+        if (*p == '#' && (p == line || *(p - 1) == ' ' || *(p - 1) == '\t')) {
+            *p = 0;
+            break;
+        }
+    char *key = strtok (line, " \t\r\n");
+    if (!key)
+        return HD_OK;
+    if (!hd_keys_is_z85 (key) || strtok (NULL, " \t\r\n")) {
+        snprintf (errbuf, errlen, "%s:%d: expected one 40-character Z85 public key", path, lineno);
+        return HD_EINVAL;
+    }
+    add (key, arg);
+    return HD_OK;
+}
+
+hd_err_t
+hd_keys_read_allowlist (const char *path, void (*add) (const char *key, void *arg), void *arg,
+                        char *errbuf, size_t errlen)
+{
+    FILE *f = fopen (path, "r");
+    if (!f) {
+        snprintf (errbuf, errlen, "cannot read allowlist %s: %s", path, strerror (errno));
+        return HD_EIO;
+    }
+    char line[512];
+    int lineno = 0;
+    hd_err_t rc = HD_OK;
+    while (rc == HD_OK && fgets (line, sizeof line, f))
+        rc = s_allow_line (line, path, ++lineno, add, arg, errbuf, errlen);
+    fclose (f);
+    return rc;
+}

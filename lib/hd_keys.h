@@ -1,0 +1,34 @@
+/*  hd_keys: CURVE key material on disk, through czmq certificates (zcert). A keys directory made
+    by `heddle keys init` holds, for each role R in broker, client, worker, admin: R.cert (public)
+    and R.cert_secret (0600); and the allowlists clients.keys, workers.keys, admins.keys: one Z85
+    public key per line, '#' starts a comment. Knows nothing of sockets or of the protocol.  */
+#ifndef HD_KEYS_H
+#define HD_KEYS_H
+
+#include <czmq.h>
+#include <stdbool.h>
+
+#include "hd_err.h"
+
+#define HD_KEY_TEXT 41  //  Z85 public key, 40 chars + NUL
+
+//  Create the directory and every file above. HD_EIO with text in errbuf when the directory
+//  already holds keys and force is false, or on any I/O error.
+hd_err_t hd_keys_init_dir (const char *dir, bool force, char *errbuf, size_t errlen);
+//  Load a secret certificate (zcert "…_secret" file). Caller destroys. HD_ECRYPTO (with text)
+//  when the file is missing, unreadable, or has no secret key.
+hd_err_t hd_keys_load_secret (const char *path, zcert_t **out, char *errbuf, size_t errlen);
+//  Read a public key: from a cert file, or `text` itself when it is 40 Z85 chars.
+//  HD_ECRYPTO with text otherwise.
+hd_err_t hd_keys_load_public (const char *path_or_text, char out[HD_KEY_TEXT], char *errbuf,
+                              size_t errlen);
+//  Whether `text` is a syntactically valid Z85 CURVE public key (40 chars that decode).
+bool hd_keys_is_z85 (const char *text);
+//  Read an allowlist file, calling add(key, arg) for each key. HD_OK; HD_EIO when unreadable;
+//  HD_EINVAL with "path:line: ..." in errbuf for a malformed line.
+hd_err_t hd_keys_read_allowlist (const char *path, void (*add) (const char *key, void *arg),
+                                 void *arg, char *errbuf, size_t errlen);
+//  Build "dir/name" into out (PATH_MAX-sized). Returns out.
+char *hd_keys_path (char *out, size_t outlen, const char *dir, const char *name);
+
+#endif

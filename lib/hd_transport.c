@@ -1,0 +1,170 @@
+/*  hd_transport: every heddle socket is made here, so the security and reliability options are
+    set in one place and cannot be forgotten by one caller.  */
+#include "hd_transport.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "hd_codec.h"
+#include "hd_log.h"
+
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93  //  draft option in libzmq 4.3; Debian's build has it
+#endif
+
+void
+hd_transport_endpoint (char *out, size_t outlen, const char *spec, int default_port)
+{
+    if (!spec || !*spec)
+        spec = "*";
+    if (strstr (spec, "://")) {
+        snprintf (out, outlen, "%s", spec);
+        return;
+    }
+    const char *colon = strrchr (spec, ':');
+    if (colon && colon[1] && !strchr (colon + 1, ']'))
+        snprintf (out, outlen, "tcp://%s", spec);
+    else
+        snprintf (out, outlen, "tcp://%s:%d", spec, default_port);
+}
+
+bool
+hd_transport_is_tcp (const char *endpoint)
+{
+    return strncmp (endpoint, "tcp://", 6) == 0;
+}
+
+static void
+s_common_options (zsock_t *sock, int type, const hd_sockopts_t *o)
+{
+    int hwm = o->hwm ? o->hwm : 100000;
+    zsock_set_sndhwm (sock, hwm);
+    zsock_set_rcvhwm (sock, hwm);
+    zsock_set_linger (sock, 0);
+    if (o->max_msg_size > 0)
+        zsock_set_maxmsgsize (sock, (int) o->max_msg_size);
+    if (type == ZMQ_ROUTER) {
+        //  An unroutable message is an error we count, never a silent drop.
+        zsock_set_router_mandatory (sock, 1);
+        if (o->handover)
+            zsock_set_router_handover (sock, 1);
+    }
+    if (o->routing_id)
+        zmq_setsockopt (zsock_resolve (sock), ZMQ_ROUTING_ID, o->routing_id,
+                        strlen (o->routing_id));
+}
+
+static hd_err_t
+s_server_curve (zsock_t *sock, const hd_sockopts_t *o, char *errbuf, size_t errlen)
+{
+    if (!o->cert) {
+        snprintf (errbuf, errlen, "CURVE needs the broker's secret certificate");
+        return HD_ECRYPTO;
+    }
+    zcert_apply (o->cert, zsock_resolve (sock));
+    zsock_set_curve_server (sock, 1);
+    zsock_set_zap_domain (sock, o->zap_domain ? o->zap_domain : "");
+    int one = 1;
+    if (zmq_setsockopt (zsock_resolve (sock), ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof one) != 0) {
+        snprintf (errbuf, errlen, "libzmq lacks ZMQ_ZAP_ENFORCE_DOMAIN: cannot fail closed");
+        return HD_ECRYPTO;
+    }
+    return HD_OK;
+}
+
+static hd_err_t
+s_client_curve (zsock_t *sock, const hd_sockopts_t *o, char *errbuf, size_t errlen)
+{
+    if (!o->cert || !hd_keys_is_z85 (o->server_key)) {
+        snprintf (errbuf, errlen, "CURVE needs this peer's secret certificate and the broker's "
+                                  "public key (see heddle keys init, or use --insecure)");
+        return HD_ECRYPTO;
+    }
+    zcert_apply (o->cert, zsock_resolve (sock));
+    zsock_set_curve_serverkey (sock, o->server_key);
+    return HD_OK;
+}
+
+hd_err_t
+hd_transport_bind (zsock_t **out, int type, const char *endpoint, const hd_sockopts_t *o,
+                   char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    zsock_t *sock = zsock_new (type);
+    if (!sock)
+        return HD_ENOMEM;
+    s_common_options (sock, type, o);
+    hd_err_t rc = o->insecure ? HD_OK : s_server_curve (sock, o, errbuf, errlen);
+    if (rc == HD_OK && zsock_bind (sock, "%s", endpoint) < 0) {
+        snprintf (errbuf, errlen, "cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        rc = HD_EIO;
+    }
+    if (rc != HD_OK)
+        zsock_destroy (&sock);
+    *out = sock;
+    return rc;
+}
+
+hd_err_t
+hd_transport_connect (zsock_t **out, int type, const char *endpoint, const hd_sockopts_t *o,
+                      char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    zsock_t *sock = zsock_new (type);
+    if (!sock)
+        return HD_ENOMEM;
+    s_common_options (sock, type, o);
+    hd_err_t rc = o->insecure ? HD_OK : s_client_curve (sock, o, errbuf, errlen);
+    if (rc == HD_OK && zsock_connect (sock, "%s", endpoint) < 0) {
+        snprintf (errbuf, errlen, "cannot connect to %s: %s", endpoint,
+                  zmq_strerror (zmq_errno ()));
+        rc = HD_EIO;
+    }
+    if (rc != HD_OK)
+        zsock_destroy (&sock);
+    *out = sock;
+    return rc;
+}
+
+hd_err_t
+hd_transport_monitor (zsock_t *sock, zsock_t **out)
+{
+    char ep[64];
+    static int counter = 0;
+    snprintf (ep, sizeof ep, "inproc://hd-monitor-%p-%d", (void *) sock,
+              __atomic_fetch_add (&counter, 1, __ATOMIC_RELAXED));
+    int events = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                 | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                 | ZMQ_EVENT_DISCONNECTED;
+    if (zmq_socket_monitor (zsock_resolve (sock), ep, events) != 0)
+        return HD_EIO;
+    *out = zsock_new_pair (ep);  //  '>' default for PAIR is connect
+    return *out ? HD_OK : HD_ENOMEM;
+}
+
+int
+hd_transport_monitor_event (zsock_t *mon)
+{
+    if (!(zsock_events (mon) & ZMQ_POLLIN))
+        return 0;
+    zmq_msg_t msg;
+    zmq_msg_init (&msg);
+    int event = 0;
+    if (zmq_msg_recv (&msg, zsock_resolve (mon), 0) >= 6) {
+        uint16_t ev;
+        memcpy (&ev, zmq_msg_data (&msg), 2);
+        event = ev;
+    }
+    while (zmq_msg_more (&msg))  //  the second frame is the endpoint
+        zmq_msg_recv (&msg, zsock_resolve (mon), 0);
+    zmq_msg_close (&msg);
+    return event;
+}
+
+int
+hd_send_header (void *sock, uint8_t cmd, int flags)
+{
+    uint8_t hdr[HD_HEADER_BYTES];
+    hd_codec_header (hdr, (hd_cmd_t) cmd);
+    return hd_send_frame (sock, hdr, sizeof hdr, flags);
+}

@@ -1,0 +1,52 @@
+/*  hd_transport: socket set-up for heddle's processes: endpoints, CURVE (server and client
+    side, with the ZAP domain enforced so the broker fails closed), the options every heddle
+    socket needs (ROUTER_MANDATORY, handover, high-water marks, MAXMSGSIZE), a monitor that
+    tells a peer its key was refused, and small helpers to send frames. Moves opaque frames;
+    knows nothing of MessagePack.  */
+#ifndef HD_TRANSPORT_H
+#define HD_TRANSPORT_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hd_err.h"
+#include "hd_keys.h"
+
+typedef struct {
+    bool insecure;                  //  no CURVE (inproc://, or tcp with --insecure)
+    zcert_t *cert;                  //  own certificate with its secret key (borrowed)
+    char server_key[HD_KEY_TEXT];   //  connect side: the broker's public key
+    const char *zap_domain;         //  bind side: HD_DOMAIN_CLIENTS / HD_DOMAIN_WORKERS
+    int64_t max_msg_size;           //  ZMQ_MAXMSGSIZE, 0: unlimited
+    int hwm;                        //  send and receive high-water marks, 0: 100000
+    bool handover;                  //  ROUTER_HANDOVER (a reconnecting peer takes its id back)
+    const char *routing_id;         //  connect side: ZMQ_ROUTING_ID, NULL: libzmq's choice
+} hd_sockopts_t;
+
+//  Create a socket of `type`, apply options, bind. HD_OK with *out (caller destroys);
+//  HD_EIO with text when the bind fails; HD_ECRYPTO when CURVE is asked without a cert.
+hd_err_t hd_transport_bind (zsock_t **out, int type, const char *endpoint, const hd_sockopts_t *o,
+                            char *errbuf, size_t errlen);
+//  Same, connecting. CURVE needs o->cert and o->server_key.
+hd_err_t hd_transport_connect (zsock_t **out, int type, const char *endpoint,
+                               const hd_sockopts_t *o, char *errbuf, size_t errlen);
+//  Normalise "host", "host:port", "tcp://host:port", "inproc://x", "ipc://x" into `out`.
+//  "*" or "" as host means all interfaces (bind side).
+void hd_transport_endpoint (char *out, size_t outlen, const char *spec, int default_port);
+bool hd_transport_is_tcp (const char *endpoint);
+
+//  Handshake monitor on a connecting socket: *out is a PAIR receiving libzmq monitor events.
+hd_err_t hd_transport_monitor (zsock_t *sock, zsock_t **out);
+//  Read one monitor event (non-blocking when none waits: returns 0). Returns the event code.
+int hd_transport_monitor_event (zsock_t *mon);
+
+//  Frame helpers on raw libzmq sockets (zsock_resolve). Each returns 0 or -1 (errno from zmq).
+int hd_send_header (void *sock, uint8_t cmd, int flags);
+static inline int
+hd_send_frame (void *sock, const void *data, size_t size, int flags)
+{
+    return zmq_send (sock, data, size, flags) < 0 ? -1 : 0;
+}
+
+#endif

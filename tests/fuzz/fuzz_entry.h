@@ -1,0 +1,148 @@
+/*  fuzz_entry: the one place that feeds an input to every hd_codec entry point. Shared by the
+    libFuzzer target (tests/fuzz/fuzz_codec.c) and the replay test
+    (tests/unit/lib/test_codec_regressions.c) so a saved crash replays through the same logic.
+    Input layout: byte 0 selects a decoder, the rest is the envelope. Header parsing and
+    validation see the whole input. Anything that decodes must encode and decode back to the
+    same struct: a mismatch is a codec bug, reported as -1.  */
+#ifndef HD_FUZZ_ENTRY_H
+#define HD_FUZZ_ENTRY_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hd_codec.h"
+
+//  One envelope type behind uniform signatures (casting the real functions' pointers would be
+//  undefined behaviour).
+typedef struct {
+    hd_err_t (*decode) (const void *data, size_t size, void *out);
+    hd_err_t (*encode) (hd_buf_t *buf, const void *msg);
+    size_t size;  //  bytes of the decoded struct
+} hd_fuzz_codec_t;
+
+#define HD_FUZZ_WRAP(name, T)                                                                      \
+    static inline hd_err_t hd_fuzz_decode_##name (const void *data, size_t size, void *out)        \
+    {                                                                                              \
+        return hd_codec_decode_##name (data, size, (T *) out);                                     \
+    }                                                                                              \
+    static inline hd_err_t hd_fuzz_encode_##name (hd_buf_t *buf, const void *msg)                  \
+    {                                                                                              \
+        return hd_codec_encode_##name (buf, (const T *) msg);                                      \
+    }
+
+HD_FUZZ_WRAP (submit, hd_submit_t)
+HD_FUZZ_WRAP (task, hd_task_t)
+HD_FUZZ_WRAP (result, hd_result_t)
+HD_FUZZ_WRAP (reject, hd_reject_t)
+HD_FUZZ_WRAP (hello, hd_hello_t)
+HD_FUZZ_WRAP (welcome, hd_welcome_t)
+HD_FUZZ_WRAP (error, hd_error_t)
+
+static inline hd_err_t
+hd_fuzz_decode_credit (const void *data, size_t size, void *out)
+{
+    return hd_codec_decode_credit (data, size, (uint32_t *) out);
+}
+
+static inline hd_err_t
+hd_fuzz_encode_credit (hd_buf_t *buf, const void *msg)
+{
+    return hd_codec_encode_credit (buf, *(const uint32_t *) msg);
+}
+
+static inline hd_err_t
+hd_fuzz_decode_ids (const void *data, size_t size, void *out)
+{
+    return hd_codec_decode_ids (data, size, (hd_idlist_t *) out);
+}
+
+static inline hd_err_t
+hd_fuzz_encode_ids (hd_buf_t *buf, const void *msg)
+{
+    const hd_idlist_t *list = msg;
+    return hd_codec_encode_ids (buf, list->ids, list->count);
+}
+
+static inline hd_err_t
+hd_fuzz_decode_drain (const void *data, size_t size, void *out)
+{
+    return hd_codec_decode_drain (data, size, (bool *) out);
+}
+
+static inline hd_err_t
+hd_fuzz_encode_drain (hd_buf_t *buf, const void *msg)
+{
+    return hd_codec_encode_drain (buf, *(const bool *) msg);
+}
+
+static inline hd_err_t
+hd_fuzz_decode_empty (const void *data, size_t size, void *out)
+{
+    (void) out;
+    return hd_codec_decode_empty (data, size);
+}
+
+static inline hd_err_t
+hd_fuzz_encode_empty (hd_buf_t *buf, const void *msg)
+{
+    (void) msg;
+    return hd_codec_encode_empty (buf);
+}
+
+//  Selector values (byte 0 modulo the count): the seed corpus is written in this order.
+static const hd_fuzz_codec_t hd_fuzz_codecs[] = {
+    { hd_fuzz_decode_submit, hd_fuzz_encode_submit, sizeof (hd_submit_t) },
+    { hd_fuzz_decode_task, hd_fuzz_encode_task, sizeof (hd_task_t) },
+    { hd_fuzz_decode_result, hd_fuzz_encode_result, sizeof (hd_result_t) },
+    { hd_fuzz_decode_reject, hd_fuzz_encode_reject, sizeof (hd_reject_t) },
+    { hd_fuzz_decode_hello, hd_fuzz_encode_hello, sizeof (hd_hello_t) },
+    { hd_fuzz_decode_welcome, hd_fuzz_encode_welcome, sizeof (hd_welcome_t) },
+    { hd_fuzz_decode_error, hd_fuzz_encode_error, sizeof (hd_error_t) },
+    { hd_fuzz_decode_ids, hd_fuzz_encode_ids, sizeof (hd_idlist_t) },
+    { hd_fuzz_decode_credit, hd_fuzz_encode_credit, sizeof (uint32_t) },
+    { hd_fuzz_decode_empty, hd_fuzz_encode_empty, 1 },
+    { hd_fuzz_decode_drain, hd_fuzz_encode_drain, sizeof (bool) },
+};
+#define HD_FUZZ_NCODECS (sizeof hd_fuzz_codecs / sizeof hd_fuzz_codecs[0])
+
+//  Decode; when that succeeds, encode and decode again and compare. Structs are zeroed by the
+//  decoder, so equal messages compare equal byte for byte. 0 or -1 (round trip broken).
+static inline int
+hd_fuzz_roundtrip (const hd_fuzz_codec_t *codec, const uint8_t *data, size_t size)
+{
+    void *first = calloc (1, codec->size);
+    void *second = calloc (1, codec->size);
+    hd_buf_t buf;
+    hd_buf_init (&buf);
+    int rc = 0;
+    if (!first || !second)
+        abort ();  //  the fuzzer must not mistake a failed allocation for a pass
+    if (codec->decode (data, size, first) == HD_OK) {
+        if (codec->encode (&buf, first) != HD_OK ||
+            codec->decode (buf.data, buf.size, second) != HD_OK ||
+            memcmp (first, second, codec->size) != 0)
+            rc = -1;
+    }
+    hd_buf_fini (&buf);
+    free (first);
+    free (second);
+    return rc;
+}
+
+//  The entry point. 0, or -1 when a round trip broke.
+static inline int
+hd_fuzz_entry (const uint8_t *data, size_t size)
+{
+    uint8_t version, cmd;
+    if (hd_codec_parse_header (data, size, &version, &cmd) == HD_OK)
+        (void) hd_codec_cmd_has_payload (cmd);
+    if (size >= HD_HEADER_BYTES)
+        (void) hd_codec_parse_header (data, HD_HEADER_BYTES, &version, &cmd);
+    (void) hd_codec_validate (data, size);
+    if (size == 0)
+        return 0;
+    (void) hd_codec_validate (data + 1, size - 1);
+    return hd_fuzz_roundtrip (&hd_fuzz_codecs[data[0] % HD_FUZZ_NCODECS], data + 1, size - 1);
+}
+
+#endif

@@ -1,0 +1,304 @@
+/*  Integration: a real heddle-broker and two heddle-workers as processes on 127.0.0.1 with
+    CURVE, driven through libheddle. Checks every result byte for byte, the built-ins against
+    values computed here, and each clear error (unknown function, oversize payload, refused
+    keys, malformed frames) while the broker keeps serving.  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <czmq.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hd_codec.h"
+#include "hd_testenv.h"
+#include "hd_transport.h"
+
+#define S_MAX_PAYLOAD 4096
+
+static hd_testenv_t s_env;
+static hd_client_t *s_client;
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    hd_testenv_init (&s_env);
+    const char *extra[] = { "--max-payload", "4096", NULL };
+    hd_testenv_start_broker (&s_env, extra);
+    hd_testenv_start_worker (&s_env, "w1", 2, NULL);
+    hd_testenv_start_worker (&s_env, "w2", 2, NULL);
+    s_client = hd_testenv_client (&s_env, 2);
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    hd_client_destroy (&s_client);
+    hd_testenv_stop (&s_env);
+    return 0;
+}
+
+typedef struct {
+    uint64_t count, wrong, failed, w1, w2;
+    uint64_t next;  //  ordered gather: next expected index
+} s_check_t;
+
+static void
+s_echo_input (uint64_t i, char *buf, size_t len)
+{
+    snprintf (buf, len, "task %llu payload \x01\x02 %llx", (unsigned long long) i,
+              (unsigned long long) (i * 0x9E3779B97F4A7C15ULL));
+}
+
+static void
+s_check_echo (const hd_reply_t *r, void *arg)
+{
+    s_check_t *c = arg;
+    char want[128];
+    s_echo_input (r->seq, want, sizeof want);
+    if (r->status != 0)
+        c->failed++;
+    else if (r->size != strlen (want) || memcmp (r->data, want, r->size) != 0 || r->seq != c->next)
+        c->wrong++;
+    c->next++;
+    c->count++;
+    if (strcmp (r->node, "w1") == 0)
+        c->w1++;
+    if (strcmp (r->node, "w2") == 0)
+        c->w2++;
+}
+
+static void
+test_cluster_runs_10000_echo_tasks_byte_for_byte (void **state)
+{
+    (void) state;
+    hd_client_job_t *job = hd_client_job_new (s_client, "echo", NULL);
+    char in[128];
+    for (uint64_t i = 0; i < 10000; i++) {
+        s_echo_input (i, in, sizeof in);
+        assert_int_equal (hd_client_job_add (job, in, strlen (in)), HD_OK);
+    }
+    s_check_t c = { 0 };
+    assert_int_equal (hd_client_job_run (job, HD_GATHER_ORDERED, s_check_echo, NULL, &c), HD_OK);
+    assert_int_equal (c.count, 10000);
+    assert_int_equal (c.wrong, 0);
+    assert_int_equal (c.failed, 0);
+    assert_true (c.w1 > 0 && c.w2 > 0);  //  both workers took part
+    assert_int_equal (c.w1 + c.w2, 10000);
+    hd_client_job_destroy (&job);
+}
+
+static void
+test_cluster_sha256_matches_libsodium (void **state)
+{
+    (void) state;
+    const char *inputs[] = { "", "abc", "heddle: a task fabric for small machines" };
+    for (size_t i = 0; i < 3; i++) {
+        unsigned char digest[crypto_hash_sha256_BYTES];
+        crypto_hash_sha256 (digest, (const unsigned char *) inputs[i], strlen (inputs[i]));
+        char want[65];
+        sodium_bin2hex (want, sizeof want, digest, sizeof digest);
+        hd_reply_t *r = NULL;
+        assert_int_equal (hd_client_call (s_client, "sha256", inputs[i], strlen (inputs[i]), NULL,
+                                          &r), HD_OK);
+        assert_int_equal (r->status, 0);
+        assert_string_equal ((char *) r->data, want);
+        hd_reply_destroy (&r);
+    }
+}
+
+//  The pi built-in's generator (worker/hd_builtins.c documents it): splitmix64 once, then
+//  xorshift64*, X then Y, hit when X*X + Y*Y <= 1.
+static uint64_t
+s_pi_hits (uint64_t samples, uint64_t seed)
+{
+    uint64_t z = seed + 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    uint64_t x = z ^ (z >> 31), hits = 0;
+    if (!x)
+        x = 0x9E3779B97F4A7C15ULL;
+    for (uint64_t i = 0; i < samples; i++) {
+        double u[2];
+        for (int k = 0; k < 2; k++) {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            u[k] = (double) ((x * 0x2545F4914F6CDD1DULL) >> 11) * 0x1.0p-53;
+        }
+        hits += u[0] * u[0] + u[1] * u[1] <= 1.0;
+    }
+    return hits;
+}
+
+static void
+test_cluster_pi_matches_local_computation (void **state)
+{
+    (void) state;
+    hd_reply_t *r = NULL;
+    assert_int_equal (hd_client_call (s_client, "pi", "200000 7", 8, NULL, &r), HD_OK);
+    assert_int_equal (r->status, 0);
+    char want[64];
+    snprintf (want, sizeof want, "%llu 200000", (unsigned long long) s_pi_hits (200000, 7));
+    assert_string_equal ((char *) r->data, want);
+    hd_reply_destroy (&r);
+}
+
+static void
+test_cluster_unknown_function_is_rejected (void **state)
+{
+    (void) state;
+    hd_reply_t *r = NULL;
+    assert_int_equal (hd_client_call (s_client, "no-such-fn", "x", 1, NULL, &r), HD_OK);
+    assert_int_equal (r->status, 2);  //  UNKNOWN_FN
+    assert_non_null (strstr (r->error, "no-such-fn"));
+    hd_reply_destroy (&r);
+}
+
+static void
+test_cluster_oversize_payload_is_rejected_and_broker_serves_on (void **state)
+{
+    (void) state;
+    static char big[S_MAX_PAYLOAD + 1];
+    memset (big, 'x', sizeof big);
+    hd_reply_t *r = NULL;
+    assert_int_equal (hd_client_call (s_client, "echo", big, sizeof big, NULL, &r), HD_OK);
+    assert_int_equal (r->status, 3);  //  TOO_LARGE
+    assert_non_null (strstr (r->error, "4096"));
+    hd_reply_destroy (&r);
+    assert_int_equal (hd_client_call (s_client, "echo", big, S_MAX_PAYLOAD, NULL, &r), HD_OK);
+    assert_int_equal (r->status, 0);
+    assert_int_equal (r->size, S_MAX_PAYLOAD);
+    hd_reply_destroy (&r);
+}
+
+static void
+s_expect_denied (const char *cert_path)
+{
+    hd_client_config_t cfg = { .endpoint = s_env.clients_ep, .keys_dir = s_env.keys,
+                               .cert_path = cert_path, .timeout_ms = 5000 };
+    hd_client_t *c = NULL;
+    char err[512] = "";
+    assert_int_equal (hd_client_connect_verbose (&cfg, &c, err, sizeof err), HD_EDENIED);
+    assert_null (c);
+    assert_non_null (strstr (err, "refused"));
+}
+
+static void
+test_cluster_unknown_client_key_is_refused_clearly (void **state)
+{
+    (void) state;
+    char path[400];
+    snprintf (path, sizeof path, "%s/stranger.cert", s_env.dir);
+    zcert_t *cert = zcert_new ();
+    assert_int_equal (zcert_save (cert, path), 0);
+    zcert_destroy (&cert);
+    strcat (path, "_secret");
+    s_expect_denied (path);
+}
+
+static void
+test_cluster_worker_key_cannot_join_as_client (void **state)
+{
+    (void) state;
+    char path[400];
+    snprintf (path, sizeof path, "%s/worker.cert_secret", s_env.keys);
+    s_expect_denied (path);
+}
+
+static void
+test_cluster_client_key_cannot_join_as_worker (void **state)
+{
+    (void) state;
+    char bin[512], cert[400];
+    snprintf (cert, sizeof cert, "%s/client.cert_secret", s_env.keys);
+    const char *argv[] = { hd_testenv_bin ("heddle-worker", bin, sizeof bin), "--broker",
+                           s_env.workers_ep, "--keys", s_env.keys, "--cert", cert, "--name",
+                           "impostor", NULL };
+    int fd;
+    pid_t pid = hd_testenv_spawn_fd (&s_env, argv, &fd, true);
+    assert_true (hd_testenv_wait_text (fd, "refused this worker's key", 10000));
+    close (fd);
+    hd_testenv_kill (&s_env, pid, SIGTERM);
+    hd_node_info_t *nodes;
+    uint32_t n;
+    assert_int_equal (hd_client_nodes (s_client, &nodes, &n), HD_OK);
+    assert_int_equal (n, 2);
+    free (nodes);
+}
+
+//  A raw DEALER with a valid client key sends hostile frames; each is answered with
+//  REJECTED MALFORMED / VERSION, and real work still completes.
+static void
+s_expect_rejected (zsock_t *sock, uint32_t code)
+{
+    zsock_set_rcvtimeo (sock, 5000);
+    zmsg_t *msg = zmsg_recv (sock);
+    assert_non_null (msg);
+    zframe_t *hdr = zmsg_first (msg);
+    assert_int_equal (zframe_data (hdr)[3], HD_CMD_REJECTED);
+    zframe_t *env = zmsg_next (msg);
+    hd_reject_t r;
+    assert_int_equal (hd_codec_decode_reject (zframe_data (env), zframe_size (env), &r), HD_OK);
+    assert_int_equal (r.code, code);
+    zmsg_destroy (&msg);
+}
+
+static void
+test_cluster_hostile_frames_are_answered_and_work_continues (void **state)
+{
+    (void) state;
+    char path[400], err[256];
+    snprintf (path, sizeof path, "%s/client.cert_secret", s_env.keys);
+    hd_sockopts_t o = { 0 };
+    assert_int_equal (hd_keys_load_secret (path, &o.cert, err, sizeof err), HD_OK);
+    snprintf (path, sizeof path, "%s/broker.cert", s_env.keys);
+    assert_int_equal (hd_keys_load_public (path, o.server_key, err, sizeof err), HD_OK);
+    zsock_t *sock;
+    assert_int_equal (hd_transport_connect (&sock, ZMQ_DEALER, s_env.clients_ep, &o, err,
+                                            sizeof err), HD_OK);
+    zstr_sendm (sock, "garbage header");
+    zstr_send (sock, "x");
+    s_expect_rejected (sock, 5);
+    uint8_t v9[4] = { 'H', 'D', 9, HD_CMD_PING };
+    zsock_send (sock, "bs", v9, (size_t) 4, "");
+    s_expect_rejected (sock, 6);  //  VERSION
+    uint8_t submit[4] = { 'H', 'D', 1, HD_CMD_SUBMIT };
+    uint8_t hostile_env[] = { 0xdd, 0xff, 0xff, 0xff, 0xff };  //  array32 of 4G elements
+    zsock_send (sock, "bbb", submit, (size_t) 4, hostile_env, sizeof hostile_env, "", (size_t) 0);
+    s_expect_rejected (sock, 5);
+    zsock_send (sock, "bb", submit, (size_t) 4, "\x80", (size_t) 1);  //  env without payload
+    s_expect_rejected (sock, 5);
+    zsock_destroy (&sock);
+    zcert_destroy (&o.cert);
+    hd_reply_t *r = NULL;
+    assert_int_equal (hd_client_call (s_client, "echo", "still here", 10, NULL, &r), HD_OK);
+    assert_int_equal (r->status, 0);
+    assert_string_equal ((char *) r->data, "still here");
+    hd_reply_destroy (&r);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_cluster_runs_10000_echo_tasks_byte_for_byte),
+        cmocka_unit_test (test_cluster_sha256_matches_libsodium),
+        cmocka_unit_test (test_cluster_pi_matches_local_computation),
+        cmocka_unit_test (test_cluster_unknown_function_is_rejected),
+        cmocka_unit_test (test_cluster_oversize_payload_is_rejected_and_broker_serves_on),
+        cmocka_unit_test (test_cluster_unknown_client_key_is_refused_clearly),
+        cmocka_unit_test (test_cluster_worker_key_cannot_join_as_client),
+        cmocka_unit_test (test_cluster_client_key_cannot_join_as_worker),
+        cmocka_unit_test (test_cluster_hostile_frames_are_answered_and_work_continues),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}

@@ -1,0 +1,466 @@
+/*  hd_worker: the worker's main loop. One DEALER to the broker, the runner's slot sockets, a
+    monitor (to tell a refused key from a silent broker) and a stop pipe.
+    Connection states:
+        state    | WELCOME | broker silent (misses x hb) | refused key (monitor)
+        JOINING  | READY   | reconnect + HELLO           | log, libzmq retries
+        READY    | READY   | reconnect + HELLO           | log, libzmq retries
+    Tasks keep running across a reconnect; their results go out on the new connection, and the
+    broker fences those whose lease it has since given away.  */
+#include "hd_worker.h"
+
+#include <limits.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "hd_codec.h"
+#include "hd_fnreg.h"
+#include "hd_frames.h"
+#include "hd_log.h"
+#include "hd_runner.h"
+#include "hd_task.h"
+#include "hd_transport.h"
+
+struct hd_worker {
+    hd_worker_config_t config;
+    char endpoint[256], name[HD_MAX_NAME + 1], tags[512], stop_ep[64];
+    hd_sockopts_t opts;
+    zcert_t *cert;
+    hd_fnreg_t *fns;
+    hd_runner_t *runner;
+    zsock_t *dealer, *monitor, *stop_pull;
+    void *dealer_raw;
+    hd_frames_t in;
+    hd_buf_t env;
+    zmq_msg_t *out_env, *out_data;  //  results gathered for one DONE message (slots each)
+    bool ready;
+    uint32_t heartbeat_ms;
+    int64_t last_recv_ms, last_send_ms, hello_ms;
+    uint64_t refused_logs;
+};
+
+void
+hd_worker_config_defaults (hd_worker_config_t *config)
+{
+    memset (config, 0, sizeof *config);
+    config->max_output = 64u << 20;
+    config->heartbeat_misses = 5;
+}
+
+static hd_err_t
+s_load_keys (hd_worker_t *self, char *errbuf, size_t errlen)
+{
+    const hd_worker_config_t *c = &self->config;
+    char path[PATH_MAX];
+    const char *cert = c->cert_path, *broker = c->broker_key;
+    if ((!cert || !broker) && !c->keys_dir) {
+        snprintf (errbuf, errlen, "no keys (--keys DIR from `heddle keys init`, or --cert and "
+                                  "--broker-key), or run with --insecure");
+        return HD_ECRYPTO;
+    }
+    char bpath[PATH_MAX];
+    if (!cert)
+        cert = hd_keys_path (path, sizeof path, c->keys_dir, "worker.cert_secret");
+    if (!broker)
+        broker = hd_keys_path (bpath, sizeof bpath, c->keys_dir, "broker.cert");
+    hd_err_t rc = hd_keys_load_secret (cert, &self->cert, errbuf, errlen);
+    if (rc == HD_OK)
+        rc = hd_keys_load_public (broker, self->opts.server_key, errbuf, errlen);
+    self->opts.cert = self->cert;
+    return rc;
+}
+
+static hd_err_t
+s_check_config (hd_worker_t *self, char *errbuf, size_t errlen)
+{
+    hd_worker_config_t *c = &self->config;
+    if (!c->endpoint) {
+        snprintf (errbuf, errlen, "no broker endpoint (--broker tcp://HOST:7701)");
+        return HD_EINVAL;
+    }
+    hd_transport_endpoint (self->endpoint, sizeof self->endpoint, c->endpoint, 7701);
+    if (!c->name || !*c->name) {
+        char host[HD_MAX_NAME + 1] = "worker";
+        gethostname (host, sizeof host - 1);
+        snprintf (self->name, sizeof self->name, "%s", host);
+    }
+    else if (strlen (c->name) > HD_MAX_NAME) {
+        snprintf (errbuf, errlen, "node name longer than %d bytes", HD_MAX_NAME);
+        return HD_EINVAL;
+    }
+    else
+        snprintf (self->name, sizeof self->name, "%s", c->name);
+    if (!c->slots) {
+        long n = sysconf (_SC_NPROCESSORS_ONLN);
+        c->slots = n > 0 ? (uint32_t) n : 1;
+    }
+    if (!c->heartbeat_misses)
+        c->heartbeat_misses = 5;
+    snprintf (self->tags, sizeof self->tags, "%s", c->tags ? c->tags : "");
+    c->endpoint = self->endpoint;
+    c->name = self->name;
+    c->tags = self->tags;
+    self->opts.insecure = c->insecure;
+    self->opts.routing_id = self->name;  //  stable id: a restarted worker is taken back at once
+    return HD_OK;
+}
+
+hd_err_t
+hd_worker_new (const hd_worker_config_t *config, hd_worker_t **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    hd_worker_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return HD_ENOMEM;
+    self->config = *config;
+    self->heartbeat_ms = 1000;
+    hd_err_t rc = s_check_config (self, errbuf, errlen);
+    if (rc == HD_OK && !self->config.insecure)
+        rc = s_load_keys (self, errbuf, errlen);
+    if (rc == HD_OK && !(self->fns = hd_fnreg_new ()))
+        rc = HD_ENOMEM;
+    if (rc == HD_OK && !self->config.no_builtins)
+        rc = hd_builtins_register (self->fns, self->config.allow_exec);
+    if (rc == HD_OK)
+        rc = hd_frames_init (&self->in, 2 + 2 * HD_MAX_BATCH);
+    snprintf (self->stop_ep, sizeof self->stop_ep, "inproc://hd-worker-stop-%p", (void *) self);
+    if (rc == HD_OK && !(self->stop_pull = zsock_new_pull (self->stop_ep)))
+        rc = HD_ENOMEM;
+    if (rc != HD_OK) {
+        if (!errbuf[0])
+            snprintf (errbuf, errlen, "%s", hd_strerror (rc));
+        hd_worker_destroy (&self);
+        return rc;
+    }
+    *out = self;
+    return HD_OK;
+}
+
+static void
+s_disconnect (hd_worker_t *self)
+{
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->dealer);
+    self->dealer_raw = NULL;
+    self->ready = false;
+}
+
+void
+hd_worker_destroy (hd_worker_t **self_p)
+{
+    hd_worker_t *self = *self_p;
+    if (!self)
+        return;
+    hd_runner_destroy (&self->runner);
+    s_disconnect (self);
+    for (uint32_t i = 0; self->out_env && i < self->config.slots; i++) {
+        zmq_msg_close (&self->out_env[i]);
+        zmq_msg_close (&self->out_data[i]);
+    }
+    free (self->out_env);
+    free (self->out_data);
+    hd_fnreg_destroy (&self->fns);
+    hd_frames_fini (&self->in);
+    hd_buf_fini (&self->env);
+    zsock_destroy (&self->stop_pull);
+    zcert_destroy (&self->cert);
+    free (self);
+    *self_p = NULL;
+}
+
+hd_err_t
+hd_worker_add_fn (hd_worker_t *self, const char *name, heddle_fn_t fn, void *arg)
+{
+    return hd_fnreg_add (self->fns, name, fn, arg);
+}
+
+hd_err_t
+hd_worker_load_plugin (hd_worker_t *self, const char *path, char *errbuf, size_t errlen)
+{
+    return hd_fnreg_load_plugin (self->fns, path, errbuf, errlen);
+}
+
+const char *
+hd_worker_name (const hd_worker_t *self)
+{
+    return self->name;
+}
+
+void
+hd_worker_stop (hd_worker_t *self)
+{
+    zsock_t *push = zsock_new_push (self->stop_ep);
+    if (push) {
+        zstr_send (push, "STOP");
+        zsock_destroy (&push);
+    }
+}
+
+static int
+s_send_simple (hd_worker_t *self, uint8_t cmd)
+{
+    if (!self->dealer_raw || hd_codec_encode_empty (&self->env) != HD_OK)
+        return -1;
+    self->last_send_ms = hd_now_ms ();
+    if (hd_send_header (self->dealer_raw, cmd, ZMQ_SNDMORE) != 0)
+        return -1;
+    return hd_send_frame (self->dealer_raw, self->env.data, self->env.size, 0);
+}
+
+static void
+s_fill_hello (hd_worker_t *self, hd_hello_t *h)
+{
+    memset (h, 0, sizeof *h);
+    snprintf (h->name, sizeof h->name, "%s", self->name);
+    h->slots = self->config.slots;
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    h->cores = cores > 0 ? (uint32_t) cores : 1;
+    struct utsname u;
+    snprintf (h->arch, sizeof h->arch, "%.63s", uname (&u) == 0 ? u.machine : "unknown");
+    uint32_t n = hd_fnreg_count (self->fns);
+    for (uint32_t i = 0; i < n && h->nfns < HD_MAX_FNS; i++)
+        snprintf (h->fns[h->nfns++], sizeof h->fns[0], "%s", hd_fnreg_at (self->fns, i)->name);
+    char tags[512];
+    snprintf (tags, sizeof tags, "%s", self->tags);
+    for (char *save = NULL, *t = strtok_r (tags, ",", &save); t && h->ntags < HD_MAX_TAGS;
+         t = strtok_r (NULL, ",", &save))
+        snprintf (h->tags[h->ntags++], sizeof h->tags[0], "%.63s", t);
+}
+
+static hd_err_t
+s_send_hello (hd_worker_t *self)
+{
+    hd_hello_t *h = malloc (sizeof *h);
+    if (!h)
+        return HD_ENOMEM;
+    s_fill_hello (self, h);
+    hd_err_t rc = hd_codec_encode_hello (&self->env, h);
+    free (h);
+    if (rc != HD_OK)
+        return rc;
+    self->hello_ms = self->last_send_ms = hd_now_ms ();
+    if (hd_send_header (self->dealer_raw, HD_CMD_HELLO, ZMQ_SNDMORE) != 0
+        || hd_send_frame (self->dealer_raw, self->env.data, self->env.size, 0) != 0)
+        return HD_ECLOSED;
+    return HD_OK;
+}
+
+static hd_err_t
+s_connect (hd_worker_t *self)
+{
+    char err[256] = "";
+    hd_err_t rc = hd_transport_connect (&self->dealer, ZMQ_DEALER, self->endpoint, &self->opts,
+                                        err, sizeof err);
+    if (rc == HD_OK)
+        rc = hd_transport_monitor (self->dealer, &self->monitor);
+    if (rc != HD_OK) {
+        hd_error ("cannot connect to %s: %s", self->endpoint, err[0] ? err : hd_strerror (rc));
+        return rc;
+    }
+    self->dealer_raw = zsock_resolve (self->dealer);
+    self->last_recv_ms = hd_now_ms ();
+    return s_send_hello (self);
+}
+
+//  Answer a task this worker cannot start (unknown function, no slot) at once with a result.
+static void
+s_refuse_task (hd_worker_t *self, const hd_task_t *t, uint32_t status, const char *why)
+{
+    hd_result_t r = { .id = t->id, .attempt = t->attempt, .status = status };
+    snprintf (r.node, sizeof r.node, "%s", self->name);
+    snprintf (r.error, sizeof r.error, "%s", why);
+    if (hd_codec_encode_result (&self->env, &r) != HD_OK)
+        return;
+    hd_send_header (self->dealer_raw, HD_CMD_DONE, ZMQ_SNDMORE);
+    hd_send_frame (self->dealer_raw, self->env.data, self->env.size, ZMQ_SNDMORE);
+    hd_send_frame (self->dealer_raw, NULL, 0, 0);
+    self->last_send_ms = hd_now_ms ();
+}
+
+static void
+s_on_task (hd_worker_t *self)
+{
+    hd_frames_t *in = &self->in;
+    if (in->truncated || in->count < 3 || (in->count - 1) % 2) {
+        hd_warn ("malformed TASK message from the broker (%zu frames): ignored", in->count);
+        return;
+    }
+    for (size_t i = 1; i + 1 < in->count; i += 2) {
+        hd_task_t t;
+        if (hd_codec_decode_task (hd_frames_data (in, i), hd_frames_size (in, i), &t) != HD_OK) {
+            hd_warn ("malformed TASK envelope from the broker: ignored");
+            continue;
+        }
+        hd_err_t rc = hd_runner_start (self->runner, &t, &in->msg[i + 1]);
+        if (rc == HD_ENOTFOUND)
+            s_refuse_task (self, &t, HD_ST_UNKNOWN_FN, "function not on this worker");
+        else if (rc != HD_OK)  //  the broker sent more than our slots: a protocol bug
+            s_refuse_task (self, &t, HD_ST_INTERNAL, "no free slot on this worker");
+    }
+}
+
+static void
+s_on_abort (hd_worker_t *self)
+{
+    hd_idlist_t *ids = malloc (sizeof *ids);
+    if (ids && self->in.count == 2
+        && hd_codec_decode_ids (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), ids)
+               == HD_OK)
+        for (uint32_t i = 0; i < ids->count; i++)
+            hd_runner_cancel (self->runner, &ids->ids[i]);
+    free (ids);
+}
+
+static void
+s_on_error (hd_worker_t *self)
+{
+    hd_error_t e;
+    if (self->in.count != 2
+        || hd_codec_decode_error (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), &e)
+               != HD_OK)
+        return;
+    if (e.code == HD_ST_DENIED && hd_now_ms () - self->hello_ms > 1000) {
+        hd_info ("broker does not know this worker (%s): saying HELLO again", e.reason);
+        self->ready = false;
+        s_send_hello (self);
+    }
+    else if (e.code != HD_ST_DENIED)
+        hd_error ("broker refused this worker: %s (%s)", e.reason, hd_status_str (e.code));
+}
+
+static void
+s_on_broker_message (hd_worker_t *self)
+{
+    hd_frames_t *in = &self->in;
+    uint8_t version, cmd;
+    if (in->count < 2
+        || hd_codec_parse_header (hd_frames_data (in, 0), hd_frames_size (in, 0), &version, &cmd)
+               != HD_OK) {
+        hd_warn ("malformed message from the broker: ignored");
+        return;
+    }
+    self->last_recv_ms = hd_now_ms ();
+    switch (cmd) {
+        case HD_CMD_WELCOME: {
+            hd_welcome_t w;
+            if (hd_codec_decode_welcome (hd_frames_data (in, 1), hd_frames_size (in, 1), &w) == HD_OK) {
+                self->heartbeat_ms = w.heartbeat_ms ? w.heartbeat_ms : 1000;
+                if (!self->ready)
+                    hd_info ("joined the broker at %s as %s (%u slots)", self->endpoint,
+                             self->name, self->config.slots);
+                self->ready = true;
+            }
+            break;
+        }
+        case HD_CMD_TASK: s_on_task (self); break;
+        case HD_CMD_ABORT: s_on_abort (self); break;
+        case HD_CMD_ERROR: s_on_error (self); break;
+        case HD_CMD_BEAT: break;
+        case HD_CMD_DRAIN: break;  //  the broker stops sending; nothing to do here yet
+        default: hd_warn ("unexpected command 0x%02x from the broker: ignored", cmd);
+    }
+}
+
+//  Send one DONE message with the results of every slot that has finished.
+static void
+s_flush_results (hd_worker_t *self, zmq_pollitem_t *slots)
+{
+    uint32_t n = 0, nslots = hd_runner_slots (self->runner);
+    for (uint32_t i = 0; i < nslots; i++)
+        if ((slots[i].revents & ZMQ_POLLIN)
+            && hd_runner_collect (self->runner, i, &self->out_env[n], &self->out_data[n]) == HD_OK)
+            n++;
+    if (!n || !self->dealer_raw)
+        return;  //  results computed while disconnected are lost here; the broker re-runs them
+    hd_send_header (self->dealer_raw, HD_CMD_DONE, ZMQ_SNDMORE);
+    for (uint32_t k = 0; k < n; k++) {
+        zmq_msg_send (&self->out_env[k], self->dealer_raw, ZMQ_SNDMORE);
+        zmq_msg_send (&self->out_data[k], self->dealer_raw, k + 1 < n ? ZMQ_SNDMORE : 0);
+    }
+    self->last_send_ms = hd_now_ms ();
+}
+
+static void
+s_watch_monitor (hd_worker_t *self)
+{
+    int event;
+    while (self->monitor && (event = hd_transport_monitor_event (self->monitor)) != 0) {
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && self->refused_logs++ % 30 == 0)
+            hd_error ("the broker at %s refused this worker's key: add it to the broker's "
+                      "workers.keys (retrying)", self->endpoint);
+        else if ((event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                  || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+                 && self->refused_logs++ % 30 == 0)
+            hd_error ("CURVE handshake with %s failed: wrong broker key, or the broker is "
+                      "insecure? (retrying)", self->endpoint);
+    }
+}
+
+static void
+s_timers (hd_worker_t *self)
+{
+    int64_t now = hd_now_ms ();
+    int64_t silent_limit = (int64_t) self->heartbeat_ms * self->config.heartbeat_misses;
+    if (now - self->last_recv_ms > silent_limit) {
+        hd_warn ("broker at %s silent for %" PRId64 " ms: reconnecting", self->endpoint,
+                 now - self->last_recv_ms);
+        s_disconnect (self);
+        s_connect (self);
+    }
+    else if (self->ready && now - self->last_send_ms >= (int64_t) self->heartbeat_ms)
+        s_send_simple (self, HD_CMD_HEARTBEAT);
+    else if (!self->ready && now - self->hello_ms >= (int64_t) self->heartbeat_ms * 2)
+        s_send_hello (self);  //  no WELCOME yet: the broker may have started after us
+}
+
+static void
+s_loop (hd_worker_t *self, zmq_pollitem_t *items, uint32_t nslots)
+{
+    while (!zsys_interrupted) {
+        items[0].socket = self->dealer_raw;
+        items[1].socket = self->monitor ? zsock_resolve (self->monitor) : NULL;
+        int n = 3 + (int) nslots;
+        if (zmq_poll (items, n, (long) self->heartbeat_ms / 2) < 0)
+            break;
+        if (items[2].revents & ZMQ_POLLIN)
+            break;
+        if (items[1].revents & ZMQ_POLLIN)
+            s_watch_monitor (self);
+        for (int k = 0; k < 256 && self->dealer_raw && (items[0].revents & ZMQ_POLLIN); k++) {
+            if (hd_frames_recv (&self->in, self->dealer_raw, ZMQ_DONTWAIT) != HD_OK)
+                break;
+            s_on_broker_message (self);
+        }
+        hd_frames_clear (&self->in);
+        s_flush_results (self, items + 3);
+        s_timers (self);
+    }
+}
+
+hd_err_t
+hd_worker_run (hd_worker_t *self)
+{
+    uint32_t nslots = self->config.slots;
+    self->runner = hd_runner_new (nslots, self->fns, self->name, self->config.max_output);
+    self->out_env = calloc (nslots, sizeof (zmq_msg_t));
+    self->out_data = calloc (nslots, sizeof (zmq_msg_t));
+    zmq_pollitem_t *items = calloc (3 + nslots, sizeof *items);
+    if (!self->runner || !self->out_env || !self->out_data || !items) {
+        free (items);
+        return HD_ENOMEM;
+    }
+    for (uint32_t i = 0; i < nslots; i++) {
+        zmq_msg_init (&self->out_env[i]);
+        zmq_msg_init (&self->out_data[i]);
+    }
+    items[0] = (zmq_pollitem_t) { NULL, 0, ZMQ_POLLIN, 0 };
+    items[1] = (zmq_pollitem_t) { NULL, 0, ZMQ_POLLIN, 0 };
+    items[2] = (zmq_pollitem_t) { zsock_resolve (self->stop_pull), 0, ZMQ_POLLIN, 0 };
+    hd_runner_pollitems (self->runner, items + 3);
+    hd_err_t rc = s_connect (self);
+    if (rc == HD_OK || rc == HD_ECLOSED)
+        s_loop (self, items, nslots);
+    s_send_simple (self, HD_CMD_BYE);
+    hd_runner_destroy (&self->runner);  //  cancels running tasks and joins the slots
+    free (items);
+    return rc == HD_ECLOSED ? HD_OK : rc;
+}

@@ -1,0 +1,58 @@
+/*  hd_worker.h: a heddle worker as an object: connect to a broker, announce functions and slots,
+    run tasks on slot threads, return results. heddle-worker is a thin program around it, and a
+    program can embed one to serve its own functions (public, installed):
+
+        hd_worker_config_t cfg;
+        hd_worker_config_defaults (&cfg);
+        cfg.endpoint = "tcp://broker:7701";  cfg.keys_dir = "/etc/heddle/keys";
+        hd_worker_t *w;
+        if (hd_worker_new (&cfg, &w, err, sizeof err) == HD_OK) {
+            hd_worker_add_fn (w, "resize", my_resize, NULL);   //  see heddle_plugin.h
+            hd_worker_run (w);                                  //  until hd_worker_stop / SIGINT
+            hd_worker_destroy (&w);
+        }  */
+#ifndef HD_WORKER_H
+#define HD_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hd_err.h"
+#include "heddle_plugin.h"
+
+typedef struct hd_worker hd_worker_t;
+
+typedef struct {
+    const char *endpoint;     //  broker's workers endpoint: tcp://host:7701 or inproc://...
+    const char *keys_dir;     //  worker.cert_secret + broker.cert (from `heddle keys init`)
+    const char *cert_path;    //  override: this worker's secret certificate
+    const char *broker_key;   //  override: broker public key (Z85) or cert file
+    bool insecure;            //  no CURVE (inproc, or a broker run with --insecure)
+    const char *name;         //  node name, unique in the cluster; default: host name
+    uint32_t slots;           //  tasks run at once; default: online cores
+    const char *tags;         //  comma-separated tags offered to task requirements
+    bool allow_exec;          //  register the `exec` function (runs commands, no shell)
+    bool no_builtins;         //  do not register echo, sleep, sha256, pi, wordcount
+    uint32_t max_output;      //  bytes of output per task at most; default 64 MiB
+    uint32_t heartbeat_misses;//  broker silent this many intervals -> reconnect; default 5
+} hd_worker_config_t;
+
+void hd_worker_config_defaults (hd_worker_config_t *config);
+//  Check and copy the config, load keys, register built-ins. Nothing connects yet.
+//  HD_OK with *out; HD_ECRYPTO/HD_EINVAL with text in errbuf; HD_ENOMEM.
+hd_err_t hd_worker_new (const hd_worker_config_t *config, hd_worker_t **out, char *errbuf,
+                        size_t errlen);
+void hd_worker_destroy (hd_worker_t **self_p);
+//  Before run: add a function, or load a plugin (see hd_fnreg_add / hd_fnreg_load_plugin).
+hd_err_t hd_worker_add_fn (hd_worker_t *self, const char *name, heddle_fn_t fn, void *arg);
+hd_err_t hd_worker_load_plugin (hd_worker_t *self, const char *path, char *errbuf, size_t errlen);
+//  Connect, HELLO, serve until hd_worker_stop or SIGINT/SIGTERM; reconnects by itself when the
+//  broker goes silent. Running tasks are cancelled at stop and the broker is told BYE.
+hd_err_t hd_worker_run (hd_worker_t *self);
+//  Thread-safe; returns at once.
+void hd_worker_stop (hd_worker_t *self);
+//  The node name in use (borrowed).
+const char *hd_worker_name (const hd_worker_t *self);
+
+#endif

@@ -1,0 +1,145 @@
+/*  heddle-worker: parse options (defaults, environment, flags), build the worker, load plugins,
+    run until SIGINT/SIGTERM. All the work is in hd_worker.  */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hd_log.h"
+#include "hd_worker.h"
+
+#define S_MAX_PLUGINS 32
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+             "Usage: heddle-worker --broker ENDPOINT [OPTIONS]\n"
+             "Join a heddle cluster and run its tasks.\n\n"
+             "  -b, --broker ENDPOINT   broker's workers endpoint: tcp://HOST:7701, HOST:PORT or "
+             "HOST\n"
+             "                          (default $HEDDLE_WORKER_BROKER)\n"
+             "  -k, --keys DIR          keys directory: worker.cert_secret + broker.cert "
+             "(default $HEDDLE_KEYS)\n"
+             "      --cert FILE         this worker's secret certificate (overrides --keys)\n"
+             "      --broker-key KEY    broker public key, Z85 text or cert file (overrides "
+             "--keys)\n"
+             "      --insecure          plain TCP without CURVE (the broker must agree)\n"
+             "  -n, --name NAME         node name, unique in the cluster (default: host name)\n"
+             "  -s, --slots N           tasks run at once (default: online cores)\n"
+             "  -t, --tags A,B          tags offered to task requirements (default: none)\n"
+             "  -p, --plugin FILE.so    load task functions from a plugin (repeatable)\n"
+             "      --allow-exec        offer the `exec` function (runs commands, no shell)\n"
+             "      --max-output BYTES  output per task at most (default 67108864)\n"
+             "      --misses N          silent heartbeats before reconnecting (default 5)\n"
+             "      --log-level LEVEL   error|warn|info|debug (default info)\n"
+             "  -h, --help              this text\n");
+}
+
+typedef struct {
+    hd_worker_config_t config;
+    const char *plugins[S_MAX_PLUGINS];
+    int nplugins;
+} s_args_t;
+
+static int
+s_uint_arg (const char *name, const char *text, uint32_t *out)
+{
+    char *end;
+    unsigned long v = strtoul (text, &end, 10);
+    if (!*text || *end || v == 0 || v > UINT32_MAX) {
+        fprintf (stderr, "heddle-worker: --%s needs a positive integer, got '%s'\n", name, text);
+        return -1;
+    }
+    *out = (uint32_t) v;
+    return 0;
+}
+
+static int
+s_option (s_args_t *a, int ch)
+{
+    hd_worker_config_t *c = &a->config;
+    hd_log_level_t level;
+    switch (ch) {
+        case 'b': c->endpoint = optarg; return 0;
+        case 'k': c->keys_dir = optarg; return 0;
+        case 'C': c->cert_path = optarg; return 0;
+        case 'K': c->broker_key = optarg; return 0;
+        case 'I': c->insecure = true; return 0;
+        case 'n': c->name = optarg; return 0;
+        case 's': return s_uint_arg ("slots", optarg, &c->slots);
+        case 't': c->tags = optarg; return 0;
+        case 'X': c->allow_exec = true; return 0;
+        case 'O': return s_uint_arg ("max-output", optarg, &c->max_output);
+        case 'M': return s_uint_arg ("misses", optarg, &c->heartbeat_misses);
+        case 'p':
+            if (a->nplugins == S_MAX_PLUGINS) {
+                fprintf (stderr, "heddle-worker: at most %d plugins\n", S_MAX_PLUGINS);
+                return -1;
+            }
+            a->plugins[a->nplugins++] = optarg;
+            return 0;
+        case 'L':
+            if (hd_log_parse_level (optarg, &level) != 0) {
+                fprintf (stderr, "heddle-worker: unknown log level '%s'\n", optarg);
+                return -1;
+            }
+            hd_log_set_level (level);
+            return 0;
+        case 'h': s_usage (stdout); exit (0);
+        default: return -1;
+    }
+}
+
+static int
+s_parse (int argc, char **argv, s_args_t *a)
+{
+    static const struct option opts[] = {
+        { "broker", 1, 0, 'b' }, { "keys", 1, 0, 'k' }, { "cert", 1, 0, 'C' },
+        { "broker-key", 1, 0, 'K' }, { "insecure", 0, 0, 'I' }, { "name", 1, 0, 'n' },
+        { "slots", 1, 0, 's' }, { "tags", 1, 0, 't' }, { "plugin", 1, 0, 'p' },
+        { "allow-exec", 0, 0, 'X' }, { "max-output", 1, 0, 'O' }, { "misses", 1, 0, 'M' },
+        { "log-level", 1, 0, 'L' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
+    int ch;
+    while ((ch = getopt_long (argc, argv, "b:k:n:s:t:p:h", opts, NULL)) != -1)
+        if (s_option (a, ch) != 0)
+            return -1;
+    if (optind < argc) {
+        fprintf (stderr, "heddle-worker: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (!a->config.endpoint) {
+        fprintf (stderr, "heddle-worker: no broker given (--broker tcp://HOST:7701)\n");
+        return -1;
+    }
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    hd_log_set_name ("heddle-worker");
+    hd_log_set_level (HD_LOG_INFO);
+    s_args_t a;
+    memset (&a, 0, sizeof a);
+    hd_worker_config_defaults (&a.config);
+    a.config.endpoint = getenv ("HEDDLE_WORKER_BROKER");
+    a.config.keys_dir = getenv ("HEDDLE_KEYS");
+    if (s_parse (argc, argv, &a) != 0) {
+        fprintf (stderr, "Try 'heddle-worker --help'.\n");
+        return 2;
+    }
+    hd_worker_t *worker = NULL;
+    char err[512] = "";
+    hd_err_t rc = hd_worker_new (&a.config, &worker, err, sizeof err);
+    for (int i = 0; rc == HD_OK && i < a.nplugins; i++)
+        rc = hd_worker_load_plugin (worker, a.plugins[i], err, sizeof err);
+    if (rc == HD_OK)
+        rc = hd_worker_run (worker);
+    hd_worker_destroy (&worker);
+    if (rc != HD_OK) {
+        fprintf (stderr, "heddle-worker: %s%s%s\n", hd_strerror (rc), err[0] ? ": " : "", err);
+        return 1;
+    }
+    return 0;
+}
