@@ -29,6 +29,8 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->heartbeat_ms = 1000;
     config->heartbeat_misses = 5;
     config->default_attempts = 3;
+    config->max_client_tasks = 200000;
+    config->result_ttl_ms = 600000;
 }
 
 static void
@@ -76,6 +78,7 @@ s_bind (hd_broker_t *self, char *errbuf, size_t errlen)
     if (o.max_msg_size > INT_MAX)
         o.max_msg_size = INT_MAX;
     o.zap_domain = HD_DOMAIN_CLIENTS;
+    o.handover = true;  //  a client reconnecting with its session id takes its results back
     hd_err_t rc = hd_transport_bind (&self->clients, ZMQ_ROUTER, self->config.clients_endpoint,
                                      &o, errbuf, errlen);
     o.zap_domain = HD_DOMAIN_WORKERS;
@@ -100,7 +103,8 @@ s_init_state (hd_broker_t *self)
     self->registry = hd_registry_new ();
     hd_scheduler_config_t sc = { .max_queued = self->config.max_queue,
                                  .default_attempts = self->config.default_attempts,
-                                 .payload_free = s_payload_free };
+                                 .payload_free = s_payload_free,
+                                 .result_free = hd_broker_result_free };
     self->scheduler = self->registry ? hd_scheduler_new (self->registry, &sc) : NULL;
     self->accepted = malloc (sizeof *self->accepted);
     self->client_index = zhashx_new ();
@@ -159,6 +163,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     free (self->accepted);
     free (self->client_tab);
     free (self->touched);
+    free (self->done.items);
     zhashx_destroy (&self->client_index);
     zsock_destroy (&self->clients);
     zsock_destroy (&self->workers);
@@ -197,9 +202,11 @@ s_log_stats (hd_broker_t *self)
     hd_broker_stats_t *s = &self->stats;
     hd_info ("stats: submitted %" PRIu64 " accepted %" PRIu64 " rejected %" PRIu64
              " dispatched %" PRIu64 " completed %" PRIu64 " failed %" PRIu64 " fenced %" PRIu64
-             " malformed %" PRIu64 " unroutable %" PRIu64 " workers lost %" PRIu64,
+             " malformed %" PRIu64 " unroutable %" PRIu64 " workers lost %" PRIu64
+             " acked %" PRIu64 " resent %" PRIu64 " expired %" PRIu64 " busy %" PRIu64,
              s->submitted, s->accepted, s->rejected, s->dispatched, s->completed, s->failed,
-             s->fenced, s->malformed, s->unroutable, s->lost_workers);
+             s->fenced, s->malformed, s->unroutable, s->lost_workers, s->acked, s->resent,
+             s->expired, s->busy);
 }
 
 hd_err_t
@@ -231,6 +238,7 @@ hd_broker_run (hd_broker_t *self)
         int64_t now = hd_broker_now ();
         if (now >= self->next_beat_ms) {
             hd_broker_beat (self, now);
+            hd_broker_expire (self, now);
             self->next_beat_ms = now + self->config.heartbeat_ms;
         }
     }

@@ -22,6 +22,8 @@ typedef struct {
     uint32_t heartbeat_ms;         //  interval of BEAT to workers, told to them in WELCOME
     uint32_t heartbeat_misses;     //  a worker silent this many intervals is lost
     uint32_t default_attempts;     //  dispatches per task at most (when the task gives 0)
+    uint32_t max_client_tasks;     //  per client: queued + running + unacknowledged results
+    uint32_t result_ttl_ms;        //  an unacknowledged result is forgotten after this long
 } hd_broker_config_t;
 
 void hd_broker_config_defaults (hd_broker_config_t *config);

@@ -28,19 +28,6 @@ s_send_env (hd_broker_t *self, bool with_empty_payload)
         hd_send_frame (self->clients_raw, NULL, 0, 0);
 }
 
-void
-hd_broker_fail_job (hd_broker_t *self, hd_job_t *job, uint32_t status, const char *reason)
-{
-    hd_result_t r = { .id = job->id, .attempt = job->attempt, .status = status };
-    snprintf (r.error, sizeof r.error, "%s", reason);
-    if (hd_codec_encode_result (&self->env, &r) != HD_OK)
-        return;
-    if (hd_broker_send_to_client (self, job->client, HD_CMD_RESULT) == 0)
-        s_send_env (self, true);
-    else
-        self->stats.unroutable++;
-}
-
 //  REJECTED {id?, code, reason, retry?} straight to the sender of the current message.
 static void
 s_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
@@ -119,6 +106,13 @@ s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
                   "limit of %u bytes", size, self->config.max_payload);
         return;
     }
+    hd_bclient_t *c = &self->client_tab[client];
+    if (c->held >= self->config.max_client_tasks) {
+        self->stats.busy++;
+        s_reject (self, &s.id, HD_ST_BUSY, 500, "this client has %u tasks queued, running or "
+                  "unacknowledged (limit %u)", c->held, self->config.max_client_tasks);
+        return;
+    }
     zmq_msg_t *payload = malloc (sizeof *payload);
     if (!payload) {
         s_reject (self, &s.id, HD_ST_BUSY, 1000, "broker out of memory");
@@ -133,8 +127,16 @@ s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
         free (payload);
     }
     switch (rc) {
-        case HD_OK: break;
-        case HD_EINVAL: job->client = client; break;  //  resubmitted id: same task, new sender
+        case HD_OK: c->held++; break;
+        case HD_EINVAL:  //  a resubmitted id: the same task, never run twice; a kept result is resent
+            if (job->client != client) {
+                self->client_tab[job->client].held--;
+                job->client = client;
+                c->held++;
+            }
+            if (job->result)
+                hd_broker_send_results (self, client, &job, 1, now);
+            break;
         case HD_ENOTFOUND:
             s_reject (self, &s.id, HD_ST_UNKNOWN_FN, 0, "no worker offers function '%s'", s.fn);
             return;
@@ -197,11 +199,22 @@ s_on_cancel (hd_broker_t *self)
         hd_err_t rc = hd_scheduler_cancel (self->scheduler, &ids->ids[i], &job);
         if (rc == HD_OK) {
             hd_broker_fail_job (self, job, HD_ST_CANCELLED, "cancelled by the client");
-            hd_scheduler_release (self->scheduler, &job);
         }
         else if (rc == HD_EINVAL)  //  running: the worker stops it and answers CANCELLED
             s_abort_on_worker (self, hd_scheduler_find (self->scheduler, &ids->ids[i]));
     }
+}
+
+static void
+s_on_ack (hd_broker_t *self, uint32_t client)
+{
+    hd_idlist_t *ids = self->accepted;  //  reuse: no SUBMIT is being handled now
+    if (hd_codec_decode_ids (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2), ids)
+        != HD_OK) {
+        s_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed ACK");
+        return;
+    }
+    hd_broker_on_ack (self, client, ids);
 }
 
 static void
@@ -253,8 +266,11 @@ s_on_client_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now)
     switch (cmd) {
         case HD_CMD_SUBMIT: s_on_submit (self, client, now); break;
         case HD_CMD_CANCEL: s_on_cancel (self); break;
-        case HD_CMD_ACK: break;  //  results are not retained yet, so nothing to forget
-        case HD_CMD_PING: s_on_simple (self, client, HD_CMD_PONG); break;
+        case HD_CMD_ACK: s_on_ack (self, client); break;
+        case HD_CMD_PING:
+            s_on_simple (self, client, HD_CMD_PONG);
+            hd_broker_resend (self, client, now);
+            break;
         case HD_CMD_NODES: s_on_nodes (self, client); break;
         default:
             self->stats.malformed++;

@@ -21,7 +21,20 @@ typedef struct {
     size_t rid_len;
     char role[16];        //  "client", "admin" (from ZAP User-Id), "" insecure
     int64_t last_seen_ms;
+    uint32_t held;        //  its jobs not yet released: queued, running, or result unacked
 } hd_bclient_t;
+
+//  Completed jobs in completion order, for resending and expiry (looked up by id, so an entry
+//  whose job was acknowledged meanwhile is simply skipped).
+typedef struct {
+    hd_id_t id;
+    int64_t done_ms;
+} hd_doneref_t;
+
+typedef struct {
+    hd_doneref_t *items;
+    uint32_t head, count, cap;
+} hd_donefifo_t;
 
 //  Tasks picked for one node in the current dispatch round (batched into one TASK message).
 typedef struct {
@@ -33,6 +46,7 @@ typedef struct {
 typedef struct {
     uint64_t submitted, accepted, rejected, dispatched, completed, failed;
     uint64_t fenced, unknown_results, malformed, unroutable, lost_workers, dead;
+    uint64_t acked, resent, expired, busy;
 } hd_broker_stats_t;
 
 struct hd_broker {
@@ -52,6 +66,7 @@ struct hd_broker {
     uint32_t nclients, client_cap;
     hd_node_t **touched;         //  nodes with tasks picked in this dispatch round
     uint32_t ntouched, touched_cap;
+    hd_donefifo_t done;
     int64_t next_beat_ms;
     hd_broker_stats_t stats;
 };
@@ -63,10 +78,23 @@ void hd_broker_beat (hd_broker_t *self, int64_t now_ms);
 void hd_broker_node_lost (hd_broker_t *self, hd_node_t *node, const char *why);
 //  hd_broker_clients.c
 void hd_broker_on_client (hd_broker_t *self);
-//  Send a broker-made RESULT (status != OK) for `job` to its client; the caller releases it.
+//  Finish `job` with a broker-made result (status != OK): kept until ACKed, sent now.
 void hd_broker_fail_job (hd_broker_t *self, hd_job_t *job, uint32_t status, const char *reason);
 //  Send frames [rid][header] prefix to a client; 0 or -1 (client gone).
 int hd_broker_send_to_client (hd_broker_t *self, uint32_t client, uint8_t cmd);
 int64_t hd_broker_now (void);
+//  hd_broker_results.c
+void hd_broker_result_free (void *result);
+//  Release a job (any state) and its client's count.
+void hd_broker_release (hd_broker_t *self, hd_job_t *job);
+//  Keep the result frames (moved) in the DONE job until the client ACKs them.
+hd_err_t hd_broker_keep_result (hd_broker_t *self, hd_job_t *job, zmq_msg_t *env, zmq_msg_t *data,
+                                int64_t now);
+//  One RESULT message with copies of the jobs' kept results; 0, or -1 when the client is away.
+int hd_broker_send_results (hd_broker_t *self, uint32_t client, hd_job_t **jobs, uint32_t n,
+                            int64_t now);
+void hd_broker_on_ack (hd_broker_t *self, uint32_t client, const hd_idlist_t *ids);
+void hd_broker_resend (hd_broker_t *self, uint32_t client, int64_t now);
+void hd_broker_expire (hd_broker_t *self, int64_t now);
 
 #endif

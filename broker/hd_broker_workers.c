@@ -39,7 +39,6 @@ s_on_dead (hd_job_t *job, void *arg)
               job->attempt);
     self->stats.dead++;
     hd_broker_fail_job (self, job, HD_ST_LOST, reason);
-    hd_scheduler_release (self->scheduler, &job);
 }
 
 void
@@ -151,8 +150,9 @@ s_complete_results (hd_broker_t *self, hd_node_t *node, hd_job_t **jobs, uint32_
     return n;
 }
 
-//  Results of one DONE message go to their clients: consecutive results for the same client
-//  travel in one RESULT message, their envelope and payload frames moved, never re-encoded.
+//  Results of one DONE message are kept until acknowledged, and go to their clients:
+//  consecutive results for the same client travel in one RESULT message, their envelope and
+//  payload frames moved from the worker's message, never re-encoded.
 static void
 s_on_done (hd_broker_t *self, hd_node_t *node)
 {
@@ -163,21 +163,23 @@ s_on_done (hd_broker_t *self, hd_node_t *node)
     }
     hd_job_t *jobs[HD_MAX_BATCH];
     uint32_t frames[HD_MAX_BATCH];
-    uint32_t n = s_complete_results (self, node, jobs, frames);
-    for (uint32_t k = 0; k < n;) {
-        uint32_t client = jobs[k]->client, end = k;
-        while (end < n && jobs[end]->client == client)
+    uint32_t n = s_complete_results (self, node, jobs, frames), kept = 0;
+    int64_t now = hd_broker_now ();
+    for (uint32_t k = 0; k < n; k++) {
+        if (hd_broker_keep_result (self, jobs[k], &in->msg[frames[k]], &in->msg[frames[k] + 1],
+                                   now) == HD_OK)
+            jobs[kept++] = jobs[k];
+        else  //  out of memory: the client will not get this one; say so loudly
+        {
+            hd_error ("out of memory keeping a result: task dropped");
+            hd_broker_release (self, jobs[k]);
+        }
+    }
+    for (uint32_t k = 0; k < kept;) {
+        uint32_t end = k;
+        while (end < kept && end - k < 256 && jobs[end]->client == jobs[k]->client)
             end++;
-        if (hd_broker_send_to_client (self, client, HD_CMD_RESULT) == 0)
-            for (uint32_t j = k; j < end; j++) {
-                zmq_msg_send (&in->msg[frames[j]], self->clients_raw, ZMQ_SNDMORE);
-                zmq_msg_send (&in->msg[frames[j] + 1], self->clients_raw,
-                              j + 1 < end ? ZMQ_SNDMORE : 0);
-            }
-        else
-            self->stats.unroutable++;  //  client gone: issue 3 keeps results until ACKed
-        for (uint32_t j = k; j < end; j++)
-            hd_scheduler_release (self->scheduler, &jobs[j]);
+        hd_broker_send_results (self, jobs[k]->client, jobs + k, end - k, now);
         k = end;
     }
 }

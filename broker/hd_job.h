@@ -41,6 +41,8 @@ typedef struct hd_job {
     int64_t lease_deadline_ms;
     int64_t submitted_ms;
     void *payload;            //  opaque, owned through the scheduler's payload_free hook
+    void *result;             //  opaque result kept until the client ACKs it (result_free hook)
+    int64_t result_ms;        //  when the result was last sent to the client
     //  scheduler-private links: qnext/qprev chain a QUEUED job in its priority level and a
     //  LEASED job in its worker's lease list; qowner is the priority level for the job's life
     struct hd_job *qnext, *qprev;

@@ -80,8 +80,11 @@ s_job_empty (const hd_scheduler_t *self, hd_job_t *job)
 {
     if (job->payload && self->config.payload_free)
         self->config.payload_free (job->payload);
+    if (job->result && self->config.result_free)
+        self->config.result_free (job->result);
     free (job->reqs);
     job->payload = NULL;
+    job->result = NULL;
     job->reqs = NULL;
 }
 

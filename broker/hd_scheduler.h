@@ -21,6 +21,7 @@ typedef struct {
                                  //  (0: no limit)
     uint32_t default_attempts;   //  max_attempts for a job that gives 0 (0 here: 3)
     void (*payload_free) (void *payload);  //  called when a job holding a payload is freed
+    void (*result_free) (void *result);    //  same, for a job holding a result
 } hd_scheduler_config_t;
 
 //  `registry` is borrowed and must outlive the scheduler. NULL only when memory runs out.

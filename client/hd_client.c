@@ -63,7 +63,17 @@ s_load_keys (hd_client_t *self)
 static hd_err_t
 s_open_socket (hd_client_t *self)
 {
-    hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert };
+    if (self->config.session && *self->config.session)
+        snprintf (self->session, sizeof self->session, "%s", self->config.session);
+    else {
+        hd_id_t rnd;
+        hd_id_random (&rnd);
+        char hex[2 * HD_ID_BYTES + 1];
+        hd_id_hex (&rnd, hex);
+        snprintf (self->session, sizeof self->session, "c-%.16s", hex);
+    }
+    hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert,
+                        .routing_id = self->session };
     memcpy (o.server_key, self->server_key, sizeof o.server_key);
     char err[512] = "";
     hd_err_t rc = hd_transport_connect (&self->dealer, ZMQ_DEALER, self->endpoint, &o, err,
@@ -90,8 +100,9 @@ s_init (hd_client_t *self, const hd_client_config_t *config)
     if (!hd_transport_is_tcp (self->endpoint))
         self->config.insecure = true;  //  inproc/ipc: same machine, no CURVE needed
     self->inflight = hd_idmap_new ();
+    self->acks = malloc (sizeof *self->acks);
     self->pending = calloc (2 * HD_CLIENT_FLUSH_TASKS, sizeof (zmq_msg_t));
-    if (!self->inflight || !self->pending || hd_frames_init (&self->in, 2 + 2 * HD_MAX_BATCH))
+    if (!self->inflight || !self->pending || !self->acks || hd_frames_init (&self->in, 2 + 2 * HD_MAX_BATCH))
         return hd_client_fail (self, HD_ENOMEM, "out of memory");
     hd_err_t rc = self->config.insecure ? HD_OK : s_load_keys (self);
     return rc == HD_OK ? s_open_socket (self) : rc;
@@ -127,6 +138,26 @@ hd_client_connect (const hd_client_config_t *config, hd_client_t **out)
 }
 
 void
+hd_client_unkeep (hd_idval_t *val)
+{
+    zmq_msg_t *kept = val->keep;
+    if (kept) {
+        zmq_msg_close (&kept[0]);
+        zmq_msg_close (&kept[1]);
+        free (kept);
+        val->keep = NULL;
+    }
+}
+
+static void
+s_unkeep_each (const hd_id_t *id, hd_idval_t *val, void *arg)
+{
+    (void) id;
+    (void) arg;
+    hd_client_unkeep (val);
+}
+
+void
 hd_client_destroy (hd_client_t **self_p)
 {
     hd_client_t *self = *self_p;
@@ -143,6 +174,9 @@ hd_client_destroy (hd_client_t **self_p)
     }
     hd_reply_destroy (&self->captured);
     free (self->nodes);
+    free (self->acks);
+    if (self->inflight)
+        hd_idmap_each (self->inflight, s_unkeep_each, NULL);
     hd_idmap_destroy (&self->inflight);
     hd_frames_fini (&self->in);
     hd_buf_fini (&self->env);

@@ -40,6 +40,8 @@ typedef struct {
     bool insecure;            //  plain TCP (no CURVE): only against a broker run with --insecure
     uint32_t timeout_ms;      //  connect + first answer; default 5000
     uint32_t window;          //  tasks in flight at most for jobs; default 1000
+    const char *session;      //  this client's identity at the broker (1..255 bytes); results
+                              //  of a session survive its reconnects. Default: random
 } hd_client_config_t;
 
 //  Per-task options; NULL means all defaults.
@@ -109,6 +111,9 @@ hd_err_t hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled
 hd_err_t hd_client_next (hd_client_t *self, int timeout_ms, hd_reply_t **out);
 //  Tasks submitted and not yet answered.
 uint32_t hd_client_in_flight (const hd_client_t *self);
+//  After a restart with the same `session`: expect the result of task `id` (as seq), so that
+//  results the broker kept for the old process are delivered to this one.
+hd_err_t hd_client_adopt (hd_client_t *self, const uint8_t id[16], uint64_t seq);
 //  Cancel a task by id (queued tasks are answered CANCELLED; running ones are stopped).
 hd_err_t hd_client_cancel (hd_client_t *self, const uint8_t id[16]);
 

@@ -31,6 +31,7 @@ struct hd_client {
     zmq_msg_t *pending;            //  frames of the SUBMIT being built: env, payload, ...
     uint32_t npending;             //  tasks in it
     size_t pending_bytes;
+    zmq_msg_t *pending_keep;       //  handed from s_append to the in-flight entry
     hd_idmap_t *inflight;
     hd_queued_t *head, *tail;      //  results waiting for hd_client_next
     hd_reply_fn *handler;
@@ -45,6 +46,10 @@ struct hd_client {
     uint32_t nnodes;
     bool nodes_seen;
     bool denied;
+    char session[64];
+    int64_t last_ping_us;
+    uint64_t resubmitted;
+    hd_idlist_t *acks;             //  ids of the RESULT message being handled, ACKed at its end
     char last_error[512];
 };
 
@@ -57,6 +62,8 @@ int64_t hd_client_now_us (void);
 //  hd_client_io.c
 hd_err_t hd_client_ping (hd_client_t *self);
 hd_err_t hd_client_fetch_nodes (hd_client_t *self);
+//  Free what an in-flight entry keeps (the frames to resend until accepted).
+void hd_client_unkeep (hd_idval_t *val);
 hd_err_t hd_client_wait_capture (hd_client_t *self, const hd_id_t *id, int64_t deadline_us);
 
 #endif

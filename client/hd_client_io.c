@@ -6,6 +6,7 @@
 #include "hd_codec_nodes.h"
 #include "hd_log.h"
 #include "hd_transport.h"
+#include "hd_transport.h"
 
 static hd_reply_t *
 s_reply_new (const hd_id_t *id, uint64_t seq, const void *data, size_t size)
@@ -47,17 +48,34 @@ s_deliver (hd_client_t *self, hd_reply_t *reply)
     }
 }
 
+//  ACK every result id received, delivered now or a duplicate of one delivered before (the
+//  broker resends until it sees an ACK, so a lost ACK must be repeated).
+static void
+s_send_acks (hd_client_t *self)
+{
+    if (!self->acks->count)
+        return;
+    if (hd_codec_encode_ids (&self->env, self->acks->ids, self->acks->count) == HD_OK)
+        hd_client_send_env (self, HD_CMD_ACK);
+    self->acks->count = 0;
+}
+
 static uint32_t
 s_on_results (hd_client_t *self)
 {
     hd_frames_t *in = &self->in;
     uint32_t handled = 0;
+    self->acks->count = 0;
     for (size_t i = 1; i + 1 < in->count; i += 2) {
         hd_result_t r;
         hd_idval_t v;
-        if (hd_codec_decode_result (hd_frames_data (in, i), hd_frames_size (in, i), &r) != HD_OK
-            || !hd_idmap_take (self->inflight, &r.id, &v))
-            continue;  //  malformed, or a duplicate of a result already delivered
+        if (hd_codec_decode_result (hd_frames_data (in, i), hd_frames_size (in, i), &r) != HD_OK)
+            continue;
+        if (self->acks->count < HD_MAX_BATCH)
+            self->acks->ids[self->acks->count++] = r.id;
+        if (!hd_idmap_take (self->inflight, &r.id, &v))
+            continue;  //  a duplicate of a result already delivered
+        hd_client_unkeep (&v);
         hd_reply_t *reply = s_reply_new (&r.id, v.seq, hd_frames_data (in, i + 1),
                                          hd_frames_size (in, i + 1));
         if (!reply)
@@ -70,7 +88,23 @@ s_on_results (hd_client_t *self)
         s_deliver (self, reply);
         handled++;
     }
+    s_send_acks (self);
     return handled;
+}
+
+static void
+s_on_accepted (hd_client_t *self)
+{
+    hd_idlist_t *ids = self->acks;
+    if (hd_codec_decode_ids (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), ids)
+        != HD_OK)
+        return;
+    for (uint32_t i = 0; i < ids->count; i++) {
+        hd_idval_t *v = hd_idmap_get (self->inflight, &ids->ids[i]);
+        if (v)
+            hd_client_unkeep (v);  //  durable at the broker: no need to resend it any more
+    }
+    ids->count = 0;
 }
 
 static uint32_t
@@ -81,7 +115,9 @@ s_on_rejected (hd_client_t *self)
     if (hd_codec_decode_reject (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), &r)
         != HD_OK)
         return 0;
-    if (!r.has_id || !hd_idmap_take (self->inflight, &r.id, &v)) {
+    if (r.has_id && hd_idmap_take (self->inflight, &r.id, &v))
+        hd_client_unkeep (&v);
+    else {
         hd_client_fail (self, HD_EPROTO, "broker rejected a message: %s (%s)", r.reason,
                         hd_status_str (r.code));
         hd_warn ("%s", self->last_error);
@@ -122,7 +158,8 @@ s_on_message (hd_client_t *self)
         case HD_CMD_REJECTED: return s_on_rejected (self);
         case HD_CMD_PONG: self->pong = true; return 0;
         case HD_CMD_NODES_REPLY: s_on_nodes (self); return 0;
-        default: return 0;  //  ACCEPTED: nothing to do until results are retained (issue 3)
+        case HD_CMD_ACCEPTED: s_on_accepted (self); return 0;
+        default: return 0;
     }
 }
 
@@ -143,10 +180,59 @@ s_watch_monitor (hd_client_t *self)
     }
 }
 
+#define S_PING_US 1000000      //  heartbeat while tasks are in flight
+#define S_RESUBMIT_US 3000000  //  a task not ACCEPTED by then is sent again (same id)
+
+typedef struct {
+    hd_client_t *self;
+    int64_t now;
+    uint32_t count;
+} s_resubmit_t;
+
+static void
+s_resubmit_one (const hd_id_t *id, hd_idval_t *v, void *arg)
+{
+    (void) id;
+    s_resubmit_t *r = arg;
+    zmq_msg_t *kept = v->keep;
+    if (!kept || r->now - v->t_us < S_RESUBMIT_US)
+        return;
+    zmq_msg_t env, data;
+    zmq_msg_init (&env);
+    zmq_msg_init (&data);
+    zmq_msg_copy (&env, &kept[0]);
+    zmq_msg_copy (&data, &kept[1]);
+    hd_send_header (r->self->raw, HD_CMD_SUBMIT, ZMQ_SNDMORE);
+    zmq_msg_send (&env, r->self->raw, ZMQ_SNDMORE);
+    zmq_msg_send (&data, r->self->raw, 0);
+    zmq_msg_close (&env);
+    zmq_msg_close (&data);
+    v->t_us = r->now;
+    r->count++;
+}
+
+//  While tasks are in flight: PING (the broker answers PONG and resends results we have not
+//  acknowledged), and resend SUBMITs the broker never accepted (it lost them in a crash, or
+//  they were in flight then); the broker recognises a resent id, so nothing runs twice.
+static void
+s_heartbeat (hd_client_t *self)
+{
+    int64_t now = hd_client_now_us ();
+    if (!hd_idmap_size (self->inflight) || now - self->last_ping_us < S_PING_US)
+        return;
+    self->last_ping_us = now;
+    if (hd_codec_encode_empty (&self->env) == HD_OK)
+        hd_client_send_env (self, HD_CMD_PING);
+    s_resubmit_t r = { self, now, 0 };
+    hd_idmap_each (self->inflight, s_resubmit_one, &r);
+    self->resubmitted += r.count;
+}
+
 hd_err_t
 hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled)
 {
     uint32_t n = 0;
+    s_heartbeat (self);
     if (handled)
         *handled = 0;
     zmq_pollitem_t items[2] = { { self->raw, 0, ZMQ_POLLIN, 0 },

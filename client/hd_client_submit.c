@@ -66,6 +66,15 @@ s_append (hd_client_t *self, const void *data, size_t size)
     memcpy (zmq_msg_data (env), self->env.data, self->env.size);
     if (size)
         memcpy (zmq_msg_data (pay), data, size);
+    //  Kept (reference-counted copies) until ACCEPTED, to resend after a broker crash.
+    zmq_msg_t *kept = malloc (2 * sizeof *kept);
+    if (kept) {
+        zmq_msg_init (&kept[0]);
+        zmq_msg_init (&kept[1]);
+        zmq_msg_copy (&kept[0], env);
+        zmq_msg_copy (&kept[1], pay);
+    }
+    self->pending_keep = kept;
     self->npending++;
     self->pending_bytes += size + self->env.size;
     return HD_OK;
@@ -88,9 +97,13 @@ hd_client_submit (hd_client_t *self, const char *fn, const void *data, size_t si
         return hd_client_fail (self, rc, "cannot queue the task: %s", hd_strerror (rc));
     int64_t now = hd_client_now_us ();
     hd_idval_t v = { .seq = seq, .t_us = now,
-                     .deadline_ms = s.timeout_ms ? now / 1000 + s.timeout_ms : 0 };
-    if (hd_idmap_put (self->inflight, &s.id, &v) != HD_OK)
+                     .deadline_ms = s.timeout_ms ? now / 1000 + s.timeout_ms : 0,
+                     .keep = self->pending_keep };
+    self->pending_keep = NULL;
+    if (hd_idmap_put (self->inflight, &s.id, &v) != HD_OK) {
+        hd_client_unkeep (&v);
         return hd_client_fail (self, HD_ENOMEM, "out of memory");
+    }
     if (id_out)
         memcpy (id_out, s.id.b, HD_ID_BYTES);
     if (self->npending == HD_CLIENT_FLUSH_TASKS || self->pending_bytes >= HD_CLIENT_FLUSH_BYTES)
@@ -145,6 +158,15 @@ hd_client_next (hd_client_t *self, int timeout_ms, hd_reply_t **out)
 }
 
 hd_err_t
+hd_client_adopt (hd_client_t *self, const uint8_t id[16], uint64_t seq)
+{
+    hd_id_t one;
+    memcpy (one.b, id, HD_ID_BYTES);
+    hd_idval_t v = { .seq = seq, .t_us = hd_client_now_us () };
+    return hd_idmap_put (self->inflight, &one, &v);
+}
+
+hd_err_t
 hd_client_cancel (hd_client_t *self, const uint8_t id[16])
 {
     hd_id_t one;
@@ -178,7 +200,9 @@ hd_client_call (hd_client_t *self, const char *fn, const void *data, size_t size
         self->captured = NULL;
     }
     else {
-        hd_idmap_take (self->inflight, &want, NULL);
+        hd_idval_t v;
+        if (hd_idmap_take (self->inflight, &want, &v))
+            hd_client_unkeep (&v);
         if (rc == HD_ETIMEDOUT)
             hd_client_cancel (self, id);
     }

@@ -13,6 +13,7 @@ typedef struct {
     uint64_t seq;
     int64_t t_us;     //  submit time, for latency
     int64_t deadline_ms;
+    void *keep;       //  caller's: e.g. the frames to resend until the broker accepts the task
 } hd_idval_t;
 
 typedef struct hd_idmap hd_idmap_t;
