@@ -32,6 +32,13 @@ struct hd_worker {
     hd_frames_t in;
     hd_buf_t env;
     zmq_msg_t *out_env, *out_data;  //  results gathered for one DONE message (slots each)
+    //  Tasks that arrived with every slot busy (after a reconnect the broker's credit count
+    //  starts afresh while stale tasks still run here): run as slots free up, in order.
+    struct s_backlog {
+        hd_task_t task;
+        zmq_msg_t payload;
+    } *backlog;
+    uint32_t backlog_head, backlog_count, backlog_cap;
     bool ready;
     uint32_t heartbeat_ms;
     int64_t last_recv_ms, last_send_ms, hello_ms;
@@ -158,6 +165,9 @@ hd_worker_destroy (hd_worker_t **self_p)
     }
     free (self->out_env);
     free (self->out_data);
+    for (uint32_t i = 0; i < self->backlog_count; i++)
+        zmq_msg_close (&self->backlog[(self->backlog_head + i) % self->backlog_cap].payload);
+    free (self->backlog);
     hd_fnreg_destroy (&self->fns);
     hd_frames_fini (&self->in);
     hd_buf_fini (&self->env);
@@ -276,6 +286,34 @@ s_refuse_task (hd_worker_t *self, const hd_task_t *t, uint32_t status, const cha
     self->last_send_ms = hd_now_ms ();
 }
 
+static int
+s_backlog_push (hd_worker_t *self, const hd_task_t *t, zmq_msg_t *payload)
+{
+    if (self->backlog_count == self->backlog_cap)
+        return -1;
+    struct s_backlog *b =
+        &self->backlog[(self->backlog_head + self->backlog_count++) % self->backlog_cap];
+    b->task = *t;
+    zmq_msg_init (&b->payload);
+    zmq_msg_move (&b->payload, payload);
+    return 0;
+}
+
+//  Start backlogged tasks while slots are free.
+static void
+s_backlog_run (hd_worker_t *self)
+{
+    while (self->backlog_count && hd_runner_free (self->runner)) {
+        struct s_backlog *b = &self->backlog[self->backlog_head];
+        hd_err_t rc = hd_runner_start (self->runner, &b->task, &b->payload);
+        if (rc == HD_ENOTFOUND)
+            s_refuse_task (self, &b->task, HD_ST_UNKNOWN_FN, "function not on this worker");
+        zmq_msg_close (&b->payload);
+        self->backlog_head = (self->backlog_head + 1) % self->backlog_cap;
+        self->backlog_count--;
+    }
+}
+
 static void
 s_on_task (hd_worker_t *self)
 {
@@ -290,11 +328,14 @@ s_on_task (hd_worker_t *self)
             hd_warn ("malformed TASK envelope from the broker: ignored");
             continue;
         }
-        hd_err_t rc = hd_runner_start (self->runner, &t, &in->msg[i + 1]);
+        hd_err_t rc = self->backlog_count ? HD_EFULL
+                                          : hd_runner_start (self->runner, &t, &in->msg[i + 1]);
+        if (rc == HD_EFULL && s_backlog_push (self, &t, &in->msg[i + 1]) == 0)
+            rc = HD_OK;
         if (rc == HD_ENOTFOUND)
             s_refuse_task (self, &t, HD_ST_UNKNOWN_FN, "function not on this worker");
-        else if (rc != HD_OK)  //  the broker sent more than our slots: a protocol bug
-            s_refuse_task (self, &t, HD_ST_INTERNAL, "no free slot on this worker");
+        else if (rc != HD_OK)
+            s_refuse_task (self, &t, HD_ST_BUSY, "no free slot on this worker");
     }
 }
 
@@ -432,6 +473,7 @@ s_loop (hd_worker_t *self, zmq_pollitem_t *items, uint32_t nslots)
         }
         hd_frames_clear (&self->in);
         s_flush_results (self, items + 3);
+        s_backlog_run (self);
         s_timers (self);
     }
 }
@@ -444,7 +486,9 @@ hd_worker_run (hd_worker_t *self)
     self->out_env = calloc (nslots, sizeof (zmq_msg_t));
     self->out_data = calloc (nslots, sizeof (zmq_msg_t));
     zmq_pollitem_t *items = calloc (3 + nslots, sizeof *items);
-    if (!self->runner || !self->out_env || !self->out_data || !items) {
+    self->backlog_cap = 4 * nslots;
+    self->backlog = calloc (self->backlog_cap, sizeof *self->backlog);
+    if (!self->runner || !self->out_env || !self->out_data || !items || !self->backlog) {
         free (items);
         return HD_ENOMEM;
     }

@@ -10,7 +10,7 @@
 
 #include "hd_client.h"
 
-#define HD_TESTENV_MAX_PROCS 16
+#define HD_TESTENV_MAX_PROCS 256
 
 typedef struct {
     char dir[256];            //  temporary directory (keys in dir/keys)
