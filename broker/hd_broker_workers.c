@@ -297,9 +297,24 @@ hd_broker_dispatch (hd_broker_t *self)
     self->ntouched = 0;
 }
 
+static void
+s_on_expired (hd_job_t *job, void *arg)
+{
+    hd_broker_t *self = arg;
+    char reason[160];
+    snprintf (reason, sizeof reason, "deadline of %u ms passed with no answer from the worker",
+              job->timeout_ms);
+    hd_broker_fail_job (self, job, HD_ST_TIMEOUT, reason);
+}
+
 void
 hd_broker_beat (hd_broker_t *self, int64_t now)
 {
+    //  The worker enforces a task's deadline itself and answers TIMEOUT; this catches the
+    //  worker that cannot (a stuck function), after a grace for that answer to arrive.
+    int64_t grace = 2 * (int64_t) self->config.heartbeat_ms + 1000;
+    self->stats.expired_leases += hd_scheduler_expire (self->scheduler, now, grace, s_on_expired,
+                                                       self);
     int64_t limit = (int64_t) self->config.heartbeat_ms * self->config.heartbeat_misses;
     hd_node_t *node = hd_registry_first (self->registry);
     while (node) {

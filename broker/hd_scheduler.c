@@ -651,3 +651,26 @@ hd_scheduler_leased (const hd_scheduler_t *self)
     assert (self);
     return self->leased;
 }
+
+//  --- lease deadlines ------------------------------------------------------------------------
+
+uint32_t
+hd_scheduler_expire (hd_scheduler_t *self, int64_t now_ms, int64_t grace_ms,
+                     void (*on_expired) (hd_job_t *job, void *arg), void *arg)
+{
+    uint32_t n = 0;
+    for (uint32_t w = 0; w < self->nleases; w++) {
+        hd_job_t *job = self->leases[w].head;
+        while (job) {
+            hd_job_t *next = job->qnext;  //  on_expired may release the job
+            if (job->lease_deadline_ms && now_ms > job->lease_deadline_ms + grace_ms) {
+                s_lease_unlink (self, job);
+                job->state = HD_JOB_DEAD;
+                n++;
+                on_expired (job, arg);
+            }
+            job = next;
+        }
+    }
+    return n;
+}

@@ -76,6 +76,13 @@ void hd_scheduler_worker_lost (hd_scheduler_t *self, hd_node_t *worker,
 //  released. HD_ENOTFOUND (*out NULL) when unknown.
 hd_err_t hd_scheduler_cancel (hd_scheduler_t *self, const hd_id_t *id, hd_job_t **out);
 
+//  Leases whose deadline (dispatch + the task's timeout) passed more than grace_ms ago, with no
+//  result from the worker: each ends (the worker's credit comes back; a late result is fenced),
+//  becomes DEAD and is passed to on_expired, which reports it and may release it.
+//  Returns how many expired. O(leases).
+uint32_t hd_scheduler_expire (hd_scheduler_t *self, int64_t now_ms, int64_t grace_ms,
+                              void (*on_expired) (hd_job_t *job, void *arg), void *arg);
+
 //  Lookup by id; NULL when unknown. Borrowed.
 hd_job_t *hd_scheduler_find (const hd_scheduler_t *self, const hd_id_t *id);
 //  Counters for status and benchmarks.

@@ -421,6 +421,37 @@ test_scheduler_complete_marks_done_and_counts (void **state)
     assert_int_equal (hd_scheduler_leased (fx->sched), 0);
 }
 
+static int s_expired_calls;
+
+static void
+s_on_expired (hd_job_t *job, void *arg)
+{
+    s_fx_t *fx = arg;
+    s_expired_calls++;
+    assert_int_equal (job->state, HD_JOB_DEAD);
+    assert_null (job->worker);
+    hd_scheduler_release (fx->sched, &job);
+}
+
+static void
+test_scheduler_expired_lease_ends_and_returns_credit (void **state)
+{
+    s_fx_t *fx = *state;
+    hd_node_t *node = s_worker (fx, "w1", 1, 0, "f", NULL);
+    hd_submit_t msg = s_msg (1, "f", 0);
+    msg.timeout_ms = 500;  //  leased at 2000: deadline 2500
+    s_submit_msg (fx, &msg, NULL);
+    s_submit (fx, 2, "f", 0);  //  no timeout: never expires
+    s_next (fx, NULL);
+    s_expired_calls = 0;
+    assert_int_equal (hd_scheduler_expire (fx->sched, 2900, 500, s_on_expired, fx), 0);
+    assert_int_equal (hd_scheduler_expire (fx->sched, 3001, 500, s_on_expired, fx), 1);
+    assert_int_equal (s_expired_calls, 1);
+    assert_int_equal (node->in_flight, 0);
+    assert_non_null (s_next (fx, NULL));  //  the credit came back: job 2 goes out
+    assert_int_equal (hd_scheduler_expire (fx->sched, 100000, 500, s_on_expired, fx), 0);
+}
+
 static void
 test_scheduler_lease_deadline_follows_timeout (void **state)
 {
@@ -675,6 +706,7 @@ main (void)
         S_TEST (test_scheduler_complete_unknown_id),
         S_TEST (test_scheduler_complete_marks_done_and_counts),
         S_TEST (test_scheduler_lease_deadline_follows_timeout),
+        S_TEST (test_scheduler_expired_lease_ends_and_returns_credit),
         S_TEST (test_scheduler_cancel_queued),
         S_TEST (test_scheduler_cancel_leased_is_invalid),
         S_TEST (test_scheduler_cancel_unknown),
