@@ -226,6 +226,20 @@ s_on_simple (hd_broker_t *self, uint32_t client, uint8_t reply_cmd)
 }
 
 static void
+s_on_ping (hd_broker_t *self, uint32_t client, int64_t now)
+{
+    bool resend = false;
+    if (hd_codec_decode_ping (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2),
+                              &resend) != HD_OK) {
+        s_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed PING");
+        return;
+    }
+    s_on_simple (self, client, HD_CMD_PONG);
+    if (resend)
+        hd_broker_resend (self, client, now);
+}
+
+static void
 s_on_nodes (hd_broker_t *self, uint32_t client)
 {
     uint32_t n = (uint32_t) hd_registry_size (self->registry), k = 0;
@@ -267,10 +281,7 @@ s_on_client_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now)
         case HD_CMD_SUBMIT: s_on_submit (self, client, now); break;
         case HD_CMD_CANCEL: s_on_cancel (self); break;
         case HD_CMD_ACK: s_on_ack (self, client); break;
-        case HD_CMD_PING:
-            s_on_simple (self, client, HD_CMD_PONG);
-            hd_broker_resend (self, client, now);
-            break;
+        case HD_CMD_PING: s_on_ping (self, client, now); break;
         case HD_CMD_NODES: s_on_nodes (self, client); break;
         default:
             self->stats.malformed++;

@@ -221,7 +221,7 @@ s_heartbeat (hd_client_t *self)
     if (!hd_idmap_size (self->inflight) || now - self->last_ping_us < S_PING_US)
         return;
     self->last_ping_us = now;
-    if (hd_codec_encode_empty (&self->env) == HD_OK)
+    if (hd_codec_encode_ping (&self->env, true) == HD_OK)
         hd_client_send_env (self, HD_CMD_PING);
     s_resubmit_t r = { self, now, 0 };
     hd_idmap_each (self->inflight, s_resubmit_one, &r);
@@ -237,6 +237,10 @@ hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled)
         *handled = 0;
     zmq_pollitem_t items[2] = { { self->raw, 0, ZMQ_POLLIN, 0 },
                                 { zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0 } };
+    //  While tasks are in flight, wait no longer than a heartbeat: the next call must ping, or
+    //  results lost with a dropped connection would never be resent. Callers loop anyway.
+    if (hd_idmap_size (self->inflight) && (timeout_ms < 0 || timeout_ms > S_PING_US / 1000))
+        timeout_ms = S_PING_US / 1000;
     if (zmq_poll (items, 2, timeout_ms) < 0)
         return hd_client_fail (self, HD_ECLOSED, "interrupted");
     if (items[1].revents & ZMQ_POLLIN)

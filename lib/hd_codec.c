@@ -290,6 +290,19 @@ hd_codec_encode_empty (hd_buf_t *buf)
 }
 
 hd_err_t
+hd_codec_encode_ping (hd_buf_t *buf, bool resend)
+{
+    if (!resend)
+        return hd_codec_encode_empty (buf);
+    hd_buf_reset (buf);
+    s_enc_t enc;
+    s_enc_start (&enc, buf, 1);
+    s_pack_text (&enc, "resend");
+    msgpack_pack_true (&enc.pk);
+    return s_enc_end (&enc);
+}
+
+hd_err_t
 hd_codec_encode_drain (hd_buf_t *buf, bool on)
 {
     hd_buf_reset (buf);

@@ -136,6 +136,11 @@ hd_err_t hd_codec_decode_credit (const void *data, size_t size, uint32_t *out);
 //  (the keys and their values are ignored).
 hd_err_t hd_codec_encode_empty (hd_buf_t *buf);
 hd_err_t hd_codec_decode_empty (const void *data, size_t size);
+//  PING {resend: bool (optional, default false)}: a client's heartbeat sets resend to ask the
+//  broker for the results it has not acknowledged; the PING of a new connection does not (its
+//  owner may still have to adopt the ids it expects).
+hd_err_t hd_codec_encode_ping (hd_buf_t *buf, bool resend);
+hd_err_t hd_codec_decode_ping (const void *data, size_t size, bool *resend);
 //  {on: bool} for DRAIN.
 hd_err_t hd_codec_encode_drain (hd_buf_t *buf, bool on);
 hd_err_t hd_codec_decode_drain (const void *data, size_t size, bool *out);

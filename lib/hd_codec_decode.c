@@ -574,6 +574,16 @@ hd_codec_decode_empty (const void *data, size_t size)
     return s_decode (data, size, NULL, 0, NULL, 0, NULL);
 }
 
+static const s_field_t s_ping_fields[] = { { "resend", F_BOOL, false, 0, sizeof (bool), 0, 0 } };
+
+hd_err_t
+hd_codec_decode_ping (const void *data, size_t size, bool *resend)
+{
+    *resend = false;
+    return s_decode (data, size, s_ping_fields, S_NELEM (s_ping_fields), resend, sizeof *resend,
+                     NULL);
+}
+
 hd_err_t
 hd_codec_decode_drain (const void *data, size_t size, bool *out)
 {

@@ -129,15 +129,20 @@ hd_keys_load_public (const char *path_or_text, char out[HD_KEY_TEXT], char *errb
         memcpy (out, path_or_text, HD_KEY_TEXT);
         return HD_OK;
     }
-    zcert_t *cert = zcert_load (path_or_text);
-    if (!cert) {
+    //  Not zcert_load: it reads PATH_secret first when that exists, so a stale secret file
+    //  beside the public one would silently win. Read exactly the file named.
+    zconfig_t *root = zconfig_load (path_or_text);
+    const char *key = root ? zconfig_get (root, "curve/public-key", NULL) : NULL;
+    hd_err_t rc = HD_OK;
+    if (key && hd_keys_is_z85 (key))
+        memcpy (out, key, HD_KEY_TEXT);
+    else {
         snprintf (errbuf, errlen, "cannot load public key %s (not a Z85 key, not a cert file)",
                   path_or_text);
-        return HD_ECRYPTO;
+        rc = HD_ECRYPTO;
     }
-    memcpy (out, zcert_public_txt (cert), HD_KEY_TEXT);
-    zcert_destroy (&cert);
-    return HD_OK;
+    zconfig_destroy (&root);
+    return rc;
 }
 
 static hd_err_t
