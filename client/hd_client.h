@@ -141,17 +141,51 @@ hd_err_t hd_client_job_run (hd_client_job_t *self, hd_gather_t gather, hd_job_re
 void hd_client_job_stats (const hd_client_job_t *self, hd_job_stats_t *out);
 
 //  Cluster administration.
+#define HD_NODE_HAS_CPU 0x01    //  present bits of hd_node_info_t: a figure is absent (no source,
+#define HD_NODE_HAS_MEM 0x02    //  or no metrics from that node yet) unless its bit is set
+#define HD_NODE_HAS_TEMP 0x04
+#define HD_NODE_HAS_SCORE 0x08
+#define HD_NODE_HAS_LOAD 0x10
+#define HD_NODE_HAS_AGE 0x20
 typedef struct {
-    char name[64], arch[64], state[16];
+    char name[64], arch[64], state[16];  //  state: idle | busy | draining | stale | hot
     uint32_t slots, busy, cores;
-    double capacity;
+    double capacity;                     //  C_j the scheduler uses now
     uint64_t done, failed;
-    uint32_t nfns;
+    uint32_t present;                    //  HD_NODE_HAS_* bits
+    double cpu;                          //  whole-machine CPU busy, 0..1
+    uint64_t mem_total, mem_avail;       //  bytes
+    double temp;                         //  degrees C
+    double score;                        //  benchmark score
+    double load1;
+    uint32_t age_ms;                     //  age of the node's last metrics snapshot
+    char tags[512];                      //  comma-separated
 } hd_node_info_t;
 //  List the broker's nodes. *out is an array of *count entries (caller frees with free()).
 hd_err_t hd_client_nodes (hd_client_t *self, hd_node_info_t **out, uint32_t *count);
+//  Administration (needs an admin key; any key on an --insecure broker): op "drain" (the node
+//  gets no new task, running ones finish) or "resume". HD_OK; HD_EDENIED not an admin key;
+//  HD_ENOTFOUND no such node; HD_EINVAL unknown op; text in hd_client_last_error.
+hd_err_t hd_client_admin (hd_client_t *self, const char *op, const char *node);
 //  Wait until at least `count` nodes are registered (polling NODES), up to timeout_ms.
 hd_err_t hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms);
+
+//  Cluster events from the broker's events PUB socket (node joined/left/lost/drain/resume, and
+//  a "stats" event every second). Lossy by nature: for display, not for bookkeeping.
+typedef struct hd_events hd_events_t;
+typedef struct {
+    char type[16];        //  "node" or "stats"
+    char node[64], state[16], text[256];
+    uint64_t queued, running, done, failed;
+    double rate;          //  results per second over the last interval
+} hd_event_info_t;
+//  Subscribe. config->endpoint names the broker (its clients endpoint); the events endpoint is
+//  the same host at `port` (0: 7703). Same keys as a client. HD_OK or an error with errbuf text.
+hd_err_t hd_events_open (const hd_client_config_t *config, uint16_t port, hd_events_t **out,
+                         char *errbuf, size_t errlen);
+//  Next event within timeout_ms: HD_OK, HD_ETIMEDOUT.
+hd_err_t hd_events_next (hd_events_t *self, int timeout_ms, hd_event_info_t *out);
+void hd_events_destroy (hd_events_t **self_p);
 
 //  Embedded cluster: a broker and `workers` workers (each with `slots` slots, 0: one per core)
 //  running in threads of this process over inproc://, no keys needed. For tests, demos and

@@ -235,10 +235,12 @@ hd_codec_encode_welcome (hd_buf_t *buf, const hd_welcome_t *msg)
 {
     hd_buf_reset (buf);
     s_enc_t enc;
-    s_enc_start (&enc, buf, 1 + (msg->max_payload != 0));
+    s_enc_start (&enc, buf, 1 + (msg->max_payload != 0) + (msg->metrics_port != 0));
     s_pack_uint (&enc, "hb", msg->heartbeat_ms);
     if (msg->max_payload != 0)
         s_pack_uint (&enc, "maxpay", msg->max_payload);
+    if (msg->metrics_port != 0)
+        s_pack_uint (&enc, "mport", msg->metrics_port);
     return s_enc_end (&enc);
 }
 

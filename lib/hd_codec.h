@@ -82,10 +82,12 @@ typedef struct {
     double score;      //  benchmark / capacity score; 0 when not measured
 } hd_hello_t;
 
-//  WELCOME envelope. Keys: hb (uint ms, heartbeat interval), maxpay (uint bytes).
+//  WELCOME envelope. Keys: hb (uint ms, heartbeat interval), maxpay (uint bytes), mport (uint:
+//  TCP port of the broker's metrics SUB endpoint on the same host; absent or 0: none).
 typedef struct {
     uint32_t heartbeat_ms;
     uint32_t max_payload;
+    uint32_t metrics_port;
 } hd_welcome_t;
 
 //  ERROR envelope. Keys: code (uint), reason (str).

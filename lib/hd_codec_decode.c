@@ -487,6 +487,7 @@ static const s_field_t s_hello_fields[] = {
 static const s_field_t s_welcome_fields[] = {
     S_ONE (hd_welcome_t, "hb", F_UINT, true, heartbeat_ms),
     S_ONE (hd_welcome_t, "maxpay", F_UINT, false, max_payload),
+    S_ONE (hd_welcome_t, "mport", F_UINT, false, metrics_port),
 };
 
 static const s_field_t s_error_fields[] = {

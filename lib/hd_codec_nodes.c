@@ -1,8 +1,9 @@
-/*  hd_codec_nodes: NODES_REPLY through msgpack-c's object API. The input is first checked by
-    hd_codec_validate (declared lengths fit, bounded depth), so the unpacker never allocates for
-    sizes the bytes cannot back.  */
+/*  hd_codec_nodes: NODES_REPLY, ADMIN and EVENT through msgpack-c's object API. Input is first
+    checked by hd_codec_validate (declared lengths fit, bounded depth), so the unpacker never
+    allocates for sizes the bytes cannot back. Rare messages: clarity over speed.  */
 #include "hd_codec_nodes.h"
 
+#include <math.h>
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,26 +25,67 @@ s_key (msgpack_packer *pk, const char *key)
 }
 
 static void
+s_kv_str (msgpack_packer *pk, const char *key, const char *value)
+{
+    s_key (pk, key);
+    s_key (pk, value);
+}
+
+static void
+s_kv_uint (msgpack_packer *pk, const char *key, uint64_t value)
+{
+    s_key (pk, key);
+    msgpack_pack_uint64 (pk, value);
+}
+
+static void
+s_kv_double (msgpack_packer *pk, const char *key, double value)
+{
+    s_key (pk, key);
+    msgpack_pack_double (pk, value);
+}
+
+static uint32_t
+s_node_keys (const hd_nodeinfo_t *x)
+{
+    uint32_t p = x->present;
+    return 9 + !!(p & HD_NI_CPU) + 2 * !!(p & HD_NI_MEM) + !!(p & HD_NI_TEMP)
+           + !!(p & HD_NI_SCORE) + !!(p & HD_NI_LOAD) + !!(p & HD_NI_AGE) + (x->ntags > 0);
+}
+
+static void
 s_pack_node (msgpack_packer *pk, const hd_nodeinfo_t *x)
 {
-    msgpack_pack_map (pk, 9);
-    const char *strs[3][2] = { { "name", x->name }, { "arch", x->arch }, { "state", x->state } };
-    for (int i = 0; i < 3; i++) {
-        s_key (pk, strs[i][0]);
-        s_key (pk, strs[i][1]);
+    msgpack_pack_map (pk, s_node_keys (x));
+    s_kv_str (pk, "name", x->name);
+    s_kv_str (pk, "arch", x->arch);
+    s_kv_str (pk, "state", x->state);
+    s_kv_uint (pk, "slots", x->slots);
+    s_kv_uint (pk, "busy", x->busy);
+    s_kv_uint (pk, "cores", x->cores);
+    s_kv_double (pk, "capacity", x->capacity);
+    s_kv_uint (pk, "done", x->done);
+    s_kv_uint (pk, "failed", x->failed);
+    if (x->present & HD_NI_CPU)
+        s_kv_double (pk, "cpu", x->cpu);
+    if (x->present & HD_NI_MEM) {
+        s_kv_uint (pk, "mem_total", x->mem_total);
+        s_kv_uint (pk, "mem_avail", x->mem_avail);
     }
-    s_key (pk, "slots");
-    msgpack_pack_uint32 (pk, x->slots);
-    s_key (pk, "busy");
-    msgpack_pack_uint32 (pk, x->busy);
-    s_key (pk, "cores");
-    msgpack_pack_uint32 (pk, x->cores);
-    s_key (pk, "capacity");
-    msgpack_pack_double (pk, x->capacity);
-    s_key (pk, "done");
-    msgpack_pack_uint64 (pk, x->done);
-    s_key (pk, "failed");
-    msgpack_pack_uint64 (pk, x->failed);
+    if (x->present & HD_NI_TEMP)
+        s_kv_double (pk, "temp", x->temp);
+    if (x->present & HD_NI_SCORE)
+        s_kv_double (pk, "score", x->score);
+    if (x->present & HD_NI_LOAD)
+        s_kv_double (pk, "load1", x->load1);
+    if (x->present & HD_NI_AGE)
+        s_kv_uint (pk, "age", x->age_ms);
+    if (x->ntags) {
+        s_key (pk, "tags");
+        msgpack_pack_array (pk, x->ntags);
+        for (uint32_t i = 0; i < x->ntags; i++)
+            s_key (pk, x->tags[i]);
+    }
 }
 
 hd_err_t
@@ -60,6 +102,8 @@ hd_codec_encode_nodes (hd_buf_t *buf, const hd_nodeinfo_t *nodes, uint32_t count
     return buf->size ? HD_OK : HD_ENOMEM;
 }
 
+//  --- decoding helpers -------------------------------------------------------------------------
+
 static bool
 s_key_is (const msgpack_object_kv *kv, const char *key)
 {
@@ -70,7 +114,8 @@ s_key_is (const msgpack_object_kv *kv, const char *key)
 static bool
 s_str (const msgpack_object *o, char *out, size_t outlen)
 {
-    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= outlen)
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= outlen
+        || memchr (o->via.str.ptr, 0, o->via.str.size))
         return false;
     memcpy (out, o->via.str.ptr, o->via.str.size);
     out[o->via.str.size] = 0;
@@ -87,33 +132,79 @@ s_uint (const msgpack_object *o, uint64_t *out)
 }
 
 static bool
+s_double (const msgpack_object *o, double *out)
+{
+    if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32)
+        *out = o->via.f64;
+    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        *out = (double) o->via.u64;
+    else
+        return false;
+    return isfinite (*out);
+}
+
+static bool
+s_u32 (const msgpack_object *o, uint32_t *out)
+{
+    uint64_t u;
+    if (!s_uint (o, &u) || u > UINT32_MAX)
+        return false;
+    *out = (uint32_t) u;
+    return true;
+}
+
+static bool
+s_tags (const msgpack_object *o, hd_nodeinfo_t *x)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > HD_MAX_TAGS)
+        return false;
+    for (uint32_t i = 0; i < o->via.array.size; i++)
+        if (!s_str (&o->via.array.ptr[i], x->tags[i], sizeof x->tags[i]))
+            return false;
+    x->ntags = o->via.array.size;
+    return true;
+}
+
+//  Optional live figures: each sets its present bit.
+static int
+s_node_metric (const msgpack_object_kv *kv, hd_nodeinfo_t *x)
+{
+    const msgpack_object *v = &kv->val;
+    uint64_t u;
+    if (s_key_is (kv, "cpu"))
+        return (x->present |= HD_NI_CPU, s_double (v, &x->cpu));
+    if (s_key_is (kv, "mem_total"))
+        return (x->present |= HD_NI_MEM, s_uint (v, &x->mem_total));
+    if (s_key_is (kv, "mem_avail"))
+        return (x->present |= HD_NI_MEM, s_uint (v, &x->mem_avail));
+    if (s_key_is (kv, "temp"))
+        return (x->present |= HD_NI_TEMP, s_double (v, &x->temp));
+    if (s_key_is (kv, "score"))
+        return (x->present |= HD_NI_SCORE, s_double (v, &x->score));
+    if (s_key_is (kv, "load1"))
+        return (x->present |= HD_NI_LOAD, s_double (v, &x->load1));
+    if (s_key_is (kv, "age"))
+        return (x->present |= HD_NI_AGE, s_uint (v, &u) && u <= UINT32_MAX && (x->age_ms = (uint32_t) u, true));
+    if (s_key_is (kv, "tags"))
+        return s_tags (v, x);
+    return -1;  //  not a metric key
+}
+
+static bool
 s_node_field (const msgpack_object_kv *kv, hd_nodeinfo_t *x)
 {
-    uint64_t u = 0;
-    if (s_key_is (kv, "name")) return s_str (&kv->val, x->name, sizeof x->name);
-    if (s_key_is (kv, "arch")) return s_str (&kv->val, x->arch, sizeof x->arch);
-    if (s_key_is (kv, "state")) return s_str (&kv->val, x->state, sizeof x->state);
-    if (s_key_is (kv, "capacity")) {
-        if (kv->val.type == MSGPACK_OBJECT_FLOAT64 || kv->val.type == MSGPACK_OBJECT_FLOAT32)
-            x->capacity = kv->val.via.f64;
-        else if (s_uint (&kv->val, &u))
-            x->capacity = (double) u;
-        else
-            return false;
-        return true;
-    }
-    uint32_t *u32 = s_key_is (kv, "slots") ? &x->slots : s_key_is (kv, "busy") ? &x->busy
-                    : s_key_is (kv, "cores") ? &x->cores : NULL;
-    uint64_t *u64 = s_key_is (kv, "done") ? &x->done : s_key_is (kv, "failed") ? &x->failed : NULL;
-    if (!u32 && !u64)
-        return true;  //  unknown key: skipped
-    if (!s_uint (&kv->val, &u) || (u32 && u > UINT32_MAX))
-        return false;
-    if (u32)
-        *u32 = (uint32_t) u;
-    else
-        *u64 = u;
-    return true;
+    const msgpack_object *v = &kv->val;
+    if (s_key_is (kv, "name")) return s_str (v, x->name, sizeof x->name);
+    if (s_key_is (kv, "arch")) return s_str (v, x->arch, sizeof x->arch);
+    if (s_key_is (kv, "state")) return s_str (v, x->state, sizeof x->state);
+    if (s_key_is (kv, "capacity")) return s_double (v, &x->capacity);
+    if (s_key_is (kv, "slots")) return s_u32 (v, &x->slots);
+    if (s_key_is (kv, "busy")) return s_u32 (v, &x->busy);
+    if (s_key_is (kv, "cores")) return s_u32 (v, &x->cores);
+    if (s_key_is (kv, "done")) return s_uint (v, &x->done);
+    if (s_key_is (kv, "failed")) return s_uint (v, &x->failed);
+    int rc = s_node_metric (kv, x);
+    return rc != 0;  //  -1: unknown key, skipped
 }
 
 static hd_err_t
@@ -142,11 +233,11 @@ s_decode_list (const msgpack_object *list, hd_nodeinfo_t **out, uint32_t *count)
     return HD_OK;
 }
 
-hd_err_t
-hd_codec_decode_nodes (const void *data, size_t size, hd_nodeinfo_t **out, uint32_t *count)
+//  Unpack a validated top-level map and call `field` for each pair; HD_EPROTO when it refuses.
+static hd_err_t
+s_each_pair (const void *data, size_t size, bool (*field) (const msgpack_object_kv *, void *),
+             void *arg)
 {
-    *out = NULL;
-    *count = 0;
     if (hd_codec_validate (data, size) != HD_OK)
         return HD_EPROTO;
     msgpack_unpacked u;
@@ -154,10 +245,126 @@ hd_codec_decode_nodes (const void *data, size_t size, hd_nodeinfo_t **out, uint3
     hd_err_t rc = HD_EPROTO;
     if (msgpack_unpack_next (&u, data, size, NULL) == MSGPACK_UNPACK_SUCCESS
         && u.data.type == MSGPACK_OBJECT_MAP) {
-        for (uint32_t k = 0; k < u.data.via.map.size; k++)
-            if (s_key_is (&u.data.via.map.ptr[k], "nodes"))
-                rc = s_decode_list (&u.data.via.map.ptr[k].val, out, count);
+        rc = HD_OK;
+        for (uint32_t k = 0; rc == HD_OK && k < u.data.via.map.size; k++)
+            if (!field (&u.data.via.map.ptr[k], arg))
+                rc = HD_EPROTO;
     }
     msgpack_unpacked_destroy (&u);
     return rc;
+}
+
+typedef struct {
+    hd_nodeinfo_t **out;
+    uint32_t *count;
+    hd_err_t rc;
+    bool seen;
+} s_nodes_ctx_t;
+
+static bool
+s_nodes_pair (const msgpack_object_kv *kv, void *arg)
+{
+    s_nodes_ctx_t *ctx = arg;
+    if (!s_key_is (kv, "nodes"))
+        return true;
+    if (ctx->seen)
+        return false;
+    ctx->seen = true;
+    ctx->rc = s_decode_list (&kv->val, ctx->out, ctx->count);
+    return ctx->rc == HD_OK;
+}
+
+hd_err_t
+hd_codec_decode_nodes (const void *data, size_t size, hd_nodeinfo_t **out, uint32_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    s_nodes_ctx_t ctx = { out, count, HD_EPROTO, false };
+    hd_err_t rc = s_each_pair (data, size, s_nodes_pair, &ctx);
+    if (rc == HD_OK && !ctx.seen)
+        rc = HD_EPROTO;
+    if (rc != HD_OK) {
+        free (*out);
+        *out = NULL;
+        *count = 0;
+        return ctx.rc == HD_ETOOBIG ? HD_ETOOBIG : rc;
+    }
+    return HD_OK;
+}
+
+//  --- ADMIN ------------------------------------------------------------------------------------
+
+hd_err_t
+hd_codec_encode_admin (hd_buf_t *buf, const hd_admin_t *msg)
+{
+    hd_buf_reset (buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, s_write);
+    msgpack_pack_map (&pk, 2);
+    s_kv_str (&pk, "op", msg->op);
+    s_kv_str (&pk, "node", msg->node);
+    return buf->size ? HD_OK : HD_ENOMEM;
+}
+
+static bool
+s_admin_pair (const msgpack_object_kv *kv, void *arg)
+{
+    hd_admin_t *a = arg;
+    if (s_key_is (kv, "op")) return s_str (&kv->val, a->op, sizeof a->op);
+    if (s_key_is (kv, "node")) return s_str (&kv->val, a->node, sizeof a->node);
+    return true;
+}
+
+hd_err_t
+hd_codec_decode_admin (const void *data, size_t size, hd_admin_t *out)
+{
+    memset (out, 0, sizeof *out);
+    hd_err_t rc = s_each_pair (data, size, s_admin_pair, out);
+    return rc == HD_OK && out->op[0] && out->node[0] ? HD_OK : HD_EPROTO;
+}
+
+//  --- EVENT ------------------------------------------------------------------------------------
+
+hd_err_t
+hd_codec_encode_event (hd_buf_t *buf, const hd_event_t *msg)
+{
+    hd_buf_reset (buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, s_write);
+    msgpack_pack_map (&pk, 9);
+    s_kv_str (&pk, "type", msg->type);
+    s_kv_str (&pk, "node", msg->node);
+    s_kv_str (&pk, "state", msg->state);
+    s_kv_str (&pk, "text", msg->text);
+    s_kv_uint (&pk, "queued", msg->queued);
+    s_kv_uint (&pk, "running", msg->running);
+    s_kv_uint (&pk, "done", msg->done);
+    s_kv_uint (&pk, "failed", msg->failed);
+    s_kv_double (&pk, "rate", msg->rate);
+    return buf->size ? HD_OK : HD_ENOMEM;
+}
+
+static bool
+s_event_pair (const msgpack_object_kv *kv, void *arg)
+{
+    hd_event_t *e = arg;
+    const msgpack_object *v = &kv->val;
+    if (s_key_is (kv, "type")) return s_str (v, e->type, sizeof e->type);
+    if (s_key_is (kv, "node")) return s_str (v, e->node, sizeof e->node);
+    if (s_key_is (kv, "state")) return s_str (v, e->state, sizeof e->state);
+    if (s_key_is (kv, "text")) return s_str (v, e->text, sizeof e->text);
+    if (s_key_is (kv, "queued")) return s_uint (v, &e->queued);
+    if (s_key_is (kv, "running")) return s_uint (v, &e->running);
+    if (s_key_is (kv, "done")) return s_uint (v, &e->done);
+    if (s_key_is (kv, "failed")) return s_uint (v, &e->failed);
+    if (s_key_is (kv, "rate")) return s_double (v, &e->rate);
+    return true;
+}
+
+hd_err_t
+hd_codec_decode_event (const void *data, size_t size, hd_event_t *out)
+{
+    memset (out, 0, sizeof *out);
+    hd_err_t rc = s_each_pair (data, size, s_event_pair, out);
+    return rc == HD_OK && out->type[0] ? HD_OK : HD_EPROTO;
 }
