@@ -259,6 +259,46 @@ s_providers_adjust (hd_registry_t *self, const hd_node_t *node, int delta)
         }
 }
 
+static void
+s_node_capacity (hd_node_t *node, uint32_t busy)
+{
+    uint32_t cores = node->cores ? node->cores : node->slots;
+    double parallel = node->slots < cores ? node->slots : cores;
+    double base = node->score > 0 ? node->score * parallel : (double) node->slots;
+    double share = 1.0;
+    if (node->sys.present & HD_M_CPU) {
+        double own = (double) busy / cores;
+        double others = node->sys.cpu_util - (own < 1.0 ? own : 1.0);
+        share = others > 0 ? 1.0 - others : 1.0;
+        share = share < 0.05 ? 0.05 : share;  //  a loaded node still gets a trickle
+    }
+    node->capacity = base * share;
+}
+
+void
+hd_registry_update_metrics (hd_node_t *node, const hd_metrics_t *m, int64_t now_ms,
+                            double temp_limit_c)
+{
+    node->sys = m->sys;
+    if ((m->present & HD_M_SCORE) && m->score > 0)
+        node->score = m->score;
+    node->metrics_ms = now_ms;
+    node->stale = false;
+    node->hot = temp_limit_c > 0 && (m->sys.present & HD_M_TEMP) && m->sys.temp_c >= temp_limit_c;
+    s_node_capacity (node, (m->present & HD_M_BUSY) ? m->busy : node->in_flight);
+}
+
+uint32_t
+hd_registry_check_stale (hd_registry_t *self, int64_t now_ms, int64_t stale_ms)
+{
+    uint32_t n = 0;
+    for (hd_node_t *node = hd_registry_first (self); node; node = hd_registry_next (self, node)) {
+        node->stale = node->metrics_ms && now_ms - node->metrics_ms > stale_ms;
+        n += node->stale;
+    }
+    return n;
+}
+
 //  Copy what a HELLO announces; in_flight, counters, index and `user` are left alone.
 static void
 s_node_announce (hd_node_t *node, const hd_hello_t *hello, const uint64_t set[S_FN_WORDS],
@@ -270,7 +310,8 @@ s_node_announce (hd_node_t *node, const hd_hello_t *hello, const uint64_t set[S_
     node->cores = hello->cores;
     //  NaN and infinities fail these comparisons and fall back to slots.
     bool scored = hello->score > 0 && hello->score <= DBL_MAX;
-    node->capacity = scored ? hello->score : (double) hello->slots;
+    node->score = scored ? hello->score : 0;
+    s_node_capacity (node, 0);
     node->state = HD_NODE_READY;
     node->ntags = hello->ntags < HD_MAX_TAGS ? hello->ntags : HD_MAX_TAGS;
     for (uint32_t i = 0; i < node->ntags; i++)

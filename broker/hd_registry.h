@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "hd_codec.h"
+#include "hd_codec_metrics.h"
 
 #define HD_MAX_RID 256        //  ZeroMQ routing ids are 1..255 bytes
 #define HD_MAX_FN_IDS 1024    //  distinct function names the broker will intern
@@ -34,7 +35,12 @@ typedef struct hd_node {
     uint32_t slots;                    //  credit limit: in_flight never exceeds it
     uint32_t in_flight;                //  tasks leased to this worker now
     uint32_t cores;
-    double capacity;                   //  C_j > 0: score if given, else slots
+    double capacity;                   //  C_j > 0 (see hd_registry_update_metrics)
+    double score;                      //  per-core benchmark score, 0: none (capacity = slots)
+    hd_sysinfo_t sys;                  //  last metrics snapshot (present bits say what is known)
+    int64_t metrics_ms;                //  when it arrived; 0: never (metrics are optional)
+    bool stale;                        //  metrics stopped arriving: not eligible until they resume
+    bool hot;                          //  temperature at or over the broker's limit: not eligible
     hd_node_state_t state;
     uint32_t ntags;
     char tags[HD_MAX_TAGS][HD_MAX_NAME + 1];
@@ -84,6 +90,16 @@ size_t hd_registry_size (const hd_registry_t *self);
 //  Iterate: first/next in index order; NULL at the end. Safe while not adding or removing.
 hd_node_t *hd_registry_first (const hd_registry_t *self);
 hd_node_t *hd_registry_next (const hd_registry_t *self, const hd_node_t *worker);
+//  A metrics snapshot from the node: keep its figures, note the time, and recompute
+//      capacity C_j = score x min(slots, cores) x (1 - CPU share used by others)
+//  where the others' share is the whole-machine CPU use less this node's own busy slots
+//  (busy / cores), clamped so C_j stays > 0; without a score C_j = slots. hot = temperature
+//  present and >= temp_limit_c (0: no limit). Clears stale.
+void hd_registry_update_metrics (hd_node_t *node, const hd_metrics_t *m, int64_t now_ms,
+                                 double temp_limit_c);
+//  Mark stale every node whose metrics (once received) are older than stale_ms; returns how
+//  many are stale now.
+uint32_t hd_registry_check_stale (hd_registry_t *self, int64_t now_ms, int64_t stale_ms);
 //  Find by node name (first match), NULL when none.
 hd_node_t *hd_registry_find_name (const hd_registry_t *self, const char *name);
 

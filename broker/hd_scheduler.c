@@ -503,11 +503,22 @@ s_node_meets (const hd_node_t *node, const hd_reqs_t *reqs)
     return true;
 }
 
+//  Minimum free memory: a node without a memory figure cannot prove it has enough.
+static bool
+s_node_has_memory (const hd_node_t *node, const hd_reqs_t *reqs)
+{
+    if (!reqs || !reqs->min_mem_mb)
+        return true;
+    return (node->sys.present & HD_M_MEM_AVAIL)
+           && node->sys.mem_avail >= (uint64_t) reqs->min_mem_mb << 20;
+}
+
 static bool
 s_node_eligible (const hd_node_t *node, const hd_job_t *job)
 {
-    return node->state == HD_NODE_READY && node->in_flight < node->slots &&
-           hd_registry_offers (node, job->fn) && s_node_meets (node, job->reqs);
+    return node->state == HD_NODE_READY && !node->stale && !node->hot
+           && node->in_flight < node->slots && hd_registry_offers (node, job->fn)
+           && s_node_meets (node, job->reqs) && s_node_has_memory (node, job->reqs);
 }
 
 //  Earlier expected completion: (in_flight + 1) / capacity, compared without dividing.

@@ -421,6 +421,89 @@ test_scheduler_complete_marks_done_and_counts (void **state)
     assert_int_equal (hd_scheduler_leased (fx->sched), 0);
 }
 
+static hd_metrics_t
+s_metrics (double cpu, double temp, uint64_t mem_avail_mb)
+{
+    hd_metrics_t m = { .present = HD_M_BUSY, .busy = 0 };
+    m.sys.present = HD_M_CPU | HD_M_MEM_AVAIL | HD_M_MEM_TOTAL;
+    m.sys.cpu_util = cpu;
+    m.sys.mem_avail = mem_avail_mb << 20;
+    m.sys.mem_total = 2 * (mem_avail_mb << 20);
+    if (temp > 0) {
+        m.sys.present |= HD_M_TEMP;
+        m.sys.temp_c = temp;
+    }
+    return m;
+}
+
+static void
+test_scheduler_stale_metrics_exclude_a_node_until_it_reports (void **state)
+{
+    s_fx_t *fx = *state;
+    hd_node_t *node = s_worker (fx, "w1", 2, 0, "f", NULL);
+    hd_metrics_t m = s_metrics (0.1, 0, 512);
+    hd_registry_update_metrics (node, &m, 1000, 0);
+    s_submit (fx, 1, "f", 0);
+    assert_int_equal (hd_registry_check_stale (fx->registry, 1500, 3000), 0);
+    assert_int_equal (hd_registry_check_stale (fx->registry, 5000, 3000), 1);
+    assert_true (s_nothing_next (fx));
+    hd_registry_update_metrics (node, &m, 5001, 0);  //  reports again
+    assert_non_null (s_next (fx, NULL));
+}
+
+static void
+test_scheduler_hot_node_is_not_eligible (void **state)
+{
+    s_fx_t *fx = *state;
+    hd_node_t *hot = s_worker (fx, "hot", 2, 0, "f", NULL);
+    hd_node_t *cool = s_worker (fx, "cool", 2, 0, "f", NULL);
+    hd_metrics_t m = s_metrics (0.1, 85.0, 512);
+    hd_registry_update_metrics (hot, &m, 1000, 80.0);
+    m = s_metrics (0.1, 50.0, 512);
+    hd_registry_update_metrics (cool, &m, 1000, 80.0);
+    s_submit (fx, 1, "f", 0);
+    s_submit (fx, 2, "f", 0);
+    hd_node_t *got = NULL;
+    s_next (fx, &got);
+    assert_ptr_equal (got, cool);
+    s_next (fx, &got);
+    assert_ptr_equal (got, cool);  //  never the hot one, even with free slots there
+    assert_true (s_nothing_next (fx));
+}
+
+static void
+test_scheduler_min_memory_requirement (void **state)
+{
+    s_fx_t *fx = *state;
+    hd_node_t *small = s_worker (fx, "small", 2, 0, "f", NULL);
+    hd_node_t *big = s_worker (fx, "big", 2, 0, "f", NULL);
+    s_worker (fx, "unknown", 2, 0, "f", NULL);  //  no metrics: cannot prove its memory
+    hd_metrics_t m = s_metrics (0.1, 0, 256);
+    hd_registry_update_metrics (small, &m, 1000, 0);
+    m = s_metrics (0.1, 0, 4096);
+    hd_registry_update_metrics (big, &m, 1000, 0);
+    hd_submit_t msg = s_msg (1, "f", 0);
+    msg.min_mem_mb = 1024;
+    s_submit_msg (fx, &msg, NULL);
+    hd_node_t *got = NULL;
+    s_next (fx, &got);
+    assert_ptr_equal (got, big);
+}
+
+static void
+test_scheduler_capacity_follows_free_cpu_share (void **state)
+{
+    s_fx_t *fx = *state;
+    hd_node_t *node = s_worker (fx, "w1", 4, 2.0, "f", NULL);
+    node->cores = 4;
+    hd_metrics_t m = s_metrics (0.0, 0, 512);
+    hd_registry_update_metrics (node, &m, 1000, 0);
+    assert_true (node->capacity > 7.99 && node->capacity < 8.01);  //  2.0 x 4 cores
+    m = s_metrics (0.5, 0, 512);  //  half the machine busy with someone else's work
+    hd_registry_update_metrics (node, &m, 2000, 0);
+    assert_true (node->capacity > 3.99 && node->capacity < 4.01);
+}
+
 static int s_expired_calls;
 
 static void
@@ -707,6 +790,10 @@ main (void)
         S_TEST (test_scheduler_complete_marks_done_and_counts),
         S_TEST (test_scheduler_lease_deadline_follows_timeout),
         S_TEST (test_scheduler_expired_lease_ends_and_returns_credit),
+        S_TEST (test_scheduler_stale_metrics_exclude_a_node_until_it_reports),
+        S_TEST (test_scheduler_hot_node_is_not_eligible),
+        S_TEST (test_scheduler_min_memory_requirement),
+        S_TEST (test_scheduler_capacity_follows_free_cpu_share),
         S_TEST (test_scheduler_cancel_queued),
         S_TEST (test_scheduler_cancel_leased_is_invalid),
         S_TEST (test_scheduler_cancel_unknown),
