@@ -24,6 +24,10 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     memset (config, 0, sizeof *config);
     config->clients_endpoint = "tcp://*:7700";
     config->workers_endpoint = "tcp://*:7701";
+    config->metrics_endpoint = "tcp://*:7702";
+    config->events_endpoint = "tcp://*:7703";
+    config->stale_ms = 5000;
+    config->temp_limit_c = 80.0;
     config->max_payload = HD_DEFAULT_MAX_PAYLOAD;
     config->max_queue = 1000000;
     config->heartbeat_ms = 1000;
@@ -92,6 +96,9 @@ s_bind (hd_broker_t *self, char *errbuf, size_t errlen)
     snprintf (self->workers_ep, sizeof self->workers_ep, "%s", zsock_endpoint (self->workers));
     self->clients_raw = zsock_resolve (self->clients);
     self->workers_raw = zsock_resolve (self->workers);
+    rc = hd_broker_bind_extra (self, errbuf, errlen);
+    if (rc != HD_OK)
+        return rc;
     snprintf (self->stop_ep, sizeof self->stop_ep, "inproc://hd-broker-stop-%p", (void *) self);
     self->stop_pull = zsock_new_pull (self->stop_ep);  //  PULL binds by default
     return self->stop_pull ? HD_OK : HD_ENOMEM;
@@ -168,6 +175,8 @@ hd_broker_destroy (hd_broker_t **self_p)
     zsock_destroy (&self->clients);
     zsock_destroy (&self->workers);
     zsock_destroy (&self->stop_pull);
+    zsock_destroy (&self->metrics);
+    zsock_destroy (&self->events);
     hd_auth_destroy (&self->auth);
     zcert_destroy (&self->cert);
     free (self);
@@ -196,6 +205,18 @@ hd_broker_workers_endpoint (const hd_broker_t *self)
     return self->workers_ep;
 }
 
+const char *
+hd_broker_metrics_endpoint (const hd_broker_t *self)
+{
+    return self->metrics_ep;
+}
+
+const char *
+hd_broker_events_endpoint (const hd_broker_t *self)
+{
+    return self->events_ep;
+}
+
 static void
 s_log_stats (hd_broker_t *self)
 {
@@ -212,13 +233,14 @@ s_log_stats (hd_broker_t *self)
 hd_err_t
 hd_broker_run (hd_broker_t *self)
 {
-    zmq_pollitem_t items[4] = {
+    zmq_pollitem_t items[5] = {
         { self->clients_raw, 0, ZMQ_POLLIN, 0 },
         { self->workers_raw, 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->stop_pull), 0, ZMQ_POLLIN, 0 },
+        { self->metrics ? zsock_resolve (self->metrics) : NULL, 0, ZMQ_POLLIN, 0 },
         { self->auth ? hd_auth_socket (self->auth) : NULL, 0, ZMQ_POLLIN, 0 },
     };
-    int nitems = self->auth ? 4 : 3;
+    int nitems = self->auth ? 5 : 4;
     hd_info ("serving clients on %s, workers on %s%s", self->clients_ep, self->workers_ep,
              self->config.insecure ? " (insecure)" : " (CURVE)");
     self->next_beat_ms = hd_broker_now () + self->config.heartbeat_ms;
@@ -228,8 +250,10 @@ hd_broker_run (hd_broker_t *self)
             break;  //  EINTR from a signal: zsys_interrupted is set
         if (items[2].revents & ZMQ_POLLIN)
             break;
-        if (nitems == 4 && (items[3].revents & ZMQ_POLLIN))
+        if (nitems == 5 && (items[4].revents & ZMQ_POLLIN))
             hd_auth_handle (self->auth);
+        if (self->metrics && (items[3].revents & ZMQ_POLLIN))
+            hd_broker_on_metrics (self);
         if (items[1].revents & ZMQ_POLLIN)
             hd_broker_on_worker (self);
         if (items[0].revents & ZMQ_POLLIN)
@@ -239,6 +263,8 @@ hd_broker_run (hd_broker_t *self)
         if (now >= self->next_beat_ms) {
             hd_broker_beat (self, now);
             hd_broker_expire (self, now);
+            hd_registry_check_stale (self->registry, now, self->config.stale_ms);
+            hd_broker_stats_event (self, now - self->next_beat_ms + self->config.heartbeat_ms);
             self->next_beat_ms = now + self->config.heartbeat_ms;
         }
     }

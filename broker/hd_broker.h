@@ -15,6 +15,8 @@ typedef struct hd_broker hd_broker_t;
 typedef struct {
     const char *clients_endpoint;  //  default tcp://*:7700
     const char *workers_endpoint;  //  default tcp://*:7701
+    const char *metrics_endpoint;  //  SUB for worker metrics, default tcp://*:7702; NULL: none
+    const char *events_endpoint;   //  PUB of cluster events, default tcp://*:7703; NULL: none
     const char *keys_dir;          //  broker.cert_secret + clients.keys, workers.keys, admins.keys
     bool insecure;                 //  plain TCP, no CURVE (logs a warning)
     uint32_t max_payload;          //  bytes; a larger task payload is REJECTED TOO_LARGE
@@ -24,6 +26,8 @@ typedef struct {
     uint32_t default_attempts;     //  dispatches per task at most (when the task gives 0)
     uint32_t max_client_tasks;     //  per client: queued + running + unacknowledged results
     uint32_t result_ttl_ms;        //  an unacknowledged result is forgotten after this long
+    uint32_t stale_ms;             //  a node whose metrics are older than this gets no task
+    double temp_limit_c;           //  a node at or over this temperature gets no task; 0: none
 } hd_broker_config_t;
 
 void hd_broker_config_defaults (hd_broker_config_t *config);
@@ -39,5 +43,8 @@ void hd_broker_stop (hd_broker_t *self);
 //  Endpoints actually bound (a "*" port resolved), borrowed.
 const char *hd_broker_clients_endpoint (const hd_broker_t *self);
 const char *hd_broker_workers_endpoint (const hd_broker_t *self);
+//  "" when that socket is off.
+const char *hd_broker_metrics_endpoint (const hd_broker_t *self);
+const char *hd_broker_events_endpoint (const hd_broker_t *self);
 
 #endif

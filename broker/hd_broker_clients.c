@@ -29,13 +29,9 @@ s_send_env (hd_broker_t *self, bool with_empty_payload)
 }
 
 //  REJECTED {id?, code, reason, retry?} straight to the sender of the current message.
-static void
-s_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
-          const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
-
-static void
-s_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
-          const char *fmt, ...)
+void
+hd_broker_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
+                  const char *fmt, ...)
 {
     hd_reject_t r = { .has_id = id != NULL, .code = code, .retry_ms = retry_ms };
     if (id)
@@ -44,7 +40,8 @@ s_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms
     va_start (ap, fmt);
     vsnprintf (r.reason, sizeof r.reason, fmt, ap);
     va_end (ap);
-    self->stats.rejected++;
+    if (code != HD_ST_OK)
+        self->stats.rejected++;
     if (hd_codec_encode_reject (&self->env, &r) != HD_OK)
         return;
     if (hd_send_frame (self->clients_raw, hd_frames_data (&self->in, 0),
@@ -96,26 +93,32 @@ s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
     self->stats.submitted++;
     if (rc != HD_OK) {
         self->stats.malformed++;
-        s_reject (self, NULL, rc == HD_ETOOBIG ? HD_ST_TOO_LARGE : HD_ST_MALFORMED, 0,
+        hd_broker_reject (self, NULL, rc == HD_ETOOBIG ? HD_ST_TOO_LARGE : HD_ST_MALFORMED, 0,
                   "malformed SUBMIT envelope: %s", hd_strerror (rc));
+        return;
+    }
+    if ((s.node[0] || s.ntags) && !hd_broker_satisfiable (self, &s)) {
+        hd_broker_reject (self, &s.id, HD_ST_UNSATISFIABLE, 0, "no node offering '%s' has %s%s%s",
+                          s.fn, s.node[0] ? "the name " : "the tags asked for", s.node,
+                          s.node[0] ? "" : " (see heddle nodes)");
         return;
     }
     size_t size = hd_frames_size (in, i + 1);
     if (size > self->config.max_payload) {
-        s_reject (self, &s.id, HD_ST_TOO_LARGE, 0, "payload of %zu bytes is over the broker's "
+        hd_broker_reject (self, &s.id, HD_ST_TOO_LARGE, 0, "payload of %zu bytes is over the broker's "
                   "limit of %u bytes", size, self->config.max_payload);
         return;
     }
     hd_bclient_t *c = &self->client_tab[client];
     if (c->held >= self->config.max_client_tasks) {
         self->stats.busy++;
-        s_reject (self, &s.id, HD_ST_BUSY, 500, "this client has %u tasks queued, running or "
+        hd_broker_reject (self, &s.id, HD_ST_BUSY, 500, "this client has %u tasks queued, running or "
                   "unacknowledged (limit %u)", c->held, self->config.max_client_tasks);
         return;
     }
     zmq_msg_t *payload = malloc (sizeof *payload);
     if (!payload) {
-        s_reject (self, &s.id, HD_ST_BUSY, 1000, "broker out of memory");
+        hd_broker_reject (self, &s.id, HD_ST_BUSY, 1000, "broker out of memory");
         return;
     }
     zmq_msg_init (payload);
@@ -138,14 +141,14 @@ s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
                 hd_broker_send_results (self, client, &job, 1, now);
             break;
         case HD_ENOTFOUND:
-            s_reject (self, &s.id, HD_ST_UNKNOWN_FN, 0, "no worker offers function '%s'", s.fn);
+            hd_broker_reject (self, &s.id, HD_ST_UNKNOWN_FN, 0, "no worker offers function '%s'", s.fn);
             return;
         case HD_EFULL:
-            s_reject (self, &s.id, HD_ST_BUSY, 100, "broker queue full (%u tasks)",
+            hd_broker_reject (self, &s.id, HD_ST_BUSY, 100, "broker queue full (%u tasks)",
                       self->config.max_queue);
             return;
         default:
-            s_reject (self, &s.id, HD_ST_INTERNAL, 1000, "cannot queue: %s", hd_strerror (rc));
+            hd_broker_reject (self, &s.id, HD_ST_INTERNAL, 1000, "cannot queue: %s", hd_strerror (rc));
             return;
     }
     self->stats.accepted++;
@@ -158,7 +161,7 @@ s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
     hd_frames_t *in = &self->in;
     if (in->truncated || in->count < 4 || (in->count - 2) % 2) {
         self->stats.malformed++;
-        s_reject (self, NULL, in->truncated ? HD_ST_TOO_LARGE : HD_ST_MALFORMED, 0,
+        hd_broker_reject (self, NULL, in->truncated ? HD_ST_TOO_LARGE : HD_ST_MALFORMED, 0,
                   in->truncated ? "more than %d tasks in one SUBMIT"
                                 : "SUBMIT needs ([envelope][payload])+ frames (got %d frames)",
                   in->truncated ? HD_MAX_BATCH : (int) in->count - 1);
@@ -191,7 +194,7 @@ s_on_cancel (hd_broker_t *self)
     hd_idlist_t *ids = self->accepted;  //  reuse: no SUBMIT is being handled now
     if (hd_codec_decode_ids (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2), ids)
         != HD_OK) {
-        s_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed CANCEL");
+        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed CANCEL");
         return;
     }
     for (uint32_t i = 0; i < ids->count; i++) {
@@ -211,7 +214,7 @@ s_on_ack (hd_broker_t *self, uint32_t client)
     hd_idlist_t *ids = self->accepted;  //  reuse: no SUBMIT is being handled now
     if (hd_codec_decode_ids (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2), ids)
         != HD_OK) {
-        s_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed ACK");
+        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed ACK");
         return;
     }
     hd_broker_on_ack (self, client, ids);
@@ -231,7 +234,7 @@ s_on_ping (hd_broker_t *self, uint32_t client, int64_t now)
     bool resend = false;
     if (hd_codec_decode_ping (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2),
                               &resend) != HD_OK) {
-        s_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed PING");
+        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed PING");
         return;
     }
     s_on_simple (self, client, HD_CMD_PONG);
@@ -240,40 +243,11 @@ s_on_ping (hd_broker_t *self, uint32_t client, int64_t now)
 }
 
 static void
-s_on_nodes (hd_broker_t *self, uint32_t client)
-{
-    uint32_t n = (uint32_t) hd_registry_size (self->registry), k = 0;
-    hd_nodeinfo_t *info = calloc (n ? n : 1, sizeof *info);
-    if (!info)
-        return;
-    for (hd_node_t *node = hd_registry_first (self->registry); node && k < n;
-         node = hd_registry_next (self->registry, node), k++) {
-        hd_nodeinfo_t *x = &info[k];
-        snprintf (x->name, sizeof x->name, "%s", node->name);
-        snprintf (x->arch, sizeof x->arch, "%s", node->arch);
-        snprintf (x->state, sizeof x->state, "%s",
-                  node->state == HD_NODE_DRAINING ? "draining"
-                  : node->in_flight == 0          ? "idle"
-                                                  : "busy");
-        x->slots = node->slots;
-        x->busy = node->in_flight;
-        x->cores = node->cores;
-        x->capacity = node->capacity;
-        x->done = node->done;
-        x->failed = node->failed;
-    }
-    if (hd_codec_encode_nodes (&self->env, info, k) == HD_OK
-        && hd_broker_send_to_client (self, client, HD_CMD_NODES_REPLY) == 0)
-        s_send_env (self, false);
-    free (info);
-}
-
-static void
 s_on_client_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now)
 {
     if (cmd != HD_CMD_SUBMIT && self->in.count != 3) {
         self->stats.malformed++;
-        s_reject (self, NULL, HD_ST_MALFORMED, 0, "command 0x%02x takes exactly one envelope",
+        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "command 0x%02x takes exactly one envelope",
                   cmd);
         return;
     }
@@ -282,10 +256,11 @@ s_on_client_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now)
         case HD_CMD_CANCEL: s_on_cancel (self); break;
         case HD_CMD_ACK: s_on_ack (self, client); break;
         case HD_CMD_PING: s_on_ping (self, client, now); break;
-        case HD_CMD_NODES: s_on_nodes (self, client); break;
+        case HD_CMD_NODES: hd_broker_on_nodes (self, client); break;
+        case HD_CMD_ADMIN: hd_broker_on_admin (self, client); break;
         default:
             self->stats.malformed++;
-            s_reject (self, NULL, HD_ST_MALFORMED, 0, "command 0x%02x is not a client command",
+            hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "command 0x%02x is not a client command",
                       cmd);
     }
 }
@@ -299,18 +274,18 @@ s_on_one_client_message (hd_broker_t *self, int64_t now)
                                                           hd_frames_size (in, 1), &version, &cmd)
                                  : HD_EPROTO;
     if (rc == HD_EVERSION) {
-        s_reject (self, NULL, HD_ST_VERSION, 0, "protocol version %u not supported: this broker "
+        hd_broker_reject (self, NULL, HD_ST_VERSION, 0, "protocol version %u not supported: this broker "
                   "speaks %d..%d", version, HD_PROTO_VERSION_MIN, HD_PROTO_VERSION);
         return;
     }
     if (rc != HD_OK || in->count < 3) {
         self->stats.malformed++;
-        s_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed message: bad header frame");
+        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed message: bad header frame");
         return;
     }
     uint32_t client = s_client_index (self, now);
     if (client == UINT32_MAX) {
-        s_reject (self, NULL, HD_ST_BUSY, 1000, "broker out of memory");
+        hd_broker_reject (self, NULL, HD_ST_BUSY, 1000, "broker out of memory");
         return;
     }
     s_on_client_cmd (self, client, cmd, now);

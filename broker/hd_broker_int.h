@@ -46,16 +46,18 @@ typedef struct {
 typedef struct {
     uint64_t submitted, accepted, rejected, dispatched, completed, failed;
     uint64_t fenced, unknown_results, malformed, unroutable, lost_workers, dead;
-    uint64_t acked, resent, expired, busy, expired_leases;
+    uint64_t acked, resent, expired, busy, expired_leases, metrics, bad_metrics;
 } hd_broker_stats_t;
 
 struct hd_broker {
     hd_broker_config_t config;
-    zsock_t *clients, *workers, *stop_pull;
+    zsock_t *clients, *workers, *stop_pull, *metrics, *events;
     void *clients_raw, *workers_raw;
     hd_auth_t *auth;
     zcert_t *cert;
-    char clients_ep[256], workers_ep[256], stop_ep[64];
+    char clients_ep[256], workers_ep[256], metrics_ep[256], events_ep[256], stop_ep[64];
+    uint32_t metrics_port;
+    uint64_t last_completed;       //  for the stats event's rate
     hd_registry_t *registry;
     hd_scheduler_t *scheduler;
     hd_frames_t in;              //  the message being handled
@@ -83,6 +85,19 @@ void hd_broker_fail_job (hd_broker_t *self, hd_job_t *job, uint32_t status, cons
 //  Send frames [rid][header] prefix to a client; 0 or -1 (client gone).
 int hd_broker_send_to_client (hd_broker_t *self, uint32_t client, uint8_t cmd);
 int64_t hd_broker_now (void);
+//  hd_broker_admin.c: metrics, events, ADMIN, NODES, requirement checks
+hd_err_t hd_broker_bind_extra (hd_broker_t *self, char *errbuf, size_t errlen);
+void hd_broker_on_metrics (hd_broker_t *self);
+void hd_broker_event (hd_broker_t *self, const char *type, const char *node, const char *state,
+                      const char *text);
+void hd_broker_stats_event (hd_broker_t *self, int64_t elapsed_ms);
+void hd_broker_on_admin (hd_broker_t *self, uint32_t client);
+void hd_broker_on_nodes (hd_broker_t *self, uint32_t client);
+//  Whether some registered node could ever take this task (function, tags, pinned node).
+bool hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s);
+//  REJECTED {id?, code, reason} to the sender of the current message.
+void hd_broker_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
+                       const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
 //  hd_broker_results.c
 void hd_broker_result_free (void *result);
 //  Release a job (any state) and its client's count.

@@ -17,6 +17,8 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "Queue tasks from clients and dispatch them to workers by capacity.\n\n"
              "  -c, --clients ENDPOINT   clients endpoint (default %s)\n"
              "  -w, --workers ENDPOINT   workers endpoint (default %s)\n"
+             "      --metrics ENDPOINT   SUB for worker metrics, or 'none' (default %s)\n"
+             "      --events ENDPOINT    PUB of cluster events, or 'none' (default %s)\n"
              "  -k, --keys DIR           keys directory from `heddle keys init` (default "
              "$HEDDLE_KEYS)\n"
              "      --insecure           plain TCP without CURVE (a warning is logged)\n"
@@ -25,6 +27,12 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "      --heartbeat MS       heartbeat interval (default %u)\n"
              "      --misses N           silent intervals before a worker is lost (default %u)\n"
              "      --attempts N         dispatches per task at most (default %u)\n"
+             "      --max-client-tasks N per client: queued + running + unacknowledged "
+             "(default %u)\n"
+             "      --result-ttl MS      forget a result unacknowledged this long (default %u)\n"
+             "      --stale MS           no task to a node whose metrics are this old (default "
+             "%u)\n"
+             "      --temp-limit C       no task to a node this hot, 0: no limit (default %.0f)\n"
              "      --log-level LEVEL    error|warn|info|debug (default info)\n"
              "      --print-config       print the effective configuration and exit\n"
              "      --print-endpoints    once bound, print \"clients=EP workers=EP\" on stdout "
@@ -33,8 +41,10 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "  -h, --help               this text\n"
              "Endpoints take tcp://host:port, host:port, or a bare host (default ports 7700 and "
              "7701).\n",
-             d->clients_endpoint, d->workers_endpoint, d->max_payload, d->max_queue,
-             d->heartbeat_ms, d->heartbeat_misses, d->default_attempts);
+             d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
+             d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
+             d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->stale_ms,
+             d->temp_limit_c);
 }
 
 static int
@@ -51,6 +61,29 @@ s_uint_arg (const char *name, const char *text, uint32_t *out)
 }
 
 static bool s_print_endpoints;
+static char s_metrics_ep[256], s_events_ep[256];
+
+static const char *
+s_endpoint_or_none (const char *text, char *buf, int port)
+{
+    if (strcmp (text, "none") == 0)
+        return NULL;
+    hd_transport_endpoint (buf, 256, text, port);
+    return buf;
+}
+
+static int
+s_double_arg (const char *name, const char *text, double *out)
+{
+    char *end;
+    double v = strtod (text, &end);
+    if (!*text || *end || v < 0) {
+        fprintf (stderr, "heddle-broker: --%s needs a number >= 0, got '%s'\n", name, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
 
 static int
 s_parse (int argc, char **argv, hd_broker_config_t *c, char *clients, char *workers, bool *print)
@@ -59,6 +92,8 @@ s_parse (int argc, char **argv, hd_broker_config_t *c, char *clients, char *work
         { "clients", 1, 0, 'c' }, { "workers", 1, 0, 'w' }, { "keys", 1, 0, 'k' },
         { "insecure", 0, 0, 'I' }, { "max-payload", 1, 0, 'P' }, { "max-queue", 1, 0, 'Q' },
         { "heartbeat", 1, 0, 'H' }, { "misses", 1, 0, 'M' }, { "attempts", 1, 0, 'A' },
+        { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' }, { "max-client-tasks", 1, 0, 'C' },
+        { "result-ttl", 1, 0, 'T' }, { "stale", 1, 0, 'S' }, { "temp-limit", 1, 0, 't' },
         { "log-level", 1, 0, 'L' }, { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' },
         { "help", 0, 0, 'h' },
         { 0, 0, 0, 0 } };
@@ -75,6 +110,12 @@ s_parse (int argc, char **argv, hd_broker_config_t *c, char *clients, char *work
             case 'H': rc = s_uint_arg ("heartbeat", optarg, &c->heartbeat_ms); break;
             case 'M': rc = s_uint_arg ("misses", optarg, &c->heartbeat_misses); break;
             case 'A': rc = s_uint_arg ("attempts", optarg, &c->default_attempts); break;
+            case 'm': c->metrics_endpoint = s_endpoint_or_none (optarg, s_metrics_ep, 7702); break;
+            case 'e': c->events_endpoint = s_endpoint_or_none (optarg, s_events_ep, 7703); break;
+            case 'C': rc = s_uint_arg ("max-client-tasks", optarg, &c->max_client_tasks); break;
+            case 'T': rc = s_uint_arg ("result-ttl", optarg, &c->result_ttl_ms); break;
+            case 'S': rc = s_uint_arg ("stale", optarg, &c->stale_ms); break;
+            case 't': rc = s_double_arg ("temp-limit", optarg, &c->temp_limit_c); break;
             case 'L':
                 if (hd_log_parse_level (optarg, &level) != 0) {
                     fprintf (stderr, "heddle-broker: unknown log level '%s'\n", optarg);
@@ -115,11 +156,16 @@ main (int argc, char **argv)
     config.clients_endpoint = clients;
     config.workers_endpoint = workers;
     if (print) {
-        printf ("clients = %s\nworkers = %s\nkeys = %s\ninsecure = %s\nmax-payload = %u\n"
-                "max-queue = %u\nheartbeat = %u\nmisses = %u\nattempts = %u\n",
-                clients, workers, config.keys_dir ? config.keys_dir : "(none)",
-                config.insecure ? "yes" : "no", config.max_payload, config.max_queue,
-                config.heartbeat_ms, config.heartbeat_misses, config.default_attempts);
+        printf ("clients = %s\nworkers = %s\nmetrics = %s\nevents = %s\nkeys = %s\n"
+                "insecure = %s\nmax-payload = %u\nmax-queue = %u\nheartbeat = %u\nmisses = %u\n"
+                "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nstale = %u\n"
+                "temp-limit = %.1f\n",
+                clients, workers, config.metrics_endpoint ? config.metrics_endpoint : "none",
+                config.events_endpoint ? config.events_endpoint : "none",
+                config.keys_dir ? config.keys_dir : "(none)", config.insecure ? "yes" : "no",
+                config.max_payload, config.max_queue, config.heartbeat_ms,
+                config.heartbeat_misses, config.default_attempts, config.max_client_tasks,
+                config.result_ttl_ms, config.stale_ms, config.temp_limit_c);
         return 0;
     }
     zsys_init ();
@@ -131,8 +177,10 @@ main (int argc, char **argv)
         return 1;
     }
     if (s_print_endpoints) {
-        printf ("clients=%s workers=%s\n", hd_broker_clients_endpoint (broker),
-                hd_broker_workers_endpoint (broker));
+        printf ("clients=%s workers=%s metrics=%s events=%s\n",
+                hd_broker_clients_endpoint (broker), hd_broker_workers_endpoint (broker),
+                *hd_broker_metrics_endpoint (broker) ? hd_broker_metrics_endpoint (broker) : "none",
+                *hd_broker_events_endpoint (broker) ? hd_broker_events_endpoint (broker) : "none");
         fflush (stdout);
     }
     rc = hd_broker_run (broker);

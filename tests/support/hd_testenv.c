@@ -122,8 +122,10 @@ hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
     char bin[512];
     const char *argv[32] = { hd_testenv_bin ("heddle-broker", bin, sizeof bin), "--keys",
                              env->keys, "--clients", "tcp://127.0.0.1:*", "--workers",
-                             "tcp://127.0.0.1:*", "--print-endpoints", "--log-level", s_log_level () };
-    int n = 10;
+                             "tcp://127.0.0.1:*", "--metrics", "tcp://127.0.0.1:*", "--events",
+                             "tcp://127.0.0.1:*", "--print-endpoints", "--log-level",
+                             s_log_level () };
+    int n = 14;
     for (int i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -133,7 +135,8 @@ hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
     if (!s_read_line (fd, line, sizeof line, 10000))
         fail_msg ("the broker did not report its endpoints within 10 s");
     close (fd);
-    if (sscanf (line, "clients=%127s workers=%127s", env->clients_ep, env->workers_ep) != 2)
+    if (sscanf (line, "clients=%127s workers=%127s metrics=%127s events=%127s", env->clients_ep,
+                env->workers_ep, env->metrics_ep, env->events_ep) != 4)
         fail_msg ("unexpected broker line: %s", line);
 }
 

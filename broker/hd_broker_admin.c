@@ -1,0 +1,241 @@
+/*  hd_broker_admin: what the broker tells and accepts beyond tasks: worker metrics (a SUB
+    socket; lossy hints that update each node's figures and capacity), cluster events (a PUB
+    socket for `heddle top`), ADMIN drain/resume (admin key), NODES replies, and the check that
+    a task's requirements can be met by some node at all.  */
+#include "hd_broker_int.h"
+
+#include "hd_codec_metrics.h"
+#include "hd_log.h"
+#include "hd_transport.h"
+
+static uint32_t
+s_port_of (const char *endpoint)
+{
+    const char *colon = strrchr (endpoint, ':');
+    return colon ? (uint32_t) strtoul (colon + 1, NULL, 10) : 0;
+}
+
+hd_err_t
+hd_broker_bind_extra (hd_broker_t *self, char *errbuf, size_t errlen)
+{
+    hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert };
+    hd_err_t rc = HD_OK;
+    if (self->config.metrics_endpoint) {
+        o.zap_domain = HD_DOMAIN_WORKERS;  //  only worker keys may publish metrics
+        o.max_msg_size = HD_MAX_METRICS_ENVELOPE + 64;
+        rc = hd_transport_bind (&self->metrics, ZMQ_SUB, self->config.metrics_endpoint, &o,
+                                errbuf, errlen);
+        if (rc != HD_OK)
+            return rc;
+        uint8_t header[HD_HEADER_BYTES];
+        hd_codec_metrics_header (header);
+        zmq_setsockopt (zsock_resolve (self->metrics), ZMQ_SUBSCRIBE, header, sizeof header);
+        snprintf (self->metrics_ep, sizeof self->metrics_ep, "%s", zsock_endpoint (self->metrics));
+        self->metrics_port = s_port_of (self->metrics_ep);
+    }
+    if (self->config.events_endpoint) {
+        o.zap_domain = HD_DOMAIN_CLIENTS;
+        o.max_msg_size = 1024;
+        rc = hd_transport_bind (&self->events, ZMQ_PUB, self->config.events_endpoint, &o, errbuf,
+                                errlen);
+        if (rc == HD_OK)
+            snprintf (self->events_ep, sizeof self->events_ep, "%s",
+                      zsock_endpoint (self->events));
+    }
+    return rc;
+}
+
+void
+hd_broker_on_metrics (hd_broker_t *self)
+{
+    int64_t now = hd_broker_now ();
+    void *sock = zsock_resolve (self->metrics);
+    hd_metrics_t m;
+    for (int n = 0; n < 256; n++) {
+        if (hd_frames_recv (&self->in, sock, ZMQ_DONTWAIT) != HD_OK)
+            break;
+        hd_node_t *node = NULL;
+        if (self->in.count == 2
+            && hd_codec_decode_metrics (hd_frames_data (&self->in, 1),
+                                        hd_frames_size (&self->in, 1), &m) == HD_OK
+            && (node = hd_registry_find_name (self->registry, m.name))) {
+            bool was_hot = node->hot;
+            hd_registry_update_metrics (node, &m, now, self->config.temp_limit_c);
+            self->stats.metrics++;
+            if (node->hot != was_hot)
+                hd_broker_event (self, "node", node->name, node->hot ? "hot" : "cool",
+                                 node->hot ? "temperature limit reached: no new tasks"
+                                           : "temperature back under the limit");
+        }
+        else
+            self->stats.bad_metrics++;  //  malformed, or from a node not (yet) registered
+    }
+    hd_frames_clear (&self->in);
+}
+
+void
+hd_broker_event (hd_broker_t *self, const char *type, const char *node, const char *state,
+                 const char *text)
+{
+    if (!self->events)
+        return;
+    hd_event_t e = { 0 };
+    snprintf (e.type, sizeof e.type, "%s", type);
+    snprintf (e.node, sizeof e.node, "%s", node ? node : "");
+    snprintf (e.state, sizeof e.state, "%s", state ? state : "");
+    snprintf (e.text, sizeof e.text, "%s", text ? text : "");
+    e.queued = hd_scheduler_queued (self->scheduler);
+    e.running = hd_scheduler_leased (self->scheduler);
+    e.done = self->stats.completed;
+    e.failed = self->stats.failed;
+    if (hd_codec_encode_event (&self->env, &e) != HD_OK)
+        return;
+    void *sock = zsock_resolve (self->events);
+    uint8_t header[HD_HEADER_BYTES] = { HD_PROTO_SIG0, HD_PROTO_SIG1, HD_PROTO_VERSION,
+                                        HD_CMD_EVENT };
+    //  PUB never blocks: at its high-water mark it drops, which is right for display hints.
+    zmq_send (sock, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send (sock, self->env.data, self->env.size, ZMQ_DONTWAIT);
+}
+
+void
+hd_broker_stats_event (hd_broker_t *self, int64_t elapsed_ms)
+{
+    if (!self->events || elapsed_ms <= 0)
+        return;
+    hd_event_t e = { 0 };
+    snprintf (e.type, sizeof e.type, "stats");
+    e.queued = hd_scheduler_queued (self->scheduler);
+    e.running = hd_scheduler_leased (self->scheduler);
+    e.done = self->stats.completed;
+    e.failed = self->stats.failed;
+    e.rate = (double) (e.done - self->last_completed) * 1000.0 / (double) elapsed_ms;
+    self->last_completed = e.done;
+    if (hd_codec_encode_event (&self->env, &e) != HD_OK)
+        return;
+    uint8_t header[HD_HEADER_BYTES] = { HD_PROTO_SIG0, HD_PROTO_SIG1, HD_PROTO_VERSION,
+                                        HD_CMD_EVENT };
+    void *sock = zsock_resolve (self->events);
+    zmq_send (sock, header, sizeof header, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send (sock, self->env.data, self->env.size, ZMQ_DONTWAIT);
+}
+
+static void
+s_send_drain (hd_broker_t *self, hd_node_t *node, bool on)
+{
+    if (hd_codec_encode_drain (&self->env, on) != HD_OK)
+        return;
+    if (hd_send_frame (self->workers_raw, node->rid, node->rid_len, ZMQ_SNDMORE) == 0
+        && hd_send_header (self->workers_raw, HD_CMD_DRAIN, ZMQ_SNDMORE) == 0)
+        hd_send_frame (self->workers_raw, self->env.data, self->env.size, 0);
+}
+
+void
+hd_broker_on_admin (hd_broker_t *self, uint32_t client)
+{
+    hd_admin_t a;
+    if (hd_codec_decode_admin (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2), &a)
+        != HD_OK) {
+        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed ADMIN");
+        return;
+    }
+    if (!self->config.insecure && strcmp (self->client_tab[client].role, "admin") != 0) {
+        hd_broker_reject (self, NULL, HD_ST_DENIED, 0, "'%s' needs an admin key (admins.keys)",
+                          a.op);
+        return;
+    }
+    bool drain = strcmp (a.op, "drain") == 0;
+    if (!drain && strcmp (a.op, "resume") != 0) {
+        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "unknown admin op '%s'", a.op);
+        return;
+    }
+    hd_node_t *node = hd_registry_find_name (self->registry, a.node);
+    if (!node) {
+        hd_broker_reject (self, NULL, HD_ST_UNSATISFIABLE, 0, "no node named %s", a.node);
+        return;
+    }
+    hd_registry_set_draining (node, drain);
+    s_send_drain (self, node, drain);
+    hd_info ("node %s %s by an admin", node->name, drain ? "draining" : "resumed");
+    hd_broker_event (self, "node", node->name, drain ? "draining" : "resumed",
+                     drain ? "no new tasks; running ones finish" : "takes tasks again");
+    hd_broker_reject (self, NULL, HD_ST_OK, 0, "node %s %s", node->name,
+                      drain ? "draining: running tasks finish, no new ones" : "resumed");
+}
+
+bool
+hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s)
+{
+    uint32_t fn;
+    if (hd_registry_fn_find (self->registry, s->fn, &fn) != HD_OK)
+        return true;  //  the scheduler answers UNKNOWN_FN, which says more
+    for (hd_node_t *node = hd_registry_first (self->registry); node;
+         node = hd_registry_next (self->registry, node)) {
+        bool ok = hd_registry_offers (node, fn) && (!s->node[0] || !strcmp (s->node, node->name));
+        for (uint32_t t = 0; ok && t < s->ntags; t++) {
+            ok = false;
+            for (uint32_t k = 0; k < node->ntags && !ok; k++)
+                ok = strcmp (node->tags[k], s->tags[t]) == 0;
+        }
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+static const char *
+s_state (const hd_node_t *node)
+{
+    if (node->state == HD_NODE_DRAINING)
+        return "draining";
+    if (node->stale)
+        return "stale";
+    if (node->hot)
+        return "hot";
+    return node->in_flight ? "busy" : "idle";
+}
+
+static void
+s_fill_info (const hd_node_t *node, hd_nodeinfo_t *x, int64_t now)
+{
+    snprintf (x->name, sizeof x->name, "%s", node->name);
+    snprintf (x->arch, sizeof x->arch, "%s", node->arch);
+    snprintf (x->state, sizeof x->state, "%s", s_state (node));
+    x->slots = node->slots;
+    x->busy = node->in_flight;
+    x->cores = node->cores;
+    x->capacity = node->capacity;
+    x->done = node->done;
+    x->failed = node->failed;
+    const hd_sysinfo_t *sys = &node->sys;
+    x->present = (sys->present & HD_M_CPU ? HD_NI_CPU : 0)
+                 | (sys->present & HD_M_MEM_AVAIL && sys->present & HD_M_MEM_TOTAL ? HD_NI_MEM : 0)
+                 | (sys->present & HD_M_TEMP ? HD_NI_TEMP : 0) | (node->score > 0 ? HD_NI_SCORE : 0)
+                 | (sys->present & HD_M_LOAD1 ? HD_NI_LOAD : 0) | (node->metrics_ms ? HD_NI_AGE : 0);
+    x->cpu = sys->cpu_util;
+    x->mem_total = sys->mem_total;
+    x->mem_avail = sys->mem_avail;
+    x->temp = sys->temp_c;
+    x->score = node->score;
+    x->load1 = sys->load1;
+    x->age_ms = node->metrics_ms ? (uint32_t) (now - node->metrics_ms) : 0;
+    x->ntags = node->ntags;
+    memcpy (x->tags, node->tags, sizeof x->tags);
+}
+
+void
+hd_broker_on_nodes (hd_broker_t *self, uint32_t client)
+{
+    uint32_t n = (uint32_t) hd_registry_size (self->registry), k = 0;
+    hd_nodeinfo_t *info = calloc (n ? n : 1, sizeof *info);
+    if (!info)
+        return;
+    int64_t now = hd_broker_now ();
+    for (hd_node_t *node = hd_registry_first (self->registry); node && k < n;
+         node = hd_registry_next (self->registry, node))
+        s_fill_info (node, &info[k++], now);
+    if (hd_codec_encode_nodes (&self->env, info, k) == HD_OK
+        && hd_broker_send_to_client (self, client, HD_CMD_NODES_REPLY) == 0)
+        hd_send_frame (self->clients_raw, self->env.data, self->env.size, 0);
+    free (info);
+}
