@@ -28,6 +28,9 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->events_endpoint = "tcp://*:7703";
     config->stale_ms = 5000;
     config->temp_limit_c = 80.0;
+    config->journal_mode = HD_JOURNAL_SYNC;
+    config->journal_dir = "heddle-journal";
+    config->journal_batch_ms = 5;
     config->max_payload = HD_DEFAULT_MAX_PAYLOAD;
     config->max_queue = 1000000;
     config->heartbeat_ms = 1000;
@@ -137,6 +140,8 @@ hd_broker_new (const hd_broker_config_t *config, hd_broker_t **out, char *errbuf
     if (rc == HD_OK)
         rc = s_init_state (self);
     if (rc == HD_OK)
+        rc = hd_broker_journal_open (self, errbuf, errlen);
+    if (rc == HD_OK)
         rc = s_bind (self, errbuf, errlen);
     if (rc != HD_OK) {
         hd_broker_destroy (&self);
@@ -156,6 +161,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     hd_broker_t *self = *self_p;
     if (!self)
         return;
+    hd_journal_destroy (&self->journal);  //  commits what is pending, best effort
     hd_scheduler_destroy (&self->scheduler);
     for (hd_node_t *n = self->registry ? hd_registry_first (self->registry) : NULL; n;
          n = hd_registry_next (self->registry, n)) {
@@ -171,6 +177,8 @@ hd_broker_destroy (hd_broker_t **self_p)
     free (self->client_tab);
     free (self->touched);
     free (self->done.items);
+    free (self->acc);
+    hd_buf_fini (&self->jbuf);
     zhashx_destroy (&self->client_index);
     zsock_destroy (&self->clients);
     zsock_destroy (&self->workers);
@@ -244,8 +252,12 @@ hd_broker_run (hd_broker_t *self)
     hd_info ("serving clients on %s, workers on %s%s", self->clients_ep, self->workers_ep,
              self->config.insecure ? " (insecure)" : " (CURVE)");
     self->next_beat_ms = hd_broker_now () + self->config.heartbeat_ms;
-    while (!zsys_interrupted) {
-        int64_t wait = self->next_beat_ms - hd_broker_now ();
+    while (!zsys_interrupted && !self->fatal) {
+        int64_t now0 = hd_broker_now ();
+        int64_t wait = self->next_beat_ms - now0;
+        int64_t commit = hd_journal_next_commit_ms (self->journal, now0);
+        if (commit >= 0 && commit < wait)
+            wait = commit;
         if (zmq_poll (items, nitems, wait > 0 ? (long) wait : 0) < 0)
             break;  //  EINTR from a signal: zsys_interrupted is set
         if (items[2].revents & ZMQ_POLLIN)
@@ -267,7 +279,8 @@ hd_broker_run (hd_broker_t *self)
             hd_broker_stats_event (self, now - self->next_beat_ms + self->config.heartbeat_ms);
             self->next_beat_ms = now + self->config.heartbeat_ms;
         }
+        hd_broker_journal_tick (self, now);
     }
     s_log_stats (self);
-    return HD_OK;
+    return self->fatal ? HD_EIO : HD_OK;
 }

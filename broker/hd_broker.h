@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "hd_err.h"
+#include "hd_journal.h"
 
 typedef struct hd_broker hd_broker_t;
 
@@ -28,6 +29,9 @@ typedef struct {
     uint32_t result_ttl_ms;        //  an unacknowledged result is forgotten after this long
     uint32_t stale_ms;             //  a node whose metrics are older than this gets no task
     double temp_limit_c;           //  a node at or over this temperature gets no task; 0: none
+    hd_journal_mode_t journal_mode;//  sync (default): ACCEPTED after fdatasync; batch; none
+    const char *journal_dir;       //  where journal.log lives; default "heddle-journal"
+    uint32_t journal_batch_ms;     //  batch mode: commit at most this long after a record
 } hd_broker_config_t;
 
 void hd_broker_config_defaults (hd_broker_config_t *config);

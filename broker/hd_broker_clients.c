@@ -28,40 +28,65 @@ s_send_env (hd_broker_t *self, bool with_empty_payload)
         hd_send_frame (self->clients_raw, NULL, 0, 0);
 }
 
+static void
+s_reject_v (hd_broker_t *self, const void *rid, size_t rid_len, const hd_id_t *id, uint32_t code,
+            uint32_t retry_ms, const char *fmt, va_list ap)
+{
+    hd_reject_t r = { .has_id = id != NULL, .code = code, .retry_ms = retry_ms };
+    if (id)
+        r.id = *id;
+    vsnprintf (r.reason, sizeof r.reason, fmt, ap);
+    if (code != HD_ST_OK)
+        self->stats.rejected++;
+    if (hd_codec_encode_reject (&self->env, &r) != HD_OK)
+        return;
+    if (hd_send_frame (self->clients_raw, rid, rid_len, ZMQ_SNDMORE) == 0
+        && hd_send_header (self->clients_raw, HD_CMD_REJECTED, ZMQ_SNDMORE) == 0)
+        s_send_env (self, false);
+}
+
 //  REJECTED {id?, code, reason, retry?} straight to the sender of the current message.
 void
 hd_broker_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
                   const char *fmt, ...)
 {
-    hd_reject_t r = { .has_id = id != NULL, .code = code, .retry_ms = retry_ms };
-    if (id)
-        r.id = *id;
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (r.reason, sizeof r.reason, fmt, ap);
+    s_reject_v (self, hd_frames_data (&self->in, 0), hd_frames_size (&self->in, 0), id, code,
+                retry_ms, fmt, ap);
     va_end (ap);
-    if (code != HD_ST_OK)
-        self->stats.rejected++;
-    if (hd_codec_encode_reject (&self->env, &r) != HD_OK)
-        return;
-    if (hd_send_frame (self->clients_raw, hd_frames_data (&self->in, 0),
-                       hd_frames_size (&self->in, 0), ZMQ_SNDMORE) == 0
-        && hd_send_header (self->clients_raw, HD_CMD_REJECTED, ZMQ_SNDMORE) == 0)
-        s_send_env (self, false);
 }
 
-static uint32_t
-s_client_index (hd_broker_t *self, int64_t now)
+void
+hd_broker_reject_to (hd_broker_t *self, uint32_t client, const hd_id_t *id, uint32_t code,
+                     uint32_t retry_ms, const char *fmt, ...)
 {
-    const uint8_t *rid = hd_frames_data (&self->in, 0);
-    size_t len = hd_frames_size (&self->in, 0);
+    if (client >= self->nclients)
+        return;
+    va_list ap;
+    va_start (ap, fmt);
+    s_reject_v (self, self->client_tab[client].rid, self->client_tab[client].rid_len, id, code,
+                retry_ms, fmt, ap);
+    va_end (ap);
+}
+
+//  The client table's index for a session (routing id), created on first sight. Sessions are
+//  kept for the broker's life time: results wait for their session's return.
+uint32_t
+hd_broker_client_by_rid (hd_broker_t *self, const uint8_t *rid, size_t len, const char *role,
+                         int64_t now)
+{
     char key[2 * HD_MAX_RID + 1];
-    for (size_t i = 0; i < len && i < HD_MAX_RID; i++)
+    len = len < HD_MAX_RID ? len : HD_MAX_RID;
+    for (size_t i = 0; i < len; i++)
         snprintf (key + 2 * i, 3, "%02x", rid[i]);
-    key[2 * (len < HD_MAX_RID ? len : HD_MAX_RID)] = 0;
+    key[2 * len] = 0;
     uintptr_t found = (uintptr_t) zhashx_lookup (self->client_index, key);
     if (found) {
-        self->client_tab[found - 1].last_seen_ms = now;
+        hd_bclient_t *c = &self->client_tab[found - 1];
+        c->last_seen_ms = now;
+        if (role[0])  //  the key may differ from a journal-restored session's: it says now
+            snprintf (c->role, sizeof c->role, "%s", role);
         return (uint32_t) found - 1;
     }
     if (self->nclients == self->client_cap) {
@@ -74,13 +99,20 @@ s_client_index (hd_broker_t *self, int64_t now)
     }
     hd_bclient_t *c = &self->client_tab[self->nclients];
     memset (c, 0, sizeof *c);
-    memcpy (c->rid, rid, len < HD_MAX_RID ? len : HD_MAX_RID);
+    memcpy (c->rid, rid, len);
     c->rid_len = len;
     c->last_seen_ms = now;
-    const char *role = zmq_msg_gets (&self->in.msg[1], "User-Id");
-    snprintf (c->role, sizeof c->role, "%s", role ? role : "");
+    snprintf (c->role, sizeof c->role, "%s", role);
     zhashx_insert (self->client_index, key, (void *) (uintptr_t) (self->nclients + 1));
     return self->nclients++;
+}
+
+static uint32_t
+s_client_index (hd_broker_t *self, int64_t now)
+{
+    const char *role = zmq_msg_gets (&self->in.msg[1], "User-Id");
+    return hd_broker_client_by_rid (self, hd_frames_data (&self->in, 0),
+                                    hd_frames_size (&self->in, 0), role ? role : "", now);
 }
 
 //  Queue one task; on success its id joins the ACCEPTED list.
@@ -132,6 +164,7 @@ s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
     switch (rc) {
         case HD_OK: c->held++; break;
         case HD_EINVAL:  //  a resubmitted id: the same task, never run twice; a kept result is resent
+            hd_broker_accept_later (self, client, &s.id);
             if (job->client != client) {
                 self->client_tab[job->client].held--;
                 job->client = client;
@@ -152,7 +185,9 @@ s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
             return;
     }
     self->stats.accepted++;
-    self->accepted->ids[self->accepted->count++] = s.id;
+    hd_broker_journal_accept (self, job, hd_frames_data (in, i), hd_frames_size (in, i));
+    if (hd_broker_accept_later (self, client, &s.id) != HD_OK)
+        hd_error ("out of memory queueing an ACCEPTED reply");  //  the client resubmits
 }
 
 static void
@@ -167,14 +202,9 @@ s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
                   in->truncated ? HD_MAX_BATCH : (int) in->count - 1);
         return;
     }
-    self->accepted->count = 0;
+    //  ACCEPTED goes out after the journal commit that covers these tasks (hd_broker_journal).
     for (size_t i = 2; i + 1 < in->count; i += 2)
         s_submit_one (self, client, i, now);
-    if (self->accepted->count == 0)
-        return;
-    if (hd_codec_encode_ids (&self->env, self->accepted->ids, self->accepted->count) == HD_OK
-        && hd_broker_send_to_client (self, client, HD_CMD_ACCEPTED) == 0)
-        s_send_env (self, false);
 }
 
 static void

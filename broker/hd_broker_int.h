@@ -43,10 +43,16 @@ typedef struct {
     bool listed;
 } hd_nodeout_t;
 
+//  A task accepted in this pass, answered ACCEPTED once the journal commit covers it.
+typedef struct {
+    uint32_t client;
+    hd_id_t id;
+} hd_pending_acc_t;
+
 typedef struct {
     uint64_t submitted, accepted, rejected, dispatched, completed, failed;
     uint64_t fenced, unknown_results, malformed, unroutable, lost_workers, dead;
-    uint64_t acked, resent, expired, busy, expired_leases, metrics, bad_metrics;
+    uint64_t acked, resent, expired, busy, expired_leases, metrics, bad_metrics, storage;
 } hd_broker_stats_t;
 
 struct hd_broker {
@@ -69,6 +75,13 @@ struct hd_broker {
     hd_node_t **touched;         //  nodes with tasks picked in this dispatch round
     uint32_t ntouched, touched_cap;
     hd_donefifo_t done;
+    hd_journal_t *journal;
+    hd_buf_t jbuf;                 //  reused record buffer
+    uint64_t live_bytes;           //  estimate of the journal's live records, for compaction
+    int64_t last_compact_ms;
+    hd_pending_acc_t *acc;
+    uint32_t nacc, acc_cap;
+    bool fatal;                    //  the journal failed: stop
     int64_t next_beat_ms;
     hd_broker_stats_t stats;
 };
@@ -98,7 +111,27 @@ bool hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s);
 //  REJECTED {id?, code, reason} to the sender of the current message.
 void hd_broker_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
                        const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+//  hd_broker_journal.c
+hd_err_t hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen);
+void hd_broker_journal_accept (hd_broker_t *self, const hd_job_t *job, const void *env,
+                               size_t size);
+void hd_broker_journal_lease (hd_broker_t *self, const hd_job_t *job);
+void hd_broker_journal_lease_emit (hd_broker_t *self, const hd_job_t *job);
+void hd_broker_journal_result (hd_broker_t *self, const hd_job_t *job, zmq_msg_t *env,
+                               zmq_msg_t *data);
+void hd_broker_journal_forget (hd_broker_t *self, const hd_job_t *job, bool acked);
+//  Queue the ACCEPTED answer for a task; sent after the commit that makes it durable.
+hd_err_t hd_broker_accept_later (hd_broker_t *self, uint32_t client, const hd_id_t *id);
+//  End of a loop pass: commit when due, then send the ACCEPTED answers it covers.
+void hd_broker_journal_tick (hd_broker_t *self, int64_t now);
+//  hd_broker_clients.c
+uint32_t hd_broker_client_by_rid (hd_broker_t *self, const uint8_t *rid, size_t len,
+                                  const char *role, int64_t now);
+void hd_broker_reject_to (hd_broker_t *self, uint32_t client, const hd_id_t *id, uint32_t code,
+                          uint32_t retry_ms, const char *fmt, ...)
+    __attribute__ ((format (printf, 6, 7)));
 //  hd_broker_results.c
+void hd_broker_result_emit (hd_broker_t *self, const hd_job_t *job);
 void hd_broker_result_free (void *result);
 //  Release a job (any state) and its client's count.
 void hd_broker_release (hd_broker_t *self, hd_job_t *job);

@@ -113,6 +113,7 @@ hd_broker_fail_job (hd_broker_t *self, hd_job_t *job, uint32_t status, const cha
     memcpy (zmq_msg_data (&env), self->env.data, self->env.size);
     job->state = HD_JOB_DEAD;
     int64_t now = hd_broker_now ();
+    hd_broker_journal_result (self, job, &env, &data);
     if (hd_broker_keep_result (self, job, &env, &data, now) == HD_OK)
         hd_broker_send_results (self, job->client, &job, 1, now);
     else
@@ -122,12 +123,22 @@ hd_broker_fail_job (hd_broker_t *self, hd_job_t *job, uint32_t status, const cha
 }
 
 void
+hd_broker_result_emit (hd_broker_t *self, const hd_job_t *job)
+{
+    s_result_t *r = job->result;
+    hd_journal_compact_emit (self->journal, HD_JREC_RESULT, &job->id, zmq_msg_data (&r->env),
+                             zmq_msg_size (&r->env), zmq_msg_data (&r->data),
+                             zmq_msg_size (&r->data));
+}
+
+void
 hd_broker_on_ack (hd_broker_t *self, uint32_t client, const hd_idlist_t *ids)
 {
     for (uint32_t i = 0; i < ids->count; i++) {
         hd_job_t *job = hd_scheduler_find (self->scheduler, &ids->ids[i]);
         if (job && job->result && job->client == client) {
             self->stats.acked++;
+            hd_broker_journal_forget (self, job, true);
             hd_broker_release (self, job);
         }
     }
@@ -166,6 +177,7 @@ hd_broker_expire (hd_broker_t *self, int64_t now)
     while (f->count && now - f->items[f->head].done_ms > (int64_t) self->config.result_ttl_ms) {
         hd_job_t *job = hd_scheduler_find (self->scheduler, &f->items[f->head].id);
         if (job && job->result) {
+            hd_broker_journal_forget (self, job, false);
             hd_broker_release (self, job);
             expired++;
         }

@@ -169,6 +169,7 @@ s_on_done (hd_broker_t *self, hd_node_t *node)
     uint32_t n = s_complete_results (self, node, jobs, frames), kept = 0;
     int64_t now = hd_broker_now ();
     for (uint32_t k = 0; k < n; k++) {
+        hd_broker_journal_result (self, jobs[k], &in->msg[frames[k]], &in->msg[frames[k] + 1]);
         if (hd_broker_keep_result (self, jobs[k], &in->msg[frames[k]], &in->msg[frames[k] + 1],
                                    now) == HD_OK)
             jobs[kept++] = jobs[k];
@@ -268,6 +269,7 @@ s_send_tasks (hd_broker_t *self, hd_node_t *node)
     bool ok = s_send_rid (self, node, HD_CMD_TASK) == 0;
     for (uint32_t i = 0; ok && i < o->count; i++) {
         hd_job_t *job = o->jobs[i];
+        hd_broker_journal_lease (self, job);
         hd_task_t t = { .id = job->id, .attempt = job->attempt, .timeout_ms = job->timeout_ms };
         snprintf (t.fn, sizeof t.fn, "%s", hd_registry_fn_name (self->registry, job->fn));
         zmq_msg_t copy;

@@ -685,3 +685,36 @@ hd_scheduler_expire (hd_scheduler_t *self, int64_t now_ms, int64_t grace_ms,
     }
     return n;
 }
+
+//  --- recovery and compaction ----------------------------------------------------------------
+
+hd_err_t
+hd_scheduler_restore (hd_scheduler_t *self, const hd_submit_t *msg, uint32_t client,
+                      void *payload, int64_t now_ms, hd_job_t **out)
+{
+    assert (self && msg && out);
+    *out = hd_scheduler_find (self, &msg->id);
+    if (*out)
+        return HD_EINVAL;
+    uint32_t fn;
+    hd_err_t rc = hd_registry_fn_intern (self->registry, msg->fn, &fn);
+    hd_job_t *job = NULL;
+    if (rc == HD_OK)
+        rc = s_job_create (self, msg, fn, client, &job);
+    if (rc != HD_OK)
+        return rc;
+    job->submitted_ms = now_ms;
+    job->payload = payload;
+    s_table_insert (self, job);
+    s_queue_push (self, job, false);
+    *out = job;
+    return HD_OK;
+}
+
+void
+hd_scheduler_each (const hd_scheduler_t *self, void (*fn) (hd_job_t *job, void *arg), void *arg)
+{
+    for (size_t b = 0; b < self->nbuckets; b++)
+        for (hd_job_t *job = self->buckets[b]; job; job = job->hnext)
+            fn (job, arg);
+}

@@ -83,6 +83,15 @@ hd_err_t hd_scheduler_cancel (hd_scheduler_t *self, const hd_id_t *id, hd_job_t 
 uint32_t hd_scheduler_expire (hd_scheduler_t *self, int64_t now_ms, int64_t grace_ms,
                               void (*on_expired) (hd_job_t *job, void *arg), void *arg);
 
+//  Recovery: queue a task read back from the journal, whether or not a worker offers its
+//  function yet (workers join after a restart). Same results as submit, without HD_ENOTFOUND
+//  and HD_EFULL.
+hd_err_t hd_scheduler_restore (hd_scheduler_t *self, const hd_submit_t *msg, uint32_t client,
+                               void *payload, int64_t now_ms, hd_job_t **out);
+//  Visit every job not yet released (compaction). fn must not submit or release.
+void hd_scheduler_each (const hd_scheduler_t *self, void (*fn) (hd_job_t *job, void *arg),
+                        void *arg);
+
 //  Lookup by id; NULL when unknown. Borrowed.
 hd_job_t *hd_scheduler_find (const hd_scheduler_t *self, const hd_id_t *id);
 //  Counters for status and benchmarks.

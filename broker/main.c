@@ -22,6 +22,11 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "  -k, --keys DIR           keys directory from `heddle keys init` (default "
              "$HEDDLE_KEYS)\n"
              "      --insecure           plain TCP without CURVE (a warning is logged)\n"
+             "      --journal MODE       sync: ACCEPTED only after fdatasync (default); batch: "
+             "group\n"
+             "                           commit within --journal-batch MS; none: no journal\n"
+             "      --journal-dir DIR    where journal.log lives (default %s)\n"
+             "      --journal-batch MS   batch mode's longest delay (default %u)\n"
              "      --max-payload BYTES  largest task payload accepted (default %u)\n"
              "      --max-queue N        tasks queued + running at most (default %u)\n"
              "      --heartbeat MS       heartbeat interval (default %u)\n"
@@ -42,7 +47,7 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "Endpoints take tcp://host:port, host:port, or a bare host (default ports 7700 and "
              "7701).\n",
              d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
-             d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
+             d->journal_dir, d->journal_batch_ms, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
              d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->stale_ms,
              d->temp_limit_c);
 }
@@ -73,6 +78,19 @@ s_endpoint_or_none (const char *text, char *buf, int port)
 }
 
 static int
+s_journal_mode (const char *text, hd_journal_mode_t *out)
+{
+    static const char *names[] = { "none", "batch", "sync" };
+    for (int i = 0; i < 3; i++)
+        if (strcmp (text, names[i]) == 0) {
+            *out = (hd_journal_mode_t) i;
+            return 0;
+        }
+    fprintf (stderr, "heddle-broker: --journal takes sync, batch or none, got '%s'\n", text);
+    return -1;
+}
+
+static int
 s_double_arg (const char *name, const char *text, double *out)
 {
     char *end;
@@ -92,6 +110,7 @@ s_parse (int argc, char **argv, hd_broker_config_t *c, char *clients, char *work
         { "clients", 1, 0, 'c' }, { "workers", 1, 0, 'w' }, { "keys", 1, 0, 'k' },
         { "insecure", 0, 0, 'I' }, { "max-payload", 1, 0, 'P' }, { "max-queue", 1, 0, 'Q' },
         { "heartbeat", 1, 0, 'H' }, { "misses", 1, 0, 'M' }, { "attempts", 1, 0, 'A' },
+        { "journal", 1, 0, 'j' }, { "journal-dir", 1, 0, 'J' }, { "journal-batch", 1, 0, 'B' },
         { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' }, { "max-client-tasks", 1, 0, 'C' },
         { "result-ttl", 1, 0, 'T' }, { "stale", 1, 0, 'S' }, { "temp-limit", 1, 0, 't' },
         { "log-level", 1, 0, 'L' }, { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' },
@@ -110,6 +129,9 @@ s_parse (int argc, char **argv, hd_broker_config_t *c, char *clients, char *work
             case 'H': rc = s_uint_arg ("heartbeat", optarg, &c->heartbeat_ms); break;
             case 'M': rc = s_uint_arg ("misses", optarg, &c->heartbeat_misses); break;
             case 'A': rc = s_uint_arg ("attempts", optarg, &c->default_attempts); break;
+            case 'j': rc = s_journal_mode (optarg, &c->journal_mode); break;
+            case 'J': c->journal_dir = optarg; break;
+            case 'B': rc = s_uint_arg ("journal-batch", optarg, &c->journal_batch_ms); break;
             case 'm': c->metrics_endpoint = s_endpoint_or_none (optarg, s_metrics_ep, 7702); break;
             case 'e': c->events_endpoint = s_endpoint_or_none (optarg, s_events_ep, 7703); break;
             case 'C': rc = s_uint_arg ("max-client-tasks", optarg, &c->max_client_tasks); break;
@@ -159,13 +181,15 @@ main (int argc, char **argv)
         printf ("clients = %s\nworkers = %s\nmetrics = %s\nevents = %s\nkeys = %s\n"
                 "insecure = %s\nmax-payload = %u\nmax-queue = %u\nheartbeat = %u\nmisses = %u\n"
                 "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nstale = %u\n"
-                "temp-limit = %.1f\n",
+                "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n",
                 clients, workers, config.metrics_endpoint ? config.metrics_endpoint : "none",
                 config.events_endpoint ? config.events_endpoint : "none",
                 config.keys_dir ? config.keys_dir : "(none)", config.insecure ? "yes" : "no",
                 config.max_payload, config.max_queue, config.heartbeat_ms,
                 config.heartbeat_misses, config.default_attempts, config.max_client_tasks,
-                config.result_ttl_ms, config.stale_ms, config.temp_limit_c);
+                config.result_ttl_ms, config.stale_ms, config.temp_limit_c,
+                (const char *[]) { "none", "batch", "sync" }[config.journal_mode],
+                config.journal_dir, config.journal_batch_ms);
         return 0;
     }
     zsys_init ();

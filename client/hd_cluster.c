@@ -50,6 +50,7 @@ s_start_broker (hd_cluster_t *self, char *workers_ep, size_t len)
     bc.insecure = true;
     bc.metrics_endpoint = NULL;  //  threads of one process: HELLO's figures are enough
     bc.events_endpoint = NULL;
+    bc.journal_mode = HD_JOURNAL_NONE;  //  lives and dies with this process
     char err[256] = "";
     hd_err_t rc = hd_broker_new (&bc, &self->broker, err, sizeof err);
     if (rc != HD_OK) {

@@ -119,13 +119,14 @@ hd_testenv_wait_text (int fd, const char *needle, int timeout_ms)
 void
 hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
 {
-    char bin[512];
+    char bin[512], journal[320];
+    snprintf (journal, sizeof journal, "%s/journal", env->dir);
     const char *argv[32] = { hd_testenv_bin ("heddle-broker", bin, sizeof bin), "--keys",
                              env->keys, "--clients", "tcp://127.0.0.1:*", "--workers",
                              "tcp://127.0.0.1:*", "--metrics", "tcp://127.0.0.1:*", "--events",
                              "tcp://127.0.0.1:*", "--print-endpoints", "--log-level",
-                             s_log_level () };
-    int n = 14;
+                             s_log_level (), "--journal-dir", journal };
+    int n = 16;
     for (int i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;

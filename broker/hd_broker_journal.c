@@ -1,0 +1,336 @@
+/*  hd_broker_journal: the broker's use of the journal. Every state change that matters after a
+    crash is a record: ACCEPT (client session + SUBMIT envelope + payload), LEASE (attempt),
+    RESULT (envelope + payload as the worker sent them), ACK and DROP (forget). ACCEPTED replies
+    wait in a list until the commit that covers their records (group commit: one fdatasync per
+    loop pass in sync mode, per batch delay in batch mode). A full disk rejects that batch's
+    submissions with STORAGE and keeps serving; an fsync failure stops the broker.  */
+#include "hd_broker_int.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "hd_log.h"
+#include "hd_transport.h"
+
+#define S_COMPACT_EVERY_MS 1000
+
+//  --- records ------------------------------------------------------------------------------
+
+static void
+s_append (hd_broker_t *self, hd_jrec_type_t type, const hd_id_t *id, const void *a, size_t alen,
+          const void *b, size_t blen)
+{
+    if (!self->journal)
+        return;
+    hd_err_t rc = hd_journal_append (self->journal, type, id, a, alen, b, blen, NULL);
+    if (rc == HD_EIO) {
+        hd_error ("journal: %s: stopping", hd_journal_last_error (self->journal));
+        self->fatal = true;
+    }
+}
+
+//  ACCEPT's first blob: [u8 session length][session][SUBMIT envelope].
+void
+hd_broker_journal_accept (hd_broker_t *self, const hd_job_t *job, const void *env, size_t size)
+{
+    if (!self->journal || job->client >= self->nclients)
+        return;
+    const hd_bclient_t *c = &self->client_tab[job->client];
+    hd_buf_t *a = &self->jbuf;
+    hd_buf_reset (a);
+    uint8_t len = (uint8_t) c->rid_len;
+    if (hd_buf_append (a, &len, 1) != HD_OK || hd_buf_append (a, c->rid, len) != HD_OK
+        || hd_buf_append (a, env, size) != HD_OK)
+        return;
+    const zmq_msg_t *payload = job->payload;
+    s_append (self, HD_JREC_ACCEPT, &job->id, a->data, a->size,
+              zmq_msg_data ((zmq_msg_t *) payload), zmq_msg_size ((zmq_msg_t *) payload));
+    self->live_bytes += hd_journal_record_size (a->size, zmq_msg_size ((zmq_msg_t *) payload));
+}
+
+static void
+s_attempt_bytes (uint32_t attempt, uint8_t out[4])
+{
+    for (int i = 0; i < 4; i++)
+        out[i] = (uint8_t) (attempt >> (8 * i));  //  little-endian, whatever the host
+}
+
+void
+hd_broker_journal_lease (hd_broker_t *self, const hd_job_t *job)
+{
+    uint8_t attempt[4];
+    s_attempt_bytes (job->attempt, attempt);
+    s_append (self, HD_JREC_LEASE, &job->id, attempt, sizeof attempt, NULL, 0);
+}
+
+//  Compaction: a job's attempt count and kept result, as records of the new file.
+void
+hd_broker_journal_lease_emit (hd_broker_t *self, const hd_job_t *job)
+{
+    if (job->attempt) {
+        uint8_t attempt[4];
+        s_attempt_bytes (job->attempt, attempt);
+        hd_journal_compact_emit (self->journal, HD_JREC_LEASE, &job->id, attempt, 4, NULL, 0);
+    }
+    if (job->result)
+        hd_broker_result_emit (self, job);
+}
+
+void
+hd_broker_journal_result (hd_broker_t *self, const hd_job_t *job, zmq_msg_t *env, zmq_msg_t *data)
+{
+    s_append (self, HD_JREC_RESULT, &job->id, zmq_msg_data (env), zmq_msg_size (env),
+              zmq_msg_data (data), zmq_msg_size (data));
+}
+
+void
+hd_broker_journal_forget (hd_broker_t *self, const hd_job_t *job, bool acked)
+{
+    s_append (self, acked ? HD_JREC_ACK : HD_JREC_DROP, &job->id, NULL, 0, NULL, 0);
+}
+
+//  --- replay -------------------------------------------------------------------------------
+
+typedef struct {
+    hd_broker_t *self;
+    uint64_t accepted, results, forgotten;
+} s_replay_t;
+
+static void
+s_replay_accept (hd_broker_t *self, const hd_id_t *id, const uint8_t *a, size_t alen,
+                 const void *b, size_t blen, s_replay_t *r)
+{
+    hd_submit_t s;
+    if (alen < 1 || alen < 1u + a[0] || hd_codec_decode_submit (a + 1 + a[0], alen - 1 - a[0], &s)
+                                            != HD_OK
+        || !hd_id_eq (&s.id, id))
+        return;  //  a record this broker cannot read: CRC was fine, so it is a newer format
+    uint32_t client = hd_broker_client_by_rid (self, a + 1, a[0], "", hd_broker_now ());
+    zmq_msg_t *payload = malloc (sizeof *payload);
+    if (!payload || zmq_msg_init_size (payload, blen) != 0) {
+        free (payload);
+        return;
+    }
+    if (blen)
+        memcpy (zmq_msg_data (payload), b, blen);
+    hd_job_t *job = NULL;
+    if (client == UINT32_MAX
+        || hd_scheduler_restore (self->scheduler, &s, client, payload, hd_broker_now (), &job)
+               != HD_OK) {
+        zmq_msg_close (payload);
+        free (payload);
+        return;
+    }
+    self->client_tab[client].held++;
+    self->live_bytes += hd_journal_record_size (alen, blen);
+    r->accepted++;
+}
+
+static void
+s_replay_result (hd_broker_t *self, hd_job_t *job, const void *a, size_t alen, const void *b,
+                 size_t blen, s_replay_t *r)
+{
+    hd_job_t *same = NULL;
+    if (job->result || hd_scheduler_cancel (self->scheduler, &job->id, &same) != HD_OK)
+        return;
+    job->state = HD_JOB_DONE;
+    zmq_msg_t env, data;
+    if (zmq_msg_init_size (&env, alen) != 0)
+        return;
+    if (zmq_msg_init_size (&data, blen) != 0) {
+        zmq_msg_close (&env);
+        return;
+    }
+    memcpy (zmq_msg_data (&env), a, alen);
+    if (blen)
+        memcpy (zmq_msg_data (&data), b, blen);
+    if (hd_broker_keep_result (self, job, &env, &data, hd_broker_now ()) == HD_OK)
+        r->results++;
+    zmq_msg_close (&env);
+    zmq_msg_close (&data);
+}
+
+static int
+s_on_record (hd_jrec_type_t type, const hd_id_t *id, const void *a, size_t alen, const void *b,
+             size_t blen, void *arg)
+{
+    s_replay_t *r = arg;
+    hd_broker_t *self = r->self;
+    if (type == HD_JREC_ACCEPT) {
+        s_replay_accept (self, id, a, alen, b, blen, r);
+        return 0;
+    }
+    hd_job_t *job = hd_scheduler_find (self->scheduler, id);
+    if (!job)
+        return 0;
+    if (type == HD_JREC_LEASE && alen == 4) {
+        const uint8_t *p = a;
+        uint32_t attempt = p[0] | p[1] << 8 | p[2] << 16 | (uint32_t) p[3] << 24;
+        if (attempt > job->attempt)
+            job->attempt = attempt;  //  that dispatch may have run: it counts
+    }
+    else if (type == HD_JREC_RESULT)
+        s_replay_result (self, job, a, alen, b, blen, r);
+    else if (type == HD_JREC_ACK || type == HD_JREC_DROP) {
+        hd_broker_release (self, job);
+        r->forgotten++;
+    }
+    return 0;
+}
+
+//  --- open, commit, compaction ------------------------------------------------------------
+
+hd_err_t
+hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen)
+{
+    hd_journal_config_t jc = { .mode = self->config.journal_mode,
+                               .batch_delay_ms = self->config.journal_batch_ms };
+    const char *dir = self->config.journal_dir ? self->config.journal_dir : ".";
+    if (jc.mode != HD_JOURNAL_NONE && mkdir (dir, 0700) != 0 && errno != EEXIST) {
+        snprintf (errbuf, errlen, "cannot create journal directory %s: %s", dir, strerror (errno));
+        return HD_EIO;
+    }
+    hd_err_t rc = hd_journal_open (dir, &jc, &self->journal, errbuf, errlen);
+    if (rc != HD_OK)
+        return rc;
+    s_replay_t r = { self, 0, 0, 0 };
+    hd_journal_replay_stats_t st = { 0 };
+    rc = hd_journal_replay (self->journal, s_on_record, &r, &st);
+    if (rc != HD_OK) {
+        snprintf (errbuf, errlen, "journal replay: %s", hd_journal_last_error (self->journal));
+        return rc;
+    }
+    if (st.records)
+        hd_info ("journal %s: replayed %" PRIu64 " records; %u tasks queued again, %" PRIu64
+                 " results waiting for their client", dir, st.records,
+                 hd_scheduler_queued (self->scheduler), r.results);
+    if (st.truncated_bytes)
+        hd_warn ("journal %s: truncated a torn or corrupt tail of %" PRIu64 " bytes", dir,
+                 st.truncated_bytes);
+    return HD_OK;
+}
+
+hd_err_t
+hd_broker_accept_later (hd_broker_t *self, uint32_t client, const hd_id_t *id)
+{
+    if (self->nacc == self->acc_cap) {
+        uint32_t cap = self->acc_cap ? self->acc_cap * 2 : 1024;
+        hd_pending_acc_t *acc = realloc (self->acc, cap * sizeof *acc);
+        if (!acc)
+            return HD_ENOMEM;
+        self->acc = acc;
+        self->acc_cap = cap;
+    }
+    self->acc[self->nacc++] = (hd_pending_acc_t) { client, *id };
+    return HD_OK;
+}
+
+//  ACCEPTED to each client for the tasks now durable: consecutive ids of one client travel in
+//  one message.
+static void
+s_send_accepts (hd_broker_t *self)
+{
+    for (uint32_t k = 0; k < self->nacc;) {
+        uint32_t client = self->acc[k].client, n = 0;
+        while (k < self->nacc && self->acc[k].client == client && n < HD_MAX_BATCH)
+            self->accepted->ids[n++] = self->acc[k++].id;
+        self->accepted->count = n;
+        if (hd_codec_encode_ids (&self->env, self->accepted->ids, n) == HD_OK
+            && hd_broker_send_to_client (self, client, HD_CMD_ACCEPTED) == 0)
+            hd_send_frame (self->clients_raw, self->env.data, self->env.size, 0);
+    }
+    self->nacc = 0;
+}
+
+//  The disk is full: the tasks of the failed batch were never durable. Take them back and say
+//  so; work accepted earlier goes on.
+static void
+s_refuse_accepts (hd_broker_t *self, const char *why)
+{
+    for (uint32_t k = 0; k < self->nacc; k++) {
+        hd_job_t *job = hd_scheduler_find (self->scheduler, &self->acc[k].id);
+        if (job && !job->result)
+            hd_broker_release (self, job);
+        hd_broker_reject_to (self, self->acc[k].client, &self->acc[k].id, HD_ST_STORAGE, 5000,
+                             "the broker cannot store the task: %s", why);
+    }
+    self->stats.storage += self->nacc;
+    self->nacc = 0;
+}
+
+static void
+s_emit_job (hd_job_t *job, void *arg)
+{
+    hd_broker_t *self = arg;
+    hd_submit_t s = { .id = job->id, .priority = job->priority, .timeout_ms = job->timeout_ms,
+                      .max_attempts = job->max_attempts };
+    snprintf (s.fn, sizeof s.fn, "%s", hd_registry_fn_name (self->registry, job->fn));
+    if (job->reqs) {
+        s.min_mem_mb = job->reqs->min_mem_mb;
+        s.ntags = job->reqs->ntags;
+        memcpy (s.tags, job->reqs->tags, sizeof s.tags);
+        memcpy (s.node, job->reqs->node, sizeof s.node);
+    }
+    const hd_bclient_t *c = &self->client_tab[job->client];
+    hd_buf_t *a = &self->jbuf;
+    hd_buf_reset (a);
+    uint8_t len = (uint8_t) c->rid_len;
+    hd_buf_append (a, &len, 1);
+    hd_buf_append (a, c->rid, len);
+    if (hd_codec_encode_submit (&self->env, &s) != HD_OK
+        || hd_buf_append (a, self->env.data, self->env.size) != HD_OK)
+        return;
+    zmq_msg_t *payload = job->payload;
+    hd_journal_compact_emit (self->journal, HD_JREC_ACCEPT, &job->id, a->data, a->size,
+                             payload ? zmq_msg_data (payload) : NULL,
+                             payload ? zmq_msg_size (payload) : 0);
+    hd_broker_journal_lease_emit (self, job);
+}
+
+static void
+s_emit_live (hd_journal_t *journal, void *arg)
+{
+    (void) journal;
+    hd_broker_t *self = arg;
+    hd_scheduler_each (self->scheduler, s_emit_job, self);
+}
+
+static void
+s_compact (hd_broker_t *self, int64_t now)
+{
+    if (now - self->last_compact_ms < S_COMPACT_EVERY_MS)
+        return;
+    self->last_compact_ms = now;
+    bool done = false;
+    hd_err_t rc = hd_journal_maybe_compact (self->journal, self->live_bytes, s_emit_live, self,
+                                            &done);
+    if (rc == HD_EIO) {
+        hd_error ("journal compaction: %s: stopping", hd_journal_last_error (self->journal));
+        self->fatal = true;
+    }
+    else if (done)
+        hd_info ("journal compacted to %" PRIu64 " bytes", hd_journal_size (self->journal));
+}
+
+void
+hd_broker_journal_tick (hd_broker_t *self, int64_t now)
+{
+    hd_journal_set_now (self->journal, now);
+    if (hd_journal_pending (self->journal) && !hd_journal_commit_due (self->journal, now))
+        return;  //  batch mode: the replies wait for the commit that covers them
+    hd_err_t rc = hd_journal_pending (self->journal) ? hd_journal_commit (self->journal) : HD_OK;
+    if (rc == HD_OK) {
+        s_send_accepts (self);
+        s_compact (self, now);
+    }
+    else if (rc == HD_EFULL) {
+        hd_warn ("journal: %s: refusing %u new task(s)", hd_journal_last_error (self->journal),
+                 self->nacc);
+        s_refuse_accepts (self, hd_journal_last_error (self->journal));
+    }
+    else {
+        hd_error ("journal: %s: stopping (durability unknown)",
+                  hd_journal_last_error (self->journal));
+        self->fatal = true;
+    }
+}
