@@ -157,6 +157,11 @@ s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
     zmq_msg_move (payload, &in->msg[i + 1]);
     hd_job_t *job = NULL;
     rc = hd_scheduler_submit (self->scheduler, &s, client, payload, now, &job);
+    uint32_t fn;
+    if (rc == HD_ENOTFOUND && hd_registry_fn_find (self->registry, s.fn, &fn) == HD_OK)
+        //  A function some worker offered before, or one of tasks the journal brought back:
+        //  its workers are away (restarting, rejoining a restarted broker), not gone. Queue.
+        rc = hd_scheduler_restore (self->scheduler, &s, client, payload, now, &job);
     if (rc != HD_OK) {
         zmq_msg_move (&in->msg[i + 1], payload);  //  not consumed: give it back, then free
         free (payload);

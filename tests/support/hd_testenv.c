@@ -142,6 +142,24 @@ hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
 }
 
 pid_t
+hd_testenv_restart_broker (hd_testenv_t *env, const char *const *extra)
+{
+    char bin[512], journal[320];
+    snprintf (journal, sizeof journal, "%s/journal", env->dir);
+    const char *argv[32] = { hd_testenv_bin ("heddle-broker", bin, sizeof bin), "--keys",
+                             env->keys, "--clients", env->clients_ep, "--workers",
+                             env->workers_ep, "--metrics", env->metrics_ep, "--events",
+                             env->events_ep, "--log-level", s_log_level (), "--journal-dir",
+                             journal };
+    int n = 15;
+    for (int i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    env->broker = hd_testenv_spawn (env, argv, NULL);
+    return env->broker;
+}
+
+pid_t
 hd_testenv_start_worker (hd_testenv_t *env, const char *name, int slots, const char *const *extra)
 {
     char bin[512], slots_text[16];

@@ -25,6 +25,8 @@ typedef struct {
 void hd_testenv_init (hd_testenv_t *env);
 //  Start heddle-broker with extra args (NULL-terminated list, may be NULL); fills endpoints.
 void hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra);
+//  Start the broker again on the same endpoints and journal (after a kill); returns its pid.
+pid_t hd_testenv_restart_broker (hd_testenv_t *env, const char *const *extra);
 //  Start heddle-worker --name NAME --slots SLOTS with extra args; returns its pid.
 pid_t hd_testenv_start_worker (hd_testenv_t *env, const char *name, int slots,
                                const char *const *extra);

@@ -1,0 +1,256 @@
+/*  Fault injection on the broker: SIGKILL at random moments during a job and a restart on the
+    same journal and endpoints; a torn journal tail; a full disk (a small tmpfs under the
+    journal). Ledger rule as everywhere: 0 lost, 0 delivered twice, 0 wrong, 0 unexpected.
+    Real processes on 127.0.0.1 with CURVE; the tmpfs needs root, and says so when it fails.  */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hd_testenv.h"
+
+#define S_TASKS 2000
+
+static char s_plugin[512];
+static hd_testenv_t s_env;
+static char s_mounted[4200];  //  tmpfs to unmount at teardown, "" when none
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    snprintf (s_plugin, sizeof s_plugin, "%s/hd_fault_plugin.so", HD_BIN_DIR);
+    hd_testenv_init (&s_env);
+    s_mounted[0] = 0;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    hd_testenv_stop (&s_env);  //  every process this test started, even after a failure
+    if (s_mounted[0])
+        umount2 (s_mounted, MNT_DETACH);
+    return 0;
+}
+
+static void
+s_start (hd_testenv_t *env, const char *const *broker_extra)
+{
+    hd_testenv_start_broker (env, broker_extra);
+    const char *extra[] = { "--plugin", s_plugin, "--misses", "3", NULL };
+    hd_testenv_start_worker (env, "w1", 2, extra);
+    hd_testenv_start_worker (env, "w2", 2, extra);
+}
+
+typedef struct {
+    hd_testenv_t *env;
+    uint8_t seen[S_TASKS];
+    uint64_t duplicated, wrong, failed, results;
+    int64_t next_kill_ms;
+    int kills;
+} s_ledger_t;
+
+static void
+s_input (uint64_t i, char *buf, size_t len)
+{
+    snprintf (buf, len, "2|broker fault %llu", (unsigned long long) i);
+}
+
+static void
+s_on_result (const hd_reply_t *r, void *arg)
+{
+    s_ledger_t *l = arg;
+    char want[64];
+    s_input (r->seq, want, sizeof want);
+    l->results++;
+    if (r->seq >= S_TASKS) {
+        l->wrong++;
+        return;
+    }
+    if (l->seen[r->seq]++)
+        l->duplicated++;
+    if (r->status != 0)
+        l->failed++;
+    else if (r->size != strlen (want) - 2 || memcmp (r->data, want + 2, r->size) != 0)
+        l->wrong++;
+}
+
+//  Every 700..1200 ms, at most 3 times: SIGKILL the broker and start it again at once.
+static void
+s_on_progress (const hd_job_stats_t *stats, void *arg)
+{
+    (void) stats;
+    s_ledger_t *l = arg;
+    if (s_now_ms () < l->next_kill_ms || l->kills >= 3)
+        return;
+    hd_testenv_kill (l->env, l->env->broker, SIGKILL);
+    hd_testenv_restart_broker (l->env, NULL);
+    l->kills++;
+    l->next_kill_ms = s_now_ms () + 700 + rand () % 500;
+}
+
+static void
+test_fault_broker_killed_and_restarted_loses_nothing (void **state)
+{
+    (void) state;
+    hd_testenv_t *env = &s_env;
+    s_start (env, NULL);
+    hd_client_t *c = hd_testenv_client (env, 2);
+    hd_client_job_t *job = hd_client_job_new (c, "slowecho", NULL);
+    char in[64];
+    for (uint64_t i = 0; i < S_TASKS; i++) {
+        s_input (i, in, sizeof in);
+        hd_client_job_add (job, in, strlen (in));
+    }
+    s_ledger_t *l = calloc (1, sizeof *l);
+    l->env = env;
+    l->next_kill_ms = s_now_ms () + 300;
+    assert_int_equal (hd_client_job_run (job, HD_GATHER_COMPLETED, s_on_result, s_on_progress, l),
+                      HD_OK);
+    uint64_t lost = 0;
+    for (int i = 0; i < S_TASKS; i++)
+        lost += !l->seen[i];
+    print_message ("ledger: submitted %d, lost %llu, duplicated %llu, wrong %llu, failed %llu, "
+                   "broker kills %d\n", S_TASKS, (unsigned long long) lost,
+                   (unsigned long long) l->duplicated, (unsigned long long) l->wrong,
+                   (unsigned long long) l->failed, l->kills);
+    assert_int_equal (lost, 0);
+    assert_int_equal (l->duplicated, 0);
+    assert_int_equal (l->wrong, 0);
+    assert_int_equal (l->failed, 0);
+    assert_true (l->kills > 0);
+    free (l);
+    hd_client_job_destroy (&job);
+    hd_client_destroy (&c);
+}
+
+static void
+test_fault_broker_torn_journal_tail_is_truncated_on_restart (void **state)
+{
+    (void) state;
+    hd_testenv_t *env = &s_env;
+    s_start (env, NULL);
+    hd_client_t *c = hd_testenv_client (env, 2);
+    hd_reply_t *r = NULL;
+    assert_int_equal (hd_client_call (c, "echo", "before", 6, NULL, &r), HD_OK);
+    hd_reply_destroy (&r);
+    hd_testenv_kill (env, env->broker, SIGKILL);
+    char path[4200];
+    snprintf (path, sizeof path, "%s/journal/journal.log", env->dir);
+    int fd = open (path, O_WRONLY | O_APPEND);
+    assert_true (fd >= 0);
+    const char torn[] = "\x40\x00\x00\x00\x12\x34";  //  a record header cut short
+    assert_int_equal (write (fd, torn, sizeof torn - 1), (ssize_t) sizeof torn - 1);
+    close (fd);
+    hd_testenv_restart_broker (env, NULL);
+    //  The restarted broker answers at once; the workers rejoin within their liveness limit.
+    assert_int_equal (hd_client_wait_nodes (c, 2, 10000), HD_OK);
+    assert_int_equal (hd_client_call (c, "echo", "after", 5, NULL, &r), HD_OK);
+    assert_int_equal (r->status, 0);
+    assert_string_equal ((char *) r->data, "after");
+    hd_reply_destroy (&r);
+    hd_client_destroy (&c);
+}
+
+typedef struct {
+    uint64_t ok, storage, other, long_ok;
+} s_disk_t;
+
+static void
+s_count (s_disk_t *d, hd_reply_t *r, size_t payload)
+{
+    if (r->status == 0 && r->seq == 999)
+        d->long_ok++;
+    else if (r->status == 0 && r->size == payload - 2)
+        d->ok++;
+    else if (r->status == 10 && strstr (r->error, "cannot store"))
+        d->storage++;
+    else
+        d->other++;
+    hd_reply_destroy (&r);
+}
+
+//  A 256 KiB tmpfs under the journal fills up: new tasks come back STORAGE with a clear
+//  reason, every accepted task still completes (one long task accepted before the disk filled
+//  finishes after), and the broker keeps serving.
+static void
+test_fault_broker_full_disk_refuses_new_work_and_finishes_accepted (void **state)
+{
+    (void) state;
+    hd_testenv_t *env = &s_env;
+    snprintf (s_mounted, sizeof s_mounted, "%s/journal", env->dir);
+    assert_int_equal (mkdir (s_mounted, 0700), 0);
+    if (mount ("tmpfs", s_mounted, "tmpfs", 0, "size=256k") != 0) {
+        s_mounted[0] = 0;
+        fail_msg ("cannot mount a tmpfs (%s): this scenario needs root", strerror (errno));
+    }
+    hd_testenv_start_broker (env, NULL);
+    const char *extra[] = { "--plugin", s_plugin, NULL };
+    hd_testenv_start_worker (env, "w1", 2, extra);
+    hd_client_t *c = hd_testenv_client (env, 1);
+    assert_int_equal (hd_client_submit (c, "slowecho", "1500|long", 9, NULL, 999, NULL), HD_OK);
+    static char payload[8192];
+    memset (payload, 'p', sizeof payload);
+    memcpy (payload, "1|", 2);
+    s_disk_t d = { 0 };
+    hd_reply_t *r;
+    for (uint64_t round = 0; round < 60 && !d.storage; round++) {
+        for (uint64_t i = 0; i < 4; i++)
+            assert_int_equal (hd_client_submit (c, "slowecho", payload, sizeof payload, NULL,
+                                                round * 4 + i, NULL), HD_OK);
+        for (int k = 0; k < 4 && hd_client_next (c, 20000, &r) == HD_OK; k++)
+            s_count (&d, r, sizeof payload);
+    }
+    while (hd_client_next (c, 20000, &r) == HD_OK)
+        s_count (&d, r, sizeof payload);
+    print_message ("full disk: %llu completed, %llu refused with STORAGE, %llu other, long task "
+                   "accepted before: %s\n", (unsigned long long) d.ok,
+                   (unsigned long long) d.storage, (unsigned long long) d.other,
+                   d.long_ok ? "completed" : "LOST");
+    assert_true (d.storage > 0);
+    assert_true (d.ok > 0);
+    assert_int_equal (d.long_ok, 1);
+    assert_int_equal (d.other, 0);
+    assert_int_equal (hd_client_call (c, "echo", "alive", 5, NULL, &r), HD_OK);
+    assert_int_equal (r->status, 0);
+    hd_reply_destroy (&r);
+    hd_client_destroy (&c);
+}
+
+int
+main (void)
+{
+    srand ((unsigned) time (NULL));
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown (test_fault_broker_killed_and_restarted_loses_nothing,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_fault_broker_torn_journal_tail_is_truncated_on_restart,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (
+            test_fault_broker_full_disk_refuses_new_work_and_finishes_accepted, s_setup,
+            s_teardown),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
