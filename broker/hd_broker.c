@@ -31,6 +31,7 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->journal_mode = HD_JOURNAL_SYNC;
     config->journal_dir = "heddle-journal";
     config->journal_batch_ms = 5;
+    config->prefetch = 4;
     config->max_payload = HD_DEFAULT_MAX_PAYLOAD;
     config->max_queue = 1000000;
     config->heartbeat_ms = 1000;

@@ -32,6 +32,7 @@ typedef struct {
     hd_journal_mode_t journal_mode;//  sync (default): ACCEPTED after fdatasync; batch; none
     const char *journal_dir;       //  where journal.log lives; default "heddle-journal"
     uint32_t journal_batch_ms;     //  batch mode: commit at most this long after a record
+    uint32_t prefetch;             //  tasks per slot a worker may hold beyond its slots (0..4)
 } hd_broker_config_t;
 
 void hd_broker_config_defaults (hd_broker_config_t *config);

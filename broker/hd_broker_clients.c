@@ -110,9 +110,18 @@ hd_broker_client_by_rid (hd_broker_t *self, const uint8_t *rid, size_t len, cons
 static uint32_t
 s_client_index (hd_broker_t *self, int64_t now)
 {
+    //  Most messages come from the client of the one before: skip the hash lookup then.
+    const uint8_t *rid = hd_frames_data (&self->in, 0);
+    size_t len = hd_frames_size (&self->in, 0);
+    uint32_t last = self->last_client;
+    if (last < self->nclients && self->client_tab[last].rid_len == len
+        && memcmp (self->client_tab[last].rid, rid, len) == 0) {
+        self->client_tab[last].last_seen_ms = now;
+        return last;
+    }
     const char *role = zmq_msg_gets (&self->in.msg[1], "User-Id");
-    return hd_broker_client_by_rid (self, hd_frames_data (&self->in, 0),
-                                    hd_frames_size (&self->in, 0), role ? role : "", now);
+    self->last_client = hd_broker_client_by_rid (self, rid, len, role ? role : "", now);
+    return self->last_client;
 }
 
 //  Queue one task; on success its id joins the ACCEPTED list.

@@ -72,6 +72,7 @@ struct hd_broker {
     zhashx_t *client_index;      //  hex(rid) -> index + 1
     hd_bclient_t *client_tab;
     uint32_t nclients, client_cap;
+    uint32_t last_client;        //  index of the last message's client (cache)
     hd_node_t **touched;         //  nodes with tasks picked in this dispatch round
     uint32_t ntouched, touched_cap;
     hd_donefifo_t done;

@@ -67,12 +67,15 @@ s_prepare_out (hd_broker_t *self, hd_node_t *node)
     hd_nodeout_t *o = node->user;
     if (!o && !(o = node->user = calloc (1, sizeof *o)))
         return HD_ENOMEM;
-    if (o->cap < node->slots) {
-        hd_job_t **jobs = realloc (o->jobs, node->slots * sizeof *jobs);
+    //  The worker keeps up to 4 x slots tasks waiting beside its running ones (hd_worker.c).
+    uint32_t prefetch = self->config.prefetch < 4 ? self->config.prefetch : 4;
+    node->credit = node->slots * (1 + prefetch);
+    if (o->cap < node->credit) {
+        hd_job_t **jobs = realloc (o->jobs, node->credit * sizeof *jobs);
         if (!jobs)
             return HD_ENOMEM;
         o->jobs = jobs;
-        o->cap = node->slots;
+        o->cap = node->credit;
     }
     uint32_t want = (uint32_t) hd_registry_size (self->registry);
     if (self->touched_cap < want) {

@@ -34,6 +34,8 @@ typedef struct hd_node {
     char arch[HD_MAX_NAME + 1];
     uint32_t slots;                    //  credit limit: in_flight never exceeds it
     uint32_t in_flight;                //  tasks leased to this worker now
+    uint32_t credit;                   //  leases it may hold: slots + prefetch (0: slots); a
+                                       //  task with a deadline still needs a free slot
     uint32_t cores;
     double capacity;                   //  C_j > 0 (see hd_registry_update_metrics)
     double score;                      //  per-core benchmark score, 0: none (capacity = slots)

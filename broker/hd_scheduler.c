@@ -503,6 +503,14 @@ s_node_meets (const hd_node_t *node, const hd_reqs_t *reqs)
     return true;
 }
 
+//  Tasks beyond the node's slots wait in its local backlog (prefetch, so that many tasks travel
+//  in one message); a task with a deadline must not spend it waiting there: it needs a slot.
+static uint32_t
+s_credit (const hd_node_t *node, const hd_job_t *job)
+{
+    return job->timeout_ms || node->credit < node->slots ? node->slots : node->credit;
+}
+
 //  Minimum free memory: a node without a memory figure cannot prove it has enough.
 static bool
 s_node_has_memory (const hd_node_t *node, const hd_reqs_t *reqs)
@@ -517,7 +525,7 @@ static bool
 s_node_eligible (const hd_node_t *node, const hd_job_t *job)
 {
     return node->state == HD_NODE_READY && !node->stale && !node->hot
-           && node->in_flight < node->slots && hd_registry_offers (node, job->fn)
+           && node->in_flight < s_credit (node, job) && hd_registry_offers (node, job->fn)
            && s_node_meets (node, job->reqs) && s_node_has_memory (node, job->reqs);
 }
 

@@ -27,6 +27,8 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "                           commit within --journal-batch MS; none: no journal\n"
              "      --journal-dir DIR    where journal.log lives (default %s)\n"
              "      --journal-batch MS   batch mode's longest delay (default %u)\n"
+             "      --prefetch N         tasks per slot a worker may hold waiting, 0..4 (default "
+             "%u)\n"
              "      --max-payload BYTES  largest task payload accepted (default %u)\n"
              "      --max-queue N        tasks queued + running at most (default %u)\n"
              "      --heartbeat MS       heartbeat interval (default %u)\n"
@@ -47,7 +49,7 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "Endpoints take tcp://host:port, host:port, or a bare host (default ports 7700 and "
              "7701).\n",
              d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
-             d->journal_dir, d->journal_batch_ms, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
+             d->journal_dir, d->journal_batch_ms, d->prefetch, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
              d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->stale_ms,
              d->temp_limit_c);
 }
@@ -110,7 +112,7 @@ s_parse (int argc, char **argv, hd_broker_config_t *c, char *clients, char *work
         { "clients", 1, 0, 'c' }, { "workers", 1, 0, 'w' }, { "keys", 1, 0, 'k' },
         { "insecure", 0, 0, 'I' }, { "max-payload", 1, 0, 'P' }, { "max-queue", 1, 0, 'Q' },
         { "heartbeat", 1, 0, 'H' }, { "misses", 1, 0, 'M' }, { "attempts", 1, 0, 'A' },
-        { "journal", 1, 0, 'j' }, { "journal-dir", 1, 0, 'J' }, { "journal-batch", 1, 0, 'B' },
+        { "prefetch", 1, 0, 'F' }, { "journal", 1, 0, 'j' }, { "journal-dir", 1, 0, 'J' }, { "journal-batch", 1, 0, 'B' },
         { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' }, { "max-client-tasks", 1, 0, 'C' },
         { "result-ttl", 1, 0, 'T' }, { "stale", 1, 0, 'S' }, { "temp-limit", 1, 0, 't' },
         { "log-level", 1, 0, 'L' }, { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' },
@@ -131,6 +133,14 @@ s_parse (int argc, char **argv, hd_broker_config_t *c, char *clients, char *work
             case 'A': rc = s_uint_arg ("attempts", optarg, &c->default_attempts); break;
             case 'j': rc = s_journal_mode (optarg, &c->journal_mode); break;
             case 'J': c->journal_dir = optarg; break;
+            case 'F':
+                c->prefetch = 0;
+                rc = strcmp (optarg, "0") ? s_uint_arg ("prefetch", optarg, &c->prefetch) : 0;
+                if (rc == 0 && c->prefetch > 4) {
+                    fprintf (stderr, "heddle-broker: --prefetch is 0..4\n");
+                    rc = -1;
+                }
+                break;
             case 'B': rc = s_uint_arg ("journal-batch", optarg, &c->journal_batch_ms); break;
             case 'm': c->metrics_endpoint = s_endpoint_or_none (optarg, s_metrics_ep, 7702); break;
             case 'e': c->events_endpoint = s_endpoint_or_none (optarg, s_events_ep, 7703); break;
