@@ -137,6 +137,12 @@ s_complete_results (hd_broker_t *self, hd_node_t *node, hd_job_t **jobs, uint32_
             self->stats.malformed++;
             continue;
         }
+        if (r.status == HD_ST_BUSY && r.elapsed_ms == 0) {
+            //  Refused unrun (no room on the worker): not an outcome; it goes elsewhere.
+            if (hd_scheduler_requeue (self->scheduler, &r.id, r.attempt, node) == HD_OK)
+                self->stats.requeued++;
+            continue;
+        }
         hd_err_t rc = hd_scheduler_complete (self->scheduler, &r.id, r.attempt, node, &job);
         if (rc != HD_OK) {
             if (rc == HD_EPROTO)

@@ -726,3 +726,19 @@ hd_scheduler_each (const hd_scheduler_t *self, void (*fn) (hd_job_t *job, void *
         for (hd_job_t *job = self->buckets[b]; job; job = job->hnext)
             fn (job, arg);
 }
+
+hd_err_t
+hd_scheduler_requeue (hd_scheduler_t *self, const hd_id_t *id, uint32_t attempt,
+                      const hd_node_t *worker)
+{
+    hd_job_t *job = hd_scheduler_find (self, id);
+    if (!job)
+        return HD_ENOTFOUND;
+    if (job->state != HD_JOB_LEASED || job->attempt != attempt || job->worker != worker)
+        return HD_EPROTO;
+    s_lease_unlink (self, job);
+    job->state = HD_JOB_QUEUED;
+    job->attempt--;  //  it never ran: the refusal does not count as an attempt
+    s_queue_push (self, job, true);
+    return HD_OK;
+}

@@ -83,6 +83,11 @@ hd_err_t hd_scheduler_cancel (hd_scheduler_t *self, const hd_id_t *id, hd_job_t 
 uint32_t hd_scheduler_expire (hd_scheduler_t *self, int64_t now_ms, int64_t grace_ms,
                               void (*on_expired) (hd_job_t *job, void *arg), void *arg);
 
+//  The worker refused a leased task without running it (no room): back to the front of its
+//  queue, the attempt not counted. HD_OK; HD_ENOTFOUND; HD_EPROTO when the lease is not current.
+hd_err_t hd_scheduler_requeue (hd_scheduler_t *self, const hd_id_t *id, uint32_t attempt,
+                               const hd_node_t *worker);
+
 //  Recovery: queue a task read back from the journal, whether or not a worker offers its
 //  function yet (workers join after a restart). Same results as submit, without HD_ENOTFOUND
 //  and HD_EFULL.

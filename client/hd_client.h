@@ -111,6 +111,9 @@ hd_err_t hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled
 hd_err_t hd_client_next (hd_client_t *self, int timeout_ms, hd_reply_t **out);
 //  Tasks submitted and not yet answered.
 uint32_t hd_client_in_flight (const hd_client_t *self);
+//  Of those, tasks the broker has not yet ACCEPTED (made durable). The library resends them
+//  until it does; a program about to exit can wait for 0 before it lets go.
+uint32_t hd_client_unaccepted (const hd_client_t *self);
 //  After a restart with the same `session`: expect the result of task `id` (as seq), so that
 //  results the broker kept for the old process are delivered to this one.
 hd_err_t hd_client_adopt (hd_client_t *self, const uint8_t id[16], uint64_t seq);

@@ -45,6 +45,10 @@ struct hd_client {
     void *nodes;                   //  hd_nodeinfo_t array from the last NODES_REPLY
     uint32_t nnodes;
     bool nodes_seen;
+    //  ADMIN sent and its answer (a REJECTED without id) not yet seen; then its code and reason
+    bool admin_pending;
+    uint32_t admin_code;
+    char admin_reason[256];
     bool denied;
     char session[64];
     int64_t last_ping_us;

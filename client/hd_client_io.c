@@ -6,7 +6,6 @@
 #include "hd_codec_nodes.h"
 #include "hd_log.h"
 #include "hd_transport.h"
-#include "hd_transport.h"
 
 static hd_reply_t *
 s_reply_new (const hd_id_t *id, uint64_t seq, const void *data, size_t size)
@@ -117,6 +116,13 @@ s_on_rejected (hd_client_t *self)
         return 0;
     if (r.has_id && hd_idmap_take (self->inflight, &r.id, &v))
         hd_client_unkeep (&v);
+    else if (!r.has_id && self->admin_pending) {
+        //  The broker answers ADMIN with a REJECTED without id, code 0 when done.
+        self->admin_code = r.code;
+        snprintf (self->admin_reason, sizeof self->admin_reason, "%.255s", r.reason);
+        self->admin_pending = false;
+        return 0;
+    }
     else {
         hd_client_fail (self, HD_EPROTO, "broker rejected a message: %s (%s)", r.reason,
                         hd_status_str (r.code));

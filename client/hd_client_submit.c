@@ -133,6 +133,21 @@ hd_client_in_flight (const hd_client_t *self)
     return hd_idmap_size (self->inflight);
 }
 
+static void
+s_count_unaccepted (const hd_id_t *id, hd_idval_t *v, void *arg)
+{
+    (void) id;
+    *(uint32_t *) arg += v->keep != NULL;
+}
+
+uint32_t
+hd_client_unaccepted (const hd_client_t *self)
+{
+    uint32_t n = 0;
+    hd_idmap_each (self->inflight, s_count_unaccepted, &n);
+    return n;
+}
+
 hd_err_t
 hd_client_next (hd_client_t *self, int timeout_ms, hd_reply_t **out)
 {

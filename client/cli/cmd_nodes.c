@@ -1,9 +1,11 @@
-/*  cmd_nodes: `heddle nodes`: ask the broker for its nodes and print them as a table sorted by
-    name (or as JSON). Column widths follow the data so long node names stay aligned.  */
+/*  cmd_nodes: `heddle nodes`: ask the broker for its nodes and print them sorted by name, as a
+    table (nodetable.h) or as JSON. Live figures (CPU, memory, temperature, score) come from
+    each node's capacity metrics; a node without them yet shows "-".  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "nodetable.h"
 
 #define S_CMD "nodes"
 
@@ -13,10 +15,13 @@ static void
 s_help (void)
 {
     printf ("Usage: heddle nodes [OPTIONS]\n"
-            "List the nodes of the cluster: name, state, architecture, cores, slots (busy/total),\n"
-            "capacity score, tasks done and failed.\n\n"
+            "List the nodes of the cluster: name, state (idle, busy, draining, stale, hot),\n"
+            "architecture, cores, slots (busy/total), the capacity the scheduler uses now,\n"
+            "CPU busy share, memory (available/total), temperature, benchmark score, tasks\n"
+            "done and failed, and tags. A figure the broker has no metrics for shows '-'.\n\n"
             "Options:\n"
-            "      --json              print a JSON array instead of a table\n"
+            "      --json              print a JSON array instead of a table (absent figures\n"
+            "                          are left out; default: table)\n"
             "  -h, --help              show this help and exit\n");
     hd_cli_connect_help (stdout);
     printf ("\nExit status: 0 listed; 1 the broker could not be asked; 2 bad usage.\n");
@@ -51,60 +56,6 @@ s_parse (hd_cli_common_t *common, int argc, char **argv, bool *json)
     return -1;
 }
 
-static int
-s_by_name (const void *a, const void *b)
-{
-    return strcmp (((const hd_node_info_t *) a)->name, ((const hd_node_info_t *) b)->name);
-}
-
-static int
-s_max (int a, int b)
-{
-    return a > b ? a : b;
-}
-
-static void
-s_print_table (const hd_node_info_t *nodes, uint32_t count)
-{
-    int wname = 4, wstate = 5, warch = 4;
-    for (uint32_t i = 0; i < count; i++) {
-        wname = s_max (wname, (int) strnlen (nodes[i].name, sizeof nodes[i].name));
-        wstate = s_max (wstate, (int) strnlen (nodes[i].state, sizeof nodes[i].state));
-        warch = s_max (warch, (int) strnlen (nodes[i].arch, sizeof nodes[i].arch));
-    }
-    printf ("%-*s  %-*s  %-*s  %5s  %11s  %8s  %10s  %8s\n", wname, "NODE", wstate, "STATE", warch,
-            "ARCH", "CORES", "SLOTS", "CAPACITY", "DONE", "FAILED");
-    for (uint32_t i = 0; i < count; i++) {
-        const hd_node_info_t *n = &nodes[i];
-        char slots[32];
-        snprintf (slots, sizeof slots, "%u/%u", n->busy, n->slots);
-        printf ("%-*.*s  %-*.*s  %-*.*s  %5u  %11s  %8.1f  %10llu  %8llu\n", wname,
-                (int) sizeof n->name, n->name, wstate, (int) sizeof n->state, n->state, warch,
-                (int) sizeof n->arch, n->arch, n->cores, slots, n->capacity,
-                (unsigned long long) n->done, (unsigned long long) n->failed);
-    }
-}
-
-static void
-s_print_json (const hd_node_info_t *nodes, uint32_t count)
-{
-    putchar ('[');
-    for (uint32_t i = 0; i < count; i++) {
-        const hd_node_info_t *n = &nodes[i];
-        printf ("%s\n  {\"name\": ", i ? "," : "");
-        hd_cli_json_string (stdout, n->name);
-        printf (", \"state\": ");
-        hd_cli_json_string (stdout, n->state);
-        printf (", \"arch\": ");
-        hd_cli_json_string (stdout, n->arch);
-        printf (", \"cores\": %u, \"slots\": %u, \"busy\": %u, \"capacity\": %.3f, \"done\": %llu, "
-                "\"failed\": %llu}",
-                n->cores, n->slots, n->busy, n->capacity, (unsigned long long) n->done,
-                (unsigned long long) n->failed);
-    }
-    printf ("%s]\n", count ? "\n" : "");
-}
-
 int
 hd_cmd_nodes (hd_cli_common_t *common, int argc, char **argv)
 {
@@ -123,12 +74,11 @@ hd_cmd_nodes (hd_cli_common_t *common, int argc, char **argv)
     if (rc != HD_OK)
         code = hd_cli_fail ("listing nodes: %s", hd_client_last_error (conn.client));
     else {
-        if (count > 1)
-            qsort (nodes, count, sizeof nodes[0], s_by_name);
+        hd_cli_nodes_sort (nodes, count);
         if (json)
-            s_print_json (nodes, count);
+            hd_cli_nodes_json (stdout, nodes, count);
         else
-            s_print_table (nodes, count);
+            hd_cli_nodes_table (stdout, nodes, count);
     }
     free (nodes);
     hd_cli_disconnect (&conn);

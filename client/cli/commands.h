@@ -20,5 +20,12 @@ int hd_cmd_bench (hd_cli_common_t *common, int argc, char **argv);
 int hd_cmd_keys (hd_cli_common_t *common, int argc, char **argv);
 //  heddle nodes: list the cluster's nodes.
 int hd_cmd_nodes (hd_cli_common_t *common, int argc, char **argv);
+//  heddle top: the nodes, the cluster's rate and its events, redrawn live.
+int hd_cmd_top (hd_cli_common_t *common, int argc, char **argv);
+//  heddle drain NODE / heddle resume NODE: stop or restart giving a node tasks (admin key).
+int hd_cmd_drain (hd_cli_common_t *common, int argc, char **argv);
+int hd_cmd_resume (hd_cli_common_t *common, int argc, char **argv);
+//  heddle run (--all | --nodes A,B | --tag T) -- CMD ARGS: run a command on nodes (exec).
+int hd_cmd_run (hd_cli_common_t *common, int argc, char **argv);
 
 #endif

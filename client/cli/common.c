@@ -186,6 +186,8 @@ hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char 
     case HD_OPT_INSECURE:
         self->insecure = true;
         return HD_CLI_OPT_TAKEN;
+    case HD_OPT_CERT:
+        return s_string_option (&self->cert_path, cmd, "--cert", arg);
     case 'v':
     case HD_OPT_VERBOSE:
         self->verbose = true;
@@ -211,6 +213,22 @@ s_is_dir (const char *path)
     return stat (path, &st) == 0 && S_ISDIR (st.st_mode);
 }
 
+//  The admin certificate when the command wants one, or when it is the only one here (an
+//  admin's machine gets admin.cert_secret, not client.cert_secret). Else the library's default.
+static void
+s_choose_cert (hd_cli_common_t *self)
+{
+    char client[600];
+    int n = snprintf (self->cert_default, sizeof self->cert_default, "%s/admin.cert_secret",
+                      self->keys_dir);
+    int m = snprintf (client, sizeof client, "%s/client.cert_secret", self->keys_dir);
+    if (n <= 0 || (size_t) n >= sizeof self->cert_default || m <= 0 || (size_t) m >= sizeof client
+        || access (self->cert_default, R_OK) != 0)
+        return;
+    if (self->prefer_admin || access (client, R_OK) != 0)
+        self->cert_path = self->cert_default;
+}
+
 void
 hd_cli_common_finish (hd_cli_common_t *self)
 {
@@ -227,6 +245,8 @@ hd_cli_common_finish (hd_cli_common_t *self)
         if (n > 0 && (size_t) n < sizeof self->keys_default && s_is_dir (self->keys_default))
             self->keys_dir = self->keys_default;
     }
+    if (!self->cert_path && self->keys_dir)
+        s_choose_cert (self);
     if (self->workers == 0) {
         long cores = sysconf (_SC_NPROCESSORS_ONLN);
         self->workers = cores < 1 ? 1 : cores > S_MAX_WORKERS ? S_MAX_WORKERS : (uint32_t) cores;
@@ -244,6 +264,10 @@ hd_cli_connect_help (FILE *out)
         "                          embedded cluster in this process: see --workers)\n"
         "  -k, --keys DIR          key directory made by 'heddle keys init' (default:\n"
         "                          $HEDDLE_KEYS, else ~/.config/heddle/keys if it exists)\n"
+        "      --cert FILE         this client's secret certificate (default: KEYS/\n"
+        "                          client.cert_secret; drain, resume and run use KEYS/\n"
+        "                          admin.cert_secret when it exists, as does every command\n"
+        "                          when KEYS has no client.cert_secret)\n"
         "      --insecure          plain TCP, no CURVE: only for a broker run with --insecure\n"
         "      --connect-timeout MS  how long the broker may take to answer (default %u)\n"
         "      --workers N         embedded cluster: workers (default: online cores)\n"
@@ -287,14 +311,12 @@ s_connect_remote (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *c
                             "HEDDLE_KEYS; make one with 'heddle keys init'), or --insecure for "
                             "a broker run with --insecure",
                             self->broker);
-    hd_client_config_t config = { .endpoint = self->broker,
-                                  .keys_dir = self->insecure ? NULL : self->keys_dir,
-                                  .insecure = self->insecure,
-                                  .timeout_ms = self->connect_timeout_ms,
-                                  .window = window };
+    hd_client_config_t config;
+    hd_cli_client_config (self, &config);
+    config.window = window;
     if (self->verbose)
         fprintf (stderr, "heddle: connecting to %s (%s)\n", self->broker,
-                 self->insecure ? "insecure" : self->keys_dir);
+                 self->insecure ? "insecure" : self->cert_path ? self->cert_path : self->keys_dir);
     char reason[512] = "";
     hd_err_t rc = hd_client_connect_verbose (&config, &conn->client, reason, sizeof reason);
     if (rc != HD_OK)
@@ -326,6 +348,16 @@ s_start_embedded (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *c
         return hd_cli_fail ("embedded cluster: waiting for %u workers: %s", self->workers,
                             hd_client_last_error (conn->client));
     return HD_CLI_EXIT_OK;
+}
+
+void
+hd_cli_client_config (const hd_cli_common_t *self, hd_client_config_t *out)
+{
+    *out = (hd_client_config_t) { .endpoint = self->broker,
+                                  .keys_dir = self->insecure ? NULL : self->keys_dir,
+                                  .cert_path = self->insecure ? NULL : self->cert_path,
+                                  .insecure = self->insecure,
+                                  .timeout_ms = self->connect_timeout_ms };
 }
 
 int

@@ -39,6 +39,7 @@ enum {
     HD_OPT_NODE,
     HD_OPT_ATTEMPTS,
     HD_OPT_MIN_MEM,
+    HD_OPT_CERT,
     HD_OPT_COMMAND_ = 300  //  commands number their own long-only options from here
 };
 
@@ -53,7 +54,8 @@ enum {
     { "workers", required_argument, NULL, HD_OPT_WORKERS }, \
     { "slots", required_argument, NULL, HD_OPT_SLOTS }, \
     { "log-level", required_argument, NULL, HD_OPT_LOG_LEVEL }, \
-    { "verbose", no_argument, NULL, HD_OPT_VERBOSE }
+    { "verbose", no_argument, NULL, HD_OPT_VERBOSE }, \
+    { "cert", required_argument, NULL, HD_OPT_CERT }
 
 //  Per-task options, in the commands that submit tasks.
 #define HD_CLI_TASK_OPTIONS \
@@ -71,6 +73,9 @@ enum {
 typedef struct {
     const char *broker;    //  NULL after hd_cli_common_finish: run an embedded cluster
     const char *keys_dir;  //  NULL: none found
+    const char *cert_path; //  --cert; after finish also KEYS/admin.cert_secret when the command
+                           //  prefers an admin key and that file exists. NULL: KEYS/client...
+    bool prefer_admin;     //  set by a command before finish: drain, resume, run
     bool insecure;
     uint32_t connect_timeout_ms;
     uint32_t workers;  //  embedded cluster: workers (default: online cores)
@@ -78,6 +83,7 @@ typedef struct {
     bool verbose;
     hd_task_opts_t task;     //  per-task options
     char keys_default[512];  //  storage for the default keys path
+    char cert_default[600];  //  storage for the admin certificate's path
 } hd_cli_common_t;
 
 //  Result of offering an option to hd_cli_common_option.
@@ -89,7 +95,8 @@ void hd_cli_common_init (hd_cli_common_t *self);
 //  usage error for `cmd` (exit with HD_CLI_EXIT_USAGE).
 hd_cli_opt_t hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char *arg);
 //  Fill what flags left unset from the environment (HEDDLE_BROKER, HEDDLE_KEYS) and defaults
-//  ($HOME/.config/heddle/keys when it exists, core count).
+//  ($HOME/.config/heddle/keys when it exists, core count, the admin certificate when
+//  prefer_admin is set and KEYS/admin.cert_secret exists).
 void hd_cli_common_finish (hd_cli_common_t *self);
 //  Help text of the connection and of the per-task options, with defaults.
 void hd_cli_connect_help (FILE *out);
@@ -107,6 +114,9 @@ typedef struct {
 int hd_cli_connect (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *conn);
 //  Destroy the client, then stop the cluster. Harmless on a zeroed conn.
 void hd_cli_disconnect (hd_cli_conn_t *conn);
+//  The client configuration for self->broker (not for an embedded cluster): endpoint, keys,
+//  certificate, insecure, connect timeout. Borrowed strings point into self.
+void hd_cli_client_config (const hd_cli_common_t *self, hd_client_config_t *out);
 
 //  "heddle: <message>" on stderr; returns HD_CLI_EXIT_FAIL.
 int hd_cli_fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hd_testenv.h"
@@ -25,7 +26,7 @@ static hd_testenv_t s_env;
 static void
 s_input (uint64_t i, char *buf, size_t len)
 {
-    snprintf (buf, len, "20|answer %llu", (unsigned long long) i);
+    snprintf (buf, len, "100|answer %llu", (unsigned long long) i);
 }
 
 static void
@@ -47,7 +48,7 @@ s_child (int fd)
     hd_client_config_t cfg = { .endpoint = s_env.clients_ep, .keys_dir = s_env.keys,
                                .session = S_SESSION };
     hd_client_t *c = NULL;
-    if (hd_client_connect (&cfg, &c) != HD_OK)
+    if (hd_client_connect (&cfg, &c) != HD_OK || hd_client_wait_nodes (c, 2, 10000) != HD_OK)
         _exit (3);
     hd_client_set_handler (c, s_child_reply, out);
     char in[64], hex[33];
@@ -62,8 +63,13 @@ s_child (int fd)
     }
     fflush (out);
     hd_client_flush (c);
-    for (int k = 0; k < 6; k++)  //  ~300 ms: ACCEPTED arrives, a few results too
+    //  The promise covers accepted tasks: wait until the broker has accepted all of them (and
+    //  a few results arrived), then die without a word.
+    for (int k = 0; k < 100 && hd_client_unaccepted (c); k++)
         hd_client_process (c, 50, NULL);
+    if (hd_client_unaccepted (c))
+        _exit (5);
+    hd_client_process (c, 200, NULL);
     raise (SIGKILL);
 }
 
@@ -84,8 +90,10 @@ s_read_child (int fd, s_ledger_t *l)
         if (sscanf (line, "I %llu %32s", &seq, word) == 2 && seq < S_TASKS)
             for (int k = 0; k < 16; k++)
                 sscanf (word + 2 * k, "%2hhx", &l->ids[seq][k]);
-        else if (sscanf (line, "R %llu %u", &seq, &status) == 2 && seq < S_TASKS)
+        else if (sscanf (line, "R %llu %u", &seq, &status) == 2 && seq < S_TASKS) {
             l->results[seq]++;
+            l->wrong += status != 0;
+        }
     }
     fclose (in);
 }
@@ -106,6 +114,9 @@ test_fault_client_killed_then_resumed_gets_every_result_once (void **state)
     s_read_child (pipefd[0], &l);
     int status;
     waitpid (child, &status, 0);
+    if (WIFEXITED (status))
+        fail_msg ("the doomed client exited %d before its kill (5: tasks never accepted)",
+                  WEXITSTATUS (status));
     assert_true (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
     int before = 0;
     for (int i = 0; i < S_TASKS; i++)
@@ -125,7 +136,7 @@ test_fault_client_killed_then_resumed_gets_every_result_once (void **state)
         else {
             l.results[r->seq]++;
             s_input (r->seq, want, sizeof want);
-            if (r->status != 0 || strcmp ((char *) r->data, want + 3) != 0)
+            if (r->status != 0 || strcmp ((char *) r->data, strchr (want, 0x7c) + 1) != 0)
                 l.wrong++;
         }
         hd_reply_destroy (&r);

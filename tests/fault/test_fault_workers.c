@@ -89,8 +89,12 @@ s_on_result (const hd_reply_t *r, void *arg)
     }
     if (l->seen[r->seq]++)
         l->duplicated++;
-    if (r->status != 0)
-        l->failed++;
+    if (r->status != 0) {
+        if (l->failed++ < 3)  //  say why, so a failing run explains itself
+            print_message ("failed result: task %llu status %u attempt %u on '%s': %s\n",
+                           (unsigned long long) r->seq, r->status, r->attempt, r->node,
+                           r->error);
+    }
     else if (r->size != strlen (want) - 2 || memcmp (r->data, want + 2, r->size) != 0)
         l->wrong++;
     if (r->attempt > 1)

@@ -504,6 +504,22 @@ test_scheduler_capacity_follows_free_cpu_share (void **state)
     assert_true (node->capacity > 3.99 && node->capacity < 4.01);
 }
 
+static void
+test_scheduler_requeue_after_refusal_does_not_count_an_attempt (void **state)
+{
+    s_fx_t *fx = *state;
+    hd_node_t *w1 = s_worker (fx, "w1", 1, 0, "f", NULL);
+    hd_job_t *job = s_submit (fx, 1, "f", 0);
+    s_next (fx, NULL);
+    assert_int_equal (hd_scheduler_requeue (fx->sched, &job->id, 2, w1), HD_EPROTO);  //  stale
+    assert_int_equal (hd_scheduler_requeue (fx->sched, &job->id, 1, w1), HD_OK);
+    assert_int_equal (job->state, HD_JOB_QUEUED);
+    assert_int_equal (job->attempt, 0);
+    assert_int_equal (w1->in_flight, 0);
+    assert_ptr_equal (s_next (fx, NULL), job);
+    assert_int_equal (job->attempt, 1);
+}
+
 static int s_expired_calls;
 
 static void
@@ -790,6 +806,7 @@ main (void)
         S_TEST (test_scheduler_complete_marks_done_and_counts),
         S_TEST (test_scheduler_lease_deadline_follows_timeout),
         S_TEST (test_scheduler_expired_lease_ends_and_returns_credit),
+        S_TEST (test_scheduler_requeue_after_refusal_does_not_count_an_attempt),
         S_TEST (test_scheduler_stale_metrics_exclude_a_node_until_it_reports),
         S_TEST (test_scheduler_hot_node_is_not_eligible),
         S_TEST (test_scheduler_min_memory_requirement),

@@ -1,0 +1,283 @@
+/*  cmd_top: `heddle top`: a live view of the cluster, redrawn every --interval ms: the node
+    table (nodetable.h), a cluster line (rate, queued, running, done, failed) from the broker's
+    last "stats" event, and its last node events. Without events (embedded cluster, events
+    port closed) the cluster line is worked out from the NODES counters instead. On a terminal
+    the screen is cleared before each frame; elsewhere frames follow one another.  */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "nodetable.h"
+
+#define S_CMD "top"
+#define S_DEFAULT_INTERVAL_MS 1000
+#define S_DEFAULT_EVENTS_PORT 7703
+#define S_LOG_LINES 5
+#define S_STATS_FRESH_S 3.0  //  a "stats" event older than this is not shown
+
+enum {
+    S_OPT_HELP = 'h',
+    S_OPT_INTERVAL = HD_OPT_COMMAND_,
+    S_OPT_ITERATIONS,
+    S_OPT_EVENTS_PORT,
+};
+
+//  The only global: set by SIGINT/SIGTERM, read by the loop.
+static volatile sig_atomic_t s_interrupted;
+
+typedef struct {
+    uint32_t interval_ms, iterations, events_port;
+} s_args_t;
+
+typedef struct {
+    const char *broker;  //  shown in the title
+    bool tty;
+    hd_events_t *events;  //  NULL: none (events_why says why)
+    char events_why[256];
+    hd_event_info_t stats;
+    double stats_at;  //  0: no stats event yet
+    char log[S_LOG_LINES][400];
+    uint32_t nlog;
+    uint64_t prev_total;  //  done + failed at the previous frame (fallback rate)
+    double prev_at;       //  0: no previous frame
+} s_top_t;
+
+static void
+s_help (void)
+{
+    printf ("Usage: heddle top [OPTIONS]\n"
+            "Show the cluster live: the nodes table of 'heddle nodes', a cluster line\n"
+            "'tasks/s: R  queued Q  running N  done D  failed F' and the last %d node events\n"
+            "(joined, left, lost, draining, resumed, hot). Redrawn every --interval ms until\n"
+            "Ctrl-C. Events come from the broker's events port; without them the cluster line\n"
+            "is computed from the nodes' counters (queued is then '-').\n\n"
+            "Options:\n"
+            "      --interval MS       time between frames (default %d)\n"
+            "      --iterations N      draw N frames, then exit (default 0: until Ctrl-C)\n"
+            "      --events-port PORT  the broker's events port, on the broker's host\n"
+            "                          (default %d)\n"
+            "  -h, --help              show this help and exit\n",
+            S_LOG_LINES, S_DEFAULT_INTERVAL_MS, S_DEFAULT_EVENTS_PORT);
+    hd_cli_connect_help (stdout);
+    printf ("\nExit status: 0 stopped by Ctrl-C or after --iterations; 1 the broker could not\n"
+            "be asked; 2 bad usage.\n");
+}
+
+static int
+s_option (hd_cli_common_t *common, s_args_t *a, int c, char **argv)
+{
+    switch (c) {
+        case S_OPT_INTERVAL:
+            if (hd_cli_parse_u32 (optarg, 100, 3600000, &a->interval_ms) != 0)
+                return hd_cli_usage (S_CMD, "--interval wants ms from 100 to 3600000, not '%s'",
+                                     optarg);
+            return -1;
+        case S_OPT_ITERATIONS:
+            if (hd_cli_parse_u32 (optarg, 0, UINT32_MAX, &a->iterations) != 0)
+                return hd_cli_usage (S_CMD, "--iterations wants a count, not '%s'", optarg);
+            return -1;
+        case S_OPT_EVENTS_PORT:
+            if (hd_cli_parse_u32 (optarg, 1, 65535, &a->events_port) != 0)
+                return hd_cli_usage (S_CMD, "--events-port wants 1 to 65535, not '%s'", optarg);
+            return -1;
+        case '?':
+        case ':': return hd_cli_bad_option (S_CMD, c, argv);
+        default:
+            return hd_cli_common_option (common, S_CMD, c, optarg) == HD_CLI_OPT_TAKEN
+                       ? -1
+                       : HD_CLI_EXIT_USAGE;
+    }
+}
+
+//  Parse argv into common and *a. Returns -1 to go on, else an exit code.
+static int
+s_parse (hd_cli_common_t *common, int argc, char **argv, s_args_t *a)
+{
+    static const struct option longopts[] = {
+        { "help", no_argument, NULL, S_OPT_HELP },
+        { "interval", required_argument, NULL, S_OPT_INTERVAL },
+        { "iterations", required_argument, NULL, S_OPT_ITERATIONS },
+        { "events-port", required_argument, NULL, S_OPT_EVENTS_PORT },
+        HD_CLI_CONNECT_OPTIONS,
+        { NULL, 0, NULL, 0 },
+    };
+    hd_cli_getopt_reset ();
+    int c, code;
+    while ((c = getopt_long (argc, argv, ":h" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
+        if (c == S_OPT_HELP) {
+            s_help ();
+            return HD_CLI_EXIT_OK;
+        }
+        if ((code = s_option (common, a, c, argv)) >= 0)
+            return code;
+    }
+    if (optind < argc)
+        return hd_cli_usage (S_CMD, "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+static void
+s_on_signal (int sig)
+{
+    (void) sig;
+    s_interrupted = 1;
+}
+
+//  Installed after connecting, so it replaces the handler czmq sets up with its first socket.
+static void
+s_catch_signals (void)
+{
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigemptyset (&sa.sa_mask);
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGTERM, &sa, NULL);
+}
+
+static void
+s_open_events (s_top_t *top, const hd_cli_common_t *common, const s_args_t *a)
+{
+    if (!common->broker) {
+        snprintf (top->events_why, sizeof top->events_why, "embedded cluster: no events");
+        return;
+    }
+    hd_client_config_t config;
+    hd_cli_client_config (common, &config);
+    if (hd_events_open (&config, (uint16_t) a->events_port, &top->events, top->events_why,
+                        sizeof top->events_why) != HD_OK)
+        top->events = NULL;
+}
+
+static void
+s_on_event (s_top_t *top, const hd_event_info_t *e)
+{
+    if (strcmp (e->type, "stats") == 0) {
+        top->stats = *e;
+        top->stats_at = hd_cli_now ();
+        return;
+    }
+    if (top->nlog == S_LOG_LINES) {
+        memmove (top->log[0], top->log[1], sizeof top->log[0] * (S_LOG_LINES - 1));
+        top->nlog--;
+    }
+    char when[16];
+    time_t now = time (NULL);
+    struct tm tm;
+    strftime (when, sizeof when, "%H:%M:%S", localtime_r (&now, &tm));
+    snprintf (top->log[top->nlog++], sizeof top->log[0], "%s  %-10.63s  %-9.15s  %.255s", when,
+              e->node, e->state, e->text);
+}
+
+//  Wait ms, taking in events meanwhile (a wait on sockets, woken by Ctrl-C).
+static void
+s_wait (s_top_t *top, hd_client_t *client, uint32_t ms)
+{
+    double deadline = hd_cli_now () + ms / 1000.0;
+    for (int left = (int) ms; left > 0 && !s_interrupted;
+         left = (int) ((deadline - hd_cli_now ()) * 1000.0)) {
+        hd_event_info_t e;
+        if (!top->events) {
+            if (hd_client_process (client, left, NULL) != HD_OK)
+                return;
+        } else if (hd_events_next (top->events, left, &e) == HD_OK)
+            s_on_event (top, &e);
+        else
+            return;  //  timed out (the frame is due) or interrupted
+    }
+}
+
+static void
+s_cluster_line (s_top_t *top, const hd_node_info_t *nodes, uint32_t count)
+{
+    double now = hd_cli_now ();
+    if (top->stats_at && now - top->stats_at < S_STATS_FRESH_S) {
+        const hd_event_info_t *s = &top->stats;
+        printf ("tasks/s: %.1f  queued %llu  running %llu  done %llu  failed %llu\n", s->rate,
+                (unsigned long long) s->queued, (unsigned long long) s->running,
+                (unsigned long long) s->done, (unsigned long long) s->failed);
+        return;
+    }
+    uint64_t done = 0, failed = 0, running = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        done += nodes[i].done;
+        failed += nodes[i].failed;
+        running += nodes[i].busy;
+    }
+    char rate[32] = "-";
+    if (top->prev_at && now > top->prev_at && done + failed >= top->prev_total)
+        snprintf (rate, sizeof rate, "%.1f",
+                  (double) (done + failed - top->prev_total) / (now - top->prev_at));
+    top->prev_total = done + failed;
+    top->prev_at = now;
+    printf ("tasks/s: %s  queued -  running %llu  done %llu  failed %llu\n", rate,
+            (unsigned long long) running, (unsigned long long) done, (unsigned long long) failed);
+}
+
+static void
+s_draw (s_top_t *top, const hd_node_info_t *nodes, uint32_t count, uint32_t interval_ms)
+{
+    char when[16];
+    time_t now = time (NULL);
+    struct tm tm;
+    strftime (when, sizeof when, "%H:%M:%S", localtime_r (&now, &tm));
+    if (top->tty)
+        fputs ("\033[H\033[2J", stdout);  //  cursor home, clear screen
+    printf ("heddle top: %s  %u node%s  every %u ms  %s\n\n", top->broker, count,
+            count == 1 ? "" : "s", interval_ms, when);
+    hd_cli_nodes_table (stdout, nodes, count);
+    putchar ('\n');
+    s_cluster_line (top, nodes, count);
+    printf ("\nevents:%s%s\n",
+            top->events ? "" : " unavailable: ", top->events ? "" : top->events_why);
+    for (uint32_t i = 0; i < top->nlog; i++)
+        printf ("  %s\n", top->log[i]);
+    if (!top->tty)
+        putchar ('\n');
+    fflush (stdout);
+}
+
+static int
+s_loop (s_top_t *top, hd_client_t *client, const s_args_t *a)
+{
+    for (uint32_t frame = 0; !s_interrupted; frame++) {
+        hd_node_info_t *nodes = NULL;
+        uint32_t count = 0;
+        if (hd_client_nodes (client, &nodes, &count) != HD_OK) {
+            if (s_interrupted)
+                break;
+            return hd_cli_fail ("top: listing nodes: %s", hd_client_last_error (client));
+        }
+        hd_cli_nodes_sort (nodes, count);
+        s_draw (top, nodes, count, a->interval_ms);
+        free (nodes);
+        if (a->iterations && frame + 1 >= a->iterations)
+            break;
+        s_wait (top, client, a->interval_ms);
+    }
+    return HD_CLI_EXIT_OK;
+}
+
+int
+hd_cmd_top (hd_cli_common_t *common, int argc, char **argv)
+{
+    s_args_t a = { S_DEFAULT_INTERVAL_MS, 0, S_DEFAULT_EVENTS_PORT };
+    int code = s_parse (common, argc, argv, &a);
+    if (code >= 0)
+        return code;
+    hd_cli_common_finish (common);
+    hd_cli_conn_t conn;
+    if ((code = hd_cli_connect (common, 0, &conn)) != HD_CLI_EXIT_OK)
+        return code;
+    s_top_t top = { .broker = common->broker ? common->broker : "embedded cluster",
+                    .tty = isatty (STDOUT_FILENO) };
+    s_open_events (&top, common, &a);
+    s_catch_signals ();
+    code = s_loop (&top, conn.client, &a);
+    hd_events_destroy (&top.events);
+    hd_cli_disconnect (&conn);
+    return code;
+}
