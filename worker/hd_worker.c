@@ -1,5 +1,6 @@
 /*  hd_worker: the worker's main loop. One DEALER to the broker, the runner's slot sockets, a
-    monitor (to tell a refused key from a silent broker) and a stop pipe.
+    monitor (to tell a refused key from a silent broker), a stop pipe, and the capacity metrics
+    publisher (hd_metrics_pub), connected after each WELCOME that names a metrics port.
     Connection states:
         state    | WELCOME | broker silent (misses x hb) | refused key (monitor)
         JOINING  | READY   | reconnect + HELLO           | log, libzmq retries
@@ -9,24 +10,29 @@
 #include "hd_worker.h"
 
 #include <limits.h>
+#include <math.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "hd_bench_score.h"
 #include "hd_codec.h"
 #include "hd_fnreg.h"
 #include "hd_frames.h"
 #include "hd_log.h"
+#include "hd_metrics_pub.h"
 #include "hd_runner.h"
 #include "hd_task.h"
 #include "hd_transport.h"
 
 struct hd_worker {
     hd_worker_config_t config;
-    char endpoint[256], name[HD_MAX_NAME + 1], tags[512], stop_ep[64];
+    char endpoint[256], name[HD_MAX_NAME + 1], tags[512], stop_ep[64], work_dir[PATH_MAX];
     hd_sockopts_t opts;
     zcert_t *cert;
     hd_fnreg_t *fns;
     hd_runner_t *runner;
+    hd_metrics_pub_t *metrics;  //  NULL until a WELCOME names a metrics port
+    double score;               //  capacity score in HELLO and METRICS
     zsock_t *dealer, *monitor, *stop_pull;
     void *dealer_raw;
     hd_frames_t in;
@@ -51,6 +57,8 @@ hd_worker_config_defaults (hd_worker_config_t *config)
     memset (config, 0, sizeof *config);
     config->max_output = 64u << 20;
     config->heartbeat_misses = 5;
+    config->metrics_interval_ms = 1000;
+    config->work_dir = ".";
 }
 
 static hd_err_t
@@ -74,6 +82,23 @@ s_load_keys (hd_worker_t *self, char *errbuf, size_t errlen)
         rc = hd_keys_load_public (broker, self->opts.server_key, errbuf, errlen);
     self->opts.cert = self->cert;
     return rc;
+}
+
+//  The capacity and metrics settings: a score of 0 means "measure it at start".
+static hd_err_t
+s_check_metrics (hd_worker_t *self, char *errbuf, size_t errlen)
+{
+    hd_worker_config_t *c = &self->config;
+    if (!c->metrics_interval_ms)
+        c->metrics_interval_ms = 1000;
+    if (!(c->capacity >= 0) || !isfinite (c->capacity)) {
+        snprintf (errbuf, errlen, "capacity must be a positive number");
+        return HD_EINVAL;
+    }
+    snprintf (self->work_dir, sizeof self->work_dir, "%s",
+              c->work_dir && *c->work_dir ? c->work_dir : ".");
+    c->work_dir = self->work_dir;
+    return HD_OK;
 }
 
 static hd_err_t
@@ -108,7 +133,7 @@ s_check_config (hd_worker_t *self, char *errbuf, size_t errlen)
     c->tags = self->tags;
     self->opts.insecure = c->insecure;
     self->opts.routing_id = self->name;  //  stable id: a restarted worker is taken back at once
-    return HD_OK;
+    return s_check_metrics (self, errbuf, errlen);
 }
 
 hd_err_t
@@ -149,6 +174,8 @@ s_disconnect (hd_worker_t *self)
     zsock_destroy (&self->dealer);
     self->dealer_raw = NULL;
     self->ready = false;
+    if (self->metrics)
+        hd_metrics_pub_disconnect (self->metrics);  //  reconnected after the next WELCOME
 }
 
 void
@@ -159,6 +186,7 @@ hd_worker_destroy (hd_worker_t **self_p)
         return;
     hd_runner_destroy (&self->runner);
     s_disconnect (self);
+    hd_metrics_pub_destroy (&self->metrics);
     for (uint32_t i = 0; self->out_env && i < self->config.slots; i++) {
         zmq_msg_close (&self->out_env[i]);
         zmq_msg_close (&self->out_data[i]);
@@ -193,6 +221,12 @@ const char *
 hd_worker_name (const hd_worker_t *self)
 {
     return self->name;
+}
+
+double
+hd_worker_score (const hd_worker_t *self)
+{
+    return self->score;
 }
 
 void
@@ -234,6 +268,7 @@ s_fill_hello (hd_worker_t *self, hd_hello_t *h)
     for (char *save = NULL, *t = strtok_r (tags, ",", &save); t && h->ntags < HD_MAX_TAGS;
          t = strtok_r (NULL, ",", &save))
         snprintf (h->tags[h->ntags++], sizeof h->tags[0], "%.63s", t);
+    h->score = self->score;
 }
 
 static hd_err_t
@@ -368,6 +403,41 @@ s_on_error (hd_worker_t *self)
         hd_error ("broker refused this worker: %s (%s)", e.reason, hd_status_str (e.code));
 }
 
+//  (Re)open the metrics PUB after joining: the broker may have restarted on another port. The
+//  publisher closes its socket when the broker has no metrics port (or is not on TCP).
+static void
+s_start_metrics (hd_worker_t *self, uint32_t port)
+{
+    if (!self->metrics && port && hd_transport_is_tcp (self->endpoint)
+        && !(self->metrics = hd_metrics_pub_new (self->name, self->work_dir,
+                                                 self->config.metrics_interval_ms, self->score)))
+        hd_warn ("capacity metrics disabled: %s", hd_strerror (HD_ENOMEM));
+    char err[256] = "";
+    hd_err_t rc = self->metrics ? hd_metrics_pub_connect (self->metrics, self->endpoint, port,
+                                                          &self->opts, err, sizeof err)
+                                : HD_OK;
+    if (rc != HD_OK)
+        hd_warn ("capacity metrics disabled: %s", err[0] ? err : hd_strerror (rc));
+}
+
+static void
+s_on_welcome (hd_worker_t *self)
+{
+    hd_welcome_t w;
+    if (hd_codec_decode_welcome (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), &w)
+        != HD_OK) {
+        hd_warn ("malformed WELCOME from the broker: ignored");
+        return;
+    }
+    self->heartbeat_ms = w.heartbeat_ms ? w.heartbeat_ms : 1000;
+    if (!self->ready) {
+        hd_info ("joined the broker at %s as %s (%u slots, capacity %.1f)", self->endpoint,
+                 self->name, self->config.slots, self->score);
+        s_start_metrics (self, w.metrics_port);
+    }
+    self->ready = true;
+}
+
 static void
 s_on_broker_message (hd_worker_t *self)
 {
@@ -381,17 +451,7 @@ s_on_broker_message (hd_worker_t *self)
     }
     self->last_recv_ms = hd_now_ms ();
     switch (cmd) {
-        case HD_CMD_WELCOME: {
-            hd_welcome_t w;
-            if (hd_codec_decode_welcome (hd_frames_data (in, 1), hd_frames_size (in, 1), &w) == HD_OK) {
-                self->heartbeat_ms = w.heartbeat_ms ? w.heartbeat_ms : 1000;
-                if (!self->ready)
-                    hd_info ("joined the broker at %s as %s (%u slots)", self->endpoint,
-                             self->name, self->config.slots);
-                self->ready = true;
-            }
-            break;
-        }
+        case HD_CMD_WELCOME: s_on_welcome (self); break;
         case HD_CMD_TASK: s_on_task (self); break;
         case HD_CMD_ABORT: s_on_abort (self); break;
         case HD_CMD_ERROR: s_on_error (self); break;
@@ -451,6 +511,23 @@ s_timers (hd_worker_t *self)
         s_send_simple (self, HD_CMD_HEARTBEAT);
     else if (!self->ready && now - self->hello_ms >= (int64_t) self->heartbeat_ms * 2)
         s_send_hello (self);  //  no WELCOME yet: the broker may have started after us
+    if (self->metrics) {
+        uint32_t slots = hd_runner_slots (self->runner);
+        hd_metrics_counts_t counts = { .slots = slots,
+                                       .busy = slots - hd_runner_free (self->runner),
+                                       .done = hd_runner_done (self->runner),
+                                       .failed = hd_runner_failed (self->runner) };
+        hd_metrics_pub_tick (self->metrics, now, &counts);
+    }
+}
+
+//  Wait no longer than half a heartbeat, nor past the next metrics snapshot.
+static long
+s_poll_timeout (const hd_worker_t *self)
+{
+    long timeout = (long) self->heartbeat_ms / 2;
+    int64_t due = self->metrics ? hd_metrics_pub_due_in (self->metrics, hd_now_ms ()) : -1;
+    return due >= 0 && due < timeout ? (long) due : timeout;
 }
 
 static void
@@ -460,7 +537,7 @@ s_loop (hd_worker_t *self, zmq_pollitem_t *items, uint32_t nslots)
         items[0].socket = self->dealer_raw;
         items[1].socket = self->monitor ? zsock_resolve (self->monitor) : NULL;
         int n = 3 + (int) nslots;
-        if (zmq_poll (items, n, (long) self->heartbeat_ms / 2) < 0)
+        if (zmq_poll (items, n, s_poll_timeout (self)) < 0)
             break;
         if (items[2].revents & ZMQ_POLLIN)
             break;
@@ -476,6 +553,17 @@ s_loop (hd_worker_t *self, zmq_pollitem_t *items, uint32_t nslots)
         s_backlog_run (self);
         s_timers (self);
     }
+}
+
+static void
+s_measure_score (hd_worker_t *self)
+{
+    if (self->config.capacity > 0) {
+        self->score = self->config.capacity;
+        return;
+    }
+    self->score = hd_bench_score (HD_BENCH_DEFAULT_MS);
+    hd_info ("capacity score %.1f (measured; --capacity overrides it)", self->score);
 }
 
 hd_err_t
@@ -500,6 +588,7 @@ hd_worker_run (hd_worker_t *self)
     items[1] = (zmq_pollitem_t) { NULL, 0, ZMQ_POLLIN, 0 };
     items[2] = (zmq_pollitem_t) { zsock_resolve (self->stop_pull), 0, ZMQ_POLLIN, 0 };
     hd_runner_pollitems (self->runner, items + 3);
+    s_measure_score (self);
     hd_err_t rc = s_connect (self);
     if (rc == HD_OK || rc == HD_ECLOSED)
         s_loop (self, items, nslots);

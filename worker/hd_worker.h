@@ -36,6 +36,10 @@ typedef struct {
     bool no_builtins;         //  do not register echo, sleep, sha256, pi, wordcount
     uint32_t max_output;      //  bytes of output per task at most; default 64 MiB
     uint32_t heartbeat_misses;//  broker silent this many intervals -> reconnect; default 5
+    double capacity;          //  capacity score sent to the broker; 0: measured at start
+                              //  (hd_bench_score), which every worker of a cluster runs alike
+    uint32_t metrics_interval_ms;  //  capacity metrics period; default 1000
+    const char *work_dir;     //  directory whose free disk space is advertised; default "."
 } hd_worker_config_t;
 
 void hd_worker_config_defaults (hd_worker_config_t *config);
@@ -47,12 +51,16 @@ void hd_worker_destroy (hd_worker_t **self_p);
 //  Before run: add a function, or load a plugin (see hd_fnreg_add / hd_fnreg_load_plugin).
 hd_err_t hd_worker_add_fn (hd_worker_t *self, const char *name, heddle_fn_t fn, void *arg);
 hd_err_t hd_worker_load_plugin (hd_worker_t *self, const char *path, char *errbuf, size_t errlen);
-//  Connect, HELLO, serve until hd_worker_stop or SIGINT/SIGTERM; reconnects by itself when the
-//  broker goes silent. Running tasks are cancelled at stop and the broker is told BYE.
+//  Measure the capacity score (unless config.capacity is set), connect, HELLO, serve until
+//  hd_worker_stop or SIGINT/SIGTERM; reconnects by itself when the broker goes silent. When the
+//  broker's WELCOME names a metrics port (TCP brokers), capacity metrics are published there
+//  every metrics_interval_ms. Running tasks are cancelled at stop and the broker is told BYE.
 hd_err_t hd_worker_run (hd_worker_t *self);
 //  Thread-safe; returns at once.
 void hd_worker_stop (hd_worker_t *self);
 //  The node name in use (borrowed).
 const char *hd_worker_name (const hd_worker_t *self);
+//  The capacity score advertised (0 until hd_worker_run has measured it).
+double hd_worker_score (const hd_worker_t *self);
 
 #endif

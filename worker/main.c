@@ -1,9 +1,11 @@
 /*  heddle-worker: parse options (defaults, environment, flags), build the worker, load plugins,
     run until SIGINT/SIGTERM. All the work is in hd_worker.  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hd_log.h"
 #include "hd_worker.h"
@@ -32,6 +34,11 @@ s_usage (FILE *out)
              "      --allow-exec        offer the `exec` function (runs commands, no shell)\n"
              "      --max-output BYTES  output per task at most (default 67108864)\n"
              "      --misses N          silent heartbeats before reconnecting (default 5)\n"
+             "      --capacity X        capacity score sent to the broker, a positive number\n"
+             "                          (default: measured at start by a 50 ms CPU benchmark)\n"
+             "      --metrics-interval MS  capacity metrics period (default 1000)\n"
+             "      --work-dir DIR      directory whose free disk space is advertised\n"
+             "                          (default .)\n"
              "      --log-level LEVEL   error|warn|info|debug (default info)\n"
              "  -h, --help              this text\n");
 }
@@ -56,6 +63,19 @@ s_uint_arg (const char *name, const char *text, uint32_t *out)
 }
 
 static int
+s_capacity_arg (const char *text, double *out)
+{
+    char *end;
+    double v = strtod (text, &end);
+    if (!*text || *end || !isfinite (v) || v <= 0) {
+        fprintf (stderr, "heddle-worker: --capacity needs a positive number, got '%s'\n", text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int
 s_option (s_args_t *a, int ch)
 {
     hd_worker_config_t *c = &a->config;
@@ -72,6 +92,9 @@ s_option (s_args_t *a, int ch)
         case 'X': c->allow_exec = true; return 0;
         case 'O': return s_uint_arg ("max-output", optarg, &c->max_output);
         case 'M': return s_uint_arg ("misses", optarg, &c->heartbeat_misses);
+        case 'Y': return s_capacity_arg (optarg, &c->capacity);
+        case 'i': return s_uint_arg ("metrics-interval", optarg, &c->metrics_interval_ms);
+        case 'W': c->work_dir = optarg; return 0;
         case 'p':
             if (a->nplugins == S_MAX_PLUGINS) {
                 fprintf (stderr, "heddle-worker: at most %d plugins\n", S_MAX_PLUGINS);
@@ -99,6 +122,7 @@ s_parse (int argc, char **argv, s_args_t *a)
         { "broker-key", 1, 0, 'K' }, { "insecure", 0, 0, 'I' }, { "name", 1, 0, 'n' },
         { "slots", 1, 0, 's' }, { "tags", 1, 0, 't' }, { "plugin", 1, 0, 'p' },
         { "allow-exec", 0, 0, 'X' }, { "max-output", 1, 0, 'O' }, { "misses", 1, 0, 'M' },
+        { "capacity", 1, 0, 'Y' }, { "metrics-interval", 1, 0, 'i' }, { "work-dir", 1, 0, 'W' },
         { "log-level", 1, 0, 'L' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int ch;
     while ((ch = getopt_long (argc, argv, "b:k:n:s:t:p:h", opts, NULL)) != -1)
@@ -110,6 +134,11 @@ s_parse (int argc, char **argv, s_args_t *a)
     }
     if (!a->config.endpoint) {
         fprintf (stderr, "heddle-worker: no broker given (--broker tcp://HOST:7701)\n");
+        return -1;
+    }
+    struct stat st;
+    if (stat (a->config.work_dir, &st) != 0 || !S_ISDIR (st.st_mode)) {
+        fprintf (stderr, "heddle-worker: --work-dir %s is not a directory\n", a->config.work_dir);
         return -1;
     }
     return 0;

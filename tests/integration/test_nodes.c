@@ -22,8 +22,9 @@
 
 #define S_RUN_MS 20000  //  bound on any one CLI run
 #define S_SHARE_TASKS 400
-#define S_PI_SAMPLES "170000"  //  about 2 ms of one core
-#define S_SHARE_WINDOW 4  //  in flight at once: every dispatch finds both nodes with free slots
+#define S_PI_SAMPLES "300000"  //  about 2 ms of one core
+#define S_SHARE_WINDOW 8  //  in flight at once: every dispatch finds both nodes with free slots
+#define S_SHARE_SLOTS 8   //  per worker, so that the capacities alone decide
 
 static hd_testenv_t s_env;
 static hd_client_t *s_client;
@@ -172,8 +173,8 @@ test_nodes_share_follows_capacity (void **state)
     const char *broker[] = { "--metrics", "none", "--events", "none", NULL };
     const char *w1[] = { "--capacity", "3", NULL }, *w2[] = { "--capacity", "1", NULL };
     hd_testenv_start_broker (&env, broker);
-    hd_testenv_start_worker (&env, "w1", 4, w1);
-    hd_testenv_start_worker (&env, "w2", 4, w2);
+    hd_testenv_start_worker (&env, "w1", S_SHARE_SLOTS, w1);
+    hd_testenv_start_worker (&env, "w2", S_SHARE_SLOTS, w2);
     hd_client_t *client = hd_testenv_client (&env, 2);
     hd_client_destroy (&client);
     client = s_connect (&env, S_SHARE_WINDOW);
