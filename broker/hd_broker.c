@@ -179,6 +179,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     free (self->touched);
     free (self->done.items);
     free (self->acc);
+    free (self->outbox);
     hd_buf_fini (&self->jbuf);
     zhashx_destroy (&self->client_index);
     zsock_destroy (&self->clients);

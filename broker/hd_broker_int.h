@@ -74,6 +74,8 @@ struct hd_broker {
     hd_bclient_t *client_tab;
     uint32_t nclients, client_cap;
     uint32_t last_client;        //  index of the last message's client (cache)
+    hd_job_t **outbox;           //  results finished in this burst, sent at its end
+    uint32_t nout, out_cap;
     hd_node_t **touched;         //  nodes with tasks picked in this dispatch round
     uint32_t ntouched, touched_cap;
     hd_donefifo_t done;

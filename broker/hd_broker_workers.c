@@ -162,6 +162,45 @@ s_complete_results (hd_broker_t *self, hd_node_t *node, hd_job_t **jobs, uint32_
     return n;
 }
 
+static void
+s_outbox_push (hd_broker_t *self, hd_job_t *job)
+{
+    if (self->nout == self->out_cap) {
+        uint32_t cap = self->out_cap ? self->out_cap * 2 : 1024;
+        hd_job_t **out = realloc (self->outbox, cap * sizeof *out);
+        if (!out) {  //  not sent now; the client's next ping resends it
+            return;
+        }
+        self->outbox = out;
+        self->out_cap = cap;
+    }
+    self->outbox[self->nout++] = job;
+}
+
+static int
+s_by_client (const void *a, const void *b)
+{
+    const hd_job_t *x = *(hd_job_t *const *) a, *y = *(hd_job_t *const *) b;
+    return x->client < y->client ? -1 : x->client > y->client;
+}
+
+//  One RESULT message per client (up to 256 results each) for everything finished this burst.
+static void
+s_flush_outbox (hd_broker_t *self)
+{
+    if (self->nout > 1)
+        qsort (self->outbox, self->nout, sizeof *self->outbox, s_by_client);
+    int64_t now = hd_broker_now ();
+    for (uint32_t k = 0; k < self->nout;) {
+        uint32_t end = k;
+        while (end < self->nout && end - k < 256 && self->outbox[end]->client == self->outbox[k]->client)
+            end++;
+        hd_broker_send_results (self, self->outbox[k]->client, self->outbox + k, end - k, now);
+        k = end;
+    }
+    self->nout = 0;
+}
+
 //  Results of one DONE message are kept until acknowledged, and go to their clients:
 //  consecutive results for the same client travel in one RESULT message, their envelope and
 //  payload frames moved from the worker's message, never re-encoded.
@@ -188,13 +227,10 @@ s_on_done (hd_broker_t *self, hd_node_t *node)
             hd_broker_release (self, jobs[k]);
         }
     }
-    for (uint32_t k = 0; k < kept;) {
-        uint32_t end = k;
-        while (end < kept && end - k < 256 && jobs[end]->client == jobs[k]->client)
-            end++;
-        hd_broker_send_results (self, jobs[k]->client, jobs + k, end - k, now);
-        k = end;
-    }
+    //  Sent at the end of the burst (s_flush_outbox): results of many DONE messages share one
+    //  RESULT message per client.
+    for (uint32_t k = 0; k < kept; k++)
+        s_outbox_push (self, jobs[k]);
 }
 
 static void
@@ -255,6 +291,7 @@ hd_broker_on_worker (hd_broker_t *self)
         s_on_one_worker_message (self, now);
     }
     hd_frames_clear (&self->in);
+    s_flush_outbox (self);
 }
 
 static void

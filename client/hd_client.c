@@ -101,8 +101,11 @@ s_init (hd_client_t *self, const hd_client_config_t *config)
         self->config.insecure = true;  //  inproc/ipc: same machine, no CURVE needed
     self->inflight = hd_idmap_new ();
     self->acks = malloc (sizeof *self->acks);
+    self->scratch = malloc (sizeof *self->scratch);
+    if (self->acks)
+        self->acks->count = 0;
     self->pending = calloc (2 * HD_CLIENT_FLUSH_TASKS, sizeof (zmq_msg_t));
-    if (!self->inflight || !self->pending || !self->acks || hd_frames_init (&self->in, 2 + 2 * HD_MAX_BATCH))
+    if (!self->inflight || !self->pending || !self->acks || !self->scratch || hd_frames_init (&self->in, 2 + 2 * HD_MAX_BATCH))
         return hd_client_fail (self, HD_ENOMEM, "out of memory");
     hd_err_t rc = self->config.insecure ? HD_OK : s_load_keys (self);
     return rc == HD_OK ? s_open_socket (self) : rc;
@@ -175,6 +178,7 @@ hd_client_destroy (hd_client_t **self_p)
     hd_reply_destroy (&self->captured);
     free (self->nodes);
     free (self->acks);
+    free (self->scratch);
     if (self->inflight)
         hd_idmap_each (self->inflight, s_unkeep_each, NULL);
     hd_idmap_destroy (&self->inflight);

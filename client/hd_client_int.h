@@ -53,7 +53,8 @@ struct hd_client {
     char session[64];
     int64_t last_ping_us;
     uint64_t resubmitted;
-    hd_idlist_t *acks;             //  ids of the RESULT message being handled, ACKed at its end
+    hd_idlist_t *acks;             //  ids of results received in this pass, ACKed at its end
+    hd_idlist_t *scratch;          //  decoding ACCEPTED
     char last_error[512];
 };
 

@@ -64,14 +64,14 @@ s_on_results (hd_client_t *self)
 {
     hd_frames_t *in = &self->in;
     uint32_t handled = 0;
-    self->acks->count = 0;
     for (size_t i = 1; i + 1 < in->count; i += 2) {
         hd_result_t r;
         hd_idval_t v;
         if (hd_codec_decode_result (hd_frames_data (in, i), hd_frames_size (in, i), &r) != HD_OK)
             continue;
-        if (self->acks->count < HD_MAX_BATCH)
-            self->acks->ids[self->acks->count++] = r.id;
+        if (self->acks->count == HD_MAX_BATCH)
+            s_send_acks (self);
+        self->acks->ids[self->acks->count++] = r.id;
         if (!hd_idmap_take (self->inflight, &r.id, &v))
             continue;  //  a duplicate of a result already delivered
         hd_client_unkeep (&v);
@@ -87,14 +87,13 @@ s_on_results (hd_client_t *self)
         s_deliver (self, reply);
         handled++;
     }
-    s_send_acks (self);
-    return handled;
+    return handled;  //  ACKs go out once per receive pass (hd_client_process), many at a time
 }
 
 static void
 s_on_accepted (hd_client_t *self)
 {
-    hd_idlist_t *ids = self->acks;
+    hd_idlist_t *ids = self->scratch;
     if (hd_codec_decode_ids (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), ids)
         != HD_OK)
         return;
@@ -103,7 +102,6 @@ s_on_accepted (hd_client_t *self)
         if (v)
             hd_client_unkeep (v);  //  durable at the broker: no need to resend it any more
     }
-    ids->count = 0;
 }
 
 static uint32_t
@@ -259,6 +257,7 @@ hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled)
         n += s_on_message (self);
     }
     hd_frames_clear (&self->in);
+    s_send_acks (self);
     if (handled)
         *handled = n;
     return HD_OK;

@@ -74,6 +74,7 @@ s_start_worker (hd_cluster_t *self, uint32_t i, const char *workers_ep, uint32_t
     wc.insecure = true;
     wc.name = name;
     wc.slots = slots;
+    wc.capacity = 1.0;  //  identical threads of one machine: no need to benchmark each
     char err[256] = "";
     hd_err_t rc = hd_worker_new (&wc, &self->workers[i], err, sizeof err);
     if (rc != HD_OK) {

@@ -22,7 +22,8 @@
 
 #define S_RUN_MS 20000  //  bound on any one CLI run
 #define S_SHARE_TASKS 400
-#define S_PI_SAMPLES "300000"  //  about 2 ms of one core
+#define S_PI_SAMPLES "100000"  //  a few ms of one core
+#define S_PI_TASK_MS 2         //  the share test's tasks: pi samples for this long (calibrated)
 #define S_SHARE_WINDOW 8  //  in flight at once: every dispatch finds both nodes with free slots
 #define S_SHARE_SLOTS 8   //  per worker, so that the capacities alone decide
 
@@ -161,6 +162,23 @@ s_wait_busy (const char *name, uint32_t busy)
 
 // --- capacity ---------------------------------------------------------------------------------
 
+//  The pi samples that take S_PI_TASK_MS on one core of this build (elapsed time of a run 100
+//  times longer, which whole milliseconds measure well enough).
+static void
+s_calibrate_pi (hd_client_t *client, char *out, size_t len)
+{
+    const uint64_t probe = 2000000;
+    char input[32];
+    snprintf (input, sizeof input, "%llu", (unsigned long long) probe);
+    hd_reply_t *r = NULL;
+    assert_int_equal (hd_client_call (client, "pi", input, strlen (input), NULL, &r), HD_OK);
+    assert_int_equal (r->status, 0);
+    uint64_t ms = r->elapsed_ms ? r->elapsed_ms : 1;
+    hd_reply_destroy (&r);
+    uint64_t samples = probe * S_PI_TASK_MS / ms;
+    snprintf (out, len, "%llu", (unsigned long long) (samples < 1000 ? 1000 : samples));
+}
+
 //  A cluster of its own, without metrics: its two workers share this machine's CPU, so each
 //  would count the other's load as foreign in the broker's free-CPU term, and their capacities
 //  would swing with every snapshot. Without metrics, C = score x min(slots, cores) exactly.
@@ -178,14 +196,17 @@ test_nodes_share_follows_capacity (void **state)
     hd_client_t *client = hd_testenv_client (&env, 2);
     hd_client_destroy (&client);
     client = s_connect (&env, S_SHARE_WINDOW);
+    char samples[32];
+    s_calibrate_pi (client, samples, sizeof samples);
     s_tally_t t;
-    s_job (client, "pi", S_PI_SAMPLES, S_SHARE_TASKS, NULL, &t);
+    s_job (client, "pi", samples, S_SHARE_TASKS, NULL, &t);
     hd_client_destroy (&client);
     hd_testenv_stop (&env);
     double w1s = 100.0 * (double) t.w1 / S_SHARE_TASKS;
     double w2s = 100.0 * (double) t.w2 / S_SHARE_TASKS;
-    print_message ("capacity 3 : 1 -> shares w1 %.1f%% (%llu), w2 %.1f%% (%llu); %.1f ms a task\n",
-                   w1s, (unsigned long long) t.w1, w2s, (unsigned long long) t.w2,
+    print_message ("capacity 3 : 1 -> shares w1 %.1f%% (%llu), w2 %.1f%% (%llu); pi %s, %.1f ms a "
+                   "task\n",
+                   w1s, (unsigned long long) t.w1, w2s, (unsigned long long) t.w2, samples,
                    (double) t.ms / S_SHARE_TASKS);
     assert_int_equal (t.failed, 0);
     assert_true (w1s >= 65.0 && w1s <= 85.0);
