@@ -125,6 +125,7 @@ typedef struct hd_client_job hd_client_job_t;
 typedef enum { HD_GATHER_ORDERED = 0, HD_GATHER_COMPLETED } hd_gather_t;
 typedef struct {
     uint64_t tasks, done, failed;
+    uint64_t cancelled;       //  tasks never run because the job was cancelled
     double seconds;           //  wall time of run
 } hd_job_stats_t;
 //  NULL only when memory runs out. opts apply to every task (copied).
@@ -142,6 +143,11 @@ typedef void (hd_job_progress_fn) (const hd_job_stats_t *stats, void *arg);
 hd_err_t hd_client_job_run (hd_client_job_t *self, hd_gather_t gather, hd_job_result_fn *fn,
                             hd_job_progress_fn *progress, void *arg);
 void hd_client_job_stats (const hd_client_job_t *self, hd_job_stats_t *out);
+//  Cancel the job (callable from its result or progress callback, e.g. to stop at the first
+//  failure): no more tasks are submitted, those in flight are cancelled (each still ends with a
+//  result, CANCELLED or its real status if it finished first), and hd_client_job_run returns
+//  once none is in flight, with stats.cancelled counting the tasks never submitted.
+void hd_client_job_cancel (hd_client_job_t *self);
 
 //  Cluster administration.
 #define HD_NODE_HAS_CPU 0x01    //  present bits of hd_node_info_t: a figure is absent (no source,

@@ -14,6 +14,8 @@ struct hd_client_job {
     uint64_t count, cap;
     hd_reply_t **held;     //  ORDERED: results waiting for their turn, by index % window
     hd_job_stats_t stats;
+    bool cancelling;       //  hd_client_job_cancel was called
+    bool cancel_sent;
 };
 
 hd_client_job_t *
@@ -115,11 +117,45 @@ s_on_reply (hd_client_t *client, hd_reply_t *reply, void *arg)
     }
 }
 
+void
+hd_client_job_cancel (hd_client_job_t *self)
+{
+    self->cancelling = true;
+}
+
+//  CANCEL every task of the job in flight (all the client's in-flight tasks while the job runs):
+//  queued ones come back CANCELLED at once, running ones when their worker stops them.
+static void
+s_cancel_in_flight (const hd_id_t *id, hd_idval_t *v, void *arg)
+{
+    (void) v;
+    hd_client_cancel (arg, id->b);
+}
+
+//  A cancelled job: results still held for ordering go out in index order, gaps skipped.
+static void
+s_drain_held (s_run_t *run)
+{
+    for (uint64_t k = 0; k < run->window; k++) {
+        hd_reply_t **slot = &run->job->held[(run->next_emit + k) % run->window];
+        if (*slot) {
+            s_emit (run, *slot);
+            *slot = NULL;
+        }
+    }
+}
+
 static hd_err_t
 s_submit_more (s_run_t *run, uint64_t *next_submit)
 {
     hd_client_job_t *job = run->job;
     hd_client_t *c = job->client;
+    if (job->cancelling) {
+        if (!job->cancel_sent)
+            hd_idmap_each (c->inflight, s_cancel_in_flight, c);
+        job->cancel_sent = true;
+        return hd_client_flush (c);
+    }
     while (*next_submit < job->count && hd_client_in_flight (c) < run->window
            && (run->gather == HD_GATHER_COMPLETED || *next_submit < run->next_emit + run->window)) {
         uint64_t i = *next_submit;
@@ -147,7 +183,9 @@ hd_client_job_run (hd_client_job_t *self, hd_gather_t gather, hd_job_result_fn *
     int64_t start = hd_client_now_us (), last_progress = 0;
     uint64_t next_submit = 0;
     hd_err_t rc = HD_OK;
-    while (rc == HD_OK && self->stats.done < self->count) {
+    self->cancelling = self->cancel_sent = false;
+    while (rc == HD_OK && self->stats.done < self->count
+           && !(self->cancelling && !hd_client_in_flight (self->client))) {
         rc = s_submit_more (&run, &next_submit);
         if (rc == HD_OK)
             rc = hd_client_process (self->client, 100, NULL);
@@ -157,6 +195,10 @@ hd_client_job_run (hd_client_job_t *self, hd_gather_t gather, hd_job_result_fn *
             progress (&self->stats, arg);
             last_progress = now;
         }
+    }
+    if (self->cancelling) {
+        s_drain_held (&run);
+        self->stats.cancelled = self->count - self->stats.done;
     }
     hd_client_set_handler (self->client, NULL, NULL);
     if (progress && rc == HD_OK)

@@ -37,7 +37,7 @@ typedef struct {
     hd_split_spec_t split;
     hd_gather_t gather;
     uint32_t window;
-    bool fail_fast, quiet;
+    bool fail_fast, quiet, stopping;
     bool sep_given;  //  false: '\n' after each result that does not end with one
     char sep[64];
     size_t sep_len;
@@ -212,23 +212,24 @@ s_print_summary (s_map_t *self)
     fputc ('\n', stderr);
 }
 
-//  --fail-fast: the job API cannot be stopped from its callback, so stop the process here.
-//  _exit skips atexit handlers on purpose: the embedded cluster's threads are still running and
-//  tearing down ZeroMQ under them could hang; in-flight tasks are abandoned as on destroy.
+//  --fail-fast: cancel the job; tasks in flight are cancelled at the broker, the rest never go.
 static void
 s_stop_now (s_map_t *self)
 {
-    fflush (stdout);
-    s_print_summary (self);
-    fprintf (stderr, "heddle: map: stopped at the first failure (--fail-fast)\n");
-    fflush (stderr);
-    _exit (HD_CLI_EXIT_FAIL);
+    if (!self->stopping) {
+        hd_cli_progress_clear (&self->progress);
+        fprintf (stderr, "heddle: map: stopping at the first failure (--fail-fast)\n");
+        hd_client_job_cancel (self->job);
+    }
+    self->stopping = true;
 }
 
 static void
 s_on_result (const hd_reply_t *reply, void *arg)
 {
     s_map_t *self = arg;
+    if (self->stopping && reply->status == 8)
+        return;  //  cancelled by --fail-fast itself: not a failure of its own
     hd_cli_tally_add (&self->tally, reply->node);  //  out of memory only loses a count
     if (reply->status == 0) {
         s_write_result (self, reply);

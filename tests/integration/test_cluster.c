@@ -286,6 +286,37 @@ test_cluster_hostile_frames_are_answered_and_work_continues (void **state)
     hd_reply_destroy (&r);
 }
 
+typedef struct {
+    hd_client_job_t *job;
+    uint64_t results, cancelled;
+} s_cancel_t;
+
+static void
+s_cancel_on_first (const hd_reply_t *r, void *arg)
+{
+    s_cancel_t *c = arg;
+    c->results++;
+    c->cancelled += r->status == 8;
+    hd_client_job_cancel (c->job);  //  from inside the callback
+}
+
+static void
+test_cluster_job_cancelled_from_its_callback_stops_early (void **state)
+{
+    (void) state;
+    hd_client_job_t *job = hd_client_job_new (s_client, "sleep", NULL);
+    for (int i = 0; i < 500; i++)
+        assert_int_equal (hd_client_job_add (job, "20", 2), HD_OK);
+    s_cancel_t c = { .job = job };
+    assert_int_equal (hd_client_job_run (job, HD_GATHER_COMPLETED, s_cancel_on_first, NULL, &c),
+                      HD_OK);
+    hd_job_stats_t st;
+    hd_client_job_stats (job, &st);
+    assert_true (st.cancelled + c.results == 500);  //  every task accounted for
+    assert_true (st.cancelled + c.cancelled > 400);  //  most never ran
+    hd_client_job_destroy (&job);
+}
+
 int
 main (void)
 {
@@ -299,6 +330,7 @@ main (void)
         cmocka_unit_test (test_cluster_worker_key_cannot_join_as_client),
         cmocka_unit_test (test_cluster_client_key_cannot_join_as_worker),
         cmocka_unit_test (test_cluster_hostile_frames_are_answered_and_work_continues),
+        cmocka_unit_test (test_cluster_job_cancelled_from_its_callback_stops_early),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
