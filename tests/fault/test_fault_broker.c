@@ -21,7 +21,7 @@
 
 #include "hd_testenv.h"
 
-#define S_TASKS 2000
+#define S_TASKS ((uint64_t) hd_testenv_scale (2000))
 
 static char s_plugin[512];
 static hd_testenv_t s_env;
@@ -66,7 +66,7 @@ s_start (hd_testenv_t *env, const char *const *broker_extra)
 
 typedef struct {
     hd_testenv_t *env;
-    uint8_t seen[S_TASKS];
+    uint8_t *seen;
     uint64_t duplicated, wrong, failed, results;
     int64_t next_kill_ms;
     int kills;
@@ -125,15 +125,16 @@ test_fault_broker_killed_and_restarted_loses_nothing (void **state)
         hd_client_job_add (job, in, strlen (in));
     }
     s_ledger_t *l = calloc (1, sizeof *l);
+    l->seen = calloc (S_TASKS, 1);
     l->env = env;
     l->next_kill_ms = s_now_ms () + 300;
     assert_int_equal (hd_client_job_run (job, HD_GATHER_COMPLETED, s_on_result, s_on_progress, l),
                       HD_OK);
     uint64_t lost = 0;
-    for (int i = 0; i < S_TASKS; i++)
+    for (uint64_t i = 0; i < S_TASKS; i++)
         lost += !l->seen[i];
-    print_message ("ledger: submitted %d, lost %llu, duplicated %llu, wrong %llu, failed %llu, "
-                   "broker kills %d\n", S_TASKS, (unsigned long long) lost,
+    print_message ("ledger: submitted %llu, lost %llu, duplicated %llu, wrong %llu, failed %llu, "
+                   "broker kills %d\n", (unsigned long long) S_TASKS, (unsigned long long) lost,
                    (unsigned long long) l->duplicated, (unsigned long long) l->wrong,
                    (unsigned long long) l->failed, l->kills);
     assert_int_equal (lost, 0);
@@ -141,6 +142,7 @@ test_fault_broker_killed_and_restarted_loses_nothing (void **state)
     assert_int_equal (l->wrong, 0);
     assert_int_equal (l->failed, 0);
     assert_true (l->kills > 0);
+    free (l->seen);
     free (l);
     hd_client_job_destroy (&job);
     hd_client_destroy (&c);

@@ -19,7 +19,7 @@
 
 #include "hd_testenv.h"
 
-#define S_TASKS 2500
+#define S_TASKS ((uint64_t) hd_testenv_scale (2500))
 
 static hd_testenv_t s_env;
 static char s_ns[32], s_host_ip[32], s_plugin[512];
@@ -72,7 +72,7 @@ s_teardown (void **state)
 }
 
 typedef struct {
-    uint8_t seen[S_TASKS];
+    uint8_t *seen;
     uint64_t duplicated, wrong, failed, reexecuted, from_partitioned;
     int64_t start_ms;
     int phase;  //  0 before, 1 partitioned, 2 healed
@@ -139,15 +139,16 @@ test_fault_partitioned_worker_loses_its_leases_and_late_answers_are_fenced (void
         hd_client_job_add (job, in, strlen (in));
     }
     s_ledger_t *l = calloc (1, sizeof *l);
+    l->seen = calloc (S_TASKS, 1);
     l->start_ms = s_now_ms ();
     assert_int_equal (hd_client_job_run (job, HD_GATHER_COMPLETED, s_on_result, s_on_progress, l),
                       HD_OK);
     uint64_t lost = 0;
-    for (int i = 0; i < S_TASKS; i++)
+    for (uint64_t i = 0; i < S_TASKS; i++)
         lost += !l->seen[i];
-    print_message ("ledger: submitted %d, lost %llu, duplicated %llu, wrong %llu, failed %llu, "
+    print_message ("ledger: submitted %llu, lost %llu, duplicated %llu, wrong %llu, failed %llu, "
                    "re-executed %llu, done inside the partitioned namespace %llu, phase %d\n",
-                   S_TASKS, (unsigned long long) lost, (unsigned long long) l->duplicated,
+                   (unsigned long long) S_TASKS, (unsigned long long) lost, (unsigned long long) l->duplicated,
                    (unsigned long long) l->wrong, (unsigned long long) l->failed,
                    (unsigned long long) l->reexecuted, (unsigned long long) l->from_partitioned,
                    l->phase);
@@ -157,6 +158,7 @@ test_fault_partitioned_worker_loses_its_leases_and_late_answers_are_fenced (void
     assert_int_equal (l->failed, 0);
     assert_true (l->phase >= 1);       //  the partition happened during the job
     assert_true (l->reexecuted > 0);   //  and it held leases that had to run again elsewhere
+    free (l->seen);
     free (l);
     hd_client_job_destroy (&job);
     hd_client_destroy (&c);

@@ -19,7 +19,7 @@
 #include "hd_testenv.h"
 
 #define S_WORKERS 3
-#define S_TASKS 3000
+#define S_TASKS ((uint64_t) hd_testenv_scale (3000))
 
 static hd_testenv_t s_env;
 static char s_plugin[512];

@@ -20,6 +20,14 @@
 
 extern char **environ;
 
+uint64_t
+hd_testenv_scale (uint64_t base)
+{
+    const char *soak = getenv ("HD_SOAK");
+    unsigned long n = soak ? strtoul (soak, NULL, 10) : 1;
+    return base * (n ? n : 1);
+}
+
 const char *
 hd_testenv_bin (const char *name, char *out, size_t len)
 {

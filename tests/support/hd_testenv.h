@@ -6,6 +6,7 @@
 #define HD_TESTENV_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "hd_client.h"
@@ -43,6 +44,9 @@ hd_client_t *hd_testenv_client (hd_testenv_t *env, uint32_t nodes);
 int hd_testenv_kill (hd_testenv_t *env, pid_t pid, int sig);
 //  Stop every process and remove the directory.
 void hd_testenv_stop (hd_testenv_t *env);
+//  Task counts of the fault suite: base, or base x N with HD_SOAK=N in the environment (the
+//  long soak mode: scripts/test --soak N).
+uint64_t hd_testenv_scale (uint64_t base);
 //  Path of a built program: HD_BIN_DIR "/" name.
 const char *hd_testenv_bin (const char *name, char *out, size_t len);
 
