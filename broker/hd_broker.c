@@ -180,6 +180,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     free (self->done.items);
     free (self->acc);
     free (self->outbox);
+    free (self->down);
     hd_buf_fini (&self->jbuf);
     zhashx_destroy (&self->client_index);
     zsock_destroy (&self->clients);

@@ -223,17 +223,47 @@ s_fill_info (const hd_node_t *node, hd_nodeinfo_t *x, int64_t now)
     memcpy (x->tags, node->tags, sizeof x->tags);
 }
 
+#define S_MAX_DOWN 256  //  nodes remembered as down; the oldest is forgotten first
+
+void
+hd_broker_node_up (hd_broker_t *self, const char *name)
+{
+    for (uint32_t i = 0; i < self->ndown; i++)
+        if (strcmp (self->down[i].name, name) == 0) {
+            memmove (&self->down[i], &self->down[i + 1], (self->ndown - i - 1) * sizeof *self->down);
+            self->ndown--;
+            return;
+        }
+}
+
+void
+hd_broker_node_down (hd_broker_t *self, const hd_node_t *node, const char *state)
+{
+    hd_broker_node_up (self, node->name);
+    if (!self->down && !(self->down = calloc (S_MAX_DOWN, sizeof *self->down)))
+        return;
+    if (self->ndown == S_MAX_DOWN)
+        hd_broker_node_up (self, self->down[0].name);
+    hd_nodeinfo_t *x = &self->down[self->ndown++];
+    s_fill_info (node, x, hd_broker_now ());
+    snprintf (x->state, sizeof x->state, "%s", state);
+    x->busy = 0;
+    x->present = 0;  //  its last figures are history, not live
+}
+
 void
 hd_broker_on_nodes (hd_broker_t *self, uint32_t client)
 {
     uint32_t n = (uint32_t) hd_registry_size (self->registry), k = 0;
-    hd_nodeinfo_t *info = calloc (n ? n : 1, sizeof *info);
+    hd_nodeinfo_t *info = calloc (n + self->ndown + 1, sizeof *info);
     if (!info)
         return;
     int64_t now = hd_broker_now ();
     for (hd_node_t *node = hd_registry_first (self->registry); node && k < n;
          node = hd_registry_next (self->registry, node))
         s_fill_info (node, &info[k++], now);
+    for (uint32_t i = 0; i < self->ndown; i++)
+        info[k++] = self->down[i];
     if (hd_codec_encode_nodes (&self->env, info, k) == HD_OK
         && hd_broker_send_to_client (self, client, HD_CMD_NODES_REPLY) == 0)
         hd_send_frame (self->clients_raw, self->env.data, self->env.size, 0);

@@ -74,6 +74,8 @@ struct hd_broker {
     hd_bclient_t *client_tab;
     uint32_t nclients, client_cap;
     uint32_t last_client;        //  index of the last message's client (cache)
+    hd_nodeinfo_t *down;         //  nodes lost or gone, shown as "down" until they return
+    uint32_t ndown;
     hd_job_t **outbox;           //  results finished in this burst, sent at its end
     uint32_t nout, out_cap;
     hd_node_t **touched;         //  nodes with tasks picked in this dispatch round
@@ -110,6 +112,9 @@ void hd_broker_event (hd_broker_t *self, const char *type, const char *node, con
 void hd_broker_stats_event (hd_broker_t *self, int64_t elapsed_ms);
 void hd_broker_on_admin (hd_broker_t *self, uint32_t client);
 void hd_broker_on_nodes (hd_broker_t *self, uint32_t client);
+//  Remember a node that left (state "down"), or forget it when it returns.
+void hd_broker_node_down (hd_broker_t *self, const hd_node_t *node, const char *state);
+void hd_broker_node_up (hd_broker_t *self, const char *name);
 //  Whether some registered node could ever take this task (function, tags, pinned node).
 bool hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s);
 //  REJECTED {id?, code, reason} to the sender of the current message.

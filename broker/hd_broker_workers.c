@@ -51,6 +51,8 @@ hd_broker_node_lost (hd_broker_t *self, hd_node_t *node, const char *why)
         hd_info ("worker %s left", node->name);
     self->stats.lost_workers++;
     hd_broker_event (self, "node", node->name, strcmp (why, "said goodbye") ? "lost" : "left", why);
+    if (strcmp (why, "restarted") != 0)
+        hd_broker_node_down (self, node, "down");
     hd_scheduler_worker_lost (self->scheduler, node, s_on_dead, self);
     hd_nodeout_t *o = node->user;
     if (o)
@@ -119,6 +121,7 @@ s_on_hello (hd_broker_t *self, const void *rid, size_t rid_len, int64_t now)
                        .max_payload = self->config.max_payload,
                        .metrics_port = self->metrics_port };
     hd_broker_event (self, "node", node->name, "joined", NULL);
+    hd_broker_node_up (self, node->name);
     if (hd_codec_encode_welcome (&self->env, &w) == HD_OK && s_send_rid (self, node, HD_CMD_WELCOME) == 0)
         hd_send_frame (self->workers_raw, self->env.data, self->env.size, 0);
     free (hello);

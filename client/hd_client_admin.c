@@ -76,8 +76,10 @@ hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms)
     int64_t deadline = hd_client_now_us () + (int64_t) timeout_ms * 1000;
     for (;;) {
         hd_node_info_t *nodes;
-        uint32_t n;
-        hd_err_t rc = hd_client_nodes (self, &nodes, &n);
+        uint32_t all, n = 0;
+        hd_err_t rc = hd_client_nodes (self, &nodes, &all);
+        for (uint32_t i = 0; rc == HD_OK && i < all; i++)
+            n += strcmp (nodes[i].state, "down") != 0;  //  remembered, not there
         free (nodes);
         if (rc != HD_OK || n >= count)
             return rc;

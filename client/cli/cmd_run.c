@@ -156,8 +156,8 @@ s_select (const s_args_t *a, const hd_node_info_t *nodes, uint32_t n, s_target_t
     for (char *save = NULL, *name = strtok_r (list, ",", &save); a->nodes && name;
          name = strtok_r (NULL, ",", &save))
         s_add_target (targets, count, name);
-    for (uint32_t i = 0; !a->nodes && i < n; i++)
-        if (a->all || s_has_tag (nodes[i].tags, a->tag))
+    for (uint32_t i = 0; !a->nodes && i < n; i++)  //  --all and --tag: nodes that are up
+        if (strcmp (nodes[i].state, "down") != 0 && (a->all || s_has_tag (nodes[i].tags, a->tag)))
             s_add_target (targets, count, nodes[i].name);
     for (uint32_t i = 0; i < *count; i++) {
         const hd_node_info_t *node = s_find_node (nodes, n, targets[i].name);
@@ -200,8 +200,9 @@ s_submit (hd_client_t *client, const hd_cli_common_t *common, const s_args_t *a,
           const hd_buf_t *input, s_target_t *targets, uint32_t count)
 {
     for (uint32_t i = 0; i < count; i++) {
-        //  A draining node takes no task: the command would only wait for its timeout.
-        if (!targets[i].known || strcmp (targets[i].state, "draining") == 0)
+        //  A draining or down node takes no task: the command would only wait for its timeout.
+        if (!targets[i].known || strcmp (targets[i].state, "draining") == 0
+            || strcmp (targets[i].state, "down") == 0)
             continue;
         hd_task_opts_t opts = common->task;
         opts.node = targets[i].name;
@@ -245,6 +246,8 @@ s_outcome (const s_target_t *t, const s_args_t *a, char *out, size_t len)
     const hd_reply_t *r = t->reply;
     if (!t->known)
         snprintf (out, len, "refused: no such node");
+    else if (!t->submitted && strcmp (t->state, "down") == 0)
+        snprintf (out, len, "refused: the node is down");
     else if (!t->submitted)
         snprintf (out, len, "refused: the node is draining (heddle resume %s)", t->name);
     else if (!r)

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +504,40 @@ test_nodes_worker_help_lists_the_capacity_options (void **state)
     }
 }
 
+//  A third worker that leaves is shown "down" (not forgotten), and up again when it returns.
+static const char *
+s_state_of (const char *name, char *out, size_t len)
+{
+    hd_node_info_t *nodes;
+    uint32_t n;
+    snprintf (out, len, "(absent)");
+    assert_int_equal (hd_client_nodes (s_client, &nodes, &n), HD_OK);
+    const hd_node_info_t *node = s_node (nodes, n, name);
+    if (node)
+        snprintf (out, len, "%s", node->state);
+    free (nodes);
+    return out;
+}
+
+static void
+test_nodes_a_worker_that_left_is_down_until_it_returns (void **state)
+{
+    (void) state;
+    char st[32];
+    pid_t pid = hd_testenv_start_worker (&s_env, "w3", 1, NULL);
+    assert_int_equal (hd_client_wait_nodes (s_client, 3, 10000), HD_OK);
+    assert_string_equal (s_state_of ("w3", st, sizeof st), "idle");
+    hd_testenv_kill (&s_env, pid, SIGTERM);  //  says BYE on its way out
+    for (int k = 0; k < 100 && strcmp (s_state_of ("w3", st, sizeof st), "down"); k++)
+        hd_client_process (s_client, 50, NULL);
+    assert_string_equal (st, "down");
+    assert_int_equal (hd_client_wait_nodes (s_client, 2, 1000), HD_OK);  //  down ones don't count
+    pid = hd_testenv_start_worker (&s_env, "w3", 1, NULL);
+    assert_int_equal (hd_client_wait_nodes (s_client, 3, 10000), HD_OK);
+    assert_string_equal (s_state_of ("w3", st, sizeof st), "idle");
+    hd_testenv_kill (&s_env, pid, SIGTERM);
+}
+
 int
 main (void)
 {
@@ -522,6 +557,7 @@ main (void)
         cmocka_unit_test (test_nodes_events_need_a_tcp_broker),
         cmocka_unit_test (test_nodes_help_of_the_node_commands_lists_their_options),
         cmocka_unit_test (test_nodes_worker_help_lists_the_capacity_options),
+        cmocka_unit_test (test_nodes_a_worker_that_left_is_down_until_it_returns),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
