@@ -217,6 +217,12 @@ hd_worker_load_plugin (hd_worker_t *self, const char *path, char *errbuf, size_t
     return hd_fnreg_load_plugin (self->fns, path, errbuf, errlen);
 }
 
+const heddle_host_t *
+hd_worker_host (void)
+{
+    return hd_task_host ();
+}
+
 const char *
 hd_worker_name (const hd_worker_t *self)
 {

@@ -7,7 +7,7 @@
         cfg.endpoint = "tcp://broker:7701";  cfg.keys_dir = "/etc/heddle/keys";
         hd_worker_t *w;
         if (hd_worker_new (&cfg, &w, err, sizeof err) == HD_OK) {
-            hd_worker_add_fn (w, "resize", my_resize, NULL);   //  see heddle_plugin.h
+            hd_worker_add_fn (w, "resize", my_resize, NULL);   //  output: hd_worker_host ()
             hd_worker_run (w);                                  //  until hd_worker_stop / SIGINT
             hd_worker_destroy (&w);
         }  */
@@ -58,6 +58,9 @@ hd_err_t hd_worker_load_plugin (hd_worker_t *self, const char *path, char *errbu
 hd_err_t hd_worker_run (hd_worker_t *self);
 //  Thread-safe; returns at once.
 void hd_worker_stop (hd_worker_t *self);
+//  The host table for functions added with hd_worker_add_fn: output, fail, cancelled (the same
+//  calls a plugin gets in heddle_plugin_init). Static, never NULL.
+const heddle_host_t *hd_worker_host (void);
 //  The node name in use (borrowed).
 const char *hd_worker_name (const hd_worker_t *self);
 //  The capacity score advertised (0 until hd_worker_run has measured it).

@@ -15,7 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <pthread.h>
+
 #include "hd_codec.h"
+#include "hd_worker.h"
 #include "hd_testenv.h"
 #include "hd_transport.h"
 
@@ -317,6 +321,87 @@ test_cluster_job_cancelled_from_its_callback_stops_early (void **state)
     hd_client_job_destroy (&job);
 }
 
+//  The asynchronous API in an ordinary poll() loop: submit, wait on hd_client_fd, process.
+static void
+s_count_reply (hd_client_t *c, hd_reply_t *r, void *arg)
+{
+    (void) c;
+    uint32_t *ok = arg;
+    *ok += r->status == 0 && r->size == 4 && memcmp (r->data, "ping", 4) == 0;
+    hd_reply_destroy (&r);
+}
+
+static void
+test_cluster_async_submit_fits_a_poll_loop (void **state)
+{
+    (void) state;
+    uint32_t ok = 0;
+    hd_client_set_handler (s_client, s_count_reply, &ok);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal (hd_client_submit (s_client, "echo", "ping", 4, NULL, i, NULL), HD_OK);
+    assert_int_equal (hd_client_flush (s_client), HD_OK);
+    struct pollfd p = { hd_client_fd (s_client), POLLIN, 0 };
+    assert_true (p.fd >= 0);
+    for (int rounds = 0; rounds < 200 && hd_client_in_flight (s_client); rounds++) {
+        poll (&p, 1, 100);  //  edge-style: after a wake-up, process until nothing is handled
+        uint32_t handled;
+        do
+            assert_int_equal (hd_client_process (s_client, 0, &handled), HD_OK);
+        while (handled);
+    }
+    hd_client_set_handler (s_client, NULL, NULL);
+    assert_int_equal (ok, 50);
+}
+
+//  A program embeds a worker with its own function (worker/hd_worker.h) and joins the real
+//  broker over CURVE; a client then calls that function.
+static int
+s_triple (heddle_task_t *task, const void *input, size_t size, void *arg)
+{
+    (void) arg;
+    char in[32], out[64];
+    snprintf (in, sizeof in, "%.*s", (int) size, (const char *) input);  //  not NUL-terminated
+    int n = snprintf (out, sizeof out, "%ld", 3 * strtol (in, NULL, 10));
+    return hd_worker_host ()->output (task, out, (size_t) n);
+}
+
+static void *
+s_run_worker (void *arg)
+{
+    hd_worker_run (arg);
+    return NULL;
+}
+
+static void
+test_cluster_embedded_worker_serves_its_own_function (void **state)
+{
+    (void) state;
+    hd_worker_config_t wc;
+    hd_worker_config_defaults (&wc);
+    wc.endpoint = s_env.workers_ep;
+    wc.keys_dir = s_env.keys;
+    wc.name = "embedded";
+    wc.slots = 1;
+    wc.capacity = 1.0;
+    wc.no_builtins = true;
+    hd_worker_t *w = NULL;
+    char err[256] = "";
+    assert_int_equal (hd_worker_new (&wc, &w, err, sizeof err), HD_OK);
+    assert_int_equal (hd_worker_add_fn (w, "triple", s_triple, NULL), HD_OK);
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_run_worker, w), 0);
+    assert_int_equal (hd_client_wait_nodes (s_client, 3, 10000), HD_OK);
+    hd_reply_t *r = NULL;
+    assert_int_equal (hd_client_call (s_client, "triple", "14", 2, NULL, &r), HD_OK);
+    assert_int_equal (r->status, 0);
+    assert_string_equal ((char *) r->data, "42");
+    assert_string_equal (r->node, "embedded");
+    hd_reply_destroy (&r);
+    hd_worker_stop (w);
+    pthread_join (thread, NULL);
+    hd_worker_destroy (&w);
+}
+
 int
 main (void)
 {
@@ -331,6 +416,8 @@ main (void)
         cmocka_unit_test (test_cluster_client_key_cannot_join_as_worker),
         cmocka_unit_test (test_cluster_hostile_frames_are_answered_and_work_continues),
         cmocka_unit_test (test_cluster_job_cancelled_from_its_callback_stops_early),
+        cmocka_unit_test (test_cluster_async_submit_fits_a_poll_loop),
+        cmocka_unit_test (test_cluster_embedded_worker_serves_its_own_function),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
