@@ -4,13 +4,17 @@
     queued task is a product figure (docs/PERFORMANCE.md).
 
     Job states (the scheduler's switch follows this table):
-        state   | dispatch        | result (current lease) | worker lost / lease expired
-        QUEUED  | LEASED          | -                      | -
+        state   | dispatch        | result (current lease) | worker lost            | lease expired
+        QUEUED  | LEASED          | -                      | -                      | -
         LEASED  | -               | DONE                   | QUEUED (attempt < max) | DEAD
-        DONE and DEAD are terminal: the reactor sends the result and the job is freed.  */
+                |                 |                        | or DEAD                |
+        DONE and DEAD are terminal: the reactor sends the result and the job is freed.
+    A job requeued after a worker loss is QUEUED but not dispatched before not_before_ms
+    (retry backoff); a worker's refusal (hd_scheduler_requeue) requeues it with no backoff.  */
 #ifndef HD_JOB_H
 #define HD_JOB_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hd_codec.h"
@@ -36,15 +40,18 @@ typedef struct hd_job {
     uint32_t attempt;         //  dispatches so far (the lease number of the current one)
     uint32_t client;          //  the reactor's client index
     hd_job_state_t state;
+    bool parked;              //  scheduler-private: QUEUED, waiting out its retry backoff
     hd_reqs_t *reqs;          //  owned; NULL: none
     struct hd_node *worker; //  lease holder while LEASED; NULL in every other state
     int64_t lease_deadline_ms;
     int64_t submitted_ms;
+    int64_t not_before_ms;    //  retry backoff: not dispatched before this time (0: at once)
     void *payload;            //  opaque, owned through the scheduler's payload_free hook
     void *result;             //  opaque result kept until the client ACKs it (result_free hook)
     int64_t result_ms;        //  when the result was last sent to the client
-    //  scheduler-private links: qnext/qprev chain a QUEUED job in its priority level and a
-    //  LEASED job in its worker's lease list; qowner is the priority level for the job's life
+    //  scheduler-private links: qnext/qprev chain a QUEUED job in its client's queue of its
+    //  priority level (or in a backoff list while parked) and a LEASED job in its worker's lease
+    //  list; qowner is that client queue for the job's life
     struct hd_job *qnext, *qprev;
     struct hd_job *hnext;
     void *qowner;

@@ -30,6 +30,8 @@ struct hd_registry {
     char *fn_names[HD_MAX_FN_IDS];
     uint32_t providers[HD_MAX_FN_IDS];
     uint32_t fn_table[S_FN_TABLE];  //  function id + 1; 0 is an empty slot
+    uint64_t generation;            //  bumped by add and remove
+    hd_node_t *changed;             //  nodes changed since taken, through changed_next
 };
 
 //  FNV-1a: routing ids are chosen by libzmq or by the peer, names by the peer; both are short.
@@ -56,6 +58,7 @@ hd_registry_new (void)
         return NULL;
     }
     self->rids_cap = S_MIN_RIDS;
+    self->generation = 1;
     return self;
 }
 
@@ -275,10 +278,25 @@ s_node_capacity (hd_node_t *node, uint32_t busy)
     node->capacity = base * share;
 }
 
+//  The scheduler orders nodes by capacity and skips stale, hot and draining ones: it takes
+//  this list to learn of changes made through the setters, which know only the node.
+static void
+s_note_changed (hd_node_t *node)
+{
+    hd_registry_t *self = node->registry;
+    if (!self || node->changed)
+        return;
+    node->changed = true;
+    node->changed_next = self->changed;
+    self->changed = node;
+}
+
 void
 hd_registry_update_metrics (hd_node_t *node, const hd_metrics_t *m, int64_t now_ms,
                             double temp_limit_c)
 {
+    double capacity = node->capacity;
+    bool stale = node->stale, hot = node->hot;
     node->sys = m->sys;
     if ((m->present & HD_M_SCORE) && m->score > 0)
         node->score = m->score;
@@ -286,6 +304,8 @@ hd_registry_update_metrics (hd_node_t *node, const hd_metrics_t *m, int64_t now_
     node->stale = false;
     node->hot = temp_limit_c > 0 && (m->sys.present & HD_M_TEMP) && m->sys.temp_c >= temp_limit_c;
     s_node_capacity (node, (m->present & HD_M_BUSY) ? m->busy : node->in_flight);
+    if (node->capacity != capacity || node->stale != stale || node->hot != hot)
+        s_note_changed (node);
 }
 
 uint32_t
@@ -293,7 +313,11 @@ hd_registry_check_stale (hd_registry_t *self, int64_t now_ms, int64_t stale_ms)
 {
     uint32_t n = 0;
     for (hd_node_t *node = hd_registry_first (self); node; node = hd_registry_next (self, node)) {
-        node->stale = node->metrics_ms && now_ms - node->metrics_ms > stale_ms;
+        bool stale = node->metrics_ms && now_ms - node->metrics_ms > stale_ms;
+        if (stale != node->stale) {
+            node->stale = stale;
+            s_note_changed (node);
+        }
         n += node->stale;
     }
     return n;
@@ -340,6 +364,7 @@ s_node_create (hd_registry_t *self, const uint8_t *rid, size_t rid_len, int64_t 
     node->fnset = entry->fnset;
     node->fnset_words = S_FN_WORDS;
     node->heap_pos = -1;
+    node->registry = self;
     node->joined_ms = now_ms;
     self->nodes[index] = node;
     s_rid_insert (self, node);
@@ -366,6 +391,7 @@ hd_registry_add (hd_registry_t *self, const uint8_t *rid, size_t rid_len, const 
         return rc;
     s_node_announce (node, hello, set, now_ms);
     s_providers_adjust (self, node, +1);
+    self->generation++;
     *out = node;
     return HD_OK;
 }
@@ -386,8 +412,15 @@ hd_registry_remove (hd_registry_t *self, hd_node_t *worker)
     assert (worker->index < self->nodes_cap && self->nodes[worker->index] == worker);
     //  Leases still pointing here would dangle: hd_scheduler_worker_lost comes first.
     assert (worker->in_flight == 0);
+    if (worker->changed) {
+        hd_node_t **link = &self->changed;
+        while (*link != worker)
+            link = &(*link)->changed_next;
+        *link = worker->changed_next;
+    }
     s_providers_adjust (self, worker, -1);
     s_rid_erase (self, worker);
+    self->generation++;
     self->nodes[worker->index] = NULL;
     self->size--;
     free (worker);
@@ -413,7 +446,11 @@ void
 hd_registry_set_draining (hd_node_t *worker, bool on)
 {
     assert (worker);
-    worker->state = on ? HD_NODE_DRAINING : HD_NODE_READY;
+    hd_node_state_t state = on ? HD_NODE_DRAINING : HD_NODE_READY;
+    if (worker->state != state) {
+        worker->state = state;
+        s_note_changed (worker);
+    }
 }
 
 size_t
@@ -454,4 +491,24 @@ hd_registry_find_name (const hd_registry_t *self, const char *name)
         if (strcmp (node->name, name) == 0)
             return node;
     return NULL;
+}
+
+uint64_t
+hd_registry_generation (const hd_registry_t *self)
+{
+    assert (self);
+    return self->generation;
+}
+
+hd_node_t *
+hd_registry_take_changed (hd_registry_t *self)
+{
+    assert (self);
+    hd_node_t *node = self->changed;
+    if (node) {
+        self->changed = node->changed_next;
+        node->changed_next = NULL;
+        node->changed = false;
+    }
+    return node;
 }

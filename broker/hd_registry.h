@@ -55,6 +55,9 @@ typedef struct hd_node {
     uint64_t *fnset;                   //  bitset over function ids
     uint32_t fnset_words;
     int32_t heap_pos;
+    struct hd_registry *registry;      //  owner: the setters below note changes there
+    struct hd_node *changed_next;      //  the owner's list of changed nodes
+    bool changed;                      //  on that list
 } hd_node_t;
 
 //  NULL only when memory runs out.
@@ -104,5 +107,14 @@ void hd_registry_update_metrics (hd_node_t *node, const hd_metrics_t *m, int64_t
 uint32_t hd_registry_check_stale (hd_registry_t *self, int64_t now_ms, int64_t stale_ms);
 //  Find by node name (first match), NULL when none.
 hd_node_t *hd_registry_find_name (const hd_registry_t *self, const char *name);
+
+//  For the scheduler's node ordering (hd_scheduler keeps workers sorted per function).
+//  The generation changes whenever a worker is added, re-announced (HELLO again) or removed,
+//  that is whenever the set of workers, their functions, slots or tags may have changed.
+uint64_t hd_registry_generation (const hd_registry_t *self);
+//  Take one worker whose capacity, state, hot or stale flag changed through update_metrics,
+//  set_draining or check_stale since it was last taken (each worker is listed once however
+//  often it changed); NULL when none. Borrowed. A removed worker leaves the list.
+hd_node_t *hd_registry_take_changed (hd_registry_t *self);
 
 #endif

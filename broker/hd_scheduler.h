@@ -1,10 +1,12 @@
 /*  hd_scheduler: the broker's queues and dispatch decision. Pure: no sockets, no clock (callers
     pass now_ms), no payload knowledge. Owns every hd_job_t (an id table plus one ready queue per
-    function, ordered by priority then FIFO) and decides which queued job goes to which worker:
-    among eligible workers (offers the function, in_flight < slots, READY not DRAINING, meets
-    the job's requirements) the one with the smallest (in_flight + 1) / capacity; ties to the
-    lowest index. Credits: a worker never holds more than `slots` leases.
-    Later issues extend this module: leases with deadlines, fairness across clients, metrics.  */
+    function, ordered by priority, then clients in turn, then FIFO) and decides which queued job
+    goes to which worker: among eligible workers (offers the function, in_flight < slots, READY
+    not DRAINING, meets the job's requirements) the one with the smallest
+    (in_flight + 1) / capacity; ties to the lowest index; O(log workers) per decision for a job
+    without requirements. Credits: a worker never holds more than `slots` leases. A job requeued
+    after its worker was lost waits min(100 ms x 2^(attempt - 1), 5 s) before its next dispatch.
+    Later issues extend this module: metrics.  */
 #ifndef HD_SCHEDULER_H
 #define HD_SCHEDULER_H
 
@@ -41,10 +43,14 @@ hd_err_t hd_scheduler_submit (hd_scheduler_t *self, const hd_submit_t *msg, uint
 //  Pick the next (job, worker) pair and lease it: job -> LEASED, attempt + 1, worker->in_flight
 //  + 1, job->worker = worker, lease_deadline_ms = now_ms + timeout_ms (0 when no timeout).
 //  Functions with queued jobs take turns (round-robin between calls); within a function the
-//  head job in priority-then-FIFO order goes first, and a job whose requirements no worker
-//  meets is passed over (up to 64 deep) so it does not block the jobs behind it.
+//  highest priority goes first; within a priority, the clients with queued jobs take turns (one
+//  job each, round-robin between calls), and each client's jobs go FIFO. A job whose
+//  requirements no worker meets is passed over (up to 64 deep per client) so it does not block
+//  the jobs behind it. A job waiting out its retry backoff is not due before job->not_before_ms
+//  (compared with now_ms; also advances the scheduler's clock, see hd_scheduler_set_now).
 //  Returns false when nothing can be dispatched now (or memory ran out): call again after a
-//  submit, completion, HELLO, resume or worker loss. The job stays owned by the scheduler.
+//  submit, completion, HELLO, resume or worker loss, and once hd_scheduler_next_due_ms has
+//  come. The job stays owned by the scheduler.
 bool hd_scheduler_next (hd_scheduler_t *self, int64_t now_ms, hd_job_t **job_out,
                         hd_node_t **worker_out);
 
@@ -62,7 +68,10 @@ hd_err_t hd_scheduler_complete (hd_scheduler_t *self, const hd_id_t *id, uint32_
 void hd_scheduler_release (hd_scheduler_t *self, hd_job_t **job_p);
 
 //  The worker is gone: every job it leased goes back to its queue front (attempt kept, so the
-//  next dispatch is attempt + 1), or becomes DEAD when attempt >= max_attempts. Each DEAD job is
+//  next dispatch is attempt + 1) after a backoff: it stays QUEUED but is not dispatched before
+//  job->not_before_ms = now + min(100 ms x 2^(attempt - 1), 5000 ms), `now` being the
+//  scheduler's clock (hd_scheduler_set_now, or the latest now_ms any call passed); jobs behind
+//  it may go first meanwhile. Or it becomes DEAD when attempt >= max_attempts. Each DEAD job is
 //  passed to `on_dead` (the caller reports it and releases it). Also drops the worker's
 //  in_flight to 0. Call before hd_registry_remove. `on_dead` may be NULL (DEAD jobs then wait
 //  for the caller's release) and may release the job it is given, but must not release other
@@ -84,7 +93,7 @@ uint32_t hd_scheduler_expire (hd_scheduler_t *self, int64_t now_ms, int64_t grac
                               void (*on_expired) (hd_job_t *job, void *arg), void *arg);
 
 //  The worker refused a leased task without running it (no room): back to the front of its
-//  queue, the attempt not counted. HD_OK; HD_ENOTFOUND; HD_EPROTO when the lease is not current.
+//  queue, the attempt not counted, and no backoff (the refusal is not a failure). HD_OK; HD_ENOTFOUND; HD_EPROTO when the lease is not current.
 hd_err_t hd_scheduler_requeue (hd_scheduler_t *self, const hd_id_t *id, uint32_t attempt,
                                const hd_node_t *worker);
 
@@ -99,8 +108,23 @@ void hd_scheduler_each (const hd_scheduler_t *self, void (*fn) (hd_job_t *job, v
 
 //  Lookup by id; NULL when unknown. Borrowed.
 hd_job_t *hd_scheduler_find (const hd_scheduler_t *self, const hd_id_t *id);
-//  Counters for status and benchmarks.
+//  Counters for status and benchmarks. Queued includes jobs waiting out a retry backoff.
 uint32_t hd_scheduler_queued (const hd_scheduler_t *self);
 uint32_t hd_scheduler_leased (const hd_scheduler_t *self);
+
+//  The clock, for retry backoffs: hd_scheduler_worker_lost takes no time, so it reads the
+//  latest value given here or passed as now_ms to submit, restore, next or expire. The broker
+//  calls this once per loop pass, before anything that may lose a worker. Never moves back.
+void hd_scheduler_set_now (hd_scheduler_t *self, int64_t now_ms);
+//  When the earliest job waiting out its retry backoff becomes due; -1 when none waits. The
+//  broker may bound its poll timeout with it so such a job goes out on time in a quiet loop.
+int64_t hd_scheduler_next_due_ms (const hd_scheduler_t *self);
+//  The node's capacity, state, stale or hot flag, slots or credit were changed by hand: re-sort
+//  it among the workers of its functions. Optional: changes made through hd_registry_add,
+//  hd_registry_remove, hd_registry_update_metrics, hd_registry_set_draining and
+//  hd_registry_check_stale are noticed without it, and a node changed by hand is re-checked
+//  before it is chosen (it is then never chosen wrongly, only perhaps passed over until its
+//  in_flight next changes).
+void hd_scheduler_node_changed (hd_scheduler_t *self, hd_node_t *node);
 
 #endif

@@ -1,11 +1,13 @@
-/*  heddle-broker: parse options (defaults, then flags), build the broker, run it until
-    SIGINT/SIGTERM. All the work is in hd_broker.  */
+/*  heddle-broker: gather the settings (defaults, the [broker] section of the config file,
+    $HEDDLE_KEYS, then flags), build the broker, run it until SIGINT/SIGTERM. All the work is
+    in hd_broker.  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hd_broker.h"
+#include "hd_config.h"
 #include "hd_log.h"
 #include "hd_transport.h"
 
@@ -41,6 +43,9 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "%u)\n"
              "      --temp-limit C       no task to a node this hot, 0: no limit (default %.0f)\n"
              "      --log-level LEVEL    error|warn|info|debug (default info)\n"
+             "      --config FILE        config file, [broker] section (default $HEDDLE_CONFIG, "
+             "else\n"
+             "                           /etc/heddle/heddle.conf if it exists); flags win\n"
              "      --print-config       print the effective configuration and exit\n"
              "      --print-endpoints    once bound, print \"clients=EP workers=EP\" on stdout "
              "(for\n"
@@ -105,107 +110,143 @@ s_double_arg (const char *name, const char *text, double *out)
     return 0;
 }
 
+typedef struct {
+    hd_broker_config_t config;
+    char clients[256], workers[256];
+    bool print;
+} s_args_t;
+
+static const struct option s_opts[] = {
+    { "clients", 1, 0, 'c' }, { "workers", 1, 0, 'w' }, { "keys", 1, 0, 'k' },
+    { "insecure", 0, 0, 'I' }, { "max-payload", 1, 0, 'P' }, { "max-queue", 1, 0, 'Q' },
+    { "heartbeat", 1, 0, 'H' }, { "misses", 1, 0, 'M' }, { "attempts", 1, 0, 'A' },
+    { "prefetch", 1, 0, 'F' }, { "journal", 1, 0, 'j' }, { "journal-dir", 1, 0, 'J' },
+    { "journal-batch", 1, 0, 'B' }, { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' },
+    { "max-client-tasks", 1, 0, 'C' }, { "result-ttl", 1, 0, 'T' }, { "stale", 1, 0, 'S' },
+    { "temp-limit", 1, 0, 't' }, { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' },
+    { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' }, { "help", 0, 0, 'h' },
+    { 0, 0, 0, 0 } };
+
 static int
-s_parse (int argc, char **argv, hd_broker_config_t *c, char *clients, char *workers, bool *print)
+s_prefetch_arg (const char *text, uint32_t *out)
 {
-    static const struct option opts[] = {
-        { "clients", 1, 0, 'c' }, { "workers", 1, 0, 'w' }, { "keys", 1, 0, 'k' },
-        { "insecure", 0, 0, 'I' }, { "max-payload", 1, 0, 'P' }, { "max-queue", 1, 0, 'Q' },
-        { "heartbeat", 1, 0, 'H' }, { "misses", 1, 0, 'M' }, { "attempts", 1, 0, 'A' },
-        { "prefetch", 1, 0, 'F' }, { "journal", 1, 0, 'j' }, { "journal-dir", 1, 0, 'J' }, { "journal-batch", 1, 0, 'B' },
-        { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' }, { "max-client-tasks", 1, 0, 'C' },
-        { "result-ttl", 1, 0, 'T' }, { "stale", 1, 0, 'S' }, { "temp-limit", 1, 0, 't' },
-        { "log-level", 1, 0, 'L' }, { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' },
-        { "help", 0, 0, 'h' },
-        { 0, 0, 0, 0 } };
-    int ch, rc = 0;
-    hd_log_level_t level;
-    while (rc == 0 && (ch = getopt_long (argc, argv, "c:w:k:h", opts, NULL)) != -1) {
-        switch (ch) {
-            case 'c': hd_transport_endpoint (clients, 256, optarg, 7700); break;
-            case 'w': hd_transport_endpoint (workers, 256, optarg, 7701); break;
-            case 'k': c->keys_dir = optarg; break;
-            case 'I': c->insecure = true; break;
-            case 'P': rc = s_uint_arg ("max-payload", optarg, &c->max_payload); break;
-            case 'Q': rc = s_uint_arg ("max-queue", optarg, &c->max_queue); break;
-            case 'H': rc = s_uint_arg ("heartbeat", optarg, &c->heartbeat_ms); break;
-            case 'M': rc = s_uint_arg ("misses", optarg, &c->heartbeat_misses); break;
-            case 'A': rc = s_uint_arg ("attempts", optarg, &c->default_attempts); break;
-            case 'j': rc = s_journal_mode (optarg, &c->journal_mode); break;
-            case 'J': c->journal_dir = optarg; break;
-            case 'F':
-                c->prefetch = 0;
-                rc = strcmp (optarg, "0") ? s_uint_arg ("prefetch", optarg, &c->prefetch) : 0;
-                if (rc == 0 && c->prefetch > 4) {
-                    fprintf (stderr, "heddle-broker: --prefetch is 0..4\n");
-                    rc = -1;
-                }
-                break;
-            case 'B': rc = s_uint_arg ("journal-batch", optarg, &c->journal_batch_ms); break;
-            case 'm': c->metrics_endpoint = s_endpoint_or_none (optarg, s_metrics_ep, 7702); break;
-            case 'e': c->events_endpoint = s_endpoint_or_none (optarg, s_events_ep, 7703); break;
-            case 'C': rc = s_uint_arg ("max-client-tasks", optarg, &c->max_client_tasks); break;
-            case 'T': rc = s_uint_arg ("result-ttl", optarg, &c->result_ttl_ms); break;
-            case 'S': rc = s_uint_arg ("stale", optarg, &c->stale_ms); break;
-            case 't': rc = s_double_arg ("temp-limit", optarg, &c->temp_limit_c); break;
-            case 'L':
-                if (hd_log_parse_level (optarg, &level) != 0) {
-                    fprintf (stderr, "heddle-broker: unknown log level '%s'\n", optarg);
-                    rc = -1;
-                }
-                else
-                    hd_log_set_level (level);
-                break;
-            case 'p': *print = true; break;
-            case 'E': s_print_endpoints = true; break;
-            case 'h': s_usage (stdout, c); exit (0);
-            default: rc = -1;
-        }
+    *out = 0;
+    if (strcmp (text, "0") != 0 && s_uint_arg ("prefetch", text, out) != 0)
+        return -1;
+    if (*out > 4) {
+        fprintf (stderr, "heddle-broker: --prefetch is 0..4\n");
+        return -1;
     }
-    if (rc == 0 && optind < argc) {
-        fprintf (stderr, "heddle-broker: unexpected argument '%s'\n", argv[optind]);
-        rc = -1;
-    }
-    return rc;
+    return 0;
 }
 
-int
-main (int argc, char **argv)
+static int
+s_log_level_arg (const char *text)
 {
-    hd_log_set_name ("heddle-broker");
-    hd_log_set_level (HD_LOG_INFO);
-    hd_broker_config_t config;
-    hd_broker_config_defaults (&config);
-    config.keys_dir = getenv ("HEDDLE_KEYS");
-    char clients[256], workers[256];
-    snprintf (clients, sizeof clients, "%s", config.clients_endpoint);
-    snprintf (workers, sizeof workers, "%s", config.workers_endpoint);
-    bool print = false;
-    if (s_parse (argc, argv, &config, clients, workers, &print) != 0) {
-        fprintf (stderr, "Try 'heddle-broker --help'.\n");
-        return 2;
+    hd_log_level_t level;
+    if (hd_log_parse_level (text, &level) != 0) {
+        fprintf (stderr, "heddle-broker: unknown log level '%s'\n", text);
+        return -1;
     }
-    config.clients_endpoint = clients;
-    config.workers_endpoint = workers;
-    if (print) {
-        printf ("clients = %s\nworkers = %s\nmetrics = %s\nevents = %s\nkeys = %s\n"
-                "insecure = %s\nmax-payload = %u\nmax-queue = %u\nheartbeat = %u\nmisses = %u\n"
-                "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nstale = %u\n"
-                "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n",
-                clients, workers, config.metrics_endpoint ? config.metrics_endpoint : "none",
-                config.events_endpoint ? config.events_endpoint : "none",
-                config.keys_dir ? config.keys_dir : "(none)", config.insecure ? "yes" : "no",
-                config.max_payload, config.max_queue, config.heartbeat_ms,
-                config.heartbeat_misses, config.default_attempts, config.max_client_tasks,
-                config.result_ttl_ms, config.stale_ms, config.temp_limit_c,
-                (const char *[]) { "none", "batch", "sync" }[config.journal_mode],
-                config.journal_dir, config.journal_batch_ms);
-        return 0;
+    hd_log_set_level (level);
+    return 0;
+}
+
+//  One option, from the command line or from the config file (same names, same checks).
+static int
+s_option (s_args_t *a, int ch, const char *arg)
+{
+    hd_broker_config_t *c = &a->config;
+    switch (ch) {
+        case 'c': hd_transport_endpoint (a->clients, 256, arg, 7700); return 0;
+        case 'w': hd_transport_endpoint (a->workers, 256, arg, 7701); return 0;
+        case 'k': c->keys_dir = arg; return 0;
+        case 'I': c->insecure = true; return 0;
+        case 'P': return s_uint_arg ("max-payload", arg, &c->max_payload);
+        case 'Q': return s_uint_arg ("max-queue", arg, &c->max_queue);
+        case 'H': return s_uint_arg ("heartbeat", arg, &c->heartbeat_ms);
+        case 'M': return s_uint_arg ("misses", arg, &c->heartbeat_misses);
+        case 'A': return s_uint_arg ("attempts", arg, &c->default_attempts);
+        case 'j': return s_journal_mode (arg, &c->journal_mode);
+        case 'J': c->journal_dir = arg; return 0;
+        case 'F': return s_prefetch_arg (arg, &c->prefetch);
+        case 'B': return s_uint_arg ("journal-batch", arg, &c->journal_batch_ms);
+        case 'm': c->metrics_endpoint = s_endpoint_or_none (arg, s_metrics_ep, 7702); return 0;
+        case 'e': c->events_endpoint = s_endpoint_or_none (arg, s_events_ep, 7703); return 0;
+        case 'C': return s_uint_arg ("max-client-tasks", arg, &c->max_client_tasks);
+        case 'T': return s_uint_arg ("result-ttl", arg, &c->result_ttl_ms);
+        case 'S': return s_uint_arg ("stale", arg, &c->stale_ms);
+        case 't': return s_double_arg ("temp-limit", arg, &c->temp_limit_c);
+        case 'L': return s_log_level_arg (arg);
+        case 'G': return 0;  //  read before any other option (hd_config_open)
+        case 'p': a->print = true; return 0;
+        case 'E': s_print_endpoints = true; return 0;
+        case 'h': s_usage (stdout, c); exit (0);
+        default: return -1;
     }
+}
+
+//  The [broker] section of the config file, as if its keys were given as long options (the
+//  config check has already refused keys that are not options). A `no` boolean is the default.
+static int
+s_apply_file (s_args_t *a, const hd_config_t *file)
+{
+    for (size_t i = 0; file && i < hd_config_size (file); i++) {
+        const hd_config_entry_t *e = hd_config_entry (file, i);
+        const struct option *o = s_opts;
+        while (o->name && strcmp (o->name, e->key) != 0)
+            o++;
+        bool on = true;
+        if (strcmp (e->section, "broker") != 0 || !o->name
+            || (!o->has_arg && (hd_config_parse_bool (e->value, &on) != 0 || !on)))
+            continue;
+        if (s_option (a, o->val, o->has_arg ? e->value : NULL) != 0) {
+            fprintf (stderr, "heddle-broker: (%s:%d)\n", hd_config_name (file), e->line);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+s_parse (int argc, char **argv, s_args_t *a)
+{
+    int ch;
+    while ((ch = getopt_long (argc, argv, "c:w:k:h", s_opts, NULL)) != -1)
+        if (s_option (a, ch, optarg) != 0)
+            return -1;
+    if (optind < argc) {
+        fprintf (stderr, "heddle-broker: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_print_config (const s_args_t *a, const hd_config_t *file)
+{
+    const hd_broker_config_t *c = &a->config;
+    printf ("config = %s\nclients = %s\nworkers = %s\nmetrics = %s\nevents = %s\nkeys = %s\n"
+            "insecure = %s\nmax-payload = %u\nmax-queue = %u\nheartbeat = %u\nmisses = %u\n"
+            "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nstale = %u\n"
+            "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n",
+            file ? hd_config_name (file) : "(none)", a->clients, a->workers,
+            c->metrics_endpoint ? c->metrics_endpoint : "none",
+            c->events_endpoint ? c->events_endpoint : "none", c->keys_dir ? c->keys_dir : "(none)",
+            c->insecure ? "yes" : "no", c->max_payload, c->max_queue, c->heartbeat_ms,
+            c->heartbeat_misses, c->default_attempts, c->max_client_tasks, c->result_ttl_ms,
+            c->stale_ms, c->temp_limit_c,
+            (const char *[]) { "none", "batch", "sync" }[c->journal_mode], c->journal_dir,
+            c->journal_batch_ms);
+}
+
+static int
+s_run (const hd_broker_config_t *config)
+{
     zsys_init ();
     hd_broker_t *broker = NULL;
     char err[512] = "";
-    hd_err_t rc = hd_broker_new (&config, &broker, err, sizeof err);
+    hd_err_t rc = hd_broker_new (config, &broker, err, sizeof err);
     if (rc != HD_OK) {
         fprintf (stderr, "heddle-broker: %s: %s\n", hd_strerror (rc), err);
         return 1;
@@ -220,4 +261,38 @@ main (int argc, char **argv)
     rc = hd_broker_run (broker);
     hd_broker_destroy (&broker);
     return rc == HD_OK ? 0 : 1;
+}
+
+//  Settings in order: built-in defaults, the config file, the environment, the flags.
+int
+main (int argc, char **argv)
+{
+    hd_log_set_name ("heddle-broker");
+    hd_log_set_level (HD_LOG_INFO);
+    s_args_t a;
+    memset (&a, 0, sizeof a);
+    hd_broker_config_defaults (&a.config);
+    snprintf (a.clients, sizeof a.clients, "%s", a.config.clients_endpoint);
+    snprintf (a.workers, sizeof a.workers, "%s", a.config.workers_endpoint);
+    hd_config_t *file = NULL;
+    if (hd_config_open (&file, "heddle-broker", argc, argv) != HD_OK)
+        return 2;
+    int rc = s_apply_file (&a, file);
+    const char *env = getenv ("HEDDLE_KEYS");
+    if (env && *env)
+        a.config.keys_dir = env;
+    if (rc == 0)
+        rc = s_parse (argc, argv, &a);
+    if (rc != 0) {
+        fprintf (stderr, "Try 'heddle-broker --help'.\n");
+        hd_config_destroy (&file);
+        return 2;
+    }
+    a.config.clients_endpoint = a.clients;
+    a.config.workers_endpoint = a.workers;
+    if (a.print)
+        s_print_config (&a, file);
+    int code = a.print ? 0 : s_run (&a.config);
+    hd_config_destroy (&file);
+    return code;
 }

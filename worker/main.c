@@ -1,5 +1,6 @@
-/*  heddle-worker: parse options (defaults, environment, flags), build the worker, load plugins,
-    run until SIGINT/SIGTERM. All the work is in hd_worker.  */
+/*  heddle-worker: gather the settings (defaults, the [worker] section of the config file, the
+    environment, then flags), build the worker, load plugins, run until SIGINT/SIGTERM. All the
+    work is in hd_worker.  */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "hd_config.h"
 #include "hd_log.h"
 #include "hd_worker.h"
 
@@ -40,6 +42,8 @@ s_usage (FILE *out)
              "      --work-dir DIR      directory whose free disk space is advertised\n"
              "                          (default .)\n"
              "      --log-level LEVEL   error|warn|info|debug (default info)\n"
+             "      --config FILE       config file, [worker] section (default $HEDDLE_CONFIG,\n"
+             "                          else /etc/heddle/heddle.conf if it exists); flags win\n"
              "  -h, --help              this text\n");
 }
 
@@ -75,58 +79,96 @@ s_capacity_arg (const char *text, double *out)
     return 0;
 }
 
+static const struct option s_opts[] = {
+    { "broker", 1, 0, 'b' }, { "keys", 1, 0, 'k' }, { "cert", 1, 0, 'C' },
+    { "broker-key", 1, 0, 'K' }, { "insecure", 0, 0, 'I' }, { "name", 1, 0, 'n' },
+    { "slots", 1, 0, 's' }, { "tags", 1, 0, 't' }, { "plugin", 1, 0, 'p' },
+    { "allow-exec", 0, 0, 'X' }, { "max-output", 1, 0, 'O' }, { "misses", 1, 0, 'M' },
+    { "capacity", 1, 0, 'Y' }, { "metrics-interval", 1, 0, 'i' }, { "work-dir", 1, 0, 'W' },
+    { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' }, { "help", 0, 0, 'h' },
+    { 0, 0, 0, 0 } };
+
+//  One option, from the command line or from the config file (same names, same checks).
 static int
-s_option (s_args_t *a, int ch)
+s_option (s_args_t *a, int ch, const char *arg)
 {
     hd_worker_config_t *c = &a->config;
     hd_log_level_t level;
     switch (ch) {
-        case 'b': c->endpoint = optarg; return 0;
-        case 'k': c->keys_dir = optarg; return 0;
-        case 'C': c->cert_path = optarg; return 0;
-        case 'K': c->broker_key = optarg; return 0;
+        case 'b': c->endpoint = arg; return 0;
+        case 'k': c->keys_dir = arg; return 0;
+        case 'C': c->cert_path = arg; return 0;
+        case 'K': c->broker_key = arg; return 0;
         case 'I': c->insecure = true; return 0;
-        case 'n': c->name = optarg; return 0;
-        case 's': return s_uint_arg ("slots", optarg, &c->slots);
-        case 't': c->tags = optarg; return 0;
+        case 'n': c->name = arg; return 0;
+        case 's': return s_uint_arg ("slots", arg, &c->slots);
+        case 't': c->tags = arg; return 0;
         case 'X': c->allow_exec = true; return 0;
-        case 'O': return s_uint_arg ("max-output", optarg, &c->max_output);
-        case 'M': return s_uint_arg ("misses", optarg, &c->heartbeat_misses);
-        case 'Y': return s_capacity_arg (optarg, &c->capacity);
-        case 'i': return s_uint_arg ("metrics-interval", optarg, &c->metrics_interval_ms);
-        case 'W': c->work_dir = optarg; return 0;
+        case 'O': return s_uint_arg ("max-output", arg, &c->max_output);
+        case 'M': return s_uint_arg ("misses", arg, &c->heartbeat_misses);
+        case 'Y': return s_capacity_arg (arg, &c->capacity);
+        case 'i': return s_uint_arg ("metrics-interval", arg, &c->metrics_interval_ms);
+        case 'W': c->work_dir = arg; return 0;
         case 'p':
             if (a->nplugins == S_MAX_PLUGINS) {
                 fprintf (stderr, "heddle-worker: at most %d plugins\n", S_MAX_PLUGINS);
                 return -1;
             }
-            a->plugins[a->nplugins++] = optarg;
+            a->plugins[a->nplugins++] = arg;
             return 0;
         case 'L':
-            if (hd_log_parse_level (optarg, &level) != 0) {
-                fprintf (stderr, "heddle-worker: unknown log level '%s'\n", optarg);
+            if (hd_log_parse_level (arg, &level) != 0) {
+                fprintf (stderr, "heddle-worker: unknown log level '%s'\n", arg);
                 return -1;
             }
             hd_log_set_level (level);
             return 0;
+        case 'G': return 0;  //  read before any other option (hd_config_open)
         case 'h': s_usage (stdout); exit (0);
         default: return -1;
     }
 }
 
+//  The [worker] section of the config file, as if its keys were given as long options (the
+//  config check has already refused keys that are not options). A `no` boolean is the default.
+static int
+s_apply_file (s_args_t *a, const hd_config_t *file)
+{
+    for (size_t i = 0; file && i < hd_config_size (file); i++) {
+        const hd_config_entry_t *e = hd_config_entry (file, i);
+        const struct option *o = s_opts;
+        while (o->name && strcmp (o->name, e->key) != 0)
+            o++;
+        bool on = true;
+        if (strcmp (e->section, "worker") != 0 || !o->name
+            || (!o->has_arg && (hd_config_parse_bool (e->value, &on) != 0 || !on)))
+            continue;
+        if (s_option (a, o->val, o->has_arg ? e->value : NULL) != 0) {
+            fprintf (stderr, "heddle-worker: (%s:%d)\n", hd_config_name (file), e->line);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+//  $HEDDLE_WORKER_BROKER and $HEDDLE_KEYS, over the config file.
+static void
+s_apply_env (s_args_t *a)
+{
+    const char *env = getenv ("HEDDLE_WORKER_BROKER");
+    if (env && *env)
+        a->config.endpoint = env;
+    env = getenv ("HEDDLE_KEYS");
+    if (env && *env)
+        a->config.keys_dir = env;
+}
+
 static int
 s_parse (int argc, char **argv, s_args_t *a)
 {
-    static const struct option opts[] = {
-        { "broker", 1, 0, 'b' }, { "keys", 1, 0, 'k' }, { "cert", 1, 0, 'C' },
-        { "broker-key", 1, 0, 'K' }, { "insecure", 0, 0, 'I' }, { "name", 1, 0, 'n' },
-        { "slots", 1, 0, 's' }, { "tags", 1, 0, 't' }, { "plugin", 1, 0, 'p' },
-        { "allow-exec", 0, 0, 'X' }, { "max-output", 1, 0, 'O' }, { "misses", 1, 0, 'M' },
-        { "capacity", 1, 0, 'Y' }, { "metrics-interval", 1, 0, 'i' }, { "work-dir", 1, 0, 'W' },
-        { "log-level", 1, 0, 'L' }, { "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
     int ch;
-    while ((ch = getopt_long (argc, argv, "b:k:n:s:t:p:h", opts, NULL)) != -1)
-        if (s_option (a, ch) != 0)
+    while ((ch = getopt_long (argc, argv, "b:k:n:s:t:p:h", s_opts, NULL)) != -1)
+        if (s_option (a, ch, optarg) != 0)
             return -1;
     if (optind < argc) {
         fprintf (stderr, "heddle-worker: unexpected argument '%s'\n", argv[optind]);
@@ -144,6 +186,7 @@ s_parse (int argc, char **argv, s_args_t *a)
     return 0;
 }
 
+//  Settings in order: built-in defaults, the config file, the environment, the flags.
 int
 main (int argc, char **argv)
 {
@@ -152,10 +195,14 @@ main (int argc, char **argv)
     s_args_t a;
     memset (&a, 0, sizeof a);
     hd_worker_config_defaults (&a.config);
-    a.config.endpoint = getenv ("HEDDLE_WORKER_BROKER");
-    a.config.keys_dir = getenv ("HEDDLE_KEYS");
-    if (s_parse (argc, argv, &a) != 0) {
+    hd_config_t *file = NULL;
+    if (hd_config_open (&file, "heddle-worker", argc, argv) != HD_OK)
+        return 2;
+    int bad = s_apply_file (&a, file);
+    s_apply_env (&a);
+    if (bad || s_parse (argc, argv, &a) != 0) {
         fprintf (stderr, "Try 'heddle-worker --help'.\n");
+        hd_config_destroy (&file);
         return 2;
     }
     hd_worker_t *worker = NULL;
@@ -166,6 +213,7 @@ main (int argc, char **argv)
     if (rc == HD_OK)
         rc = hd_worker_run (worker);
     hd_worker_destroy (&worker);
+    hd_config_destroy (&file);
     if (rc != HD_OK) {
         fprintf (stderr, "heddle-worker: %s%s%s\n", hd_strerror (rc), err[0] ? ": " : "", err);
         return 1;

@@ -27,5 +27,7 @@ int hd_cmd_drain (hd_cli_common_t *common, int argc, char **argv);
 int hd_cmd_resume (hd_cli_common_t *common, int argc, char **argv);
 //  heddle run (--all | --nodes A,B | --tag T) -- CMD ARGS: run a command on nodes (exec).
 int hd_cmd_run (hd_cli_common_t *common, int argc, char **argv);
+//  heddle config check [FILE]: report unknown keys and bad values of a config file.
+int hd_cmd_config (hd_cli_common_t *common, int argc, char **argv);
 
 #endif

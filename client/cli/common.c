@@ -1,6 +1,7 @@
 /*  common: shared option handling, reporting and connection set-up for the `heddle` commands.
-    Precedence of settings: built-in defaults, then the environment (HEDDLE_BROKER, HEDDLE_KEYS),
-    then flags. With no broker from either, a command runs its own embedded cluster.  */
+    Precedence of settings: built-in defaults, then the [client] section of the config file,
+    then the environment (HEDDLE_BROKER, HEDDLE_KEYS), then flags. With no broker from any of
+    them, a command runs its own embedded cluster.  */
 #include "common.h"
 
 #include <errno.h>
@@ -188,6 +189,8 @@ hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char 
         return HD_CLI_OPT_TAKEN;
     case HD_OPT_CERT:
         return s_string_option (&self->cert_path, cmd, "--cert", arg);
+    case HD_OPT_CONFIG:
+        return HD_CLI_OPT_TAKEN;  //  already read by hd_cli_common_load
     case 'v':
     case HD_OPT_VERBOSE:
         self->verbose = true;
@@ -204,6 +207,53 @@ hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char 
     default:
         return s_task_option (&self->task, cmd, c, arg);
     }
+}
+
+// --- config file and environment -----------------------------------------------------------
+
+//  The [client] section, as if its keys were given as connection options (the config check
+//  has already refused keys that are not options). A `no` boolean is the default.
+static int
+s_apply_file (hd_cli_common_t *self, const hd_config_t *file)
+{
+    static const struct option opts[] = { HD_CLI_CONNECT_OPTIONS, { NULL, 0, NULL, 0 } };
+    for (size_t i = 0; i < hd_config_size (file); i++) {
+        const hd_config_entry_t *e = hd_config_entry (file, i);
+        const struct option *o = opts;
+        while (o->name && strcmp (o->name, e->key) != 0)
+            o++;
+        bool on = true;
+        if (strcmp (e->section, "client") != 0 || !o->name
+            || (!o->has_arg && (hd_config_parse_bool (e->value, &on) != 0 || !on)))
+            continue;
+        if (hd_cli_common_option (self, NULL, o->val, e->value) != HD_CLI_OPT_TAKEN) {
+            fprintf (stderr, "heddle: (%s:%d)\n", hd_config_name (file), e->line);
+            return HD_CLI_EXIT_USAGE;
+        }
+    }
+    return HD_CLI_EXIT_OK;
+}
+
+int
+hd_cli_common_load (hd_cli_common_t *self, int argc, char **argv)
+{
+    if (hd_config_open (&self->file, "heddle", argc, argv) != HD_OK)
+        return HD_CLI_EXIT_USAGE;
+    if (self->file && s_apply_file (self, self->file) != HD_CLI_EXIT_OK)
+        return HD_CLI_EXIT_USAGE;
+    const char *env = getenv ("HEDDLE_BROKER");
+    if (env && *env)
+        self->broker = env;
+    env = getenv ("HEDDLE_KEYS");
+    if (env && *env)
+        self->keys_dir = env;
+    return HD_CLI_EXIT_OK;
+}
+
+void
+hd_cli_common_fini (hd_cli_common_t *self)
+{
+    hd_config_destroy (&self->file);
 }
 
 static bool
@@ -232,12 +282,6 @@ s_choose_cert (hd_cli_common_t *self)
 void
 hd_cli_common_finish (hd_cli_common_t *self)
 {
-    const char *env = getenv ("HEDDLE_BROKER");
-    if (!self->broker && env && *env)
-        self->broker = env;
-    env = getenv ("HEDDLE_KEYS");
-    if (!self->keys_dir && env && *env)
-        self->keys_dir = env;
     const char *home = getenv ("HOME");
     if (!self->keys_dir && home && *home) {
         int n = snprintf (self->keys_default, sizeof self->keys_default, "%s/.config/heddle/keys",
@@ -275,7 +319,10 @@ hd_cli_connect_help (FILE *out)
         "                          per core)\n"
         "      --log-level LEVEL   error, warn, info or debug (default warn)\n"
         "  -v, --verbose           say what is connected or started (the embedded\n"
-        "                          cluster is otherwise started quietly)\n",
+        "                          cluster is otherwise started quietly)\n"
+        "      --config FILE       config file, [client] section (default: $HEDDLE_CONFIG,\n"
+        "                          else /etc/heddle/heddle.conf if it exists); the\n"
+        "                          environment and flags win over it\n",
         HD_CLI_CONNECT_TIMEOUT_MS);
 }
 

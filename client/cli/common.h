@@ -13,6 +13,7 @@
 
 #include "hd_buf.h"
 #include "hd_client.h"
+#include "hd_config.h"
 
 //  Exit codes of every command.
 #define HD_CLI_EXIT_OK 0
@@ -40,6 +41,7 @@ enum {
     HD_OPT_ATTEMPTS,
     HD_OPT_MIN_MEM,
     HD_OPT_CERT,
+    HD_OPT_CONFIG,
     HD_OPT_COMMAND_ = 300  //  commands number their own long-only options from here
 };
 
@@ -55,7 +57,8 @@ enum {
     { "slots", required_argument, NULL, HD_OPT_SLOTS }, \
     { "log-level", required_argument, NULL, HD_OPT_LOG_LEVEL }, \
     { "verbose", no_argument, NULL, HD_OPT_VERBOSE }, \
-    { "cert", required_argument, NULL, HD_OPT_CERT }
+    { "cert", required_argument, NULL, HD_OPT_CERT }, \
+    { "config", required_argument, NULL, HD_OPT_CONFIG }
 
 //  Per-task options, in the commands that submit tasks.
 #define HD_CLI_TASK_OPTIONS \
@@ -84,6 +87,7 @@ typedef struct {
     hd_task_opts_t task;     //  per-task options
     char keys_default[512];  //  storage for the default keys path
     char cert_default[600];  //  storage for the admin certificate's path
+    hd_config_t *file;       //  the config file read by hd_cli_common_load, or NULL
 } hd_cli_common_t;
 
 //  Result of offering an option to hd_cli_common_option.
@@ -91,10 +95,17 @@ typedef enum { HD_CLI_OPT_NOT_MINE = 0, HD_CLI_OPT_TAKEN, HD_CLI_OPT_BAD } hd_cl
 
 //  Built-in defaults (no environment read yet).
 void hd_cli_common_init (hd_cli_common_t *self);
+//  Apply the [client] section of the config file (--config FILE anywhere before a `--`, else
+//  $HEDDLE_CONFIG, else /etc/heddle/heddle.conf when it exists), then the environment
+//  (HEDDLE_BROKER, HEDDLE_KEYS) over it; flags parsed afterwards win. HD_CLI_EXIT_OK, or
+//  HD_CLI_EXIT_USAGE after printing what is wrong with the file. self->file keeps the values.
+int hd_cli_common_load (hd_cli_common_t *self, int argc, char **argv);
+//  Release what hd_cli_common_load kept. Harmless after init alone.
+void hd_cli_common_fini (hd_cli_common_t *self);
 //  Handle getopt_long's value `c` if it is a shared option. HD_CLI_OPT_BAD after printing a
 //  usage error for `cmd` (exit with HD_CLI_EXIT_USAGE).
 hd_cli_opt_t hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char *arg);
-//  Fill what flags left unset from the environment (HEDDLE_BROKER, HEDDLE_KEYS) and defaults
+//  Fill what the file, the environment and the flags left unset with defaults
 //  ($HOME/.config/heddle/keys when it exists, core count, the admin certificate when
 //  prefer_admin is set and KEYS/admin.cert_secret exists).
 void hd_cli_common_finish (hd_cli_common_t *self);

@@ -30,6 +30,7 @@ static const s_command_t s_commands[] = {
     { "resume", hd_cmd_resume, "give a drained node tasks again (admin key)" },
     { "run", hd_cmd_run, "run a command on some or all nodes (workers with --allow-exec)" },
     { "keys", hd_cmd_keys, "make the keys of a new cluster (keys init DIR)" },
+    { "config", hd_cmd_config, "check a config file (config check [FILE])" },
     { "version", s_cmd_version, "print the version" },
     { "help", s_cmd_help, "help on a command (heddle help COMMAND)" },
 };
@@ -123,12 +124,11 @@ s_parse_global (hd_cli_common_t *common, int argc, char **argv)
     return -1;
 }
 
-int
-main (int argc, char **argv)
+//  The shared options before the command word, then the command.
+static int
+s_run (hd_cli_common_t *common, int argc, char **argv)
 {
-    hd_cli_common_t common;
-    hd_cli_common_init (&common);
-    int code = s_parse_global (&common, argc, argv);
+    int code = s_parse_global (common, argc, argv);
     if (code >= 0)
         return code;
     if (optind >= argc) {
@@ -138,5 +138,19 @@ main (int argc, char **argv)
     const s_command_t *command = s_find (argv[optind]);
     if (!command)
         return hd_cli_usage (NULL, "unknown command '%s'", argv[optind]);
-    return command->run (&common, argc - optind, argv + optind);
+    return command->run (common, argc - optind, argv + optind);
+}
+
+int
+main (int argc, char **argv)
+{
+    hd_cli_common_t common;
+    hd_cli_common_init (&common);
+    //  `heddle config check` must work when the file it would check is broken.
+    bool checking = argc > 1 && strcmp (argv[1], "config") == 0;
+    int code = checking ? HD_CLI_EXIT_OK : hd_cli_common_load (&common, argc, argv);
+    if (code == HD_CLI_EXIT_OK)
+        code = s_run (&common, argc, argv);
+    hd_cli_common_fini (&common);
+    return code;
 }

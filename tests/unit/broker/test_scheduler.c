@@ -1,6 +1,7 @@
 /*  Unit tests for hd_scheduler over a real hd_registry: credits, eligibility, priority and FIFO
     order, requeue and fencing after a worker loss, cancel, limits, requirements, capacity shares,
-    payload ownership and leaks (run the sanitized build for the last). No sockets, no clock.  */
+    payload ownership and leaks (run the sanitized build for the last). No sockets, no clock.
+    Fairness between clients, retry backoff and the node heaps: test_scheduler_fairness.c.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,17 +114,26 @@ s_submit (s_fx_t *fx, uint64_t n, const char *fn, int32_t priority)
     return s_submit_msg (fx, &msg, NULL);
 }
 
-//  Dispatch one job and return it; fails the test when nothing can be dispatched.
+//  Dispatch one job at `now_ms` and return it; fails the test when nothing can be dispatched.
 static hd_job_t *
-s_next (s_fx_t *fx, hd_node_t **node_out)
+s_next_at (s_fx_t *fx, int64_t now_ms, hd_node_t **node_out)
 {
     hd_job_t *job = NULL;
     hd_node_t *node = NULL;
-    assert_true (hd_scheduler_next (fx->sched, 2000, &job, &node));
+    assert_true (hd_scheduler_next (fx->sched, now_ms, &job, &node));
     if (node_out)
         *node_out = node;
     return job;
 }
+
+static hd_job_t *
+s_next (s_fx_t *fx, hd_node_t **node_out)
+{
+    return s_next_at (fx, 2000, node_out);
+}
+
+//  A job requeued by a worker loss at 2000 (first attempt) waits 100 ms: due from 2100.
+#define S_AFTER_BACKOFF 2100
 
 static bool
 s_nothing_next (s_fx_t *fx)
@@ -304,7 +314,7 @@ test_scheduler_requeues_lost_job_at_front (void **state)
     hd_registry_remove (fx->registry, a);
     hd_node_t *b = s_worker (fx, "b", 1, 0, "echo", NULL);
     hd_node_t *node = NULL;
-    assert_ptr_equal (s_next (fx, &node), first);
+    assert_ptr_equal (s_next_at (fx, S_AFTER_BACKOFF, &node), first);
     assert_ptr_equal (node, b);
     assert_int_equal (first->attempt, 2);
 }
@@ -323,7 +333,7 @@ test_scheduler_requeue_keeps_lease_order (void **state)
     assert_int_equal (hd_scheduler_queued (fx->sched), 3);
     assert_int_equal (hd_scheduler_leased (fx->sched), 0);
     for (int i = 0; i < 2; i++)
-        assert_ptr_equal (s_next (fx, NULL), jobs[i]);
+        assert_ptr_equal (s_next_at (fx, S_AFTER_BACKOFF, NULL), jobs[i]);
 }
 
 static int s_dead_calls;
@@ -349,7 +359,7 @@ test_scheduler_dead_after_max_attempts (void **state)
     s_dead_calls = 0;
     for (int round = 0; round < 2; round++) {
         hd_node_t *node = NULL;
-        s_next (fx, &node);
+        s_next_at (fx, 2000 + 1000 * round, &node);  //  past the backoff of the first loss
         hd_scheduler_worker_lost (fx->sched, node, s_on_dead, fx->sched);
     }
     assert_int_equal (s_dead_calls, 1);
@@ -374,7 +384,7 @@ test_scheduler_fences_stale_attempt (void **state)
     hd_job_t *job = s_submit (fx, 1, "echo", 0);
     s_next (fx, NULL);
     hd_scheduler_worker_lost (fx->sched, a, NULL, NULL);
-    s_next (fx, NULL);
+    s_next_at (fx, S_AFTER_BACKOFF, NULL);
     hd_job_t *done = NULL;
     assert_int_equal (hd_scheduler_complete (fx->sched, &job->id, 1, a, &done), HD_EPROTO);
     assert_null (done);

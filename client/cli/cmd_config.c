@@ -1,0 +1,60 @@
+/*  heddle config check [FILE]: read a configuration file and report every syntax error, unknown
+    section, unknown key and bad value as "FILE:LINE: message" (exit 1), or "FILE: ok" (exit 0).
+    It checks the file only; it neither applies it nor talks to a broker.  */
+#include <errno.h>
+#include <string.h>
+
+#include "commands.h"
+#include "hd_config.h"
+
+static void
+s_help (FILE *out)
+{
+    fprintf (out, "Usage: heddle config check [FILE]\n"
+                  "Check a heddle config file: print each unknown key and bad value as\n"
+                  "FILE:LINE: message and exit 1, or print 'FILE: ok' and exit 0.\n"
+                  "FILE defaults to --config FILE, else $HEDDLE_CONFIG, else\n"
+                  "/etc/heddle/heddle.conf. Sections: [broker], [worker], [client]; keys are\n"
+                  "the long options of heddle-broker, heddle-worker and heddle (docs/OPERATIONS.md).\n");
+}
+
+static void
+s_print_problem (const char *name, int line, const char *message, void *arg)
+{
+    (void) arg;
+    printf ("%s:%d: %s\n", name, line, message);
+}
+
+static int
+s_check (const char *path)
+{
+    hd_config_t *file = NULL;
+    hd_err_t rc = hd_config_load (&file, path);
+    if (rc != HD_OK)
+        return hd_cli_fail ("%s: %s", path, rc == HD_EIO ? strerror (errno) : hd_strerror (rc));
+    size_t problems = hd_config_check (file, s_print_problem, NULL);
+    if (problems == 0)
+        printf ("%s: ok\n", path);
+    hd_config_destroy (&file);
+    return problems ? HD_CLI_EXIT_FAIL : HD_CLI_EXIT_OK;
+}
+
+int
+hd_cmd_config (hd_cli_common_t *common, int argc, char **argv)
+{
+    (void) common;
+    if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
+        s_help (argc < 2 ? stderr : stdout);
+        return argc < 2 ? HD_CLI_EXIT_USAGE : HD_CLI_EXIT_OK;
+    }
+    if (strcmp (argv[1], "check") != 0)
+        return hd_cli_usage ("config", "unknown subcommand '%s' (only 'check')", argv[1]);
+    if (argc > 3)
+        return hd_cli_usage ("config", "check takes one FILE at most");
+    bool named = false;
+    if (argc == 3 && (strcmp (argv[2], "--help") == 0 || strcmp (argv[2], "-h") == 0)) {
+        s_help (stdout);
+        return HD_CLI_EXIT_OK;
+    }
+    return s_check (argc == 3 ? argv[2] : hd_config_path (argc, argv, &named));
+}

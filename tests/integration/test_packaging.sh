@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# test_packaging: the systemd units pass `systemd-analyze verify` once installed, and
+# `cpack -G DEB` builds a .deb holding the programs, libheddle, the public header, both units
+# and the example config, with Package/Architecture/Depends in its control data.
+#   tests/integration/test_packaging.sh SOURCE_DIR BUILD_DIR     (run by ctest; needs a built tree)
+# A missing tool (systemd-analyze, dpkg-deb, dpkg-shlibdeps) is a failure, not a skip:
+# install it with `scripts/install-deps pkg` (dpkg-dev) or `apt-get install systemd`.
+set -euo pipefail
+
+src=${1:?usage: test_packaging.sh SOURCE_DIR BUILD_DIR}
+build=${2:?usage: test_packaging.sh SOURCE_DIR BUILD_DIR}
+fail() { echo "test_packaging: FAIL: $*" >&2; exit 1; }
+step() { echo "test_packaging: $*"; }
+
+for tool in systemd-analyze dpkg-deb dpkg-shlibdeps cpack; do
+    command -v "$tool" >/dev/null || fail "$tool is missing (scripts/install-deps pkg; systemd-analyze is in the systemd package)"
+done
+[ -x "$build/heddle-broker" ] && [ -x "$build/heddle-worker" ] && [ -x "$build/heddle" ] ||
+    fail "build the tree first: cmake --build $build"
+
+tmp=$(mktemp -d /tmp/hd_packaging.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+step "cmake --install into $tmp/root"
+cmake --install "$build" --prefix "$tmp/root/usr" >"$tmp/install.log" 2>&1 ||
+    { cat "$tmp/install.log" >&2; fail "cmake --install failed"; }
+for f in bin/heddle-broker bin/heddle-worker bin/heddle include/hd_client.h \
+         lib/systemd/system/heddle-broker.service lib/systemd/system/heddle-worker.service \
+         share/doc/heddle/heddle.conf.example; do
+    [ -e "$tmp/root/usr/$f" ] || fail "cmake --install did not install $f"
+done
+find "$tmp/root/usr" -name 'libheddle.so*' | grep -q . ||
+    fail "cmake --install did not install libheddle.so"
+
+# The installed units name the installed programs, so verify checks ExecStart for real.
+step "systemd-analyze verify"
+units=("$tmp/root/usr/lib/systemd/system/heddle-broker.service"
+       "$tmp/root/usr/lib/systemd/system/heddle-worker.service")
+grep -q "^ExecStart=$tmp/root/usr/bin/heddle-broker " "${units[0]}" ||
+    fail "the broker unit does not run the installed program: $(grep ExecStart "${units[0]}")"
+out=$(systemd-analyze verify "${units[@]}" 2>&1) || fail "systemd-analyze verify: $out"
+[ -z "$out" ] || fail "systemd-analyze verify complained: $out"
+for u in "${units[@]}"; do
+    for d in After=network-online.target Restart=on-failure User=heddle ProtectSystem=strict \
+             ProtectHome=yes NoNewPrivileges=yes PrivateTmp=yes StateDirectory= \
+             ConfigurationDirectory=heddle; do
+        grep -q "^$d" "$u" || fail "$(basename "$u") lacks $d"
+    done
+done
+grep -q -- "--journal-dir /var/lib/heddle/journal" "${units[0]}" || fail "broker journal not in /var/lib/heddle/journal"
+
+step "cpack -G DEB"
+(cd "$tmp" && cpack -G DEB -B "$tmp/pkg" --config "$build/CPackConfig.cmake") >"$tmp/cpack.log" 2>&1 ||
+    { cat "$tmp/cpack.log" >&2; fail "cpack failed"; }
+deb=$(ls "$tmp"/pkg/*.deb 2>/dev/null | head -1)
+[ -n "$deb" ] || { cat "$tmp/cpack.log" >&2; fail "cpack made no .deb"; }
+
+step "dpkg-deb -c $(basename "$deb")"
+list=$(dpkg-deb -c "$deb")
+for pat in '/usr/bin/heddle-broker$' '/usr/bin/heddle-worker$' '/usr/bin/heddle$' \
+           '/libheddle\.so' '/usr/include/hd_client\.h$' \
+           '/usr/lib/systemd/system/heddle-broker\.service$' \
+           '/usr/lib/systemd/system/heddle-worker\.service$' \
+           '/usr/share/doc/heddle/heddle\.conf\.example$'; do
+    grep -Eq "$pat" <<<"$list" || fail "the .deb lacks $pat; it holds:
+$list"
+done
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/lib/systemd/system/heddle-broker.service |
+    grep -q '^ExecStart=/usr/bin/heddle-broker ' || fail "the packaged unit does not run /usr/bin/heddle-broker"
+
+step "dpkg-deb -I"
+info=$(dpkg-deb -I "$deb")
+grep -q '^ Package: heddle$' <<<"$info" || fail "no 'Package: heddle': $info"
+grep -q "^ Architecture: $(dpkg --print-architecture)\$" <<<"$info" || fail "wrong Architecture: $info"
+grep -Eq '^ Depends: .*libczmq4' <<<"$info" || fail "Depends lacks libczmq4 (shlibdeps): $info"
+grep -Eq '^ Depends: .*libsodium' <<<"$info" || fail "Depends lacks libsodium (shlibdeps): $info"
+grep -q 'postinst' <<<"$info" || fail "no postinst (the heddle user): $info"
+step "ok"
