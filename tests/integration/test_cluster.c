@@ -402,6 +402,73 @@ test_cluster_embedded_worker_serves_its_own_function (void **state)
     hd_worker_destroy (&w);
 }
 
+//  A raw client resubmits the id of a task that finished but whose result it did not ACK: the
+//  broker answers ACCEPTED again and resends the kept result, without running it again (this
+//  once crashed the broker).
+static zsock_t *
+s_raw_client (void)
+{
+    char path[400], err[256];
+    hd_sockopts_t o = { 0 };
+    snprintf (path, sizeof path, "%s/client.cert_secret", s_env.keys);
+    assert_int_equal (hd_keys_load_secret (path, &o.cert, err, sizeof err), HD_OK);
+    snprintf (path, sizeof path, "%s/broker.cert", s_env.keys);
+    assert_int_equal (hd_keys_load_public (path, o.server_key, err, sizeof err), HD_OK);
+    zsock_t *sock;
+    assert_int_equal (hd_transport_connect (&sock, ZMQ_DEALER, s_env.clients_ep, &o, err,
+                                            sizeof err), HD_OK);
+    zcert_destroy (&o.cert);
+    zsock_set_rcvtimeo (sock, 5000);
+    return sock;
+}
+
+//  Receive messages until one with command `cmd`; returns it (caller destroys).
+static zmsg_t *
+s_recv_cmd (zsock_t *sock, uint8_t cmd)
+{
+    for (int k = 0; k < 10; k++) {
+        zmsg_t *msg = zmsg_recv (sock);
+        assert_non_null (msg);
+        if (zframe_data (zmsg_first (msg))[3] == cmd)
+            return msg;
+        zmsg_destroy (&msg);
+    }
+    fail_msg ("no message 0x%02x", cmd);
+    return NULL;
+}
+
+static void
+test_cluster_resubmitted_finished_id_gets_its_result_again (void **state)
+{
+    (void) state;
+    zsock_t *sock = s_raw_client ();
+    hd_submit_t sub = { .fn = "sha256" };
+    hd_id_random (&sub.id);
+    hd_buf_t env;
+    hd_buf_init (&env);
+    assert_int_equal (hd_codec_encode_submit (&env, &sub), HD_OK);
+    uint8_t hdr[4];
+    hd_codec_header (hdr, HD_CMD_SUBMIT);
+    for (int round = 0; round < 2; round++) {
+        zsock_send (sock, "bbb", hdr, (size_t) 4, env.data, env.size, "abc", (size_t) 3);
+        zmsg_t *res = s_recv_cmd (sock, HD_CMD_RESULT);
+        zframe_t *renv = zmsg_next (res), *data = zmsg_next (res);
+        hd_result_t r;
+        assert_int_equal (hd_codec_decode_result (zframe_data (renv), zframe_size (renv), &r),
+                          HD_OK);
+        assert_true (hd_id_eq (&r.id, &sub.id));
+        assert_int_equal (r.attempt, 1);  //  the resent result, not a second run
+        assert_int_equal (zframe_size (data), 64);
+        zmsg_destroy (&res);
+    }
+    hd_buf_fini (&env);
+    zsock_destroy (&sock);
+    hd_reply_t *reply = NULL;
+    assert_int_equal (hd_client_call (s_client, "echo", "alive", 5, NULL, &reply), HD_OK);
+    assert_int_equal (reply->status, 0);
+    hd_reply_destroy (&reply);
+}
+
 int
 main (void)
 {
@@ -418,6 +485,7 @@ main (void)
         cmocka_unit_test (test_cluster_job_cancelled_from_its_callback_stops_early),
         cmocka_unit_test (test_cluster_async_submit_fits_a_poll_loop),
         cmocka_unit_test (test_cluster_embedded_worker_serves_its_own_function),
+        cmocka_unit_test (test_cluster_resubmitted_finished_id_gets_its_result_again),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
