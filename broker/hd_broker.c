@@ -73,6 +73,9 @@ s_load_keys (hd_broker_t *self, char *errbuf, size_t errlen)
         rc = hd_auth_load (self->auth, lists[i].domain,
                            hd_keys_path (path, sizeof path, dir, lists[i].file), lists[i].role,
                            errbuf, errlen);
+    hd_keys_path (self->workers_keys, sizeof self->workers_keys, dir, "workers.keys");
+    if (rc == HD_OK)
+        hd_auth_set_enroll (self->auth, self->workers_keys, self->config.auto_approve);
     return rc;
 }
 
@@ -152,6 +155,9 @@ hd_broker_new (const hd_broker_config_t *config, hd_broker_t **out, char *errbuf
                                   || hd_transport_is_tcp (self->workers_ep)))
         hd_warn ("--insecure: plain TCP, no encryption and no authentication on %s and %s",
                  self->clients_ep, self->workers_ep);
+    if (self->config.auto_approve && !self->config.insecure)
+        hd_warn ("--auto-approve: any worker key is admitted and added to %s; for trusted "
+                 "networks only", self->workers_keys);
     *out = self;
     return HD_OK;
 }
@@ -261,10 +267,14 @@ hd_broker_run (hd_broker_t *self)
         int64_t commit = hd_journal_next_commit_ms (self->journal, now0);
         if (commit >= 0 && commit < wait)
             wait = commit;
+        int64_t due = hd_scheduler_next_due_ms (self->scheduler);  //  a retry's backoff ends
+        if (due >= 0 && due - now0 < wait)
+            wait = due - now0;
         if (zmq_poll (items, nitems, wait > 0 ? (long) wait : 0) < 0)
             break;  //  EINTR from a signal: zsys_interrupted is set
         if (items[2].revents & ZMQ_POLLIN)
             break;
+        hd_scheduler_set_now (self->scheduler, hd_broker_now ());  //  dates backoffs of losses
         if (nitems == 5 && (items[4].revents & ZMQ_POLLIN))
             hd_auth_handle (self->auth);
         if (self->metrics && (items[3].revents & ZMQ_POLLIN))

@@ -20,6 +20,7 @@ typedef struct {
     const char *events_endpoint;   //  PUB of cluster events, default tcp://*:7703; NULL: none
     const char *keys_dir;          //  broker.cert_secret + clients.keys, workers.keys, admins.keys
     bool insecure;                 //  plain TCP, no CURVE (logs a warning)
+    bool auto_approve;             //  admit unknown worker keys (WARN; added to workers.keys)
     uint32_t max_payload;          //  bytes; a larger task payload is REJECTED TOO_LARGE
     uint32_t max_queue;            //  tasks queued + running; past it REJECTED BUSY
     uint32_t heartbeat_ms;         //  interval of BEAT to workers, told to them in WELCOME

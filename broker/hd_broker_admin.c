@@ -1,10 +1,15 @@
 /*  hd_broker_admin: what the broker tells and accepts beyond tasks: worker metrics (a SUB
     socket; lossy hints that update each node's figures and capacity), cluster events (a PUB
-    socket for `heddle top`), ADMIN drain/resume (admin key), NODES replies, and the check that
-    a task's requirements can be met by some node at all.  */
+    socket for `heddle top`), ADMIN drain/resume and pending/approve/reject of worker keys
+    (admin key), NODES replies, and the check that a task's requirements can be met by some
+    node at all.  */
 #include "hd_broker_int.h"
 
+#include <inttypes.h>
+#include <time.h>
+
 #include "hd_codec_metrics.h"
+#include "hd_keys.h"
 #include "hd_log.h"
 #include "hd_transport.h"
 
@@ -130,6 +135,77 @@ s_send_drain (hd_broker_t *self, hd_node_t *node, bool on)
         hd_send_frame (self->workers_raw, self->env.data, self->env.size, 0);
 }
 
+//  "pending": one line per key, "KEY ADDRESS SECONDS_AGO ATTEMPTS", oldest first, as many as
+//  fit in a REJECTED reason; a last line "+N more" says how many did not.
+static void
+s_admin_pending (hd_broker_t *self)
+{
+    char text[HD_MAX_ERROR + 1] = "";
+    size_t used = 0, n = self->auth ? hd_auth_pending_count (self->auth) : 0, i = 0;
+    int64_t now = (int64_t) time (NULL);
+    for (; i < n; i++) {
+        const hd_auth_pending_t *p = hd_auth_pending_at (self->auth, i);
+        char line[160];
+        int len = snprintf (line, sizeof line, "%s %s %" PRId64 " %u\n", p->key, p->address,
+                            now - p->last_seen, p->attempts);
+        if (len < 0 || used + (size_t) len + 16 > sizeof text)
+            break;
+        memcpy (text + used, line, (size_t) len + 1);
+        used += (size_t) len;
+    }
+    if (i < n)
+        snprintf (text + used, sizeof text - used, "+%zu more\n", n - i);
+    hd_broker_reject (self, NULL, HD_ST_OK, 0, "%s", text);
+}
+
+//  "approve" / "reject" a pending worker key named by a unique prefix.
+static void
+s_admin_enroll (hd_broker_t *self, const hd_admin_t *a, bool approve)
+{
+    char key[HD_KEY_TEXT], err[256] = "";
+    if (!self->auth) {
+        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0,
+                          "no enrollment: the broker is --insecure");
+        return;
+    }
+    hd_err_t rc = approve ? hd_auth_approve (self->auth, a->node, key, err, sizeof err)
+                          : hd_auth_reject (self->auth, a->node, key, err, sizeof err);
+    if (rc == HD_ENOTFOUND || rc == HD_EINVAL) {
+        hd_broker_reject (self, NULL, rc == HD_ENOTFOUND ? HD_ST_UNSATISFIABLE : HD_ST_MALFORMED,
+                          0, "%s", err);
+        return;
+    }
+    if (rc != HD_OK && rc != HD_EIO) {
+        hd_broker_reject (self, NULL, HD_ST_INTERNAL, 0, "%s: %s", a->op, hd_strerror (rc));
+        return;
+    }
+    if (rc == HD_EIO)
+        hd_error ("approved worker key %s, but not saved: %s", key, err);
+    hd_info ("worker key %s %s by an admin", key, approve ? "approved" : "rejected");
+    hd_broker_reject (self, NULL, HD_ST_OK, 0, "%s %s%s%s", key,
+                      approve ? "approved: the worker joins at its next connection attempt"
+                              : "rejected: it stays refused and is no longer listed",
+                      rc == HD_EIO ? "; NOT saved: " : "", rc == HD_EIO ? err : "");
+}
+
+//  "drain" / "resume" a node by name.
+static void
+s_admin_drain (hd_broker_t *self, const hd_admin_t *a, bool drain)
+{
+    hd_node_t *node = hd_registry_find_name (self->registry, a->node);
+    if (!node) {
+        hd_broker_reject (self, NULL, HD_ST_UNSATISFIABLE, 0, "no node named %s", a->node);
+        return;
+    }
+    hd_registry_set_draining (node, drain);
+    s_send_drain (self, node, drain);
+    hd_info ("node %s %s by an admin", node->name, drain ? "draining" : "resumed");
+    hd_broker_event (self, "node", node->name, drain ? "draining" : "resumed",
+                     drain ? "no new tasks; running ones finish" : "takes tasks again");
+    hd_broker_reject (self, NULL, HD_ST_OK, 0, "node %s %s", node->name,
+                      drain ? "draining: running tasks finish, no new ones" : "resumed");
+}
+
 void
 hd_broker_on_admin (hd_broker_t *self, uint32_t client)
 {
@@ -144,23 +220,14 @@ hd_broker_on_admin (hd_broker_t *self, uint32_t client)
                           a.op);
         return;
     }
-    bool drain = strcmp (a.op, "drain") == 0;
-    if (!drain && strcmp (a.op, "resume") != 0) {
+    if (strcmp (a.op, "drain") == 0 || strcmp (a.op, "resume") == 0)
+        s_admin_drain (self, &a, strcmp (a.op, "drain") == 0);
+    else if (strcmp (a.op, "pending") == 0)
+        s_admin_pending (self);
+    else if (strcmp (a.op, "approve") == 0 || strcmp (a.op, "reject") == 0)
+        s_admin_enroll (self, &a, strcmp (a.op, "approve") == 0);
+    else
         hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "unknown admin op '%s'", a.op);
-        return;
-    }
-    hd_node_t *node = hd_registry_find_name (self->registry, a.node);
-    if (!node) {
-        hd_broker_reject (self, NULL, HD_ST_UNSATISFIABLE, 0, "no node named %s", a.node);
-        return;
-    }
-    hd_registry_set_draining (node, drain);
-    s_send_drain (self, node, drain);
-    hd_info ("node %s %s by an admin", node->name, drain ? "draining" : "resumed");
-    hd_broker_event (self, "node", node->name, drain ? "draining" : "resumed",
-                     drain ? "no new tasks; running ones finish" : "takes tasks again");
-    hd_broker_reject (self, NULL, HD_ST_OK, 0, "node %s %s", node->name,
-                      drain ? "draining: running tasks finish, no new ones" : "resumed");
 }
 
 bool

@@ -61,6 +61,7 @@ struct hd_broker {
     zsock_t *clients, *workers, *stop_pull, *metrics, *events;
     void *clients_raw, *workers_raw;
     hd_auth_t *auth;
+    char workers_keys[4096];       //  KEYS_DIR/workers.keys: approvals are appended here
     zcert_t *cert;
     char clients_ep[256], workers_ep[256], metrics_ep[256], events_ep[256], stop_ep[64];
     uint32_t metrics_port;

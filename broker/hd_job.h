@@ -43,9 +43,11 @@ typedef struct hd_job {
     bool parked;              //  scheduler-private: QUEUED, waiting out its retry backoff
     hd_reqs_t *reqs;          //  owned; NULL: none
     struct hd_node *worker; //  lease holder while LEASED; NULL in every other state
-    int64_t lease_deadline_ms;
+    union {                         //  one time whose meaning follows the state (8 bytes a job)
+        int64_t lease_deadline_ms;  //  LEASED: the lease ends unanswered then (0: no timeout)
+        int64_t not_before_ms;      //  QUEUED: retry backoff, not dispatched before (0: at once)
+    };
     int64_t submitted_ms;
-    int64_t not_before_ms;    //  retry backoff: not dispatched before this time (0: at once)
     void *payload;            //  opaque, owned through the scheduler's payload_free hook
     void *result;             //  opaque result kept until the client ACKs it (result_free hook)
     int64_t result_ms;        //  when the result was last sent to the client

@@ -11,6 +11,7 @@
 
 #define S_FREE_JOBS_MAX 4096  //  recycled job structs kept for reuse
 #define S_MIN_BUCKETS 64
+#define S_HEAP_MIN_WORKERS 12  //  dispatch + completion measured: a scan wins at 8, heaps at 16
 
 hd_scheduler_t *
 hd_scheduler_new (hd_registry_t *registry, const hd_scheduler_config_t *config)
@@ -30,6 +31,8 @@ hd_scheduler_new (hd_registry_t *registry, const hd_scheduler_config_t *config)
     self->config = *config;
     if (self->config.default_attempts == 0)
         self->config.default_attempts = 3;
+    if (self->config.heap_min_workers == 0)
+        self->config.heap_min_workers = S_HEAP_MIN_WORKERS;
     return self;
 }
 
@@ -409,6 +412,7 @@ hd_scheduler_requeue (hd_scheduler_t *self, const hd_id_t *id, uint32_t attempt,
         return HD_EPROTO;
     hd_scheduler_lease_end (self, job);
     job->attempt--;  //  it never ran: the refusal does not count as an attempt, nor backs off
+    job->not_before_ms = 0;
     hd_scheduler_queue_push (self, job, true);
     return HD_OK;
 }

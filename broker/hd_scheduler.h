@@ -4,9 +4,10 @@
     goes to which worker: among eligible workers (offers the function, in_flight < slots, READY
     not DRAINING, meets the job's requirements) the one with the smallest
     (in_flight + 1) / capacity; ties to the lowest index; O(log workers) per decision for a job
-    without requirements. Credits: a worker never holds more than `slots` leases. A job requeued
-    after its worker was lost waits min(100 ms x 2^(attempt - 1), 5 s) before its next dispatch.
-    Later issues extend this module: metrics.  */
+    without requirements (a function offered by a handful of workers is scanned: cheaper there).
+    Credits: a worker never holds more than `slots` leases. A job requeued after its worker was
+    lost waits min(100 ms x 2^(attempt - 1), 5 s) before its next dispatch. Later issues extend
+    this module: metrics.  */
 #ifndef HD_SCHEDULER_H
 #define HD_SCHEDULER_H
 
@@ -24,6 +25,9 @@ typedef struct {
     uint32_t default_attempts;   //  max_attempts for a job that gives 0 (0 here: 3)
     void (*payload_free) (void *payload);  //  called when a job holding a payload is freed
     void (*result_free) (void *result);    //  same, for a job holding a result
+    uint32_t heap_min_workers;   //  a function offered by at least this many workers keeps them
+                                 //  in a heap: O(log n) per decision; fewer are scanned, which
+                                 //  is cheaper for a handful (0 here: 12; 1: always a heap)
 } hd_scheduler_config_t;
 
 //  `registry` is borrowed and must outlive the scheduler. NULL only when memory runs out.
@@ -93,7 +97,8 @@ uint32_t hd_scheduler_expire (hd_scheduler_t *self, int64_t now_ms, int64_t grac
                               void (*on_expired) (hd_job_t *job, void *arg), void *arg);
 
 //  The worker refused a leased task without running it (no room): back to the front of its
-//  queue, the attempt not counted, and no backoff (the refusal is not a failure). HD_OK; HD_ENOTFOUND; HD_EPROTO when the lease is not current.
+//  queue, the attempt not counted, and no backoff (the refusal is not a failure). HD_OK;
+//  HD_ENOTFOUND; HD_EPROTO when the lease is not current.
 hd_err_t hd_scheduler_requeue (hd_scheduler_t *self, const hd_id_t *id, uint32_t attempt,
                                const hd_node_t *worker);
 

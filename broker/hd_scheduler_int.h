@@ -10,9 +10,9 @@
 
 #include "hd_scheduler.h"
 
-#define HD_BACKOFF_BASE_MS 100   //  first retry after a worker loss waits this long
-#define HD_BACKOFF_MAX_MS 5000   //  each later one twice as long, up to this
-#define HD_BACKOFF_STEPS 7       //  distinct waits: 100, 200, ..., 3200, 5000 ms
+#define HD_BACKOFF_BASE_MS 100  //  first retry after a worker loss waits this long
+#define HD_BACKOFF_MAX_MS 5000  //  each later one twice as long, up to this
+#define HD_BACKOFF_STEPS 7      //  distinct waits: 100, 200, ..., 3200, 5000 ms
 
 typedef struct hd_fnqueue hd_fnqueue_t;
 typedef struct hd_level hd_level_t;
@@ -38,10 +38,10 @@ struct hd_cqueue {
 //  One priority level of one function: a ring of client queues served in turn.
 struct hd_level {
     int32_t priority;
-    uint32_t refs;               //  client queues of this level
-    hd_cqueue_t *cursor;         //  served next; NULL when no job is queued at this level
-    hd_cqueue_t *last;           //  queue of the latest submit here: saves a lookup
-    hd_level_t *next, *prev;     //  the function's levels, highest priority first
+    uint32_t refs;            //  client queues of this level
+    hd_cqueue_t *cursor;      //  served next; NULL when no job is queued at this level
+    hd_cqueue_t *last;        //  queue of the latest submit here: saves a lookup
+    hd_level_t *next, *prev;  //  the function's levels, highest priority first
     hd_fnqueue_t *fnq;
 };
 
@@ -56,7 +56,7 @@ typedef struct {
 typedef struct {
     hd_nheap_ent_t *ents;
     uint32_t n, cap;
-    int32_t *pos;   //  by worker index: its place in ents, -1 when absent
+    int32_t *pos;  //  by worker index: its place in ents, -1 when absent
     uint32_t npos;
 } hd_nheap_t;
 
@@ -65,14 +65,18 @@ typedef struct {
 enum { HD_HEAP_CREDIT = 0, HD_HEAP_SLOT = 1, HD_HEAPS = 2 };
 
 //  Per function: its levels, its place in the ring of functions with queued jobs, and its
-//  workers (those that offer it, READY, not stale or hot, under their limit) in heaps.
+//  workers: all that offer it, by index (scanned when few), and when many, also those that could
+//  take a job now (READY, neither stale nor hot, under their limit) in heaps.
 struct hd_fnqueue {
     hd_level_t *levels;
-    uint32_t nqueued;           //  jobs in its client queues (parked jobs are not counted)
+    uint32_t nqueued;  //  jobs in its client queues (parked jobs are not counted)
     hd_fnqueue_t *anext, *aprev;
     uint32_t fn;
-    bool slot_heap;             //  a job with a deadline came: heaps[HD_HEAP_SLOT] is kept too
-    uint64_t heap_gen;          //  registry generation the heaps were built for; 0: never
+    uint64_t gen;         //  registry generation `workers` and heaps follow; 0: never built
+    hd_node_t **workers;  //  every worker offering fn, lowest index first
+    uint32_t nworkers, workers_cap;
+    bool heaped;     //  nworkers >= config.heap_min_workers: heaps are kept
+    bool slot_heap;  //  a job with a deadline came: heaps[HD_HEAP_SLOT] is kept too
     hd_nheap_t heaps[HD_HEAPS];
 };
 
@@ -101,6 +105,7 @@ struct hd_scheduler {
     int64_t parked_due;  //  no parked job is due before this
     int64_t now_ms;      //  latest clock value seen (set_now, or any call passing now_ms)
     uint64_t reg_gen;    //  registry generation the heaps follow
+    uint32_t nheaped;    //  function queues with heaps (none: a lease re-sorts nothing)
     uint32_t queued;     //  parked jobs included
     uint32_t leased;
 };
@@ -118,6 +123,15 @@ static inline double
 hd_scheduler_key (const hd_node_t *node)
 {
     return node->capacity > 0 ? (node->in_flight + 1.0) / node->capacity : DBL_MAX;
+}
+
+//  Could take a job of this kind now: READY, neither stale nor hot, under the kind's limit. The
+//  heaps hold exactly such workers.
+static inline bool
+hd_scheduler_wants (int kind, const hd_node_t *node)
+{
+    return node->state == HD_NODE_READY && !node->stale && !node->hot &&
+           node->in_flight < hd_scheduler_limit (node, kind == HD_HEAP_SLOT);
 }
 
 //  Heap order: least key first, ties to the lowest worker index.
@@ -178,10 +192,19 @@ void hd_scheduler_queues_free (hd_scheduler_t *self);
 //  hd_scheduler_match.c: may `node` take `job` now (function, state, limit, requirements)
 bool hd_scheduler_node_fits (const hd_node_t *node, const hd_job_t *job);
 
-//  hd_scheduler_pick.c: leases and worker order (the decision itself is hd_scheduler_next)
+//  hd_scheduler_heap.c: the heaps of one function (see hd_fnqueue_t)
+//  Rebuild fnq's heaps from fnq->workers. false when memory runs out (fnq unchanged).
+bool hd_scheduler_heaps_fill (hd_fnqueue_t *fnq, uint32_t max_index);
+//  Bring the worker's membership and key (given) in fnq's heaps up to date.
+void hd_scheduler_heaps_update (hd_fnqueue_t *fnq, hd_node_t *node, double key);
+//  The least worker of the heap that fits `job`; NULL when none. O(log n) for a job with no
+//  requirements; with requirements, entries in order until one fits (at worst O(n)).
+hd_node_t *hd_scheduler_heap_pick (hd_nheap_t *heap, int kind, const hd_job_t *job);
+void hd_scheduler_heaps_free (hd_fnqueue_t *fnq);
+
+//  hd_scheduler_pick.c: leases (the decision itself is hd_scheduler_next)
 //  Ends the lease: the job leaves its worker's list, the worker gets the credit back and is
 //  re-sorted; job->worker is NULL after.
 void hd_scheduler_lease_end (hd_scheduler_t *self, hd_job_t *job);
-void hd_scheduler_heaps_free (hd_fnqueue_t *fnq);
 
 #endif

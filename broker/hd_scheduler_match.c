@@ -51,8 +51,8 @@ s_node_has_memory (const hd_node_t *node, const hd_reqs_t *reqs)
 {
     if (!reqs || !reqs->min_mem_mb)
         return true;
-    return (node->sys.present & HD_M_MEM_AVAIL)
-           && node->sys.mem_avail >= (uint64_t) reqs->min_mem_mb << 20;
+    return (node->sys.present & HD_M_MEM_AVAIL) &&
+           node->sys.mem_avail >= (uint64_t) reqs->min_mem_mb << 20;
 }
 
 //  Tasks beyond the node's slots wait in its local backlog (prefetch, so that many tasks travel
@@ -60,8 +60,8 @@ s_node_has_memory (const hd_node_t *node, const hd_reqs_t *reqs)
 bool
 hd_scheduler_node_fits (const hd_node_t *node, const hd_job_t *job)
 {
-    return node->state == HD_NODE_READY && !node->stale && !node->hot
-           && node->in_flight < hd_scheduler_limit (node, job->timeout_ms != 0)
-           && hd_registry_offers (node, job->fn) && s_node_meets (node, job->reqs)
-           && s_node_has_memory (node, job->reqs);
+    return node->state == HD_NODE_READY && !node->stale && !node->hot &&
+           node->in_flight < hd_scheduler_limit (node, job->timeout_ms != 0) &&
+           hd_registry_offers (node, job->fn) && s_node_meets (node, job->reqs) &&
+           s_node_has_memory (node, job->reqs);
 }

@@ -1,13 +1,12 @@
 /*  hd_scheduler_pick: the dispatch decision and the leases it makes. Functions with queued jobs
     take turns; within a function, priority levels go highest first; within a level, clients
     take turns; within a client, FIFO. The job goes to the eligible worker with the earliest
-    expected completion, (in_flight + 1) / capacity, ties to the lowest index: per function, the
-    workers that could take a job now sit in a binary min-heap on that key, so the common case
-    reads the top and pays O(log n) to re-sort the worker it leased to, where it used to scan
-    every worker. The heaps follow the registry with no call from the broker: a new registry
-    generation (a worker added, re-announced or removed) rebuilds a function's heaps before its
-    next decision; workers whose capacity or flags changed come from the registry's change list;
-    in_flight changes only here.  */
+    expected completion, (in_flight + 1) / capacity, ties to the lowest index: a function
+    offered by a handful of workers scans them; one offered by many keeps them in heaps
+    (hd_scheduler_heap.c), so a decision stays O(log n). Both follow the registry with no call
+    from the broker: a new registry generation (a worker added, re-announced or removed) rebuilds
+    a function's worker list before its next decision; workers whose capacity or flags changed
+    come from the registry's change list; in_flight changes only here, with each lease.  */
 #include "hd_scheduler_int.h"
 
 #include <assert.h>
@@ -16,124 +15,23 @@
 
 #define S_SCAN_LIMIT 64   //  jobs looked at per client queue and decision
 #define S_SCAN_TOTAL 256  //  jobs with requirements passed over per function and decision
-#define S_WALK_MAX 32     //  heap entries visited in order before one plain scan
 
-//  --- heap primitives: they read cached keys only, never a worker (a removed one is freed) ----
+//  --- following the registry ------------------------------------------------------------------
 
-static void
-s_place (hd_nheap_t *heap, uint32_t at, hd_nheap_ent_t ent)
-{
-    heap->ents[at] = ent;
-    heap->pos[ent.index] = (int32_t) at;
-}
-
-static void
-s_sift_up (hd_nheap_t *heap, uint32_t at)
-{
-    hd_nheap_ent_t ent = heap->ents[at];
-    while (at > 0) {
-        uint32_t parent = (at - 1) / 2;
-        if (!hd_scheduler_heap_before (&ent, &heap->ents[parent]))
-            break;
-        s_place (heap, at, heap->ents[parent]);
-        at = parent;
-    }
-    s_place (heap, at, ent);
-}
-
-static void
-s_sift_down (hd_nheap_t *heap, uint32_t at)
-{
-    hd_nheap_ent_t ent = heap->ents[at];
-    for (;;) {
-        uint32_t child = 2 * at + 1;
-        if (child >= heap->n)
-            break;
-        if (child + 1 < heap->n
-            && hd_scheduler_heap_before (&heap->ents[child + 1], &heap->ents[child]))
-            child++;
-        if (!hd_scheduler_heap_before (&heap->ents[child], &ent))
-            break;
-        s_place (heap, at, heap->ents[child]);
-        at = child;
-    }
-    s_place (heap, at, ent);
-}
-
-//  The entry at `at` changed its key or was replaced: move it up or down to its place.
-static void
-s_fix (hd_nheap_t *heap, uint32_t at)
-{
-    if (at > 0 && hd_scheduler_heap_before (&heap->ents[at], &heap->ents[(at - 1) / 2]))
-        s_sift_up (heap, at);
-    else
-        s_sift_down (heap, at);
-}
-
-static void
-s_remove (hd_nheap_t *heap, uint32_t at)
-{
-    heap->pos[heap->ents[at].index] = -1;
-    if (at == --heap->n)
-        return;
-    s_place (heap, at, heap->ents[heap->n]);
-    s_fix (heap, at);
-}
-
-static void
-s_append (hd_nheap_t *heap, hd_node_t *node, double key)
-{
-    hd_nheap_ent_t ent = { .key = key, .index = node->index, .node = node };
-    s_place (heap, heap->n++, ent);
-}
-
-//  --- heap membership -----------------------------------------------------------------------
-
-//  In the heap of `kind`: READY, neither stale nor hot, and under the limit that kind counts.
-static bool
-s_wants (int kind, const hd_node_t *node)
-{
-    return node->state == HD_NODE_READY && !node->stale && !node->hot
-           && node->in_flight < hd_scheduler_limit (node, kind == HD_HEAP_SLOT);
-}
-
-//  Bring the worker's membership and key in `heap` up to date. A heap left from an older
-//  registry generation may be touched too (it is rebuilt before it is read): only cached keys
-//  and this worker are read, so that is harmless.
-static void
-s_update (hd_nheap_t *heap, int kind, hd_node_t *node, double key)
-{
-    if (node->index >= heap->npos)
-        return;  //  joined after the build: the generation changed, a rebuild comes first
-    int32_t at = heap->pos[node->index];
-    if (!s_wants (kind, node)) {
-        if (at >= 0)
-            s_remove (heap, (uint32_t) at);
-    } else if (at < 0) {
-        if (heap->n < heap->cap) {
-            s_append (heap, node, key);
-            s_sift_up (heap, heap->n - 1);
-        }
-    } else if (heap->ents[at].key != key) {
-        heap->ents[at].key = key;
-        s_fix (heap, (uint32_t) at);
-    }
-}
-
-//  The worker's in_flight, capacity or flags changed: re-sort it in its functions' heaps.
+//  The worker's in_flight, capacity or flags changed: re-sort it where heaps are kept (a scanned
+//  function reads the worker afresh at each decision).
 static void
 s_rekey (hd_scheduler_t *self, hd_node_t *node)
 {
+    if (!self->nheaped)
+        return;
     double key = hd_scheduler_key (node);
     uint32_t words = node->fnset_words < self->fn_words ? node->fnset_words : self->fn_words;
     for (uint32_t word = 0; word < words; word++)
         for (uint64_t bits = node->fnset[word]; bits; bits &= bits - 1) {
             hd_fnqueue_t *fnq = self->fnqs[word * 64 + (uint32_t) __builtin_ctzll (bits)];
-            if (!fnq || !fnq->heap_gen)
-                continue;
-            s_update (&fnq->heaps[HD_HEAP_CREDIT], HD_HEAP_CREDIT, node, key);
-            if (fnq->slot_heap)
-                s_update (&fnq->heaps[HD_HEAP_SLOT], HD_HEAP_SLOT, node, key);
+            if (fnq && fnq->heaped)
+                hd_scheduler_heaps_update (fnq, node, key);
         }
 }
 
@@ -144,10 +42,10 @@ hd_scheduler_node_changed (hd_scheduler_t *self, hd_node_t *node)
     s_rekey (self, node);
 }
 
-//  A new generation leaves every heap to be rebuilt at its function's next decision, so the
-//  changes listed meanwhile need no re-sorting.
+//  A new generation leaves every function's workers to be rebuilt before its next decision, so
+//  the changes listed meanwhile need no re-sorting.
 static void
-s_heaps_sync (hd_scheduler_t *self)
+s_sync (hd_scheduler_t *self)
 {
     uint64_t gen = hd_registry_generation (self->registry);
     bool rebuild = gen != self->reg_gen;
@@ -158,92 +56,52 @@ s_heaps_sync (hd_scheduler_t *self)
             s_rekey (self, node);
 }
 
-//  --- building ---------------------------------------------------------------------------------
-
-//  Room for `cap` entries and worker indexes below `npos` (doubling, so that workers joining one
-//  by one do not reallocate each time); the heap is left empty. Unchanged on failure.
+//  Every worker offering the function, in index order. *max_index: the highest registered
+//  index. false when memory runs out (the list may then be incomplete: fnq->gen stays old).
 static bool
-s_heap_reserve (hd_nheap_t *heap, uint32_t cap, uint32_t npos)
-{
-    if (heap->cap < cap) {
-        uint32_t n = heap->cap * 2 > cap ? heap->cap * 2 : cap;
-        hd_nheap_ent_t *ents = realloc (heap->ents, n * sizeof *ents);
-        if (!ents)
-            return false;
-        heap->ents = ents;
-        heap->cap = n;
-    }
-    if (heap->npos < npos) {
-        uint32_t n = heap->npos * 2 > npos ? heap->npos * 2 : npos;
-        int32_t *pos = realloc (heap->pos, n * sizeof *pos);
-        if (!pos)
-            return false;
-        heap->pos = pos;
-        heap->npos = n;
-    }
-    if (heap->npos)
-        memset (heap->pos, 0xff, heap->npos * sizeof *heap->pos);  //  every int32_t -1
-    heap->n = 0;
-    return true;
-}
-
-//  O(workers): fill from the registry, then heapify bottom-up.
-static bool
-s_heaps_build (hd_scheduler_t *self, hd_fnqueue_t *fnq)
+s_workers_collect (const hd_scheduler_t *self, hd_fnqueue_t *fnq, uint32_t *max_index)
 {
     hd_registry_t *reg = self->registry;
-    uint32_t size = (uint32_t) hd_registry_size (reg), npos = 0;
-    for (hd_node_t *node = hd_registry_first (reg); node; node = hd_registry_next (reg, node))
-        npos = node->index + 1;
-    int kinds = fnq->slot_heap ? HD_HEAPS : 1;
-    for (int kind = 0; kind < kinds; kind++)
-        if (!s_heap_reserve (&fnq->heaps[kind], size, npos))
+    uint32_t size = (uint32_t) hd_registry_size (reg);
+    if (fnq->workers_cap < size) {
+        hd_node_t **workers = realloc (fnq->workers, size * sizeof *workers);
+        if (!workers)
             return false;
-    for (hd_node_t *node = hd_registry_first (reg); node; node = hd_registry_next (reg, node))
-        for (int kind = 0; kind < kinds; kind++)
-            if (hd_registry_offers (node, fnq->fn) && s_wants (kind, node))
-                s_append (&fnq->heaps[kind], node, hd_scheduler_key (node));
-    for (int kind = 0; kind < kinds; kind++)
-        for (uint32_t at = fnq->heaps[kind].n / 2; at-- > 0;)
-            s_sift_down (&fnq->heaps[kind], at);
-    fnq->heap_gen = self->reg_gen;
+        fnq->workers = workers;
+        fnq->workers_cap = size;
+    }
+    fnq->nworkers = 0;
+    *max_index = 0;
+    for (hd_node_t *node = hd_registry_first (reg); node; node = hd_registry_next (reg, node)) {
+        if (hd_registry_offers (node, fnq->fn))
+            fnq->workers[fnq->nworkers++] = node;
+        *max_index = node->index;
+    }
     return true;
 }
 
-//  fnq's heaps as of the registry's generation (also the slot heap once a job with a deadline
-//  asks for it). false when memory runs out.
+//  fnq's workers as of the registry's generation, in heaps when there are many; the slot heap
+//  too once a job with a deadline asks for it. O(workers) when rebuilding. false: no memory.
 static bool
-s_heaps_ready (hd_scheduler_t *self, hd_fnqueue_t *fnq, bool deadline)
+s_fnq_ready (hd_scheduler_t *self, hd_fnqueue_t *fnq, bool deadline)
 {
     if (deadline && !fnq->slot_heap) {
         fnq->slot_heap = true;
-        fnq->heap_gen = 0;
+        if (fnq->heaped)
+            fnq->gen = 0;
     }
-    return fnq->heap_gen == self->reg_gen || s_heaps_build (self, fnq);
-}
-
-//  A worker whose fields were changed by hand, not through the registry, may sit at the top
-//  unwanted: it leaves, so the answer is always a worker that may take a job of this kind. (Its
-//  key, if stale, is made right when it is leased to, which re-sorts it.)
-static hd_node_t *
-s_heap_top (hd_nheap_t *heap, int kind)
-{
-    while (heap->n > 0) {
-        hd_node_t *node = heap->ents[0].node;
-        if (s_wants (kind, node))
-            return node;
-        s_remove (heap, 0);
-    }
-    return NULL;
-}
-
-void
-hd_scheduler_heaps_free (hd_fnqueue_t *fnq)
-{
-    for (int kind = 0; kind < HD_HEAPS; kind++) {
-        free (fnq->heaps[kind].ents);
-        free (fnq->heaps[kind].pos);
-    }
+    if (fnq->gen == self->reg_gen)
+        return true;
+    uint32_t max_index;
+    if (!s_workers_collect (self, fnq, &max_index))
+        return false;
+    bool heaped = fnq->nworkers >= self->config.heap_min_workers;
+    if (heaped && !hd_scheduler_heaps_fill (fnq, max_index))
+        return false;
+    self->nheaped += (uint32_t) heaped - (uint32_t) fnq->heaped;
+    fnq->heaped = heaped;
+    fnq->gen = self->reg_gen;
+    return true;
 }
 
 //  --- leases -----------------------------------------------------------------------------------
@@ -297,78 +155,48 @@ hd_scheduler_lease_end (hd_scheduler_t *self, hd_job_t *job)
 
 //  --- the worker for one job ------------------------------------------------------------------
 
-//  Names are not indexed: a job pinned to a node costs one pass over the workers, as before.
-//  Index order with a strict comparison sends ties to the lowest index.
+//  The same order as the heaps' key, compared without dividing: a division's latency was most
+//  of a decision among a handful of workers. Equal ratios are equal both ways (ties agree).
+static bool
+s_sooner (const hd_node_t *a, const hd_node_t *b)
+{
+    return (a->in_flight + 1.0) * b->capacity < (b->in_flight + 1.0) * a->capacity;
+}
+
+//  One pass over the function's workers: for a handful of them, or a job pinned to a node by
+//  name (names are not indexed). Index order with a strict comparison sends ties to the lowest.
 static hd_node_t *
-s_pick_pinned (const hd_scheduler_t *self, const hd_job_t *job)
+s_scan_pick (const hd_fnqueue_t *fnq, int kind, const hd_job_t *job)
 {
     hd_node_t *best = NULL;
-    for (hd_node_t *node = hd_registry_first (self->registry); node;
-         node = hd_registry_next (self->registry, node))
-        if (hd_scheduler_node_fits (node, job)
-            && (!best || hd_scheduler_key (node) < hd_scheduler_key (best)))
+    for (uint32_t i = 0; i < fnq->nworkers; i++) {
+        hd_node_t *node = fnq->workers[i];
+        bool fits =
+            job->reqs ? hd_scheduler_node_fits (node, job) : hd_scheduler_wants (kind, node);
+        if (fits && (!best || s_sooner (node, best)))
             best = node;
+    }
     return best;
 }
 
 static hd_node_t *
-s_heap_scan (const hd_nheap_t *heap, const hd_job_t *job)
-{
-    const hd_nheap_ent_t *best = NULL;
-    for (uint32_t at = 0; at < heap->n; at++)
-        if ((!best || hd_scheduler_heap_before (&heap->ents[at], best))
-            && hd_scheduler_node_fits (heap->ents[at].node, job))
-            best = &heap->ents[at];
-    return best ? best->node : NULL;
-}
-
-//  Entries in heap order (best first from the root, keeping the open children in a small set)
-//  until one meets the job's requirements. Requirements few workers meet would make that slow:
-//  past S_WALK_MAX visits, one plain scan, O(workers) as the old rule always was.
-static hd_node_t *
-s_heap_walk (const hd_nheap_t *heap, const hd_job_t *job)
-{
-    uint32_t open[S_WALK_MAX + 1] = { 0 };
-    uint32_t nopen = heap->n > 0;
-    for (uint32_t visits = 0; nopen > 0; visits++) {
-        if (visits == S_WALK_MAX)
-            return s_heap_scan (heap, job);
-        uint32_t best = 0;
-        for (uint32_t i = 1; i < nopen; i++)
-            if (hd_scheduler_heap_before (&heap->ents[open[i]], &heap->ents[open[best]]))
-                best = i;
-        uint32_t at = open[best];
-        open[best] = open[--nopen];
-        if (hd_scheduler_node_fits (heap->ents[at].node, job))
-            return heap->ents[at].node;
-        for (uint32_t child = 2 * at + 1; child <= 2 * at + 2 && child < heap->n; child++)
-            open[nopen++] = child;
-    }
-    return NULL;
-}
-
-//  The common case (no requirements) is the heap's top.
-static hd_node_t *
 s_pick_node (hd_scheduler_t *self, hd_fnqueue_t *fnq, const hd_job_t *job)
 {
-    if (job->reqs && job->reqs->node[0])
-        return s_pick_pinned (self, job);
     bool deadline = job->timeout_ms != 0;
-    if (!s_heaps_ready (self, fnq, deadline))
+    if (!s_fnq_ready (self, fnq, deadline))
         return NULL;
     int kind = deadline ? HD_HEAP_SLOT : HD_HEAP_CREDIT;
-    hd_node_t *top = s_heap_top (&fnq->heaps[kind], kind);
-    if (!top || !job->reqs || hd_scheduler_node_fits (top, job))
-        return top;
-    return s_heap_walk (&fnq->heaps[kind], job);
+    if (!fnq->heaped || (job->reqs && job->reqs->node[0]))
+        return s_scan_pick (fnq, kind, job);
+    return hd_scheduler_heap_pick (&fnq->heaps[kind], kind, job);
 }
 
 //  --- the job ---------------------------------------------------------------------------------
 
 //  1: *job_out and *node_out are set; 0: nothing in this client queue; -1: stop searching.
 static int
-s_pick_in_queue (hd_scheduler_t *self, hd_fnqueue_t *fnq, const hd_cqueue_t *cq,
-                 uint32_t *budget, hd_job_t **job_out, hd_node_t **node_out)
+s_pick_in_queue (hd_scheduler_t *self, hd_fnqueue_t *fnq, const hd_cqueue_t *cq, uint32_t *budget,
+                 hd_job_t **job_out, hd_node_t **node_out)
 {
     uint32_t deep = 0;
     for (hd_job_t *job = cq->fifo.head; job; job = job->qnext) {
@@ -412,7 +240,7 @@ hd_scheduler_next (hd_scheduler_t *self, int64_t now_ms, hd_job_t **job_out, hd_
     assert (self && job_out && worker_out);
     if (now_ms > self->now_ms)
         self->now_ms = now_ms;
-    s_heaps_sync (self);
+    s_sync (self);
     if (self->nparked > 0 && now_ms >= self->parked_due)
         hd_scheduler_unpark (self, now_ms);
     hd_fnqueue_t *fnq = self->cursor;

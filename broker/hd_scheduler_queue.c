@@ -163,8 +163,8 @@ s_cq_new (hd_scheduler_t *self, hd_level_t *level, uint32_t client)
 }
 
 hd_err_t
-hd_scheduler_cq_attach (hd_scheduler_t *self, hd_fnqueue_t *fnq, int32_t priority,
-                        uint32_t client, hd_cqueue_t **out)
+hd_scheduler_cq_attach (hd_scheduler_t *self, hd_fnqueue_t *fnq, int32_t priority, uint32_t client,
+                        hd_cqueue_t **out)
 {
     hd_level_t *level = s_level_get (self, fnq, priority);
     if (!level)
@@ -381,6 +381,7 @@ hd_scheduler_queues_free (hd_scheduler_t *self)
         if (self->fnqs[fn]) {
             s_levels_free (self->fnqs[fn]->levels);
             hd_scheduler_heaps_free (self->fnqs[fn]);
+            free (self->fnqs[fn]->workers);
             free (self->fnqs[fn]);
         }
     s_levels_free (self->free_levels);

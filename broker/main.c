@@ -24,6 +24,9 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "  -k, --keys DIR           keys directory from `heddle keys init` (default "
              "$HEDDLE_KEYS)\n"
              "      --insecure           plain TCP without CURVE (a warning is logged)\n"
+             "      --auto-approve       admit unknown worker keys at once and add them to\n"
+             "                           KEYS/workers.keys (a warning each; trusted networks "
+             "only)\n"
              "      --journal MODE       sync: ACCEPTED only after fdatasync (default); batch: "
              "group\n"
              "                           commit within --journal-batch MS; none: no journal\n"
@@ -118,7 +121,8 @@ typedef struct {
 
 static const struct option s_opts[] = {
     { "clients", 1, 0, 'c' }, { "workers", 1, 0, 'w' }, { "keys", 1, 0, 'k' },
-    { "insecure", 0, 0, 'I' }, { "max-payload", 1, 0, 'P' }, { "max-queue", 1, 0, 'Q' },
+    { "insecure", 0, 0, 'I' }, { "auto-approve", 0, 0, 'U' }, { "max-payload", 1, 0, 'P' },
+    { "max-queue", 1, 0, 'Q' },
     { "heartbeat", 1, 0, 'H' }, { "misses", 1, 0, 'M' }, { "attempts", 1, 0, 'A' },
     { "prefetch", 1, 0, 'F' }, { "journal", 1, 0, 'j' }, { "journal-dir", 1, 0, 'J' },
     { "journal-batch", 1, 0, 'B' }, { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' },
@@ -162,6 +166,7 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'w': hd_transport_endpoint (a->workers, 256, arg, 7701); return 0;
         case 'k': c->keys_dir = arg; return 0;
         case 'I': c->insecure = true; return 0;
+        case 'U': c->auto_approve = true; return 0;
         case 'P': return s_uint_arg ("max-payload", arg, &c->max_payload);
         case 'Q': return s_uint_arg ("max-queue", arg, &c->max_queue);
         case 'H': return s_uint_arg ("heartbeat", arg, &c->heartbeat_ms);
@@ -227,15 +232,16 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
 {
     const hd_broker_config_t *c = &a->config;
     printf ("config = %s\nclients = %s\nworkers = %s\nmetrics = %s\nevents = %s\nkeys = %s\n"
-            "insecure = %s\nmax-payload = %u\nmax-queue = %u\nheartbeat = %u\nmisses = %u\n"
+            "insecure = %s\nauto-approve = %s\nmax-payload = %u\nmax-queue = %u\n"
+            "heartbeat = %u\nmisses = %u\n"
             "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nstale = %u\n"
             "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n",
             file ? hd_config_name (file) : "(none)", a->clients, a->workers,
             c->metrics_endpoint ? c->metrics_endpoint : "none",
             c->events_endpoint ? c->events_endpoint : "none", c->keys_dir ? c->keys_dir : "(none)",
-            c->insecure ? "yes" : "no", c->max_payload, c->max_queue, c->heartbeat_ms,
-            c->heartbeat_misses, c->default_attempts, c->max_client_tasks, c->result_ttl_ms,
-            c->stale_ms, c->temp_limit_c,
+            c->insecure ? "yes" : "no", c->auto_approve ? "yes" : "no", c->max_payload,
+            c->max_queue, c->heartbeat_ms, c->heartbeat_misses, c->default_attempts,
+            c->max_client_tasks, c->result_ttl_ms, c->stale_ms, c->temp_limit_c,
             (const char *[]) { "none", "batch", "sync" }[c->journal_mode], c->journal_dir,
             c->journal_batch_ms);
 }

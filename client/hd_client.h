@@ -176,6 +176,13 @@ hd_err_t hd_client_nodes (hd_client_t *self, hd_node_info_t **out, uint32_t *cou
 //  gets no new task, running ones finish) or "resume". HD_OK; HD_EDENIED not an admin key;
 //  HD_ENOTFOUND no such node; HD_EINVAL unknown op; text in hd_client_last_error.
 hd_err_t hd_client_admin (hd_client_t *self, const char *op, const char *node);
+//  Same, keeping the broker's reply text in out (always NUL-terminated; at most 1023 bytes).
+//  Enrollment ops: "pending" (arg "*"; out: one line per key waiting for approval,
+//  "KEY ADDRESS SECONDS_AGO ATTEMPTS", oldest first, and "+N more" when some did not fit);
+//  "approve" / "reject" (arg: the worker key, or a unique prefix of at least 8 chars).
+//  HD_ENOTFOUND no pending key matches; HD_EINVAL prefix too short or ambiguous.
+hd_err_t hd_client_admin_text (hd_client_t *self, const char *op, const char *arg, char *out,
+                               size_t len);
 //  Wait until at least `count` nodes are registered (polling NODES), up to timeout_ms.
 hd_err_t hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms);
 

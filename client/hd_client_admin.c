@@ -1,5 +1,6 @@
 /*  hd_client_admin: cluster administration calls of libheddle: the node list (NODES, with the
-    live figures the broker has from each node's metrics) and ADMIN (drain, resume). ADMIN is
+    live figures the broker has from each node's metrics) and ADMIN (drain, resume; pending,
+    approve, reject of worker keys, whose answer text is the result). ADMIN is
     answered by a REJECTED without id whose code says how it went (0: done).  */
 #include "hd_client_int.h"
 
@@ -138,4 +139,15 @@ hd_client_admin (hd_client_t *self, const char *op, const char *node)
     bool answered = !self->admin_pending;
     self->admin_pending = false;
     return rc == HD_OK && answered ? s_admin_outcome (self, op, node) : rc;
+}
+
+hd_err_t
+hd_client_admin_text (hd_client_t *self, const char *op, const char *arg, char *out, size_t len)
+{
+    if (len)
+        out[0] = 0;
+    hd_err_t rc = hd_client_admin (self, op, arg);
+    if (rc == HD_OK && len)
+        snprintf (out, len, "%s", self->admin_reason);
+    return rc;
 }

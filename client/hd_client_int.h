@@ -48,7 +48,7 @@ struct hd_client {
     //  ADMIN sent and its answer (a REJECTED without id) not yet seen; then its code and reason
     bool admin_pending;
     uint32_t admin_code;
-    char admin_reason[256];
+    char admin_reason[HD_MAX_ERROR + 1];
     bool denied;
     char session[64];
     int64_t last_ping_us;

@@ -4,6 +4,7 @@
 
 #include <czmq.h>
 #include <string.h>
+#include <time.h>
 
 #include "hd_keys.h"
 #include "hd_log.h"
@@ -20,17 +21,28 @@ struct hd_auth {
     s_domain_t domains[S_MAX_DOMAINS];
     int ndomains;
     uint64_t admitted, refused;
+    hd_auth_pending_t *pending;  //  HD_AUTH_MAX_PENDING slots, oldest first; lazily allocated
+    size_t npending;
+    zhashx_t *rejected;          //  Z85 key -> "": refused and no longer listed
+    const char *workers_file;    //  borrowed; approvals are appended here
+    bool auto_approve;
 };
 
 hd_err_t
 hd_auth_new (hd_auth_t **out)
+{
+    return hd_auth_new_at (out, "inproc://zeromq.zap.01");
+}
+
+hd_err_t
+hd_auth_new_at (hd_auth_t **out, const char *endpoint)
 {
     *out = NULL;
     hd_auth_t *self = calloc (1, sizeof *self);
     if (!self)
         return HD_ENOMEM;
     self->sock = zsock_new (ZMQ_REP);
-    if (!self->sock || zsock_bind (self->sock, "inproc://zeromq.zap.01") != 0) {
+    if (!self->sock || zsock_bind (self->sock, "%s", endpoint) != 0) {
         hd_auth_destroy (&self);
         return HD_EIO;
     }
@@ -46,6 +58,8 @@ hd_auth_destroy (hd_auth_t **self_p)
         return;
     for (int i = 0; i < self->ndomains; i++)
         zhashx_destroy (&self->domains[i].keys);
+    zhashx_destroy (&self->rejected);
+    free (self->pending);
     zsock_destroy (&self->sock);
     free (self);
     *self_p = NULL;
@@ -110,7 +124,7 @@ hd_auth_socket (hd_auth_t *self)
     return zsock_resolve (self->sock);
 }
 
-//  The role for a request, or NULL to refuse.
+//  Take the request's frames apart and decide. The role, or NULL to refuse.
 static const char *
 s_check (hd_auth_t *self, zmsg_t *req, char **domain_out, char key[HD_KEY_TEXT])
 {
@@ -124,9 +138,10 @@ s_check (hd_auth_t *self, zmsg_t *req, char **domain_out, char key[HD_KEY_TEXT])
     if (domain && mechanism && strcmp (mechanism, "CURVE") == 0 && cred
         && zframe_size (cred) == 32) {
         zmq_z85_encode (key, zframe_data (cred), 32);
-        s_domain_t *d = s_domain (self, domain, false);
-        role = d ? zhashx_lookup (d->keys, key) : NULL;
+        role = hd_auth_check (self, domain, key, address);
     }
+    else
+        self->refused++;
     *domain_out = domain;
     zstr_free (&address);
     zframe_destroy (&identity);
@@ -143,13 +158,6 @@ s_handle_one (hd_auth_t *self, zmsg_t *req)
     char *domain = NULL;
     char key[HD_KEY_TEXT];
     const char *role = s_check (self, req, &domain, key);
-    if (role)
-        self->admitted++;
-    else {
-        self->refused++;
-        hd_warn ("refused key %s on %s (not on that role's allowlist)", key[0] ? key : "(none)",
-                 domain ? domain : "(no domain)");
-    }
     zsock_send (self->sock, "ssssss", version ? version : "1.0", sequence ? sequence : "",
                 role ? "200" : "400", role ? "OK" : "key not allowed", role ? role : "", "");
     zstr_free (&version);
@@ -179,4 +187,163 @@ uint64_t
 hd_auth_refused (const hd_auth_t *self)
 {
     return self->refused;
+}
+
+// --- enrollment -------------------------------------------------------------------------------
+
+void
+hd_auth_set_enroll (hd_auth_t *self, const char *workers_file, bool auto_approve)
+{
+    self->workers_file = workers_file;
+    self->auto_approve = auto_approve;
+}
+
+static void
+s_pending_remove (hd_auth_t *self, size_t index)
+{
+    memmove (&self->pending[index], &self->pending[index + 1],
+             (self->npending - index - 1) * sizeof *self->pending);
+    self->npending--;
+}
+
+//  Remember (or refresh) a refused worker key. Only a key seen for the first time is logged,
+//  so that a worker retrying every 100 ms does not flood the log.
+static void
+s_pending_note (hd_auth_t *self, const char *key, const char *address)
+{
+    int64_t now = (int64_t) time (NULL);
+    hd_auth_pending_t *p = NULL;
+    for (size_t i = 0; i < self->npending && !p; i++)
+        if (strcmp (self->pending[i].key, key) == 0)
+            p = &self->pending[i];
+    if (!p) {
+        if (!self->pending
+            && !(self->pending = calloc (HD_AUTH_MAX_PENDING, sizeof *self->pending)))
+            return;
+        if (self->npending == HD_AUTH_MAX_PENDING)
+            s_pending_remove (self, 0);
+        p = &self->pending[self->npending++];
+        memset (p, 0, sizeof *p);
+        snprintf (p->key, sizeof p->key, "%s", key);
+        p->first_seen = now;
+        hd_warn ("worker key %s from %s is not enrolled: pending (heddle nodes approve %.8s)",
+                 key, address && *address ? address : "?", key);
+    }
+    snprintf (p->address, sizeof p->address, "%s", address && *address ? address : "?");
+    p->last_seen = now;
+    p->attempts++;
+}
+
+static hd_err_t
+s_save_key (hd_auth_t *self, const char *key, const char *why, char *errbuf, size_t errlen)
+{
+    if (!self->workers_file)
+        return HD_OK;
+    char comment[96];
+    time_t now = time (NULL);
+    struct tm tm;
+    gmtime_r (&now, &tm);
+    char date[32];
+    strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf (comment, sizeof comment, "%s %s", why, date);
+    return hd_keys_append_allowlist (self->workers_file, key, comment, errbuf, errlen);
+}
+
+static const char *
+s_unknown_worker (hd_auth_t *self, const char *key, const char *address)
+{
+    if (self->rejected && zhashx_lookup (self->rejected, key))
+        return NULL;
+    if (!self->auto_approve) {
+        s_pending_note (self, key, address);
+        return NULL;
+    }
+    char err[256] = "";
+    if (hd_auth_allow (self, HD_DOMAIN_WORKERS, key, "worker") != HD_OK)
+        return NULL;
+    hd_warn ("--auto-approve: admitted new worker key %s from %s", key,
+             address && *address ? address : "?");
+    if (s_save_key (self, key, "auto-approved", err, sizeof err) != HD_OK)
+        hd_warn ("%s", err);
+    return "worker";
+}
+
+const char *
+hd_auth_check (hd_auth_t *self, const char *domain, const char *key_z85, const char *address)
+{
+    s_domain_t *d = s_domain (self, domain, false);
+    const char *role = d ? zhashx_lookup (d->keys, key_z85) : NULL;
+    if (!role && strcmp (domain, HD_DOMAIN_WORKERS) == 0 && hd_keys_is_z85 (key_z85))
+        role = s_unknown_worker (self, key_z85, address);
+    if (role)
+        self->admitted++;
+    else {
+        self->refused++;
+        //  Worker keys are logged once, when they become pending (s_pending_note).
+        if (strcmp (domain, HD_DOMAIN_WORKERS) != 0)
+            hd_warn ("refused key %s on %s (not on that role's allowlist)", key_z85, domain);
+    }
+    return role;
+}
+
+size_t
+hd_auth_pending_count (const hd_auth_t *self)
+{
+    return self->npending;
+}
+
+const hd_auth_pending_t *
+hd_auth_pending_at (const hd_auth_t *self, size_t index)
+{
+    return index < self->npending ? &self->pending[index] : NULL;
+}
+
+static hd_err_t
+s_find_pending (hd_auth_t *self, const char *id, size_t *index, char *errbuf, size_t errlen)
+{
+    size_t len = id ? strlen (id) : 0, found = 0;
+    if (len < HD_AUTH_MIN_PREFIX || len > 40) {
+        snprintf (errbuf, errlen, "give the key or at least %d of its first characters",
+                  HD_AUTH_MIN_PREFIX);
+        return HD_EINVAL;
+    }
+    for (size_t i = 0; i < self->npending; i++)
+        if (strncmp (self->pending[i].key, id, len) == 0) {
+            *index = i;
+            found++;
+        }
+    if (found == 0)
+        snprintf (errbuf, errlen, "no pending key starts with %s", id);
+    else if (found > 1)
+        snprintf (errbuf, errlen, "%zu pending keys start with %s: give more of it", found, id);
+    return found == 1 ? HD_OK : found ? HD_EINVAL : HD_ENOTFOUND;
+}
+
+hd_err_t
+hd_auth_approve (hd_auth_t *self, const char *id, char key_out[41], char *errbuf, size_t errlen)
+{
+    size_t i = 0;
+    hd_err_t rc = s_find_pending (self, id, &i, errbuf, errlen);
+    if (rc != HD_OK)
+        return rc;
+    snprintf (key_out, 41, "%s", self->pending[i].key);
+    if ((rc = hd_auth_allow (self, HD_DOMAIN_WORKERS, key_out, "worker")) != HD_OK)
+        return rc;
+    s_pending_remove (self, i);
+    return s_save_key (self, key_out, "approved", errbuf, errlen);
+}
+
+hd_err_t
+hd_auth_reject (hd_auth_t *self, const char *id, char key_out[41], char *errbuf, size_t errlen)
+{
+    size_t i = 0;
+    hd_err_t rc = s_find_pending (self, id, &i, errbuf, errlen);
+    if (rc != HD_OK)
+        return rc;
+    if (!self->rejected && !(self->rejected = zhashx_new ()))
+        return HD_ENOMEM;
+    snprintf (key_out, 41, "%s", self->pending[i].key);
+    zhashx_update (self->rejected, key_out, (void *) "");
+    s_pending_remove (self, i);
+    return HD_OK;
 }

@@ -29,14 +29,15 @@ hd_keys_is_z85 (const char *text)
 }
 
 static hd_err_t
-s_save_cert (zcert_t *cert, const char *dir, const char *role, char *errbuf, size_t errlen)
+s_save_cert_by (zcert_t *cert, const char *dir, const char *role, const char *by, char *errbuf,
+                size_t errlen)
 {
     char path[PATH_MAX], secret[PATH_MAX + 8];
     hd_keys_path (path, sizeof path, dir, role);
     strncat (path, ".cert", sizeof path - strlen (path) - 1);
     snprintf (secret, sizeof secret, "%s_secret", path);
     zcert_set_meta (cert, "role", "%s", role);
-    zcert_set_meta (cert, "created-by", "heddle keys init");
+    zcert_set_meta (cert, "created-by", "%s", by);
     //  Create the secret file 0600 before zcert writes into it, so it is never world-readable.
     mode_t old = umask (077);
     int rc = zcert_save (cert, path);
@@ -46,6 +47,12 @@ s_save_cert (zcert_t *cert, const char *dir, const char *role, char *errbuf, siz
         return HD_EIO;
     }
     return HD_OK;
+}
+
+static hd_err_t
+s_save_cert (zcert_t *cert, const char *dir, const char *role, char *errbuf, size_t errlen)
+{
+    return s_save_cert_by (cert, dir, role, "heddle keys init", errbuf, errlen);
 }
 
 static hd_err_t
@@ -149,17 +156,22 @@ static hd_err_t
 s_allow_line (char *line, const char *path, int lineno, void (*add) (const char *, void *),
               void *arg, char *errbuf, size_t errlen)
 {
-    //  '#' is a Z85 character, so a comment starts only at the line's start or after a blank.
-    for (char *p = line; *p; p++)
-        if (*p == '#' && (p == line || *(p - 1) == ' ' || *(p - 1) == '\t')) {
-            *p = 0;
-            break;
-        }
+    //  '#' is also a Z85 character: a line whose first word is a valid key is a key line (a key
+    //  may start with '#'); otherwise a leading '#' makes the line a comment. After the key, a
+    //  comment starts at a '#' that follows a blank.
     char *key = strtok (line, " \t\r\n");
     if (!key)
         return HD_OK;
-    if (!hd_keys_is_z85 (key) || strtok (NULL, " \t\r\n")) {
+    if (!hd_keys_is_z85 (key)) {
+        if (key[0] == '#')
+            return HD_OK;
         snprintf (errbuf, errlen, "%s:%d: expected one 40-character Z85 public key", path, lineno);
+        return HD_EINVAL;
+    }
+    char *rest = strtok (NULL, " \t\r\n");
+    if (rest && rest[0] != '#') {
+        snprintf (errbuf, errlen, "%s:%d: expected one key per line, then an optional # comment",
+                  path, lineno);
         return HD_EINVAL;
     }
     add (key, arg);
@@ -182,4 +194,84 @@ hd_keys_read_allowlist (const char *path, void (*add) (const char *key, void *ar
         rc = s_allow_line (line, path, ++lineno, add, arg, errbuf, errlen);
     fclose (f);
     return rc;
+}
+
+hd_err_t
+hd_keys_append_allowlist (const char *path, const char *key, const char *comment, char *errbuf,
+                          size_t errlen)
+{
+    FILE *f = fopen (path, "a+");
+    //  A last line without its newline would swallow the comment and break the file.
+    bool newline = true;
+    if (f && fseek (f, -1, SEEK_END) == 0)
+        newline = fgetc (f) == '\n';
+    bool ok = f && fseek (f, 0, SEEK_END) == 0
+              && fprintf (f, "%s# %s\n%s\n", newline ? "" : "\n", comment, key) > 0;
+    if (f && fclose (f) != 0)
+        ok = false;
+    if (!ok) {
+        snprintf (errbuf, errlen, "cannot append to %s: %s", path, strerror (errno));
+        return HD_EIO;
+    }
+    return HD_OK;
+}
+
+hd_err_t
+hd_keys_load_or_make (const char *dir, const char *name, zcert_t **out, bool *made, char *errbuf,
+                      size_t errlen)
+{
+    char path[PATH_MAX];
+    hd_keys_path (path, sizeof path, dir, name);
+    strncat (path, ".cert_secret", sizeof path - strlen (path) - 1);
+    *made = false;
+    if (access (path, F_OK) == 0)
+        return hd_keys_load_secret (path, out, errbuf, errlen);
+    if (mkdir (dir, 0700) != 0 && errno != EEXIST) {
+        snprintf (errbuf, errlen, "cannot create state directory %s: %s", dir, strerror (errno));
+        return HD_EIO;
+    }
+    zcert_t *cert = zcert_new ();
+    if (!cert)
+        return HD_ENOMEM;
+    hd_err_t rc = s_save_cert_by (cert, dir, name, "heddle-worker (first start)", errbuf, errlen);
+    zcert_destroy (&cert);
+    //  Load back what was written, so that a file zcert cannot read fails now, not later.
+    if (rc == HD_OK && (rc = hd_keys_load_secret (path, out, errbuf, errlen)) == HD_OK)
+        *made = true;
+    return rc;
+}
+
+static hd_err_t
+s_write_pin (const char *path, const char *key, char *errbuf, size_t errlen)
+{
+    FILE *f = fopen (path, "w");
+    bool ok = f && fprintf (f, "%s\n", key) > 0;
+    if (f && fclose (f) != 0)
+        ok = false;
+    if (!ok) {
+        snprintf (errbuf, errlen, "cannot write %s: %s", path, strerror (errno));
+        return HD_EIO;
+    }
+    return HD_OK;
+}
+
+hd_err_t
+hd_keys_pin (const char *dir, const char *key, char *errbuf, size_t errlen)
+{
+    char path[PATH_MAX];
+    hd_keys_path (path, sizeof path, dir, "broker.pin");
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return errno == ENOENT ? s_write_pin (path, key, errbuf, errlen) : HD_EIO;
+    char pinned[64] = "";
+    bool read = fgets (pinned, sizeof pinned, f) != NULL;
+    fclose (f);
+    pinned[strcspn (pinned, "\r\n")] = 0;
+    if (read && strcmp (pinned, key) == 0)
+        return HD_OK;
+    snprintf (errbuf, errlen,
+              "the broker key %s is not the one this worker first trusted (%s, pinned in %s): "
+              "refusing it. If the broker's keys really changed, delete %s and start again",
+              key, read ? pinned : "unreadable", path, path);
+    return HD_ECRYPTO;
 }

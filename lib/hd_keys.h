@@ -28,6 +28,18 @@ bool hd_keys_is_z85 (const char *text);
 //  HD_EINVAL with "path:line: ..." in errbuf for a malformed line.
 hd_err_t hd_keys_read_allowlist (const char *path, void (*add) (const char *key, void *arg),
                                  void *arg, char *errbuf, size_t errlen);
+//  Append `key` to an allowlist file (created 0644 if missing), after a "# comment" line.
+//  HD_OK; HD_EIO with text in errbuf.
+hd_err_t hd_keys_append_allowlist (const char *path, const char *key, const char *comment,
+                                   char *errbuf, size_t errlen);
+//  A node's own key pair in a state directory: load dir/name.cert_secret, or on first use
+//  create dir (0700) and dir/name.cert + dir/name.cert_secret (0600). Caller destroys *out.
+//  *made tells whether it was created now. HD_OK; HD_EIO/HD_ECRYPTO with text in errbuf.
+hd_err_t hd_keys_load_or_make (const char *dir, const char *name, zcert_t **out, bool *made,
+                               char *errbuf, size_t errlen);
+//  Trust on first use: record `key` (Z85) in dir/broker.pin when that file is missing; else
+//  compare. HD_OK; HD_ECRYPTO with a clear message when the pinned key differs; HD_EIO.
+hd_err_t hd_keys_pin (const char *dir, const char *key, char *errbuf, size_t errlen);
 //  Build "dir/name" into out (PATH_MAX-sized). Returns out.
 char *hd_keys_path (char *out, size_t outlen, const char *dir, const char *name);
 

@@ -23,6 +23,7 @@
 #include "hd_runner.h"
 #include "hd_task.h"
 #include "hd_transport.h"
+#include "hd_worker_keys.h"
 
 struct hd_worker {
     hd_worker_config_t config;
@@ -49,6 +50,10 @@ struct hd_worker {
     uint32_t heartbeat_ms;
     int64_t last_recv_ms, last_send_ms, hello_ms;
     uint64_t refused_logs;
+    //  libzmq never retries a connection whose key the broker refused (ZAP 400 ends the
+    //  session): the worker reconnects itself, so that an approval takes effect promptly.
+    int64_t retry_ms;     //  reconnect at this time; 0: none planned
+    uint32_t backoff_ms;  //  250 ms doubling to 4 s; reset by any broker message
 };
 
 void
@@ -59,27 +64,14 @@ hd_worker_config_defaults (hd_worker_config_t *config)
     config->heartbeat_misses = 5;
     config->metrics_interval_ms = 1000;
     config->work_dir = ".";
+    config->state_dir = "/var/lib/heddle";
 }
 
 static hd_err_t
 s_load_keys (hd_worker_t *self, char *errbuf, size_t errlen)
 {
-    const hd_worker_config_t *c = &self->config;
-    char path[PATH_MAX];
-    const char *cert = c->cert_path, *broker = c->broker_key;
-    if ((!cert || !broker) && !c->keys_dir) {
-        snprintf (errbuf, errlen, "no keys (--keys DIR from `heddle keys init`, or --cert and "
-                                  "--broker-key), or run with --insecure");
-        return HD_ECRYPTO;
-    }
-    char bpath[PATH_MAX];
-    if (!cert)
-        cert = hd_keys_path (path, sizeof path, c->keys_dir, "worker.cert_secret");
-    if (!broker)
-        broker = hd_keys_path (bpath, sizeof bpath, c->keys_dir, "broker.cert");
-    hd_err_t rc = hd_keys_load_secret (cert, &self->cert, errbuf, errlen);
-    if (rc == HD_OK)
-        rc = hd_keys_load_public (broker, self->opts.server_key, errbuf, errlen);
+    hd_err_t rc =
+        hd_worker_keys_load (&self->config, &self->cert, self->opts.server_key, errbuf, errlen);
     self->opts.cert = self->cert;
     return rc;
 }
@@ -456,6 +448,7 @@ s_on_broker_message (hd_worker_t *self)
         return;
     }
     self->last_recv_ms = hd_now_ms ();
+    self->backoff_ms = 0;
     switch (cmd) {
         case HD_CMD_WELCOME: s_on_welcome (self); break;
         case HD_CMD_TASK: s_on_task (self); break;
@@ -487,13 +480,27 @@ s_flush_results (hd_worker_t *self, zmq_pollitem_t *slots)
 }
 
 static void
+s_plan_retry (hd_worker_t *self)
+{
+    self->backoff_ms = self->backoff_ms ? self->backoff_ms * 2 : 250;
+    if (self->backoff_ms > 4000)
+        self->backoff_ms = 4000;
+    self->retry_ms = hd_now_ms () + self->backoff_ms;
+}
+
+static void
 s_watch_monitor (hd_worker_t *self)
 {
     int event;
     while (self->monitor && (event = hd_transport_monitor_event (self->monitor)) != 0) {
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+            || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+            || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            s_plan_retry (self);
         if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && self->refused_logs++ % 30 == 0)
-            hd_error ("the broker at %s refused this worker's key: add it to the broker's "
-                      "workers.keys (retrying)", self->endpoint);
+            hd_error ("the broker at %s refused this worker's key %s: an admin enrolls it with "
+                      "`heddle nodes approve %.8s` (retrying)", self->endpoint,
+                      zcert_public_txt (self->cert), zcert_public_txt (self->cert));
         else if ((event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                   || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
                  && self->refused_logs++ % 30 == 0)
@@ -507,7 +514,12 @@ s_timers (hd_worker_t *self)
 {
     int64_t now = hd_now_ms ();
     int64_t silent_limit = (int64_t) self->heartbeat_ms * self->config.heartbeat_misses;
-    if (now - self->last_recv_ms > silent_limit) {
+    if (self->retry_ms && now >= self->retry_ms) {
+        self->retry_ms = 0;
+        s_disconnect (self);
+        s_connect (self);
+    }
+    else if (now - self->last_recv_ms > silent_limit) {
         hd_warn ("broker at %s silent for %" PRId64 " ms: reconnecting", self->endpoint,
                  now - self->last_recv_ms);
         s_disconnect (self);

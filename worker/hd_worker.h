@@ -28,6 +28,8 @@ typedef struct {
     const char *keys_dir;     //  worker.cert_secret + broker.cert (from `heddle keys init`)
     const char *cert_path;    //  override: this worker's secret certificate
     const char *broker_key;   //  override: broker public key (Z85) or cert file
+    const char *state_dir;    //  without a worker cert: own key pair made here on first start,
+                              //  and broker.pin; default /var/lib/heddle
     bool insecure;            //  no CURVE (inproc, or a broker run with --insecure)
     const char *name;         //  node name, unique in the cluster; default: host name
     uint32_t slots;           //  tasks run at once; default: online cores

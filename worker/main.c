@@ -28,6 +28,9 @@ s_usage (FILE *out)
              "      --cert FILE         this worker's secret certificate (overrides --keys)\n"
              "      --broker-key KEY    broker public key, Z85 text or cert file (overrides "
              "--keys)\n"
+             "      --state-dir DIR     without --cert or KEYS/worker.cert_secret: the worker's\n"
+             "                          own key pair, made here on first start (0600), and the\n"
+             "                          pinned broker key broker.pin (default /var/lib/heddle)\n"
              "      --insecure          plain TCP without CURVE (the broker must agree)\n"
              "  -n, --name NAME         node name, unique in the cluster (default: host name)\n"
              "  -s, --slots N           tasks run at once (default: online cores)\n"
@@ -81,7 +84,8 @@ s_capacity_arg (const char *text, double *out)
 
 static const struct option s_opts[] = {
     { "broker", 1, 0, 'b' }, { "keys", 1, 0, 'k' }, { "cert", 1, 0, 'C' },
-    { "broker-key", 1, 0, 'K' }, { "insecure", 0, 0, 'I' }, { "name", 1, 0, 'n' },
+    { "broker-key", 1, 0, 'K' }, { "state-dir", 1, 0, 'D' }, { "insecure", 0, 0, 'I' },
+    { "name", 1, 0, 'n' },
     { "slots", 1, 0, 's' }, { "tags", 1, 0, 't' }, { "plugin", 1, 0, 'p' },
     { "allow-exec", 0, 0, 'X' }, { "max-output", 1, 0, 'O' }, { "misses", 1, 0, 'M' },
     { "capacity", 1, 0, 'Y' }, { "metrics-interval", 1, 0, 'i' }, { "work-dir", 1, 0, 'W' },
@@ -99,6 +103,7 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'k': c->keys_dir = arg; return 0;
         case 'C': c->cert_path = arg; return 0;
         case 'K': c->broker_key = arg; return 0;
+        case 'D': c->state_dir = arg; return 0;
         case 'I': c->insecure = true; return 0;
         case 'n': c->name = arg; return 0;
         case 's': return s_uint_arg ("slots", arg, &c->slots);

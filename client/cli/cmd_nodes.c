@@ -15,6 +15,7 @@ static void
 s_help (void)
 {
     printf ("Usage: heddle nodes [OPTIONS]\n"
+            "       heddle nodes pending | approve ID | reject ID   (worker enrollment; --help)\n"
             "List the nodes of the cluster: name, state (idle, busy, draining, stale, hot),\n"
             "architecture, cores, slots (busy/total), the capacity the scheduler uses now,\n"
             "CPU busy share, memory (available/total), temperature, benchmark score, tasks\n"
@@ -56,9 +57,38 @@ s_parse (hd_cli_common_t *common, int argc, char **argv, bool *json)
     return -1;
 }
 
+//  The enrollment action word anywhere after `nodes` (options may come before it), or 0.
+static int
+s_find_action (int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp (argv[i], "pending") || !strcmp (argv[i], "approve")
+            || !strcmp (argv[i], "reject"))
+            return i;
+    return 0;
+}
+
+//  Hand `nodes [OPTS] ACTION [ARGS]` to the enrollment command as `ACTION [OPTS] [ARGS]`.
+static int
+s_enroll (hd_cli_common_t *common, int argc, char **argv, int at)
+{
+    char *args[65];
+    if (argc > 64)
+        return hd_cli_usage (S_CMD, "too many arguments");
+    args[0] = argv[at];
+    for (int i = 1, k = 1; i < argc; i++)
+        if (i != at)
+            args[k++] = argv[i];
+    args[argc - 1] = NULL;  //  `nodes` itself is gone: the action took its place
+    return hd_cmd_nodes_enroll (common, argc - 1, args);
+}
+
 int
 hd_cmd_nodes (hd_cli_common_t *common, int argc, char **argv)
 {
+    int at = s_find_action (argc, argv);
+    if (at)
+        return s_enroll (common, argc, argv, at);
     bool json = false;
     int code = s_parse (common, argc, argv, &json);
     if (code >= 0)

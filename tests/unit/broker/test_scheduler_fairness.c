@@ -1,7 +1,9 @@
 /*  Unit tests for hd_scheduler, the rules added after the first dispatch rule: clients take turns
     within a priority level, a job requeued after a worker loss waits out a backoff, the worker
     choice (a heap per function) matches a brute-force scan of the rule on a large cluster and
-    follows capacity changes, and a node's architecture counts as a tag. No sockets, no clock.  */
+    follows capacity changes, and a node's architecture counts as a tag. The fixture keeps heaps
+    even for one worker (test_scheduler.c covers the scan used for a handful). No sockets, no
+    clock.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,7 +31,7 @@ s_setup (void **state)
 {
     s_fx_t *fx = calloc (1, sizeof *fx);
     fx->registry = hd_registry_new ();
-    hd_scheduler_config_t config = { .default_attempts = 3 };
+    hd_scheduler_config_t config = { .default_attempts = 3, .heap_min_workers = 1 };
     fx->sched = hd_scheduler_new (fx->registry, &config);
     *state = fx;
     return 0;
@@ -272,9 +274,12 @@ test_scheduler_refusal_requeues_without_backoff (void **state)
 {
     s_fx_t *fx = *state;
     hd_node_t *a = s_worker (fx, "a", 1, 0);
-    hd_job_t *job = s_submit (fx, S_CLIENT_A, 0);
+    hd_submit_t msg = s_msg (fx, 0);
+    msg.timeout_ms = 500;  //  a lease deadline while leased; no retry time once back in queue
+    hd_job_t *job = s_submit_msg (fx, &msg, S_CLIENT_A);
     s_next_at (fx, 2000, NULL);
     assert_int_equal (hd_scheduler_requeue (fx->sched, &job->id, 1, a), HD_OK);
+    assert_int_equal (job->not_before_ms, 0);
     assert_ptr_equal (s_next_at (fx, 2000, NULL), job);
 }
 
@@ -302,7 +307,8 @@ s_best_by_scan (const s_fx_t *fx)
 {
     hd_node_t *best = NULL;
     double best_key = 0;
-    for (hd_node_t *n = hd_registry_first (fx->registry); n; n = hd_registry_next (fx->registry, n)) {
+    for (hd_node_t *n = hd_registry_first (fx->registry); n;
+         n = hd_registry_next (fx->registry, n)) {
         double key = (n->in_flight + 1.0) / n->capacity;
         if (n->in_flight < n->slots && (!best || key < best_key)) {
             best = n;
@@ -356,6 +362,36 @@ test_scheduler_choice_matches_scan_on_1000_nodes (void **state)
     }
     assert_int_equal (hd_scheduler_queued (fx->sched), 0);
     free (leases);
+}
+
+#define S_JOINING 40
+
+//  With the default threshold, workers joining one by one take the function from a scan to heaps:
+//  every choice on the way matches the scan of the rule.
+static void
+test_scheduler_choice_matches_scan_as_nodes_join (void **state)
+{
+    s_fx_t *fx = *state;
+    hd_scheduler_destroy (&fx->sched);
+    hd_scheduler_config_t config = { .default_attempts = 3 };  //  heaps from 12 workers
+    fx->sched = hd_scheduler_new (fx->registry, &config);
+    s_lease_t leases[S_JOINING * 8];
+    uint32_t nleases = 0;
+    uint64_t rng = 3;
+    for (int i = 0; i < S_JOINING; i++) {
+        char name[16];
+        snprintf (name, sizeof name, "n%d", i);
+        s_worker (fx, name, 1 + i % 3, 0.5 + (i * 7 % 5) * 0.5);
+        for (int k = 0; k < 8; k++) {
+            s_submit (fx, S_CLIENT_A, 0);
+            while (nleases > 0 && ((rng >> 40) % 2 == 0 || !s_best_by_scan (fx)))
+                s_complete_some (fx, leases, &nleases, &rng);
+            hd_node_t *expected = s_best_by_scan (fx), *got = NULL;
+            leases[nleases].job = s_next_at (fx, 2000, &got);
+            leases[nleases++].node = got;
+            assert_ptr_equal (got, expected);
+        }
+    }
 }
 
 static hd_metrics_t
@@ -445,7 +481,7 @@ test_scheduler_deadline_job_waits_for_a_slot (void **state)
     hd_job_t *other = s_submit (fx, S_CLIENT_B, 0);
     assert_ptr_equal (s_next_at (fx, 2000, NULL), plain);
     assert_ptr_equal (s_next_at (fx, 2000, NULL), other);  //  into the prefetch credit
-    assert_true (s_nothing_at (fx, 2000));                  //  credit left, no slot
+    assert_true (s_nothing_at (fx, 2000));                 //  credit left, no slot
     s_complete (fx, plain, a);
     s_complete (fx, other, a);
     assert_ptr_equal (s_next_at (fx, 2000, NULL), timed);
@@ -532,6 +568,7 @@ main (void)
         S_TEST (test_scheduler_cancel_job_waiting_out_its_backoff),
         S_TEST (test_scheduler_choice_matches_scan_on_1000_nodes),
         S_TEST (test_scheduler_choice_follows_capacity_changes),
+        S_TEST (test_scheduler_choice_matches_scan_as_nodes_join),
         S_TEST (test_scheduler_resumed_node_gets_work_again),
         S_TEST (test_scheduler_node_changed_by_hand_is_re_sorted),
         S_TEST (test_scheduler_deadline_job_waits_for_a_slot),

@@ -224,6 +224,18 @@ test_config_checks_bools (void **state)
 }
 
 static void
+test_config_accepts_enrollment_keys (void **state)
+{
+    (void) state;
+    s_reports_t r;
+    hd_config_t *config = s_check ("[broker]\nauto-approve = yes\n[worker]\n"
+                                   "state-dir = /var/lib/heddle\n",
+                                   &r);
+    assert_int_equal (r.count, 0);
+    hd_config_destroy (&config);
+}
+
+static void
 test_config_checks_endpoints (void **state)
 {
     (void) state;
@@ -355,6 +367,7 @@ main (void)
         cmocka_unit_test (test_config_accepts_enum_values),
         cmocka_unit_test (test_config_rejects_unknown_enum_value),
         cmocka_unit_test (test_config_checks_bools),
+        cmocka_unit_test (test_config_accepts_enrollment_keys),
         cmocka_unit_test (test_config_checks_endpoints),
         cmocka_unit_test (test_config_rejects_empty_value),
         cmocka_unit_test (test_config_reports_syntax_errors),
