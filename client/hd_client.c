@@ -73,13 +73,11 @@ s_open_socket (hd_client_t *self)
         snprintf (self->session, sizeof self->session, "c-%.16s", hex);
     }
     hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert,
-                        .routing_id = self->session };
+                        .routing_id = self->session, .monitor_out = &self->monitor };
     memcpy (o.server_key, self->server_key, sizeof o.server_key);
     char err[512] = "";
     hd_err_t rc = hd_transport_connect (&self->dealer, ZMQ_DEALER, self->endpoint, &o, err,
                                         sizeof err);
-    if (rc == HD_OK)
-        rc = hd_transport_monitor (self->dealer, &self->monitor);
     if (rc != HD_OK)
         return hd_client_fail (self, rc, "%s", err[0] ? err : hd_strerror (rc));
     self->raw = zsock_resolve (self->dealer);

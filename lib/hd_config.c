@@ -3,6 +3,10 @@
     Entries point into one private copy of the text, cut into lines in place.  */
 #include "hd_config.h"
 
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -260,6 +264,27 @@ hd_config_syntax (const hd_config_t *self, size_t index)
 {
     assert (self && index < self->nsyntax);
     return &self->syntax[index];
+}
+
+int
+hd_config_apply (const hd_config_t *self, const char *section, const struct option *opts,
+                 int (*option) (int val, const char *arg, void *ctx), void *ctx, const char *prog)
+{
+    for (size_t i = 0; self && i < hd_config_size (self); i++) {
+        const hd_config_entry_t *e = hd_config_entry (self, i);
+        const struct option *o = opts;
+        while (o->name && strcmp (o->name, e->key) != 0)
+            o++;
+        bool on = true;
+        if (strcmp (e->section, section) != 0 || !o->name
+            || (!o->has_arg && (hd_config_parse_bool (e->value, &on) != 0 || !on)))
+            continue;
+        if (option (o->val, o->has_arg ? e->value : NULL, ctx) != 0) {
+            fprintf (stderr, "%s: (%s:%d)\n", prog, hd_config_name (self), e->line);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int

@@ -53,6 +53,15 @@ size_t hd_config_check (const hd_config_t *self, hd_config_report_fn *report, vo
 //  Parse a boolean value: yes/no, true/false, on/off, 1/0. 0 on success, -1 otherwise.
 int hd_config_parse_bool (const char *text, bool *out);
 
+//  Apply the entries of `section` as if their keys were the long options in `opts` (a getopt
+//  `struct option` table ending with a zeroed entry): option(val, arg or NULL, ctx) for each, in
+//  file order; a boolean option whose value is false is skipped (the default). 0, or -1 after
+//  printing "PROG: (FILE:LINE)" for the entry that option() refused.
+struct option;
+int hd_config_apply (const hd_config_t *self, const char *section, const struct option *opts,
+                     int (*option) (int val, const char *arg, void *ctx), void *ctx,
+                     const char *prog);
+
 //  The file a program should read, from its argv (`--config FILE`, `--config=FILE`, scanned up
 //  to a `--`), else $HEDDLE_CONFIG, else HD_CONFIG_DEFAULT_PATH. *explicit_out is true when the
 //  file was named (flag or environment): then a missing file is an error. Borrowed.

@@ -115,13 +115,18 @@ hd_transport_connect (zsock_t **out, int type, const char *endpoint, const hd_so
         return HD_ENOMEM;
     s_common_options (sock, type, o);
     hd_err_t rc = o->insecure ? HD_OK : s_client_curve (sock, o, errbuf, errlen);
+    if (rc == HD_OK && o->monitor_out)
+        rc = hd_transport_monitor (sock, o->monitor_out);
     if (rc == HD_OK && zsock_connect (sock, "%s", endpoint) < 0) {
         snprintf (errbuf, errlen, "cannot connect to %s: %s", endpoint,
                   zmq_strerror (zmq_errno ()));
         rc = HD_EIO;
     }
-    if (rc != HD_OK)
+    if (rc != HD_OK) {
+        if (o->monitor_out)
+            zsock_destroy (o->monitor_out);
         zsock_destroy (&sock);
+    }
     *out = sock;
     return rc;
 }

@@ -22,6 +22,9 @@ typedef struct {
     int hwm;                        //  send and receive high-water marks, 0: 100000
     bool handover;                  //  ROUTER_HANDOVER (a reconnecting peer takes its id back)
     const char *routing_id;         //  connect side: ZMQ_ROUTING_ID, NULL: libzmq's choice
+    zsock_t **monitor_out;          //  connect side: attach a handshake monitor (see
+                                    //  hd_transport_monitor) BEFORE connecting, so that no
+                                    //  event of the first handshake is missed; caller destroys
 } hd_sockopts_t;
 
 //  Create a socket of `type`, apply options, bind. HD_OK with *out (caller destroys);

@@ -107,6 +107,7 @@ hd_metrics_pub_connect (hd_metrics_pub_t *self, const char *broker_endpoint, uin
     o.hwm = S_PUB_HWM;
     o.routing_id = NULL;
     o.handover = false;
+    o.monitor_out = NULL;  //  the DEALER's monitor is the worker's; this PUB needs none
     hd_err_t rc = hd_transport_connect (&self->pub, ZMQ_PUB, endpoint, &o, errbuf, errlen);
     if (rc != HD_OK)
         return rc;

@@ -291,10 +291,9 @@ static hd_err_t
 s_connect (hd_worker_t *self)
 {
     char err[256] = "";
+    self->opts.monitor_out = &self->monitor;  //  attached before connecting: no event missed
     hd_err_t rc = hd_transport_connect (&self->dealer, ZMQ_DEALER, self->endpoint, &self->opts,
                                         err, sizeof err);
-    if (rc == HD_OK)
-        rc = hd_transport_monitor (self->dealer, &self->monitor);
     if (rc != HD_OK) {
         hd_error ("cannot connect to %s: %s", self->endpoint, err[0] ? err : hd_strerror (rc));
         return rc;

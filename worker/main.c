@@ -134,26 +134,17 @@ s_option (s_args_t *a, int ch, const char *arg)
     }
 }
 
-//  The [worker] section of the config file, as if its keys were given as long options (the
-//  config check has already refused keys that are not options). A `no` boolean is the default.
+static int
+s_file_option (int val, const char *arg, void *ctx)
+{
+    return s_option (ctx, val, arg);
+}
+
+//  The [worker] section of the config file, as if its keys were given as long options.
 static int
 s_apply_file (s_args_t *a, const hd_config_t *file)
 {
-    for (size_t i = 0; file && i < hd_config_size (file); i++) {
-        const hd_config_entry_t *e = hd_config_entry (file, i);
-        const struct option *o = s_opts;
-        while (o->name && strcmp (o->name, e->key) != 0)
-            o++;
-        bool on = true;
-        if (strcmp (e->section, "worker") != 0 || !o->name
-            || (!o->has_arg && (hd_config_parse_bool (e->value, &on) != 0 || !on)))
-            continue;
-        if (s_option (a, o->val, o->has_arg ? e->value : NULL) != 0) {
-            fprintf (stderr, "heddle-worker: (%s:%d)\n", hd_config_name (file), e->line);
-            return -1;
-        }
-    }
-    return 0;
+    return hd_config_apply (file, "worker", s_opts, s_file_option, a, "heddle-worker");
 }
 
 //  $HEDDLE_WORKER_BROKER and $HEDDLE_KEYS, over the config file.
