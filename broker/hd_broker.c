@@ -4,8 +4,11 @@
     payload frames move from client to job to worker untouched.  */
 #include "hd_broker_int.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hd_log.h"
 #include "hd_transport.h"
@@ -32,6 +35,7 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->journal_dir = "heddle-journal";
     config->journal_batch_ms = 5;
     config->prefetch = 4;
+    config->prefetch_short = 64;
     config->max_payload = HD_DEFAULT_MAX_PAYLOAD;
     config->max_queue = 1000000;
     config->heartbeat_ms = 1000;
@@ -39,6 +43,8 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->default_attempts = 3;
     config->max_client_tasks = 200000;
     config->result_ttl_ms = 600000;
+    config->cluster = HD_CLUSTER_DEFAULT;
+    config->beacon_port = HD_BEACON_PORT;
 }
 
 static void
@@ -60,6 +66,8 @@ s_load_keys (hd_broker_t *self, char *errbuf, size_t errlen)
     char path[PATH_MAX];
     hd_err_t rc = hd_keys_load_secret (hd_keys_path (path, sizeof path, dir, "broker.cert_secret"),
                                        &self->cert, errbuf, errlen);
+    if (rc == HD_OK)
+        rc = hd_keys_fingerprint (zcert_public_txt (self->cert), self->fingerprint);
     if (rc == HD_OK)
         rc = hd_auth_new (&self->auth);
     if (rc == HD_EIO)
@@ -106,9 +114,36 @@ s_bind (hd_broker_t *self, char *errbuf, size_t errlen)
     rc = hd_broker_bind_extra (self, errbuf, errlen);
     if (rc != HD_OK)
         return rc;
-    snprintf (self->stop_ep, sizeof self->stop_ep, "inproc://hd-broker-stop-%p", (void *) self);
-    self->stop_pull = zsock_new_pull (self->stop_ep);  //  PULL binds by default
-    return self->stop_pull ? HD_OK : HD_ENOMEM;
+    self->stop_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return self->stop_fd >= 0 ? HD_OK : HD_ENOMEM;
+}
+
+//  Announce the workers endpoint on the LAN (hd_discovery). Never fatal: without a beacon,
+//  workers given the broker's address still join. The beacon is its own thread (zbeacon).
+static void
+s_start_beacon (hd_broker_t *self)
+{
+    const hd_broker_config_t *c = &self->config;
+    hd_beacon_t b;
+    char why[256];
+    if (!c->beacon_port)
+        return;
+    if (hd_discovery_beacon_for (&b, c->cluster, self->workers_ep, hd_broker_public_key (self),
+                                 why, sizeof why)
+        != HD_OK) {
+        hd_debug ("no discovery beacon: %s", why);
+        return;
+    }
+    hd_discovery_opts_t o = { .port = (uint16_t) c->beacon_port, .iface = c->beacon_interface };
+    if (hd_discovery_announce (&self->beacon, &b, &o) != HD_OK)
+        hd_warn ("no discovery beacon: cannot start it");
+    else if (!*hd_discovery_address (self->beacon))
+        hd_warn ("discovery beacon: no network interface can broadcast yet (%s); retrying",
+                 c->beacon_interface ? c->beacon_interface : "none named");
+    else
+        hd_info ("announcing cluster %s on UDP port %u (interface %s, %s)", b.cluster,
+                 c->beacon_port, *hd_discovery_iface (self->beacon) ? hd_discovery_iface (self->beacon) : "?",
+                 hd_discovery_address (self->beacon));
 }
 
 static hd_err_t
@@ -135,6 +170,7 @@ hd_broker_new (const hd_broker_config_t *config, hd_broker_t **out, char *errbuf
     if (!self)
         return HD_ENOMEM;
     self->config = *config;
+    self->stop_fd = -1;
     if (!self->config.heartbeat_ms || !self->config.heartbeat_misses || !self->config.max_queue) {
         snprintf (errbuf, errlen, "heartbeat, misses and queue size must be positive");
         free (self);
@@ -151,6 +187,7 @@ hd_broker_new (const hd_broker_config_t *config, hd_broker_t **out, char *errbuf
         hd_broker_destroy (&self);
         return rc;
     }
+    s_start_beacon (self);
     if (self->config.insecure && (hd_transport_is_tcp (self->clients_ep)
                                   || hd_transport_is_tcp (self->workers_ep)))
         hd_warn ("--insecure: plain TCP, no encryption and no authentication on %s and %s",
@@ -168,6 +205,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     hd_broker_t *self = *self_p;
     if (!self)
         return;
+    hd_discovery_destroy (&self->beacon);  //  first: stop announcing a broker that is going
     hd_journal_destroy (&self->journal);  //  commits what is pending, best effort
     hd_scheduler_destroy (&self->scheduler);
     for (hd_node_t *n = self->registry ? hd_registry_first (self->registry) : NULL; n;
@@ -191,7 +229,8 @@ hd_broker_destroy (hd_broker_t **self_p)
     zhashx_destroy (&self->client_index);
     zsock_destroy (&self->clients);
     zsock_destroy (&self->workers);
-    zsock_destroy (&self->stop_pull);
+    if (self->stop_fd >= 0)
+        close (self->stop_fd);
     zsock_destroy (&self->metrics);
     zsock_destroy (&self->events);
     hd_auth_destroy (&self->auth);
@@ -203,11 +242,9 @@ hd_broker_destroy (hd_broker_t **self_p)
 void
 hd_broker_stop (hd_broker_t *self)
 {
-    zsock_t *push = zsock_new_push (self->stop_ep);
-    if (push) {
-        zstr_send (push, "STOP");
-        zsock_destroy (&push);
-    }
+    uint64_t one = 1;
+    if (write (self->stop_fd, &one, sizeof one) < 0)
+        hd_error ("cannot signal the broker to stop: %s", strerror (errno));
 }
 
 const char *
@@ -234,6 +271,18 @@ hd_broker_events_endpoint (const hd_broker_t *self)
     return self->events_ep;
 }
 
+const char *
+hd_broker_public_key (const hd_broker_t *self)
+{
+    return self->cert ? zcert_public_txt (self->cert) : "";
+}
+
+const char *
+hd_broker_fingerprint (const hd_broker_t *self)
+{
+    return self->fingerprint;
+}
+
 static void
 s_log_stats (hd_broker_t *self)
 {
@@ -247,17 +296,34 @@ s_log_stats (hd_broker_t *self)
              s->expired, s->busy);
 }
 
+//  The file descriptor libzmq signals when a socket may have something (edge-triggered).
+static int
+s_zmq_fd (void *sock)
+{
+    int fd = -1;
+    size_t len = sizeof fd;
+    return sock && zmq_getsockopt (sock, ZMQ_FD, &fd, &len) == 0 ? fd : -1;
+}
+
 hd_err_t
 hd_broker_run (hd_broker_t *self)
 {
-    zmq_pollitem_t items[5] = {
-        { self->clients_raw, 0, ZMQ_POLLIN, 0 },
-        { self->workers_raw, 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self->stop_pull), 0, ZMQ_POLLIN, 0 },
-        { self->metrics ? zsock_resolve (self->metrics) : NULL, 0, ZMQ_POLLIN, 0 },
-        { self->auth ? hd_auth_socket (self->auth) : NULL, 0, ZMQ_POLLIN, 0 },
+    //  Only the two hot sockets are zmq items: zmq_poll asks each zmq item for ZMQ_EVENTS on
+    //  every pass (two syscalls each). The quiet ones (ZAP requests, worker metrics, stop) are
+    //  plain fds: ZAP's and the metrics SUB's ZMQ_FD are edge-triggered, and their handlers
+    //  read until ZMQ_EVENTS shows nothing left, so no edge is lost.
+    enum { S_CLIENTS, S_WORKERS, S_STOP, S_METRICS, S_AUTH, S_NITEMS };
+    zmq_pollitem_t items[S_NITEMS] = {
+        [S_CLIENTS] = { self->clients_raw, 0, ZMQ_POLLIN, 0 },
+        [S_WORKERS] = { self->workers_raw, 0, ZMQ_POLLIN, 0 },
+        [S_STOP] = { NULL, self->stop_fd, ZMQ_POLLIN, 0 },
+        [S_METRICS] = { NULL, s_zmq_fd (self->metrics ? zsock_resolve (self->metrics) : NULL),
+                        ZMQ_POLLIN, 0 },
+        [S_AUTH] = { NULL, s_zmq_fd (self->auth ? hd_auth_socket (self->auth) : NULL),
+                     ZMQ_POLLIN, 0 },
     };
-    int nitems = self->auth ? 5 : 4;
+    //  Whatever arrived before the loop started raised its edge already: look once.
+    bool first = true, metrics_more = false;
     hd_info ("serving clients on %s, workers on %s%s", self->clients_ep, self->workers_ep,
              self->config.insecure ? " (insecure)" : " (CURVE)");
     self->next_beat_ms = hd_broker_now () + self->config.heartbeat_ms;
@@ -270,22 +336,26 @@ hd_broker_run (hd_broker_t *self)
         int64_t due = hd_scheduler_next_due_ms (self->scheduler);  //  a retry's backoff ends
         if (due >= 0 && due - now0 < wait)
             wait = due - now0;
-        if (zmq_poll (items, nitems, wait > 0 ? (long) wait : 0) < 0)
+        if (first || metrics_more)
+            wait = 0;
+        if (zmq_poll (items, S_NITEMS, wait > 0 ? (long) wait : 0) < 0)
             break;  //  EINTR from a signal: zsys_interrupted is set
-        if (items[2].revents & ZMQ_POLLIN)
+        if (items[S_STOP].revents & ZMQ_POLLIN)
             break;
         hd_scheduler_set_now (self->scheduler, hd_broker_now ());  //  dates backoffs of losses
-        if (nitems == 5 && (items[4].revents & ZMQ_POLLIN))
+        if (self->auth && (first || (items[S_AUTH].revents & ZMQ_POLLIN)))
             hd_auth_handle (self->auth);
-        if (self->metrics && (items[3].revents & ZMQ_POLLIN))
-            hd_broker_on_metrics (self);
-        if (items[1].revents & ZMQ_POLLIN)
+        if (self->metrics && (first || metrics_more || (items[S_METRICS].revents & ZMQ_POLLIN)))
+            metrics_more = hd_broker_on_metrics (self);  //  more left than one round takes
+        first = false;
+        if (items[S_WORKERS].revents & ZMQ_POLLIN)
             hd_broker_on_worker (self);
-        if (items[0].revents & ZMQ_POLLIN)
+        if (items[S_CLIENTS].revents & ZMQ_POLLIN)
             hd_broker_on_client (self);
         hd_broker_dispatch (self);
         int64_t now = hd_broker_now ();
         if (now >= self->next_beat_ms) {
+            first = true;  //  belt and braces: look at the quiet sockets once a beat
             hd_broker_beat (self, now);
             hd_broker_expire (self, now);
             hd_registry_check_stale (self->registry, now, self->config.stale_ms);

@@ -50,13 +50,16 @@ hd_broker_bind_extra (hd_broker_t *self, char *errbuf, size_t errlen)
     return rc;
 }
 
-void
+bool
 hd_broker_on_metrics (hd_broker_t *self)
 {
     int64_t now = hd_broker_now ();
     void *sock = zsock_resolve (self->metrics);
     hd_metrics_t m;
-    for (int n = 0; n < 256; n++) {
+    //  Read until ZMQ_EVENTS says nothing is left: the loop polls this socket's edge-triggered
+    //  ZMQ_FD, which is raised again only after that.
+    int n = 0;
+    for (; n < 1024 && (zsock_events (self->metrics) & ZMQ_POLLIN); n++) {
         if (hd_frames_recv (&self->in, sock, ZMQ_DONTWAIT) != HD_OK)
             break;
         hd_node_t *node = NULL;
@@ -76,6 +79,7 @@ hd_broker_on_metrics (hd_broker_t *self)
             self->stats.bad_metrics++;  //  malformed, or from a node not (yet) registered
     }
     hd_frames_clear (&self->in);
+    return n == 1024;
 }
 
 void

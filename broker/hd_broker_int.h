@@ -11,6 +11,7 @@
 #include "hd_buf.h"
 #include "hd_codec.h"
 #include "hd_codec_nodes.h"
+#include "hd_discovery.h"
 #include "hd_frames.h"
 #include "hd_registry.h"
 #include "hd_scheduler.h"
@@ -58,12 +59,15 @@ typedef struct {
 
 struct hd_broker {
     hd_broker_config_t config;
-    zsock_t *clients, *workers, *stop_pull, *metrics, *events;
+    zsock_t *clients, *workers, *metrics, *events;
+    int stop_fd;                   //  eventfd: hd_broker_stop (any thread) writes it
     void *clients_raw, *workers_raw;
     hd_auth_t *auth;
     char workers_keys[4096];       //  KEYS_DIR/workers.keys: approvals are appended here
     zcert_t *cert;
-    char clients_ep[256], workers_ep[256], metrics_ep[256], events_ep[256], stop_ep[64];
+    char fingerprint[HD_FINGERPRINT_TEXT];  //  of the public key; "" insecure
+    hd_discovery_t *beacon;        //  the discovery beacon's actor; NULL when off
+    char clients_ep[256], workers_ep[256], metrics_ep[256], events_ep[256];
     uint32_t metrics_port;
     uint64_t last_completed;       //  for the stats event's rate
     hd_registry_t *registry;
@@ -107,7 +111,8 @@ int hd_broker_send_to_client (hd_broker_t *self, uint32_t client, uint8_t cmd);
 int64_t hd_broker_now (void);
 //  hd_broker_admin.c: metrics, events, ADMIN, NODES, requirement checks
 hd_err_t hd_broker_bind_extra (hd_broker_t *self, char *errbuf, size_t errlen);
-void hd_broker_on_metrics (hd_broker_t *self);
+//  true when more metrics wait than one call reads.
+bool hd_broker_on_metrics (hd_broker_t *self);
 void hd_broker_event (hd_broker_t *self, const char *type, const char *node, const char *state,
                       const char *text);
 void hd_broker_stats_event (hd_broker_t *self, int64_t elapsed_ms);

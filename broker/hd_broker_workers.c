@@ -69,15 +69,24 @@ s_prepare_out (hd_broker_t *self, hd_node_t *node)
     hd_nodeout_t *o = node->user;
     if (!o && !(o = node->user = calloc (1, sizeof *o)))
         return HD_ENOMEM;
-    //  The worker keeps up to 4 x slots tasks waiting beside its running ones (hd_worker.c).
+    //  The worker said how many tasks it takes at once (HELLO queue); one that did not takes
+    //  5 x slots (protocol 1's first workers). Never more than one TASK message holds.
+    uint64_t queue = node->queue >= node->slots ? node->queue : 5ull * node->slots;
+    if (queue > HD_MAX_BATCH)
+        queue = HD_MAX_BATCH > node->slots ? HD_MAX_BATCH : node->slots;
     uint32_t prefetch = self->config.prefetch < 4 ? self->config.prefetch : 4;
-    node->credit = node->slots * (1 + prefetch);
-    if (o->cap < node->credit) {
-        hd_job_t **jobs = realloc (o->jobs, node->credit * sizeof *jobs);
+    uint64_t credit = (uint64_t) node->slots * (1 + prefetch);
+    uint64_t deep = (uint64_t) node->slots * (1 + self->config.prefetch_short);
+    node->credit = (uint32_t) (credit < queue ? credit : queue);
+    node->deep_credit = (uint32_t) (deep < queue ? deep : queue);
+    if (node->deep_credit < node->credit)
+        node->deep_credit = node->credit;
+    if (o->cap < node->deep_credit) {
+        hd_job_t **jobs = realloc (o->jobs, node->deep_credit * sizeof *jobs);
         if (!jobs)
             return HD_ENOMEM;
         o->jobs = jobs;
-        o->cap = node->credit;
+        o->cap = node->deep_credit;
     }
     uint32_t want = (uint32_t) hd_registry_size (self->registry);
     if (self->touched_cap < want) {
@@ -155,6 +164,8 @@ s_complete_results (hd_broker_t *self, hd_node_t *node, hd_job_t **jobs, uint32_
             continue;
         }
         self->stats.completed++;
+        if (r.status == HD_ST_OK || r.status == HD_ST_FAILED)
+            hd_scheduler_observe_run (self->scheduler, job->fn, r.elapsed_ms);
         if (r.status != HD_ST_OK) {
             node->failed++;
             self->stats.failed++;
@@ -300,8 +311,8 @@ hd_broker_on_worker (hd_broker_t *self)
 static void
 s_pick (hd_broker_t *self, hd_job_t *job, hd_node_t *node)
 {
-    //  s_prepare_out sized both arrays: a node holds at most `slots` leases (the scheduler's
-    //  credit rule) and touched has room for every registered node.
+    //  s_prepare_out sized both arrays: a node holds at most deep_credit leases (the
+    //  scheduler's credit rule) and touched has room for every registered node.
     hd_nodeout_t *o = node->user;
     if (!o->listed) {
         self->touched[self->ntouched++] = node;

@@ -36,6 +36,8 @@ typedef struct hd_node {
     uint32_t in_flight;                //  tasks leased to this worker now
     uint32_t credit;                   //  leases it may hold: slots + prefetch (0: slots); a
                                        //  task with a deadline still needs a free slot
+    uint32_t deep_credit;              //  the same for tasks of short functions (0: credit)
+    uint32_t queue;                    //  tasks the worker accepts at once (HELLO; 0: 5 x slots)
     uint32_t cores;
     double capacity;                   //  C_j > 0 (see hd_registry_update_metrics)
     double score;                      //  per-core benchmark score, 0: none (capacity = slots)

@@ -419,6 +419,39 @@ hd_scheduler_requeue (hd_scheduler_t *self, const hd_id_t *id, uint32_t attempt,
 
 //  --- the clock -------------------------------------------------------------------------------
 
+//  Results before a function may count as short, and the thresholds (ms, with hysteresis).
+#define S_RUNS_MIN 8
+#define S_SHORT_MS 0.5
+#define S_LONG_MS  2.0
+
+void
+hd_scheduler_observe_run (hd_scheduler_t *self, uint32_t fn, uint32_t run_ms)
+{
+    assert (self);
+    hd_fnqueue_t *fnq = fn < HD_MAX_FN_IDS ? self->fnqs[fn] : NULL;
+    if (!fnq)
+        return;
+    //  A moving average over about 16 results: a function that turns slow stops being short
+    //  within a few of them, and one slow run among many short ones does not flip it.
+    fnq->run_ms = fnq->runs ? fnq->run_ms + ((double) run_ms - fnq->run_ms) / 16.0 : run_ms;
+    if (fnq->runs < S_RUNS_MIN)
+        fnq->runs++;
+    bool deep = fnq->deep ? fnq->run_ms < S_LONG_MS
+                          : fnq->runs >= S_RUNS_MIN && fnq->run_ms < S_SHORT_MS;
+    if (deep != fnq->deep) {
+        fnq->deep = deep;
+        if (fnq->heaped)
+            fnq->gen = 0;  //  the CREDIT heap's members follow the other limit now: rebuild
+    }
+}
+
+bool
+hd_scheduler_is_short (const hd_scheduler_t *self, uint32_t fn)
+{
+    assert (self);
+    return fn < HD_MAX_FN_IDS && self->fnqs[fn] && self->fnqs[fn]->deep;
+}
+
 void
 hd_scheduler_set_now (hd_scheduler_t *self, int64_t now_ms)
 {

@@ -58,6 +58,15 @@ hd_err_t hd_scheduler_submit (hd_scheduler_t *self, const hd_submit_t *msg, uint
 bool hd_scheduler_next (hd_scheduler_t *self, int64_t now_ms, hd_job_t **job_out,
                         hd_node_t **worker_out);
 
+//  A worker ran a job of function `fn` in `run_ms` (the run time it reports, whole ms, so a
+//  sub-millisecond run says 0). A function whose runs average under half a millisecond (after
+//  S_RUNS_MIN results; it stops being one above 2 ms) is short: its jobs may fill a worker up to
+//  node->deep_credit instead of node->credit, so that many travel in each TASK message. Jobs
+//  with a deadline still need a free slot. Unknown fn: ignored.
+void hd_scheduler_observe_run (hd_scheduler_t *self, uint32_t fn, uint32_t run_ms);
+//  Whether `fn` counts as short now (for tests and the operator's view).
+bool hd_scheduler_is_short (const hd_scheduler_t *self, uint32_t fn);
+
 //  A worker reported a result for (id, attempt). HD_OK: the lease was current, the job is DONE,
 //  *out is it, job->worker is NULL again, and the worker's in_flight dropped by one and its
 //  `done` rose by one (the caller counts `failed` itself); the caller delivers the result and

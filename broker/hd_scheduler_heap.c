@@ -105,7 +105,7 @@ s_update (hd_nheap_t *heap, int kind, hd_node_t *node, double key)
 void
 hd_scheduler_heaps_update (hd_fnqueue_t *fnq, hd_node_t *node, double key)
 {
-    s_update (&fnq->heaps[HD_HEAP_CREDIT], HD_HEAP_CREDIT, node, key);
+    s_update (&fnq->heaps[HD_HEAP_CREDIT], hd_scheduler_credit_kind (fnq), node, key);
     if (fnq->slot_heap)
         s_update (&fnq->heaps[HD_HEAP_SLOT], HD_HEAP_SLOT, node, key);
 }
@@ -144,8 +144,9 @@ bool
 hd_scheduler_heaps_fill (hd_fnqueue_t *fnq, uint32_t max_index)
 {
     int kinds = fnq->slot_heap ? HD_HEAPS : 1;
-    for (int kind = 0; kind < kinds; kind++) {
-        hd_nheap_t *heap = &fnq->heaps[kind];
+    for (int h = 0; h < kinds; h++) {
+        hd_nheap_t *heap = &fnq->heaps[h];
+        int kind = h == HD_HEAP_CREDIT ? hd_scheduler_credit_kind (fnq) : h;
         if (!s_heap_reserve (heap, fnq->nworkers, max_index + 1))
             return false;
         for (uint32_t i = 0; i < fnq->nworkers; i++)
@@ -184,12 +185,12 @@ s_top (hd_nheap_t *heap, int kind)
 }
 
 static hd_node_t *
-s_scan (const hd_nheap_t *heap, const hd_job_t *job)
+s_scan (const hd_nheap_t *heap, const hd_job_t *job, int kind)
 {
     const hd_nheap_ent_t *best = NULL;
     for (uint32_t at = 0; at < heap->n; at++)
         if ((!best || hd_scheduler_heap_before (&heap->ents[at], best)) &&
-            hd_scheduler_node_fits (heap->ents[at].node, job))
+            hd_scheduler_node_fits (heap->ents[at].node, job, kind))
             best = &heap->ents[at];
     return best ? best->node : NULL;
 }
@@ -198,20 +199,20 @@ s_scan (const hd_nheap_t *heap, const hd_job_t *job)
 //  until one meets the job's requirements. Requirements few workers meet would make that slow:
 //  past S_WALK_MAX visits, one plain scan, O(workers) as the old rule always was.
 static hd_node_t *
-s_walk (const hd_nheap_t *heap, const hd_job_t *job)
+s_walk (const hd_nheap_t *heap, const hd_job_t *job, int kind)
 {
     uint32_t open[S_WALK_MAX + 1] = { 0 };
     uint32_t nopen = heap->n > 0;
     for (uint32_t visits = 0; nopen > 0; visits++) {
         if (visits == S_WALK_MAX)
-            return s_scan (heap, job);
+            return s_scan (heap, job, kind);
         uint32_t best = 0;
         for (uint32_t i = 1; i < nopen; i++)
             if (hd_scheduler_heap_before (&heap->ents[open[i]], &heap->ents[open[best]]))
                 best = i;
         uint32_t at = open[best];
         open[best] = open[--nopen];
-        if (hd_scheduler_node_fits (heap->ents[at].node, job))
+        if (hd_scheduler_node_fits (heap->ents[at].node, job, kind))
             return heap->ents[at].node;
         for (uint32_t child = 2 * at + 1; child <= 2 * at + 2 && child < heap->n; child++)
             open[nopen++] = child;
@@ -223,7 +224,7 @@ hd_node_t *
 hd_scheduler_heap_pick (hd_nheap_t *heap, int kind, const hd_job_t *job)
 {
     hd_node_t *top = s_top (heap, kind);
-    if (!top || !job->reqs || hd_scheduler_node_fits (top, job))
+    if (!top || !job->reqs || hd_scheduler_node_fits (top, job, kind))
         return top;
-    return s_walk (heap, job);
+    return s_walk (heap, job, kind);
 }

@@ -61,8 +61,10 @@ typedef struct {
 } hd_nheap_t;
 
 //  Which leases a heap counts: free credit (slots + prefetch) for a job without a deadline, a
-//  free slot for a job with one (it must not wait in the worker's local backlog).
-enum { HD_HEAP_CREDIT = 0, HD_HEAP_SLOT = 1, HD_HEAPS = 2 };
+//  free slot for a job with one (it must not wait in the worker's local backlog). A limit kind
+//  is one of these, or HD_LIMIT_DEEP: the deep credit of a short function (its jobs use the
+//  CREDIT heap, whose members then follow that limit).
+enum { HD_HEAP_CREDIT = 0, HD_HEAP_SLOT = 1, HD_HEAPS = 2, HD_LIMIT_DEEP = 2 };
 
 //  Per function: its levels, its place in the ring of functions with queued jobs, and its
 //  workers: all that offer it, by index (scanned when few), and when many, also those that could
@@ -77,6 +79,11 @@ struct hd_fnqueue {
     uint32_t nworkers, workers_cap;
     bool heaped;     //  nworkers >= config.heap_min_workers: heaps are kept
     bool slot_heap;  //  a job with a deadline came: heaps[HD_HEAP_SLOT] is kept too
+    //  Short function: its runs take well under a millisecond (a moving average of the run
+    //  times workers report), so its jobs may fill a worker's deep credit (docs/SCHEDULING.md).
+    bool deep;
+    double run_ms;   //  that average
+    uint32_t runs;   //  results it has seen, up to S_RUNS_MIN
     hd_nheap_t heaps[HD_HEAPS];
 };
 
@@ -110,11 +117,22 @@ struct hd_scheduler {
     uint32_t leased;
 };
 
-//  Leases `node` may hold for a job with (deadline) or without a deadline.
+//  Leases `node` may hold for a job of limit kind `kind` (HD_HEAP_SLOT: a job with a deadline;
+//  HD_HEAP_CREDIT: without; HD_LIMIT_DEEP: a job of a short function without a deadline).
 static inline uint32_t
-hd_scheduler_limit (const hd_node_t *node, bool deadline)
+hd_scheduler_limit (const hd_node_t *node, int kind)
 {
-    return deadline || node->credit < node->slots ? node->slots : node->credit;
+    uint32_t credit = node->credit < node->slots ? node->slots : node->credit;
+    if (kind == HD_HEAP_SLOT)
+        return node->slots;
+    return kind == HD_LIMIT_DEEP && node->deep_credit > credit ? node->deep_credit : credit;
+}
+
+//  The limit kind of fnq's jobs without a deadline.
+static inline int
+hd_scheduler_credit_kind (const hd_fnqueue_t *fnq)
+{
+    return fnq->deep ? HD_LIMIT_DEEP : HD_HEAP_CREDIT;
 }
 
 //  Earliest expected completion: the worker with the least key gets the next job. Never NaN
@@ -131,7 +149,7 @@ static inline bool
 hd_scheduler_wants (int kind, const hd_node_t *node)
 {
     return node->state == HD_NODE_READY && !node->stale && !node->hot &&
-           node->in_flight < hd_scheduler_limit (node, kind == HD_HEAP_SLOT);
+           node->in_flight < hd_scheduler_limit (node, kind);
 }
 
 //  Heap order: least key first, ties to the lowest worker index.
@@ -190,7 +208,8 @@ void hd_scheduler_unpark (hd_scheduler_t *self, int64_t now_ms);
 void hd_scheduler_queues_free (hd_scheduler_t *self);
 
 //  hd_scheduler_match.c: may `node` take `job` now (function, state, limit, requirements)
-bool hd_scheduler_node_fits (const hd_node_t *node, const hd_job_t *job);
+//  `kind`: the limit kind the job is held to (hd_scheduler_limit).
+bool hd_scheduler_node_fits (const hd_node_t *node, const hd_job_t *job, int kind);
 
 //  hd_scheduler_heap.c: the heaps of one function (see hd_fnqueue_t)
 //  Rebuild fnq's heaps from fnq->workers. false when memory runs out (fnq unchanged).

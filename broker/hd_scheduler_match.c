@@ -58,10 +58,10 @@ s_node_has_memory (const hd_node_t *node, const hd_reqs_t *reqs)
 //  Tasks beyond the node's slots wait in its local backlog (prefetch, so that many tasks travel
 //  in one message); a task with a deadline must not spend it waiting there: it needs a slot.
 bool
-hd_scheduler_node_fits (const hd_node_t *node, const hd_job_t *job)
+hd_scheduler_node_fits (const hd_node_t *node, const hd_job_t *job, int kind)
 {
     return node->state == HD_NODE_READY && !node->stale && !node->hot &&
-           node->in_flight < hd_scheduler_limit (node, job->timeout_ms != 0) &&
+           node->in_flight < hd_scheduler_limit (node, kind) &&
            hd_registry_offers (node, job->fn) && s_node_meets (node, job->reqs) &&
            s_node_has_memory (node, job->reqs);
 }

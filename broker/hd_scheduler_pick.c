@@ -172,7 +172,7 @@ s_scan_pick (const hd_fnqueue_t *fnq, int kind, const hd_job_t *job)
     for (uint32_t i = 0; i < fnq->nworkers; i++) {
         hd_node_t *node = fnq->workers[i];
         bool fits =
-            job->reqs ? hd_scheduler_node_fits (node, job) : hd_scheduler_wants (kind, node);
+            job->reqs ? hd_scheduler_node_fits (node, job, kind) : hd_scheduler_wants (kind, node);
         if (fits && (!best || s_sooner (node, best)))
             best = node;
     }
@@ -185,10 +185,11 @@ s_pick_node (hd_scheduler_t *self, hd_fnqueue_t *fnq, const hd_job_t *job)
     bool deadline = job->timeout_ms != 0;
     if (!s_fnq_ready (self, fnq, deadline))
         return NULL;
-    int kind = deadline ? HD_HEAP_SLOT : HD_HEAP_CREDIT;
+    int kind = deadline ? HD_HEAP_SLOT : hd_scheduler_credit_kind (fnq);
     if (!fnq->heaped || (job->reqs && job->reqs->node[0]))
         return s_scan_pick (fnq, kind, job);
-    return hd_scheduler_heap_pick (&fnq->heaps[kind], kind, job);
+    return hd_scheduler_heap_pick (&fnq->heaps[deadline ? HD_HEAP_SLOT : HD_HEAP_CREDIT], kind,
+                                   job);
 }
 
 //  --- the job ---------------------------------------------------------------------------------

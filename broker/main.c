@@ -8,6 +8,7 @@
 
 #include "hd_broker.h"
 #include "hd_config.h"
+#include "hd_discovery.h"
 #include "hd_log.h"
 #include "hd_transport.h"
 
@@ -34,6 +35,9 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "      --journal-batch MS   batch mode's longest delay (default %u)\n"
              "      --prefetch N         tasks per slot a worker may hold waiting, 0..4 (default "
              "%u)\n"
+             "      --prefetch-short N   the same for short functions (runs under 0.5 ms), "
+             "0..1023\n"
+             "                           (default %u; a worker's HELLO queue caps it)\n"
              "      --max-payload BYTES  largest task payload accepted (default %u)\n"
              "      --max-queue N        tasks queued + running at most (default %u)\n"
              "      --heartbeat MS       heartbeat interval (default %u)\n"
@@ -45,21 +49,30 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "      --stale MS           no task to a node whose metrics are this old (default "
              "%u)\n"
              "      --temp-limit C       no task to a node this hot, 0: no limit (default %.0f)\n"
+             "      --cluster NAME       cluster name announced to workers (default %s)\n"
+             "      --beacon-port N      UDP port of the discovery beacon (default %u)\n"
+             "      --beacon-interface IFACE  network interface the beacon goes out on\n"
+             "                           (default $ZSYS_INTERFACE, else the one holding the "
+             "workers\n"
+             "                           address, else the first with broadcast)\n"
+             "      --no-beacon          do not announce this broker on the LAN (workers then "
+             "need\n"
+             "                           --broker HOST)\n"
              "      --log-level LEVEL    error|warn|info|debug (default info)\n"
              "      --config FILE        config file, [broker] section (default $HEDDLE_CONFIG, "
              "else\n"
              "                           /etc/heddle/heddle.conf if it exists); flags win\n"
              "      --print-config       print the effective configuration and exit\n"
-             "      --print-endpoints    once bound, print \"clients=EP workers=EP\" on stdout "
-             "(for\n"
-             "                           scripts binding port *)\n"
+             "      --print-endpoints    once bound, print \"clients=EP workers=EP ... "
+             "fingerprint=FP\"\n"
+             "                           on stdout (for scripts binding port *)\n"
              "  -h, --help               this text\n"
              "Endpoints take tcp://host:port, host:port, or a bare host (default ports 7700 and "
              "7701).\n",
              d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
-             d->journal_dir, d->journal_batch_ms, d->prefetch, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
+             d->journal_dir, d->journal_batch_ms, d->prefetch, d->prefetch_short, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
              d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->stale_ms,
-             d->temp_limit_c);
+             d->temp_limit_c, d->cluster, d->beacon_port);
 }
 
 static int
@@ -117,6 +130,7 @@ typedef struct {
     hd_broker_config_t config;
     char clients[256], workers[256];
     bool print;
+    bool no_beacon;  //  wins over --beacon-port, whatever their order
 } s_args_t;
 
 static const struct option s_opts[] = {
@@ -124,21 +138,22 @@ static const struct option s_opts[] = {
     { "insecure", 0, 0, 'I' }, { "auto-approve", 0, 0, 'U' }, { "max-payload", 1, 0, 'P' },
     { "max-queue", 1, 0, 'Q' },
     { "heartbeat", 1, 0, 'H' }, { "misses", 1, 0, 'M' }, { "attempts", 1, 0, 'A' },
-    { "prefetch", 1, 0, 'F' }, { "journal", 1, 0, 'j' }, { "journal-dir", 1, 0, 'J' },
+    { "prefetch", 1, 0, 'F' }, { "prefetch-short", 1, 0, 'f' }, { "journal", 1, 0, 'j' }, { "journal-dir", 1, 0, 'J' },
     { "journal-batch", 1, 0, 'B' }, { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' },
     { "max-client-tasks", 1, 0, 'C' }, { "result-ttl", 1, 0, 'T' }, { "stale", 1, 0, 'S' },
     { "temp-limit", 1, 0, 't' }, { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' },
     { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' }, { "help", 0, 0, 'h' },
-    { 0, 0, 0, 0 } };
+    { "cluster", 1, 0, 'N' }, { "beacon-port", 1, 0, 'o' }, { "no-beacon", 0, 0, 'n' },
+    { "beacon-interface", 1, 0, 'i' }, { 0, 0, 0, 0 } };
 
 static int
-s_prefetch_arg (const char *text, uint32_t *out)
+s_prefetch_arg (const char *name, const char *text, uint32_t max, uint32_t *out)
 {
     *out = 0;
-    if (strcmp (text, "0") != 0 && s_uint_arg ("prefetch", text, out) != 0)
+    if (strcmp (text, "0") != 0 && s_uint_arg (name, text, out) != 0)
         return -1;
-    if (*out > 4) {
-        fprintf (stderr, "heddle-broker: --prefetch is 0..4\n");
+    if (*out > max) {
+        fprintf (stderr, "heddle-broker: --%s is 0..%u\n", name, max);
         return -1;
     }
     return 0;
@@ -153,6 +168,30 @@ s_log_level_arg (const char *text)
         return -1;
     }
     hd_log_set_level (level);
+    return 0;
+}
+
+static int
+s_cluster_arg (const char *text, const char **out)
+{
+    if (!hd_discovery_cluster_ok (text)) {
+        fprintf (stderr, "heddle-broker: --cluster takes 1..%d of A-Z a-z 0-9 . _ -, got '%s'\n",
+                 HD_CLUSTER_MAX, text);
+        return -1;
+    }
+    *out = text;
+    return 0;
+}
+
+static int
+s_port_arg (const char *text, uint32_t *out)
+{
+    if (s_uint_arg ("beacon-port", text, out) != 0)
+        return -1;
+    if (*out > 65535) {
+        fprintf (stderr, "heddle-broker: --beacon-port is 1..65535\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -174,7 +213,8 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'A': return s_uint_arg ("attempts", arg, &c->default_attempts);
         case 'j': return s_journal_mode (arg, &c->journal_mode);
         case 'J': c->journal_dir = arg; return 0;
-        case 'F': return s_prefetch_arg (arg, &c->prefetch);
+        case 'F': return s_prefetch_arg ("prefetch", arg, 4, &c->prefetch);
+        case 'f': return s_prefetch_arg ("prefetch-short", arg, HD_MAX_BATCH - 1, &c->prefetch_short);
         case 'B': return s_uint_arg ("journal-batch", arg, &c->journal_batch_ms);
         case 'm': c->metrics_endpoint = s_endpoint_or_none (arg, s_metrics_ep, 7702); return 0;
         case 'e': c->events_endpoint = s_endpoint_or_none (arg, s_events_ep, 7703); return 0;
@@ -183,6 +223,10 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'S': return s_uint_arg ("stale", arg, &c->stale_ms);
         case 't': return s_double_arg ("temp-limit", arg, &c->temp_limit_c);
         case 'L': return s_log_level_arg (arg);
+        case 'N': return s_cluster_arg (arg, &c->cluster);
+        case 'o': return s_port_arg (arg, &c->beacon_port);
+        case 'n': a->no_beacon = true; return 0;
+        case 'i': c->beacon_interface = arg; return 0;
         case 'G': return 0;  //  read before any other option (hd_config_open)
         case 'p': a->print = true; return 0;
         case 'E': s_print_endpoints = true; return 0;
@@ -226,7 +270,8 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             "insecure = %s\nauto-approve = %s\nmax-payload = %u\nmax-queue = %u\n"
             "heartbeat = %u\nmisses = %u\n"
             "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nstale = %u\n"
-            "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n",
+            "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n"
+            "cluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n",
             file ? hd_config_name (file) : "(none)", a->clients, a->workers,
             c->metrics_endpoint ? c->metrics_endpoint : "none",
             c->events_endpoint ? c->events_endpoint : "none", c->keys_dir ? c->keys_dir : "(none)",
@@ -234,7 +279,9 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             c->max_queue, c->heartbeat_ms, c->heartbeat_misses, c->default_attempts,
             c->max_client_tasks, c->result_ttl_ms, c->stale_ms, c->temp_limit_c,
             (const char *[]) { "none", "batch", "sync" }[c->journal_mode], c->journal_dir,
-            c->journal_batch_ms);
+            c->journal_batch_ms, c->cluster, c->beacon_port,
+            c->beacon_interface ? c->beacon_interface : "(default)",
+            a->no_beacon ? "yes" : "no");
 }
 
 static int
@@ -248,11 +295,16 @@ s_run (const hd_broker_config_t *config)
         fprintf (stderr, "heddle-broker: %s: %s\n", hd_strerror (rc), err);
         return 1;
     }
+    const char *fp = hd_broker_fingerprint (broker);
+    if (*fp)
+        hd_info ("broker key %s, fingerprint %s (workers can check it: --broker-fingerprint)",
+                 hd_broker_public_key (broker), fp);
     if (s_print_endpoints) {
-        printf ("clients=%s workers=%s metrics=%s events=%s\n",
+        printf ("clients=%s workers=%s metrics=%s events=%s fingerprint=%s\n",
                 hd_broker_clients_endpoint (broker), hd_broker_workers_endpoint (broker),
                 *hd_broker_metrics_endpoint (broker) ? hd_broker_metrics_endpoint (broker) : "none",
-                *hd_broker_events_endpoint (broker) ? hd_broker_events_endpoint (broker) : "none");
+                *hd_broker_events_endpoint (broker) ? hd_broker_events_endpoint (broker) : "none",
+                *fp ? fp : "none");
         fflush (stdout);
     }
     rc = hd_broker_run (broker);
@@ -289,6 +341,8 @@ main (int argc, char **argv)
     a.config.workers_endpoint = a.workers;
     if (a.print)
         s_print_config (&a, file);
+    if (a.no_beacon)
+        a.config.beacon_port = 0;
     int code = a.print ? 0 : s_run (&a.config);
     hd_config_destroy (&file);
     return code;

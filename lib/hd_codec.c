@@ -212,10 +212,12 @@ hd_codec_encode_hello (hd_buf_t *buf, const hd_hello_t *msg)
         return HD_EINVAL;
     s_enc_t enc;
     s_enc_start (&enc, buf,
-                 3 + (msg->cores != 0) + (msg->arch[0] != 0) + (msg->ntags != 0) +
-                     (msg->score != 0));
+                 3 + (msg->queue != 0) + (msg->cores != 0) + (msg->arch[0] != 0) +
+                     (msg->ntags != 0) + (msg->score != 0));
     s_pack_str (&enc, "name", msg->name);
     s_pack_uint (&enc, "slots", msg->slots);
+    if (msg->queue != 0)
+        s_pack_uint (&enc, "queue", msg->queue);
     if (msg->cores != 0)
         s_pack_uint (&enc, "cores", msg->cores);
     if (msg->arch[0] != 0)

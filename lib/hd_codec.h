@@ -69,10 +69,12 @@ typedef struct {
     char reason[HD_MAX_ERROR + 1];
 } hd_reject_t;
 
-//  HELLO envelope (worker -> broker). Keys: name, slots, cores, arch, fns, tags, score (float).
+//  HELLO envelope (worker -> broker). Keys: name, slots, queue, cores, arch, fns, tags, score
+//  (float).
 typedef struct {
     char name[HD_MAX_NAME + 1];
     uint32_t slots;    //  >= 1
+    uint32_t queue;    //  tasks it accepts at once, running + waiting; 0: not said (5 x slots)
     uint32_t cores;
     char arch[HD_MAX_NAME + 1];
     uint32_t nfns;

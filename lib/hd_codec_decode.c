@@ -477,6 +477,7 @@ static const s_field_t s_reject_fields[] = {
 static const s_field_t s_hello_fields[] = {
     S_ONE (hd_hello_t, "name", F_STR, true, name),
     S_ONE (hd_hello_t, "slots", F_UINT, true, slots),
+    S_ONE (hd_hello_t, "queue", F_UINT, false, queue),
     S_ONE (hd_hello_t, "cores", F_UINT, false, cores),
     S_ONE (hd_hello_t, "arch", F_STR, false, arch),
     S_LIST (hd_hello_t, "fns", F_FN, true, fns, nfns),

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "hd_config_int.h"
+#include "hd_discovery.h"
+#include "hd_keys.h"
 
 typedef enum {
     S_STRING,    //  any non-empty text
@@ -22,6 +24,8 @@ typedef enum {
     S_BOOL,      //  yes/no, true/false, on/off, 1/0
     S_ENUM,      //  one of `choices` ("a|b|c")
     S_ENDPOINT,  //  tcp://HOST:PORT, HOST:PORT, HOST, ipc://, inproc://; or a choice ("none")
+    S_CLUSTER,   //  a cluster name for discovery: 1..32 of A-Z a-z 0-9 . _ -
+    S_FINGERPRINT,  //  a key fingerprint: 32 hex digits, ':' between groups allowed
 } s_type_t;
 
 typedef struct {
@@ -48,6 +52,7 @@ static const s_key_t s_keys[] = {
     { "broker", "journal-dir", S_STRING, 0, 0, NULL },
     { "broker", "journal-batch", S_UINT, 1, UINT32_MAX, NULL },
     { "broker", "prefetch", S_UINT, 0, 4, NULL },
+    { "broker", "prefetch-short", S_UINT, 0, 1023, NULL },
     { "broker", "max-payload", S_UINT, 1, UINT32_MAX, NULL },
     { "broker", "max-queue", S_UINT, 1, UINT32_MAX, NULL },
     { "broker", "heartbeat", S_UINT, 1, UINT32_MAX, NULL },
@@ -58,7 +63,11 @@ static const s_key_t s_keys[] = {
     { "broker", "stale", S_UINT, 1, UINT32_MAX, NULL },
     { "broker", "temp-limit", S_DOUBLE, 0, 0, NULL },
     { "broker", "log-level", S_ENUM, 0, 0, S_LEVELS },
-    { "worker", "broker", S_ENDPOINT, 0, 0, NULL },
+    { "broker", "cluster", S_CLUSTER, 0, 0, NULL },
+    { "broker", "beacon-port", S_UINT, 1, 65535, NULL },
+    { "broker", "beacon-interface", S_STRING, 0, 0, NULL },
+    { "broker", "no-beacon", S_BOOL, 0, 0, NULL },
+    { "worker", "broker", S_ENDPOINT, 0, 0, "auto" },
     { "worker", "keys", S_STRING, 0, 0, NULL },
     { "worker", "cert", S_STRING, 0, 0, NULL },
     { "worker", "broker-key", S_STRING, 0, 0, NULL },
@@ -75,6 +84,11 @@ static const s_key_t s_keys[] = {
     { "worker", "metrics-interval", S_UINT, 1, UINT32_MAX, NULL },
     { "worker", "work-dir", S_STRING, 0, 0, NULL },
     { "worker", "log-level", S_ENUM, 0, 0, S_LEVELS },
+    { "worker", "cluster", S_CLUSTER, 0, 0, NULL },
+    { "worker", "beacon-port", S_UINT, 1, 65535, NULL },
+    { "worker", "beacon-interface", S_STRING, 0, 0, NULL },
+    { "worker", "discover-timeout", S_UINT, 0, UINT32_MAX, NULL },
+    { "worker", "broker-fingerprint", S_FINGERPRINT, 0, 0, NULL },
     { "client", "broker", S_ENDPOINT, 0, 0, NULL },
     { "client", "keys", S_STRING, 0, 0, NULL },
     { "client", "cert", S_STRING, 0, 0, NULL },
@@ -171,6 +185,7 @@ static bool
 s_value_ok (const s_key_t *k, const char *value)
 {
     bool b;
+    char fp[HD_FINGERPRINT_TEXT];
     switch (k->type) {
         case S_STRING: return true;
         case S_UINT: return s_is_uint (value, k->min, k->max);
@@ -179,6 +194,8 @@ s_value_ok (const s_key_t *k, const char *value)
         case S_BOOL: return hd_config_parse_bool (value, &b) == 0;
         case S_ENUM: return s_is_choice (k->choices, value);
         case S_ENDPOINT: return s_is_choice (k->choices, value) || s_is_endpoint (value);
+        case S_CLUSTER: return hd_discovery_cluster_ok (value);
+        case S_FINGERPRINT: return hd_keys_parse_fingerprint (value, fp) == HD_OK;
     }
     return false;
 }
@@ -197,6 +214,13 @@ s_describe (const s_key_t *k, char *out, size_t outlen)
         case S_ENDPOINT:
             snprintf (out, outlen, "tcp://HOST:PORT, HOST:PORT or HOST%s%s",
                       k->choices ? ", or " : "", k->choices ? k->choices : "");
+            break;
+        case S_CLUSTER:
+            snprintf (out, outlen, "a cluster name (1..32 of A-Z a-z 0-9 . _ -)");
+            break;
+        case S_FINGERPRINT:
+            snprintf (out, outlen, "a key fingerprint (32 hex digits, as `heddle keys "
+                                   "fingerprint` prints it)");
             break;
     }
 }

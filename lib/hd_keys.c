@@ -2,8 +2,10 @@
     plain-text allowlists that operators can edit and review with ordinary tools.  */
 #include "hd_keys.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -274,4 +276,72 @@ hd_keys_pin (const char *dir, const char *key, char *errbuf, size_t errlen)
               "refusing it. If the broker's keys really changed, delete %s and start again",
               key, read ? pinned : "unreadable", path, path);
     return HD_ECRYPTO;
+}
+
+hd_err_t
+hd_keys_read_pin (const char *dir, char out[HD_KEY_TEXT])
+{
+    char path[PATH_MAX], line[64] = "";
+    out[0] = '\0';
+    FILE *f = fopen (hd_keys_path (path, sizeof path, dir, "broker.pin"), "r");
+    if (!f)
+        return errno == ENOENT ? HD_ENOTFOUND : HD_EIO;
+    bool read = fgets (line, sizeof line, f) != NULL;
+    fclose (f);
+    line[strcspn (line, "\r\n")] = '\0';
+    if (!read || !hd_keys_is_z85 (line))
+        return HD_EIO;
+    memcpy (out, line, HD_KEY_TEXT);
+    return HD_OK;
+}
+
+static void
+s_hex_groups (const uint8_t *bytes, char out[HD_FINGERPRINT_TEXT])
+{
+    static const char digits[] = "0123456789abcdef";
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i && i % 2 == 0)
+            *p++ = ':';
+        *p++ = digits[bytes[i] >> 4];
+        *p++ = digits[bytes[i] & 15];
+    }
+    *p = '\0';
+}
+
+hd_err_t
+hd_keys_fingerprint (const char *key, char out[HD_FINGERPRINT_TEXT])
+{
+    uint8_t raw[32], hash[crypto_hash_sha256_BYTES];
+    out[0] = '\0';
+    if (!hd_keys_is_z85 (key) || !zmq_z85_decode (raw, key))
+        return HD_EINVAL;
+    if (sodium_init () < 0)
+        return HD_ECRYPTO;
+    crypto_hash_sha256 (hash, raw, sizeof raw);
+    s_hex_groups (hash, out);
+    return HD_OK;
+}
+
+hd_err_t
+hd_keys_parse_fingerprint (const char *text, char out[HD_FINGERPRINT_TEXT])
+{
+    uint8_t bytes[16];
+    size_t n = 0;
+    out[0] = '\0';
+    for (const char *p = text; p && *p; p++) {
+        if (*p == ':' && p != text && p[1] && p[1] != ':')
+            continue;
+        int v = isdigit ((unsigned char) *p)    ? *p - '0'
+                : isxdigit ((unsigned char) *p) ? tolower ((unsigned char) *p) - 'a' + 10
+                                                : -1;
+        if (v < 0 || n == 32)
+            return HD_EINVAL;
+        bytes[n / 2] = (uint8_t) (n % 2 ? (bytes[n / 2] | v) : v << 4);
+        n++;
+    }
+    if (n != 32)
+        return HD_EINVAL;
+    s_hex_groups (bytes, out);
+    return HD_OK;
 }

@@ -10,7 +10,8 @@
 
 #include "hd_err.h"
 
-#define HD_KEY_TEXT 41  //  Z85 public key, 40 chars + NUL
+#define HD_KEY_TEXT 41          //  Z85 public key, 40 chars + NUL
+#define HD_FINGERPRINT_TEXT 40  //  "xxxx:xxxx:xxxx:xxxx:xxxx:xxxx:xxxx:xxxx" + NUL
 
 //  Create the directory and every file above. HD_EIO with text in errbuf when the directory
 //  already holds keys and force is false, or on any I/O error.
@@ -40,6 +41,18 @@ hd_err_t hd_keys_load_or_make (const char *dir, const char *name, zcert_t **out,
 //  Trust on first use: record `key` (Z85) in dir/broker.pin when that file is missing; else
 //  compare. HD_OK; HD_ECRYPTO with a clear message when the pinned key differs; HD_EIO.
 hd_err_t hd_keys_pin (const char *dir, const char *key, char *errbuf, size_t errlen);
+//  The pinned broker key in dir/broker.pin, without changing anything. HD_OK with the key in
+//  out; HD_ENOTFOUND when there is no pin yet; HD_EIO when the file cannot be read or holds no
+//  Z85 key.
+hd_err_t hd_keys_read_pin (const char *dir, char out[HD_KEY_TEXT]);
+//  The fingerprint of a public key (Z85 text): the first 16 bytes of SHA-256 over the key's 32
+//  raw bytes, in lower-case hex, 8 groups of 4 digits joined by ':' (39 characters). Short
+//  enough to read over the phone, long enough that no one can make a key that matches it.
+//  HD_OK; HD_EINVAL when key is not a Z85 key.
+hd_err_t hd_keys_fingerprint (const char *key, char out[HD_FINGERPRINT_TEXT]);
+//  A fingerprint as a person types it: 32 hex digits, any case, with or without ':' between
+//  groups, into the canonical form above. HD_OK; HD_EINVAL for anything else.
+hd_err_t hd_keys_parse_fingerprint (const char *text, char out[HD_FINGERPRINT_TEXT]);
 //  Build "dir/name" into out (PATH_MAX-sized). Returns out.
 char *hd_keys_path (char *out, size_t outlen, const char *dir, const char *name);
 

@@ -1,43 +1,84 @@
-/*  hd_runner: execution slots as threads, each with a PAIR socket to the main loop. A slot's
-    task context (heddle_task_t) is reused task after task; the only state shared across threads
-    is its atomic cancel flag.  */
+/*  hd_runner: execution slots as threads around one locked task queue and one locked result
+    list. A slot's task context (heddle_task_t) is reused task after task. The main loop and the
+    slots share only what the lock covers, plus each context's atomic cancel flag.
+    Before this design each slot had an inproc PAIR socket: every task cost two thread wake-ups
+    and the main loop polled one socket per slot, which on a small board cost more CPU than
+    running an echo task (docs/PERFORMANCE.md).  */
 #include "hd_runner.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "hd_log.h"
 #include "hd_task.h"
 
+//  Outputs from this size up are handed to libzmq without a copy.
+#define S_ZEROCOPY_BYTES (64u * 1024)
+
 typedef struct {
     hd_task_t task;
     const hd_fnentry_t *fn;
+    zmq_msg_t payload;
 } s_order_t;
+
+typedef struct {
+    zmq_msg_t env, out;
+} s_result_t;
 
 typedef struct {
     struct hd_runner *runner;
     uint32_t index;
     pthread_t thread;
     bool started;
-    zsock_t *main_end;   //  used by the main loop only
-    zsock_t *slot_end;   //  used by the slot thread only
     heddle_task_t ctx;
-    hd_id_t id;          //  task running now (main loop's view)
-    bool busy;           //  main loop's view
-    hd_buf_t env;        //  slot thread's encoder buffer
+    hd_id_t id;       //  task running now; under the lock
+    bool busy;        //  under the lock
+    hd_buf_t env;     //  slot thread's encoder buffer
 } s_slot_t;
 
 struct hd_runner {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;   //  slots wait here for a task
+    s_order_t *queue;      //  ring of `capacity`
+    uint32_t qhead, qcount;
+    s_result_t *results;   //  ring of `capacity`
+    uint32_t rhead, rcount;
+    uint32_t capacity, running, idle;
+    bool stopping;
+    int efd;
     s_slot_t *slots;
-    uint32_t nslots, nfree;
+    uint32_t nslots;
     const hd_fnreg_t *fns;
     char node[HD_MAX_NAME + 1];
     size_t max_output;
+    hd_buf_t cancel_env;   //  main thread's encoder for tasks cancelled while queued
     _Atomic uint64_t done, failed;
 };
 
+static void
+s_signal (hd_runner_t *self)
+{
+    uint64_t one = 1;
+    if (write (self->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+        hd_error ("runner: cannot signal the main loop: %s", strerror (errno));
+}
+
+//  Under the lock: append a result (moved from r); the main loop hears of the first one only.
+static void
+s_push_result (hd_runner_t *self, s_result_t *r)
+{
+    s_result_t *slot = &self->results[(self->rhead + self->rcount) % self->capacity];
+    zmq_msg_move (&slot->env, &r->env);
+    zmq_msg_move (&slot->out, &r->out);
+    if (self->rcount++ == 0)
+        s_signal (self);
+}
+
 //  Status and error text once the function has returned `rc`.
 static uint32_t
-s_status (heddle_task_t *ctx, int rc, const s_order_t *order, char *error, size_t errlen)
+s_status (heddle_task_t *ctx, int rc, const hd_task_t *task, char *error, size_t errlen)
 {
     int cancel = atomic_load (&ctx->cancel);
     if (cancel) {
@@ -45,101 +86,160 @@ s_status (heddle_task_t *ctx, int rc, const s_order_t *order, char *error, size_
         return HD_ST_CANCELLED;
     }
     if (rc != 0 && ctx->deadline_ms && hd_now_ms () >= ctx->deadline_ms) {
-        snprintf (error, errlen, "deadline of %u ms passed", order->task.timeout_ms);
+        snprintf (error, errlen, "deadline of %u ms passed", task->timeout_ms);
         return HD_ST_TIMEOUT;
     }
     if (rc != 0) {
         if (ctx->error[0])
             snprintf (error, errlen, "%s", ctx->error);
         else
-            snprintf (error, errlen, "function '%s' returned %d", order->task.fn, rc);
+            snprintf (error, errlen, "function '%s' returned %d", task->fn, rc);
         return HD_ST_FAILED;
     }
     return HD_ST_OK;
 }
 
 static void
-s_run_one (s_slot_t *slot, const s_order_t *order, zmq_msg_t *payload)
+s_free_output (void *data, void *hint)
+{
+    (void) hint;
+    free (data);
+}
+
+//  The output frame: copied when small; large outputs give their buffer away.
+static void
+s_output_msg (heddle_task_t *ctx, size_t size, zmq_msg_t *out)
+{
+    zmq_msg_close (out);
+    if (size >= S_ZEROCOPY_BYTES && zmq_msg_init_data (out, ctx->out.data, size, s_free_output,
+                                                       NULL) == 0) {
+        hd_buf_init (&ctx->out);  //  the data now belongs to the message
+        return;
+    }
+    if (zmq_msg_init_size (out, size) != 0) {
+        zmq_msg_init (out);
+        return;
+    }
+    if (size)
+        memcpy (zmq_msg_data (out), ctx->out.data, size);
+}
+
+static void
+s_env_msg (const hd_buf_t *env, zmq_msg_t *out)
+{
+    zmq_msg_close (out);
+    if (zmq_msg_init_size (out, env->size) != 0)
+        zmq_msg_init (out);
+    else if (env->size)
+        memcpy (zmq_msg_data (out), env->data, env->size);
+}
+
+static void
+s_run_one (s_slot_t *slot, const hd_task_t *task, const hd_fnentry_t *fn, zmq_msg_t *payload,
+           s_result_t *res)
 {
     heddle_task_t *ctx = &slot->ctx;
     int64_t start = hd_now_ms ();
-    hd_task_reset (ctx, order->task.timeout_ms ? start + order->task.timeout_ms : 0,
+    hd_task_reset (ctx, task->timeout_ms ? start + task->timeout_ms : 0,
                    slot->runner->max_output);
-    int rc = order->fn->fn (ctx, zmq_msg_data (payload), zmq_msg_size (payload), order->fn->arg);
-    hd_result_t r = { .id = order->task.id, .attempt = order->task.attempt };
-    r.status = s_status (ctx, rc, order, r.error, sizeof r.error);
+    int rc = fn->fn (ctx, zmq_msg_data (payload), zmq_msg_size (payload), fn->arg);
+    hd_result_t r = { .id = task->id, .attempt = task->attempt };
+    r.status = s_status (ctx, rc, task, r.error, sizeof r.error);
     r.elapsed_ms = (uint32_t) (hd_now_ms () - start);
-    snprintf (r.node, sizeof r.node, "%s", slot->runner->node);
+    memcpy (r.node, slot->runner->node, sizeof r.node);
     if (r.status == HD_ST_OK)
         slot->runner->done++;
     else
         slot->runner->failed++;
-    void *sock = zsock_resolve (slot->slot_end);
     if (hd_codec_encode_result (&slot->env, &r) != HD_OK) {
         hd_error ("slot %u: cannot encode a result: out of memory", slot->index);
         hd_buf_reset (&slot->env);
     }
-    zmq_send (sock, slot->env.data, slot->env.size, ZMQ_SNDMORE);
-    zmq_send (sock, ctx->out.data, r.status == HD_ST_OK || r.status == HD_ST_FAILED ? ctx->out.size
-                                                                                     : 0, 0);
+    s_env_msg (&slot->env, &res->env);
+    s_output_msg (ctx, r.status == HD_ST_OK || r.status == HD_ST_FAILED ? ctx->out.size : 0,
+                  &res->out);
 }
 
 static void *
 s_slot_main (void *arg)
 {
     s_slot_t *slot = arg;
-    void *sock = zsock_resolve (slot->slot_end);
-    zmq_msg_t order, payload;
-    zmq_msg_init (&order);
+    hd_runner_t *self = slot->runner;
+    zmq_msg_t payload;
     zmq_msg_init (&payload);
-    while (zmq_msg_recv (&order, sock, 0) >= 0) {
-        if (zmq_msg_size (&order) != sizeof (s_order_t))
-            break;  //  the stop order is an empty frame
-        if (zmq_msg_recv (&payload, sock, 0) < 0)
+    s_result_t res;
+    zmq_msg_init (&res.env);
+    zmq_msg_init (&res.out);
+    pthread_mutex_lock (&self->lock);
+    while (true) {
+        while (!self->stopping && !self->qcount) {
+            self->idle++;
+            pthread_cond_wait (&self->wake, &self->lock);
+            self->idle--;
+        }
+        if (self->stopping)
             break;
-        s_order_t o;
-        memcpy (&o, zmq_msg_data (&order), sizeof o);
-        s_run_one (slot, &o, &payload);
+        s_order_t *o = &self->queue[self->qhead];
+        self->qhead = (self->qhead + 1) % self->capacity;
+        self->qcount--;
+        hd_task_t task = o->task;
+        const hd_fnentry_t *fn = o->fn;
+        zmq_msg_move (&payload, &o->payload);
+        //  Cleared under the lock, before a cancel can find this slot: none is lost.
+        atomic_store (&slot->ctx.cancel, 0);
+        slot->id = task.id;
+        slot->busy = true;
+        self->running++;
+        pthread_mutex_unlock (&self->lock);
+
+        s_run_one (slot, &task, fn, &payload, &res);
+
+        pthread_mutex_lock (&self->lock);
+        slot->busy = false;
+        self->running--;
+        s_push_result (self, &res);
     }
-    zmq_msg_close (&order);
+    pthread_mutex_unlock (&self->lock);
     zmq_msg_close (&payload);
+    zmq_msg_close (&res.env);
+    zmq_msg_close (&res.out);
     return NULL;
 }
 
-static int
-s_slot_init (hd_runner_t *self, uint32_t i)
-{
-    s_slot_t *slot = &self->slots[i];
-    slot->runner = self;
-    slot->index = i;
-    char ep[96];
-    snprintf (ep, sizeof ep, "inproc://hd-slot-%p-%u", (void *) self, i);
-    slot->main_end = zsock_new (ZMQ_PAIR);
-    if (!slot->main_end || zsock_bind (slot->main_end, "%s", ep) != 0)
-        return -1;
-    slot->slot_end = zsock_new (ZMQ_PAIR);
-    if (!slot->slot_end || zsock_connect (slot->slot_end, "%s", ep) != 0)
-        return -1;
-    if (pthread_create (&slot->thread, NULL, s_slot_main, slot) != 0)
-        return -1;
-    slot->started = true;
-    return 0;
-}
-
 hd_runner_t *
-hd_runner_new (uint32_t slots, const hd_fnreg_t *fns, const char *node, size_t max_output)
+hd_runner_new (uint32_t slots, uint32_t capacity, const hd_fnreg_t *fns, const char *node,
+               size_t max_output)
 {
     hd_runner_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->slots = calloc (slots, sizeof *self->slots);
-    self->nslots = self->nfree = slots;
+    if (!capacity)
+        capacity = 8 * slots + 16;
+    self->efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    self->nslots = slots;
+    self->capacity = capacity;
     self->fns = fns;
     self->max_output = max_output;
     snprintf (self->node, sizeof self->node, "%s", node);
-    bool ok = self->slots != NULL;
-    for (uint32_t i = 0; ok && i < slots; i++)
-        ok = s_slot_init (self, i) == 0;
+    pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->wake, NULL);
+    self->slots = calloc (slots, sizeof *self->slots);
+    self->queue = calloc (capacity, sizeof *self->queue);
+    self->results = calloc (capacity, sizeof *self->results);
+    bool ok = self->efd >= 0 && self->slots && self->queue && self->results;
+    for (uint32_t i = 0; ok && i < capacity; i++) {
+        zmq_msg_init (&self->queue[i].payload);
+        zmq_msg_init (&self->results[i].env);
+        zmq_msg_init (&self->results[i].out);
+    }
+    for (uint32_t i = 0; ok && i < slots; i++) {
+        s_slot_t *slot = &self->slots[i];
+        slot->runner = self;
+        slot->index = i;
+        hd_task_init (&slot->ctx);
+        ok = pthread_create (&slot->thread, NULL, s_slot_main, slot) == 0;
+        slot->started = ok;
+    }
     if (!ok)
         hd_runner_destroy (&self);
     return self;
@@ -151,19 +251,32 @@ hd_runner_destroy (hd_runner_t **self_p)
     hd_runner_t *self = *self_p;
     if (!self)
         return;
+    pthread_mutex_lock (&self->lock);
+    self->stopping = true;
+    for (uint32_t i = 0; self->slots && i < self->nslots; i++)
+        atomic_store (&self->slots[i].ctx.cancel, 2);
+    pthread_cond_broadcast (&self->wake);
+    pthread_mutex_unlock (&self->lock);
     for (uint32_t i = 0; self->slots && i < self->nslots; i++) {
         s_slot_t *slot = &self->slots[i];
-        atomic_store (&slot->ctx.cancel, 2);
-        if (slot->started) {
-            zmq_send (zsock_resolve (slot->main_end), NULL, 0, 0);
+        if (slot->started)
             pthread_join (slot->thread, NULL);
-        }
-        zsock_destroy (&slot->main_end);
-        zsock_destroy (&slot->slot_end);
         hd_task_fini (&slot->ctx);
         hd_buf_fini (&slot->env);
     }
+    for (uint32_t i = 0; self->queue && self->results && i < self->capacity; i++) {
+        zmq_msg_close (&self->queue[i].payload);
+        zmq_msg_close (&self->results[i].env);
+        zmq_msg_close (&self->results[i].out);
+    }
+    pthread_cond_destroy (&self->wake);
+    pthread_mutex_destroy (&self->lock);
+    if (self->efd >= 0)
+        close (self->efd);
+    hd_buf_fini (&self->cancel_env);
     free (self->slots);
+    free (self->queue);
+    free (self->results);
     free (self);
     *self_p = NULL;
 }
@@ -175,9 +288,27 @@ hd_runner_slots (const hd_runner_t *self)
 }
 
 uint32_t
-hd_runner_free (const hd_runner_t *self)
+hd_runner_capacity (const hd_runner_t *self)
 {
-    return self->nfree;
+    return self->capacity;
+}
+
+uint32_t
+hd_runner_running (hd_runner_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    uint32_t n = self->running;
+    pthread_mutex_unlock (&self->lock);
+    return n;
+}
+
+uint32_t
+hd_runner_queued (hd_runner_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    uint32_t n = self->qcount;
+    pthread_mutex_unlock (&self->lock);
+    return n;
 }
 
 hd_err_t
@@ -186,54 +317,100 @@ hd_runner_start (hd_runner_t *self, const hd_task_t *task, zmq_msg_t *payload)
     const hd_fnentry_t *fn = hd_fnreg_find (self->fns, task->fn);
     if (!fn)
         return HD_ENOTFOUND;
-    if (!self->nfree)
+    pthread_mutex_lock (&self->lock);
+    if (self->qcount + self->running + self->rcount >= self->capacity) {
+        pthread_mutex_unlock (&self->lock);
         return HD_EFULL;
-    uint32_t i = 0;
-    while (self->slots[i].busy)
-        i++;
-    s_slot_t *slot = &self->slots[i];
-    s_order_t order = { .task = *task, .fn = fn };
-    //  The flag is cleared here, before the slot sees the task, so a cancel that arrives while
-    //  the order is in flight is not lost.
-    atomic_store (&slot->ctx.cancel, 0);
-    void *sock = zsock_resolve (slot->main_end);
-    if (zmq_send (sock, &order, sizeof order, ZMQ_SNDMORE) < 0
-        || zmq_msg_send (payload, sock, 0) < 0)
-        return HD_ECLOSED;
-    slot->id = task->id;
-    slot->busy = true;
-    self->nfree--;
+    }
+    s_order_t *o = &self->queue[(self->qhead + self->qcount) % self->capacity];
+    o->task = *task;
+    o->fn = fn;
+    zmq_msg_move (&o->payload, payload);
+    self->qcount++;
+    //  A slot that is busy takes this task when it finishes, with no wake-up.
+    if (self->idle)
+        pthread_cond_signal (&self->wake);
+    pthread_mutex_unlock (&self->lock);
     return HD_OK;
+}
+
+//  Under the lock: finish queued task k (0 = oldest) as CANCELLED and close the gap.
+static void
+s_cancel_queued (hd_runner_t *self, uint32_t k)
+{
+    s_order_t *o = &self->queue[(self->qhead + k) % self->capacity];
+    hd_result_t r = { .id = o->task.id, .attempt = o->task.attempt,
+                      .status = HD_ST_CANCELLED };
+    memcpy (r.node, self->node, sizeof r.node);
+    snprintf (r.error, sizeof r.error, "cancelled");
+    self->failed++;
+    s_result_t res;
+    zmq_msg_init (&res.env);
+    zmq_msg_init (&res.out);
+    if (hd_codec_encode_result (&self->cancel_env, &r) != HD_OK)
+        hd_buf_reset (&self->cancel_env);
+    s_env_msg (&self->cancel_env, &res.env);
+    for (uint32_t i = k; i + 1 < self->qcount; i++) {
+        s_order_t *to = &self->queue[(self->qhead + i) % self->capacity];
+        s_order_t *from = &self->queue[(self->qhead + i + 1) % self->capacity];
+        to->task = from->task;
+        to->fn = from->fn;
+        zmq_msg_move (&to->payload, &from->payload);
+    }
+    self->qcount--;
+    zmq_msg_t *last = &self->queue[(self->qhead + self->qcount) % self->capacity].payload;
+    zmq_msg_close (last);
+    zmq_msg_init (last);
+    s_push_result (self, &res);
+    zmq_msg_close (&res.env);
+    zmq_msg_close (&res.out);
 }
 
 hd_err_t
 hd_runner_cancel (hd_runner_t *self, const hd_id_t *id)
 {
-    for (uint32_t i = 0; i < self->nslots; i++)
+    hd_err_t rc = HD_ENOTFOUND;
+    pthread_mutex_lock (&self->lock);
+    for (uint32_t i = 0; rc != HD_OK && i < self->nslots; i++)
         if (self->slots[i].busy && hd_id_eq (&self->slots[i].id, id)) {
             atomic_store (&self->slots[i].ctx.cancel, 1);
-            return HD_OK;
+            rc = HD_OK;
         }
-    return HD_ENOTFOUND;
+    for (uint32_t k = 0; rc != HD_OK && k < self->qcount; k++)
+        if (hd_id_eq (&self->queue[(self->qhead + k) % self->capacity].task.id, id)) {
+            s_cancel_queued (self, k);
+            rc = HD_OK;
+        }
+    pthread_mutex_unlock (&self->lock);
+    return rc;
 }
 
-void
-hd_runner_pollitems (hd_runner_t *self, zmq_pollitem_t *items)
+int
+hd_runner_fd (const hd_runner_t *self)
 {
-    for (uint32_t i = 0; i < self->nslots; i++)
-        items[i] = (zmq_pollitem_t) { zsock_resolve (self->slots[i].main_end), 0, ZMQ_POLLIN, 0 };
+    return self->efd;
 }
 
-hd_err_t
-hd_runner_collect (hd_runner_t *self, uint32_t i, zmq_msg_t *env, zmq_msg_t *out)
+uint32_t
+hd_runner_collect (hd_runner_t *self, zmq_msg_t *env, zmq_msg_t *out, uint32_t max)
 {
-    void *sock = zsock_resolve (self->slots[i].main_end);
-    if (zmq_msg_recv (env, sock, ZMQ_DONTWAIT) < 0)
-        return HD_ETIMEDOUT;
-    zmq_msg_recv (out, sock, 0);  //  the output frame always follows its envelope
-    self->slots[i].busy = false;
-    self->nfree++;
-    return HD_OK;
+    //  Reset the eventfd before taking the list: a result pushed after this read signals again.
+    uint64_t count;
+    if (read (self->efd, &count, sizeof count) < 0 && errno != EAGAIN)
+        hd_error ("runner: cannot read its eventfd: %s", strerror (errno));
+    pthread_mutex_lock (&self->lock);
+    uint32_t n = 0;
+    for (; n < max && self->rcount; n++) {
+        s_result_t *r = &self->results[self->rhead];
+        zmq_msg_move (&env[n], &r->env);
+        zmq_msg_move (&out[n], &r->out);
+        self->rhead = (self->rhead + 1) % self->capacity;
+        self->rcount--;
+    }
+    if (self->rcount)
+        s_signal (self);  //  more than `max` waited: come back for the rest
+    pthread_mutex_unlock (&self->lock);
+    return n;
 }
 
 uint64_t

@@ -1,7 +1,12 @@
-/*  hd_runner: the worker's execution slots. Each slot is a thread with a PAIR socket to the
-    worker's main loop: the loop hands it (task envelope, payload frame), the slot runs the
-    function and hands back (DONE envelope, output frame), already encoded, so the loop only
-    moves frames. Knows the function table and the task context, not the broker.  */
+/*  hd_runner: the worker's execution slots. The main loop queues tasks (envelope + payload
+    frame); `slots` threads take them in order and run them; finished results (DONE envelope
+    encoded, output frame) wait in a list until the main loop collects them, and an eventfd
+    tells it there are some. Handing over costs no socket and no wake-up while slots are busy:
+    a slot that finishes takes the next queued task at once, and the eventfd is written only
+    when the result list goes from empty to non-empty, so one wake-up of the main loop collects
+    a whole batch. Knows the function table and the task context, not the broker.
+    Task states:  QUEUED -> RUNNING -> FINISHED (collected by the main loop)
+                  QUEUED -> FINISHED (CANCELLED)  when cancelled before a slot took it  */
 #ifndef HD_RUNNER_H
 #define HD_RUNNER_H
 
@@ -12,23 +17,32 @@
 
 typedef struct hd_runner hd_runner_t;
 
-//  Start `slots` threads. `node` is written into each result envelope. NULL on failure.
-hd_runner_t *hd_runner_new (uint32_t slots, const hd_fnreg_t *fns, const char *node,
-                            size_t max_output);
-//  Cancel running tasks, stop and join every thread. NULL-safe; sets *self_p = NULL.
+//  Start `slots` threads. `capacity` bounds the tasks held at once (queued + running + results
+//  not yet collected); 0 means 8 x slots + 16. `node` is written into each result envelope.
+//  NULL on failure.
+hd_runner_t *hd_runner_new (uint32_t slots, uint32_t capacity, const hd_fnreg_t *fns,
+                            const char *node, size_t max_output);
+//  Cancel running tasks, stop and join every thread, drop queued tasks and uncollected
+//  results. NULL-safe; sets *self_p = NULL.
 void hd_runner_destroy (hd_runner_t **self_p);
 uint32_t hd_runner_slots (const hd_runner_t *self);
-uint32_t hd_runner_free (const hd_runner_t *self);
-//  Hand a task to a free slot; the payload frame is moved (consumed on HD_OK).
-//  HD_EFULL: no free slot. HD_ENOTFOUND: no such function (nothing consumed).
+uint32_t hd_runner_capacity (const hd_runner_t *self);
+//  Tasks running now (taken by a slot, not finished).
+uint32_t hd_runner_running (hd_runner_t *self);
+//  Tasks waiting for a slot.
+uint32_t hd_runner_queued (hd_runner_t *self);
+//  Queue a task; the payload frame is moved (consumed on HD_OK). HD_EFULL: at capacity.
+//  HD_ENOTFOUND: no such function. Nothing is consumed on failure.
 hd_err_t hd_runner_start (hd_runner_t *self, const hd_task_t *task, zmq_msg_t *payload);
-//  Ask the slot running `id` to stop (CANCELLED). HD_OK or HD_ENOTFOUND.
+//  Cancel task `id`: a queued task finishes at once as CANCELLED; a running one is asked to
+//  stop (its function sees hd_task_cancelled). HD_OK or HD_ENOTFOUND.
 hd_err_t hd_runner_cancel (hd_runner_t *self, const hd_id_t *id);
-//  Poll items of the slot sockets (count = slots), to add to the caller's zmq_poll.
-void hd_runner_pollitems (hd_runner_t *self, zmq_pollitem_t *items);
-//  Collect the result of slot i (its socket is readable) into env/out frames (moved).
-//  HD_OK or HD_ETIMEDOUT (nothing there).
-hd_err_t hd_runner_collect (hd_runner_t *self, uint32_t i, zmq_msg_t *env, zmq_msg_t *out);
+//  A file descriptor that polls readable while results wait to be collected (it may also be
+//  readable when none are: collecting then returns 0).
+int hd_runner_fd (const hd_runner_t *self);
+//  Move up to `max` finished results, oldest first, into env[i] / out[i] (initialised
+//  zmq_msg_t; their old content is closed). Returns how many.
+uint32_t hd_runner_collect (hd_runner_t *self, zmq_msg_t *env, zmq_msg_t *out, uint32_t max);
 //  Tasks done / failed since start.
 uint64_t hd_runner_done (const hd_runner_t *self);
 uint64_t hd_runner_failed (const hd_runner_t *self);

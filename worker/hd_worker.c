@@ -11,6 +11,8 @@
 
 #include <limits.h>
 #include <math.h>
+#include <errno.h>
+#include <sys/eventfd.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -25,28 +27,30 @@
 #include "hd_transport.h"
 #include "hd_worker_keys.h"
 
+//  Tasks per slot this worker takes at once (running or waiting), capped at HD_MAX_BATCH.
+#define S_QUEUE_PER_SLOT 65
+
 struct hd_worker {
     hd_worker_config_t config;
-    char endpoint[256], name[HD_MAX_NAME + 1], tags[512], stop_ep[64], work_dir[PATH_MAX];
+    char endpoint[256], name[HD_MAX_NAME + 1], tags[512], work_dir[PATH_MAX];
     hd_sockopts_t opts;
     zcert_t *cert;
     hd_fnreg_t *fns;
     hd_runner_t *runner;
     hd_metrics_pub_t *metrics;  //  NULL until a WELCOME names a metrics port
     double score;               //  capacity score in HELLO and METRICS
-    zsock_t *dealer, *monitor, *stop_pull;
+    zsock_t *dealer, *monitor;
     void *dealer_raw;
+    int stop_fd;  //  eventfd written by hd_worker_stop (any thread)
     hd_frames_t in;
     hd_buf_t env;
-    zmq_msg_t *out_env, *out_data;  //  results gathered for one DONE message (slots each)
-    //  Tasks that arrived with every slot busy (after a reconnect the broker's credit count
-    //  starts afresh while stale tasks still run here): run as slots free up, in order.
-    struct s_backlog {
-        hd_task_t task;
-        zmq_msg_t payload;
-    } *backlog;
-    uint32_t backlog_head, backlog_count, backlog_cap;
+    //  Results gathered for one DONE message. Tasks beyond the free slots wait in the runner's
+    //  queue (the broker's prefetch credit, and after a reconnect stale tasks still running).
+    zmq_msg_t *out_env, *out_data;
+    uint32_t out_cap;
+    uint32_t queue;  //  tasks announced in HELLO as taken at once (running + waiting)
     bool ready;
+    int64_t monitor_ms;  //  when the monitor was last read while READY
     uint32_t heartbeat_ms;
     int64_t last_recv_ms, last_send_ms, hello_ms;
     uint64_t refused_logs;
@@ -137,6 +141,7 @@ hd_worker_new (const hd_worker_config_t *config, hd_worker_t **out, char *errbuf
         return HD_ENOMEM;
     self->config = *config;
     self->heartbeat_ms = 1000;
+    self->stop_fd = -1;
     hd_err_t rc = s_check_config (self, errbuf, errlen);
     if (rc == HD_OK && !self->config.insecure)
         rc = s_load_keys (self, errbuf, errlen);
@@ -146,8 +151,8 @@ hd_worker_new (const hd_worker_config_t *config, hd_worker_t **out, char *errbuf
         rc = hd_builtins_register (self->fns, self->config.allow_exec);
     if (rc == HD_OK)
         rc = hd_frames_init (&self->in, 2 + 2 * HD_MAX_BATCH);
-    snprintf (self->stop_ep, sizeof self->stop_ep, "inproc://hd-worker-stop-%p", (void *) self);
-    if (rc == HD_OK && !(self->stop_pull = zsock_new_pull (self->stop_ep)))
+    self->stop_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (rc == HD_OK && self->stop_fd < 0)
         rc = HD_ENOMEM;
     if (rc != HD_OK) {
         if (!errbuf[0])
@@ -179,19 +184,17 @@ hd_worker_destroy (hd_worker_t **self_p)
     hd_runner_destroy (&self->runner);
     s_disconnect (self);
     hd_metrics_pub_destroy (&self->metrics);
-    for (uint32_t i = 0; self->out_env && i < self->config.slots; i++) {
+    for (uint32_t i = 0; self->out_env && self->out_data && i < self->out_cap; i++) {
         zmq_msg_close (&self->out_env[i]);
         zmq_msg_close (&self->out_data[i]);
     }
     free (self->out_env);
     free (self->out_data);
-    for (uint32_t i = 0; i < self->backlog_count; i++)
-        zmq_msg_close (&self->backlog[(self->backlog_head + i) % self->backlog_cap].payload);
-    free (self->backlog);
     hd_fnreg_destroy (&self->fns);
     hd_frames_fini (&self->in);
     hd_buf_fini (&self->env);
-    zsock_destroy (&self->stop_pull);
+    if (self->stop_fd >= 0)
+        close (self->stop_fd);
     zcert_destroy (&self->cert);
     free (self);
     *self_p = NULL;
@@ -230,11 +233,9 @@ hd_worker_score (const hd_worker_t *self)
 void
 hd_worker_stop (hd_worker_t *self)
 {
-    zsock_t *push = zsock_new_push (self->stop_ep);
-    if (push) {
-        zstr_send (push, "STOP");
-        zsock_destroy (&push);
-    }
+    uint64_t one = 1;
+    if (write (self->stop_fd, &one, sizeof one) < 0)
+        hd_error ("cannot signal the worker to stop: %s", strerror (errno));
 }
 
 static int
@@ -254,6 +255,7 @@ s_fill_hello (hd_worker_t *self, hd_hello_t *h)
     memset (h, 0, sizeof *h);
     snprintf (h->name, sizeof h->name, "%s", self->name);
     h->slots = self->config.slots;
+    h->queue = self->queue;
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     h->cores = cores > 0 ? (uint32_t) cores : 1;
     struct utsname u;
@@ -318,34 +320,6 @@ s_refuse_task (hd_worker_t *self, const hd_task_t *t, uint32_t status, const cha
     self->last_send_ms = hd_now_ms ();
 }
 
-static int
-s_backlog_push (hd_worker_t *self, const hd_task_t *t, zmq_msg_t *payload)
-{
-    if (self->backlog_count == self->backlog_cap)
-        return -1;
-    struct s_backlog *b =
-        &self->backlog[(self->backlog_head + self->backlog_count++) % self->backlog_cap];
-    b->task = *t;
-    zmq_msg_init (&b->payload);
-    zmq_msg_move (&b->payload, payload);
-    return 0;
-}
-
-//  Start backlogged tasks while slots are free.
-static void
-s_backlog_run (hd_worker_t *self)
-{
-    while (self->backlog_count && hd_runner_free (self->runner)) {
-        struct s_backlog *b = &self->backlog[self->backlog_head];
-        hd_err_t rc = hd_runner_start (self->runner, &b->task, &b->payload);
-        if (rc == HD_ENOTFOUND)
-            s_refuse_task (self, &b->task, HD_ST_UNKNOWN_FN, "function not on this worker");
-        zmq_msg_close (&b->payload);
-        self->backlog_head = (self->backlog_head + 1) % self->backlog_cap;
-        self->backlog_count--;
-    }
-}
-
 static void
 s_on_task (hd_worker_t *self)
 {
@@ -360,10 +334,7 @@ s_on_task (hd_worker_t *self)
             hd_warn ("malformed TASK envelope from the broker: ignored");
             continue;
         }
-        hd_err_t rc = self->backlog_count ? HD_EFULL
-                                          : hd_runner_start (self->runner, &t, &in->msg[i + 1]);
-        if (rc == HD_EFULL && s_backlog_push (self, &t, &in->msg[i + 1]) == 0)
-            rc = HD_OK;
+        hd_err_t rc = hd_runner_start (self->runner, &t, &in->msg[i + 1]);
         if (rc == HD_ENOTFOUND)
             s_refuse_task (self, &t, HD_ST_UNKNOWN_FN, "function not on this worker");
         else if (rc != HD_OK)
@@ -459,15 +430,11 @@ s_on_broker_message (hd_worker_t *self)
     }
 }
 
-//  Send one DONE message with the results of every slot that has finished.
+//  Send one DONE message with every result finished since the last one.
 static void
-s_flush_results (hd_worker_t *self, zmq_pollitem_t *slots)
+s_flush_results (hd_worker_t *self)
 {
-    uint32_t n = 0, nslots = hd_runner_slots (self->runner);
-    for (uint32_t i = 0; i < nslots; i++)
-        if ((slots[i].revents & ZMQ_POLLIN)
-            && hd_runner_collect (self->runner, i, &self->out_env[n], &self->out_data[n]) == HD_OK)
-            n++;
+    uint32_t n = hd_runner_collect (self->runner, self->out_env, self->out_data, self->out_cap);
     if (!n || !self->dealer_raw)
         return;  //  results computed while disconnected are lost here; the broker re-runs them
     hd_send_header (self->dealer_raw, HD_CMD_DONE, ZMQ_SNDMORE);
@@ -528,10 +495,14 @@ s_timers (hd_worker_t *self)
         s_send_simple (self, HD_CMD_HEARTBEAT);
     else if (!self->ready && now - self->hello_ms >= (int64_t) self->heartbeat_ms * 2)
         s_send_hello (self);  //  no WELCOME yet: the broker may have started after us
-    if (self->metrics) {
+    if (self->ready && self->monitor && now - self->monitor_ms >= 250) {
+        self->monitor_ms = now;  //  a broker that restarts with another key is seen here
+        s_watch_monitor (self);
+    }
+    if (self->metrics && hd_metrics_pub_due_in (self->metrics, now) == 0) {
         uint32_t slots = hd_runner_slots (self->runner);
         hd_metrics_counts_t counts = { .slots = slots,
-                                       .busy = slots - hd_runner_free (self->runner),
+                                       .busy = hd_runner_running (self->runner),
                                        .done = hd_runner_done (self->runner),
                                        .failed = hd_runner_failed (self->runner) };
         hd_metrics_pub_tick (self->metrics, now, &counts);
@@ -547,27 +518,40 @@ s_poll_timeout (const hd_worker_t *self)
     return due >= 0 && due < timeout ? (long) due : timeout;
 }
 
+//  Poll items: the DEALER, the runner's results, the stop eventfd and, while not READY, the
+//  handshake monitor. Every zmq socket in a zmq_poll costs two syscalls per pass (libzmq asks
+//  each for ZMQ_EVENTS), so a READY worker polls one socket and reads the monitor on a timer.
+enum { S_DEALER, S_RESULTS, S_STOP, S_MONITOR, S_NITEMS };
+
 static void
-s_loop (hd_worker_t *self, zmq_pollitem_t *items, uint32_t nslots)
+s_loop (hd_worker_t *self)
 {
+    zmq_pollitem_t items[S_NITEMS] = {
+        [S_DEALER] = { NULL, 0, ZMQ_POLLIN, 0 },
+        [S_RESULTS] = { NULL, hd_runner_fd (self->runner), ZMQ_POLLIN, 0 },
+        [S_STOP] = { NULL, self->stop_fd, ZMQ_POLLIN, 0 },
+        [S_MONITOR] = { NULL, 0, ZMQ_POLLIN, 0 },
+    };
     while (!zsys_interrupted) {
-        items[0].socket = self->dealer_raw;
-        items[1].socket = self->monitor ? zsock_resolve (self->monitor) : NULL;
-        int n = 3 + (int) nslots;
-        if (zmq_poll (items, n, s_poll_timeout (self)) < 0)
+        items[S_DEALER].socket = self->dealer_raw;
+        items[S_DEALER].fd = self->dealer_raw ? 0 : -1;
+        bool watch = self->monitor && !self->ready;
+        items[S_MONITOR].socket = watch ? zsock_resolve (self->monitor) : NULL;
+        if (zmq_poll (items, watch ? S_NITEMS : S_MONITOR, s_poll_timeout (self)) < 0)
             break;
-        if (items[2].revents & ZMQ_POLLIN)
+        if (items[S_STOP].revents & ZMQ_POLLIN)
             break;
-        if (items[1].revents & ZMQ_POLLIN)
+        if (watch && (items[S_MONITOR].revents & ZMQ_POLLIN))
             s_watch_monitor (self);
-        for (int k = 0; k < 256 && self->dealer_raw && (items[0].revents & ZMQ_POLLIN); k++) {
+        for (int k = 0; k < 256 && self->dealer_raw && (items[S_DEALER].revents & ZMQ_POLLIN);
+             k++) {
             if (hd_frames_recv (&self->in, self->dealer_raw, ZMQ_DONTWAIT) != HD_OK)
                 break;
             s_on_broker_message (self);
         }
         hd_frames_clear (&self->in);
-        s_flush_results (self, items + 3);
-        s_backlog_run (self);
+        if (items[S_RESULTS].revents & ZMQ_POLLIN)
+            s_flush_results (self);
         s_timers (self);
     }
 }
@@ -586,31 +570,35 @@ s_measure_score (hd_worker_t *self)
 hd_err_t
 hd_worker_run (hd_worker_t *self)
 {
+    //  A deep queue lets the broker send short tasks many per message (its --prefetch-short);
+    //  the runner holds twice that, so that after a reconnect the tasks of the old connection
+    //  still running and a full new credit both fit.
     uint32_t nslots = self->config.slots;
-    self->runner = hd_runner_new (nslots, self->fns, self->name, self->config.max_output);
-    self->out_env = calloc (nslots, sizeof (zmq_msg_t));
-    self->out_data = calloc (nslots, sizeof (zmq_msg_t));
-    zmq_pollitem_t *items = calloc (3 + nslots, sizeof *items);
-    self->backlog_cap = 4 * nslots;
-    self->backlog = calloc (self->backlog_cap, sizeof *self->backlog);
-    if (!self->runner || !self->out_env || !self->out_data || !items || !self->backlog) {
-        free (items);
+    uint64_t queue = (uint64_t) nslots * S_QUEUE_PER_SLOT;
+    self->queue = (uint32_t) (queue < HD_MAX_BATCH ? queue : HD_MAX_BATCH);
+    if (self->queue < nslots)
+        self->queue = nslots;
+    self->runner = hd_runner_new (nslots, 2 * self->queue + 16, self->fns, self->name,
+                                  self->config.max_output);
+    if (!self->runner)
+        return HD_ENOMEM;
+    uint32_t cap = hd_runner_capacity (self->runner);
+    self->out_cap = cap < HD_MAX_BATCH ? cap : HD_MAX_BATCH;
+    self->out_env = calloc (self->out_cap, sizeof (zmq_msg_t));
+    self->out_data = calloc (self->out_cap, sizeof (zmq_msg_t));
+    if (!self->out_env || !self->out_data) {
+        self->out_cap = 0;
         return HD_ENOMEM;
     }
-    for (uint32_t i = 0; i < nslots; i++) {
+    for (uint32_t i = 0; i < self->out_cap; i++) {
         zmq_msg_init (&self->out_env[i]);
         zmq_msg_init (&self->out_data[i]);
     }
-    items[0] = (zmq_pollitem_t) { NULL, 0, ZMQ_POLLIN, 0 };
-    items[1] = (zmq_pollitem_t) { NULL, 0, ZMQ_POLLIN, 0 };
-    items[2] = (zmq_pollitem_t) { zsock_resolve (self->stop_pull), 0, ZMQ_POLLIN, 0 };
-    hd_runner_pollitems (self->runner, items + 3);
     s_measure_score (self);
     hd_err_t rc = s_connect (self);
     if (rc == HD_OK || rc == HD_ECLOSED)
-        s_loop (self, items, nslots);
+        s_loop (self);
     s_send_simple (self, HD_CMD_BYE);
     hd_runner_destroy (&self->runner);  //  cancels running tasks and joins the slots
-    free (items);
     return rc == HD_ECLOSED ? HD_OK : rc;
 }

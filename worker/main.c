@@ -1,5 +1,6 @@
 /*  heddle-worker: gather the settings (defaults, the [worker] section of the config file, the
-    environment, then flags), build the worker, load plugins, run until SIGINT/SIGTERM. All the
+    environment, then flags), find the broker when none is named (hd_discovery: `--broker
+    auto`, the default), build the worker, load plugins, run until SIGINT/SIGTERM. All the
     work is in hd_worker.  */
 #include <getopt.h>
 #include <math.h>
@@ -9,8 +10,10 @@
 #include <sys/stat.h>
 
 #include "hd_config.h"
+#include "hd_discovery.h"
 #include "hd_log.h"
 #include "hd_worker.h"
+#include "hd_worker_keys.h"
 
 #define S_MAX_PLUGINS 32
 
@@ -18,11 +21,21 @@ static void
 s_usage (FILE *out)
 {
     fprintf (out,
-             "Usage: heddle-worker --broker ENDPOINT [OPTIONS]\n"
+             "Usage: heddle-worker [--broker ENDPOINT|auto] [OPTIONS]\n"
              "Join a heddle cluster and run its tasks.\n\n"
              "  -b, --broker ENDPOINT   broker's workers endpoint: tcp://HOST:7701, HOST:PORT or "
-             "HOST\n"
-             "                          (default $HEDDLE_WORKER_BROKER)\n"
+             "HOST;\n"
+             "                          or 'auto': find it by its discovery beacon on the LAN\n"
+             "                          (default $HEDDLE_WORKER_BROKER, else auto)\n"
+             "      --cluster NAME      discovery: join only a broker of this cluster (default "
+             "heddle)\n"
+             "      --beacon-port N     discovery: UDP port of the beacons (default 7709)\n"
+             "      --beacon-interface IFACE  discovery: listen on this network interface\n"
+             "                          (default $ZSYS_INTERFACE, else the first with broadcast)\n"
+             "      --discover-timeout SECONDS  discovery: give up (exit 1) after this long\n"
+             "                          (default 0: wait for ever, saying so every 10 s)\n"
+             "      --broker-fingerprint FP  refuse a broker whose key has another fingerprint\n"
+             "                          (`heddle keys fingerprint`; heddle-broker logs its own)\n"
              "  -k, --keys DIR          keys directory: worker.cert_secret + broker.cert "
              "(default $HEDDLE_KEYS)\n"
              "      --cert FILE         this worker's secret certificate (overrides --keys)\n"
@@ -54,6 +67,9 @@ typedef struct {
     hd_worker_config_t config;
     const char *plugins[S_MAX_PLUGINS];
     int nplugins;
+    const char *cluster, *beacon_iface;  //  discovery (--broker auto)
+    uint32_t beacon_port, discover_timeout_s;
+    char endpoint[HD_ENDPOINT_MAX], broker_key[HD_KEY_TEXT];  //  what discovery found
 } s_args_t;
 
 static int
@@ -82,6 +98,38 @@ s_capacity_arg (const char *text, double *out)
     return 0;
 }
 
+static int
+s_discovery_arg (s_args_t *a, int ch, const char *arg)
+{
+    char fp[HD_FINGERPRINT_TEXT];
+    if (ch == 'U' && !hd_discovery_cluster_ok (arg)) {
+        fprintf (stderr, "heddle-worker: --cluster takes 1..%d of A-Z a-z 0-9 . _ -, got '%s'\n",
+                 HD_CLUSTER_MAX, arg);
+        return -1;
+    }
+    if (ch == 'R' && hd_keys_parse_fingerprint (arg, fp) != HD_OK) {
+        fprintf (stderr, "heddle-worker: --broker-fingerprint takes 32 hex digits (as `heddle "
+                         "keys fingerprint` prints them), got '%s'\n", arg);
+        return -1;
+    }
+    if (ch == 'P' && (s_uint_arg ("beacon-port", arg, &a->beacon_port) != 0 || a->beacon_port > 65535)) {
+        fprintf (stderr, "heddle-worker: --beacon-port is 1..65535\n");
+        return -1;
+    }
+    if (ch == 'T') {
+        a->discover_timeout_s = 0;
+        if (strcmp (arg, "0") != 0 && s_uint_arg ("discover-timeout", arg, &a->discover_timeout_s) != 0)
+            return -1;
+    }
+    if (ch == 'U')
+        a->cluster = arg;
+    if (ch == 'F')
+        a->beacon_iface = arg;
+    if (ch == 'R')
+        a->config.broker_fingerprint = arg;
+    return 0;
+}
+
 static const struct option s_opts[] = {
     { "broker", 1, 0, 'b' }, { "keys", 1, 0, 'k' }, { "cert", 1, 0, 'C' },
     { "broker-key", 1, 0, 'K' }, { "state-dir", 1, 0, 'D' }, { "insecure", 0, 0, 'I' },
@@ -90,7 +138,8 @@ static const struct option s_opts[] = {
     { "allow-exec", 0, 0, 'X' }, { "max-output", 1, 0, 'O' }, { "misses", 1, 0, 'M' },
     { "capacity", 1, 0, 'Y' }, { "metrics-interval", 1, 0, 'i' }, { "work-dir", 1, 0, 'W' },
     { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' }, { "help", 0, 0, 'h' },
-    { 0, 0, 0, 0 } };
+    { "cluster", 1, 0, 'U' }, { "beacon-port", 1, 0, 'P' }, { "beacon-interface", 1, 0, 'F' },
+    { "discover-timeout", 1, 0, 'T' }, { "broker-fingerprint", 1, 0, 'R' }, { 0, 0, 0, 0 } };
 
 //  One option, from the command line or from the config file (same names, same checks).
 static int
@@ -114,6 +163,11 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'Y': return s_capacity_arg (arg, &c->capacity);
         case 'i': return s_uint_arg ("metrics-interval", arg, &c->metrics_interval_ms);
         case 'W': c->work_dir = arg; return 0;
+        case 'U':
+        case 'P':
+        case 'F':
+        case 'T':
+        case 'R': return s_discovery_arg (a, ch, arg);
         case 'p':
             if (a->nplugins == S_MAX_PLUGINS) {
                 fprintf (stderr, "heddle-worker: at most %d plugins\n", S_MAX_PLUGINS);
@@ -170,16 +224,64 @@ s_parse (int argc, char **argv, s_args_t *a)
         fprintf (stderr, "heddle-worker: unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    if (!a->config.endpoint) {
-        fprintf (stderr, "heddle-worker: no broker given (--broker tcp://HOST:7701)\n");
-        return -1;
-    }
     struct stat st;
     if (stat (a->config.work_dir, &st) != 0 || !S_ISDIR (st.st_mode)) {
         fprintf (stderr, "heddle-worker: --work-dir %s is not a directory\n", a->config.work_dir);
         return -1;
     }
     return 0;
+}
+
+static bool
+s_accept (const hd_beacon_t *beacon, const char *endpoint, void *arg, char *why, size_t whylen)
+{
+    (void) endpoint;
+    return hd_worker_keys_trusts (arg, beacon->key, why, whylen);
+}
+
+//  No broker named (or `auto`): wait for the beacon of one this worker may trust, then use its
+//  endpoint and key as if they had been given. -1 to go on, else the exit status
+//  (interrupted: 0).
+static int
+s_discover (s_args_t *a)
+{
+    hd_worker_trust_t trust;
+    char err[512] = "", fp[HD_FINGERPRINT_TEXT] = "";
+    if (hd_worker_keys_trust (&a->config, &trust, err, sizeof err) != HD_OK) {
+        fprintf (stderr, "heddle-worker: %s\n", err);
+        return 1;
+    }
+    hd_discovery_find_t find = { .net = { .port = (uint16_t) a->beacon_port,
+                                          .iface = a->beacon_iface },
+                                 .cluster = a->cluster,
+                                 .timeout_s = a->discover_timeout_s,
+                                 .accept = s_accept,
+                                 .arg = &trust };
+    hd_beacon_t b;
+    hd_err_t rc = hd_discovery_find (&find, &b, a->endpoint, sizeof a->endpoint);
+    if (rc == HD_ECLOSED)
+        return 0;
+    if (rc != HD_OK) {
+        fprintf (stderr, "heddle-worker: %s\n",
+                 rc == HD_ETIMEDOUT ? "no broker of this cluster found (--discover-timeout)"
+                                    : hd_strerror (rc));
+        return 1;
+    }
+    hd_keys_fingerprint (b.key, fp);
+    hd_info ("found the broker of cluster %s at %s (key fingerprint %s: %s)", b.cluster,
+             a->endpoint, *fp ? fp : "none, insecure",
+             !*b.key ? "no CURVE" : !trust.key[0] ? "trusted on first use" : trust.pinned ? "the pinned key" : "the configured key");
+    snprintf (a->broker_key, sizeof a->broker_key, "%s", b.key);
+    a->config.endpoint = a->endpoint;
+    if (*b.key)
+        a->config.broker_key = a->broker_key;
+    return -1;
+}
+
+static bool
+s_wants_discovery (const s_args_t *a)
+{
+    return !a->config.endpoint || !*a->config.endpoint || strcmp (a->config.endpoint, "auto") == 0;
 }
 
 //  Settings in order: built-in defaults, the config file, the environment, the flags.
@@ -200,6 +302,11 @@ main (int argc, char **argv)
         fprintf (stderr, "Try 'heddle-worker --help'.\n");
         hd_config_destroy (&file);
         return 2;
+    }
+    int code = s_wants_discovery (&a) ? s_discover (&a) : -1;
+    if (code >= 0) {
+        hd_config_destroy (&file);
+        return code;
     }
     hd_worker_t *worker = NULL;
     char err[512] = "";
