@@ -296,15 +296,6 @@ s_log_stats (hd_broker_t *self)
              s->expired, s->busy);
 }
 
-//  The file descriptor libzmq signals when a socket may have something (edge-triggered).
-static int
-s_zmq_fd (void *sock)
-{
-    int fd = -1;
-    size_t len = sizeof fd;
-    return sock && zmq_getsockopt (sock, ZMQ_FD, &fd, &len) == 0 ? fd : -1;
-}
-
 hd_err_t
 hd_broker_run (hd_broker_t *self)
 {
@@ -317,9 +308,10 @@ hd_broker_run (hd_broker_t *self)
         [S_CLIENTS] = { self->clients_raw, 0, ZMQ_POLLIN, 0 },
         [S_WORKERS] = { self->workers_raw, 0, ZMQ_POLLIN, 0 },
         [S_STOP] = { NULL, self->stop_fd, ZMQ_POLLIN, 0 },
-        [S_METRICS] = { NULL, s_zmq_fd (self->metrics ? zsock_resolve (self->metrics) : NULL),
+        [S_METRICS] = { NULL,
+                        hd_transport_fd (self->metrics ? zsock_resolve (self->metrics) : NULL),
                         ZMQ_POLLIN, 0 },
-        [S_AUTH] = { NULL, s_zmq_fd (self->auth ? hd_auth_socket (self->auth) : NULL),
+        [S_AUTH] = { NULL, hd_transport_fd (self->auth ? hd_auth_socket (self->auth) : NULL),
                      ZMQ_POLLIN, 0 },
     };
     //  Whatever arrived before the loop started raised its edge already: look once.

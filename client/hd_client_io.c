@@ -239,8 +239,12 @@ hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled)
     s_heartbeat (self);
     if (handled)
         *handled = 0;
-    zmq_pollitem_t items[2] = { { self->raw, 0, ZMQ_POLLIN, 0 },
-                                { zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0 } };
+    //  The monitor is a plain fd (hd_transport_fd; s_watch_monitor reads until none is left):
+    //  a second zmq item would cost two syscalls on every pass.
+    zmq_pollitem_t items[2] = {
+        { self->raw, 0, ZMQ_POLLIN, 0 },
+        { NULL, hd_transport_fd (self->monitor ? zsock_resolve (self->monitor) : NULL), ZMQ_POLLIN,
+          0 } };
     //  While tasks are in flight, wait no longer than a heartbeat: the next call must ping, or
     //  results lost with a dropped connection would never be resent. Callers loop anyway.
     if (hd_idmap_size (self->inflight) && (timeout_ms < 0 || timeout_ms > S_PING_US / 1000))

@@ -144,7 +144,21 @@ hd_transport_monitor (zsock_t *sock, zsock_t **out)
     if (zmq_socket_monitor (zsock_resolve (sock), ep, events) != 0)
         return HD_EIO;
     *out = zsock_new_pair (ep);  //  '>' default for PAIR is connect
-    return *out ? HD_OK : HD_ENOMEM;
+    if (!*out)
+        return HD_ENOMEM;
+    //  Arm the edge of its ZMQ_FD (hd_transport_fd): libzmq signals a new message only to a
+    //  reader that has found its pipe empty, so look once now, while nothing can be there yet
+    //  (the socket it watches has not connected).
+    zsock_events (*out);
+    return HD_OK;
+}
+
+int
+hd_transport_fd (void *sock)
+{
+    int fd = -1;
+    size_t len = sizeof fd;
+    return sock && zmq_getsockopt (sock, ZMQ_FD, &fd, &len) == 0 ? fd : -1;
 }
 
 int

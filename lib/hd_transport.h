@@ -43,6 +43,11 @@ bool hd_transport_is_tcp (const char *endpoint);
 hd_err_t hd_transport_monitor (zsock_t *sock, zsock_t **out);
 //  Read one monitor event (non-blocking when none waits: returns 0). Returns the event code.
 int hd_transport_monitor_event (zsock_t *mon);
+//  The socket's ZMQ_FD (-1 for NULL): it polls readable when libzmq may have something for the
+//  socket, edge-triggered. A loop may poll it as a plain fd (cheaper than a zmq item, for which
+//  zmq_poll asks ZMQ_EVENTS on every pass) if, once woken, it reads until ZMQ_EVENTS shows no
+//  POLLIN, as hd_transport_monitor_event's callers do.
+int hd_transport_fd (void *sock);
 
 //  Frame helpers on raw libzmq sockets (zsock_resolve). Each returns 0 or -1 (errno from zmq).
 int hd_send_header (void *sock, uint8_t cmd, int flags);

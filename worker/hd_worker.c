@@ -50,7 +50,6 @@ struct hd_worker {
     uint32_t out_cap;
     uint32_t queue;  //  tasks announced in HELLO as taken at once (running + waiting)
     bool ready;
-    int64_t monitor_ms;  //  when the monitor was last read while READY
     uint32_t heartbeat_ms;
     int64_t last_recv_ms, last_send_ms, hello_ms;
     uint64_t refused_logs;
@@ -495,10 +494,6 @@ s_timers (hd_worker_t *self)
         s_send_simple (self, HD_CMD_HEARTBEAT);
     else if (!self->ready && now - self->hello_ms >= (int64_t) self->heartbeat_ms * 2)
         s_send_hello (self);  //  no WELCOME yet: the broker may have started after us
-    if (self->ready && self->monitor && now - self->monitor_ms >= 250) {
-        self->monitor_ms = now;  //  a broker that restarts with another key is seen here
-        s_watch_monitor (self);
-    }
     if (self->metrics && hd_metrics_pub_due_in (self->metrics, now) == 0) {
         uint32_t slots = hd_runner_slots (self->runner);
         hd_metrics_counts_t counts = { .slots = slots,
@@ -518,9 +513,9 @@ s_poll_timeout (const hd_worker_t *self)
     return due >= 0 && due < timeout ? (long) due : timeout;
 }
 
-//  Poll items: the DEALER, the runner's results, the stop eventfd and, while not READY, the
-//  handshake monitor. Every zmq socket in a zmq_poll costs two syscalls per pass (libzmq asks
-//  each for ZMQ_EVENTS), so a READY worker polls one socket and reads the monitor on a timer.
+//  Poll items: the DEALER, the runner's results, the stop eventfd and the handshake monitor.
+//  Only the DEALER is a zmq item: zmq_poll asks each zmq item for ZMQ_EVENTS on every pass (two
+//  syscalls), so the monitor is polled as a plain fd (hd_transport_fd).
 enum { S_DEALER, S_RESULTS, S_STOP, S_MONITOR, S_NITEMS };
 
 static void
@@ -535,13 +530,12 @@ s_loop (hd_worker_t *self)
     while (!zsys_interrupted) {
         items[S_DEALER].socket = self->dealer_raw;
         items[S_DEALER].fd = self->dealer_raw ? 0 : -1;
-        bool watch = self->monitor && !self->ready;
-        items[S_MONITOR].socket = watch ? zsock_resolve (self->monitor) : NULL;
-        if (zmq_poll (items, watch ? S_NITEMS : S_MONITOR, s_poll_timeout (self)) < 0)
+        items[S_MONITOR].fd = hd_transport_fd (self->monitor ? zsock_resolve (self->monitor) : NULL);
+        if (zmq_poll (items, S_NITEMS, s_poll_timeout (self)) < 0)
             break;
         if (items[S_STOP].revents & ZMQ_POLLIN)
             break;
-        if (watch && (items[S_MONITOR].revents & ZMQ_POLLIN))
+        if (items[S_MONITOR].revents & ZMQ_POLLIN)
             s_watch_monitor (self);
         for (int k = 0; k < 256 && self->dealer_raw && (items[S_DEALER].revents & ZMQ_POLLIN);
              k++) {

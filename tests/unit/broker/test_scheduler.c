@@ -172,6 +172,69 @@ test_scheduler_respects_credits (void **state)
     assert_ptr_equal (node, a);
 }
 
+//  A short function (runs reported under 0.5 ms) may fill a node's deep credit; a long one, or
+//  one that turns long, only its credit. `heap`: with the node heaps (rebuilt on the change).
+static void
+s_short_function_fills_deep_credit (s_fx_t *fx, bool heap)
+{
+    if (heap) {
+        hd_scheduler_destroy (&fx->sched);
+        hd_scheduler_config_t config = { .default_attempts = 3, .payload_free = s_count_free,
+                                         .heap_min_workers = 1 };
+        fx->sched = hd_scheduler_new (fx->registry, &config);
+        assert_non_null (fx->sched);
+    }
+    hd_node_t *a = s_worker (fx, "a", 1, 0, "echo", NULL);
+    a->credit = 2;
+    a->deep_credit = 6;
+    hd_scheduler_node_changed (fx->sched, a);
+    for (int i = 0; i < 40; i++)
+        s_submit (fx, i, "echo", 0);
+    hd_job_t *held[8] = { NULL };
+    held[0] = s_next (fx, NULL);
+    held[1] = s_next (fx, NULL);
+    assert_true (s_nothing_next (fx));  //  not known to be short yet: credit 2
+    uint32_t fn = held[0]->fn;
+    assert_false (hd_scheduler_is_short (fx->sched, fn));
+    //  Eight sub-millisecond runs make it short.
+    for (int k = 0; k < 8; k++) {
+        s_complete (fx, held[0], a);
+        hd_scheduler_observe_run (fx->sched, fn, 0);
+        held[0] = s_next (fx, NULL);
+    }
+    assert_true (hd_scheduler_is_short (fx->sched, fn));
+    for (int k = 2; k < 6; k++)
+        held[k] = s_next (fx, NULL);
+    assert_int_equal (a->in_flight, 6);
+    assert_true (s_nothing_next (fx));
+    //  Runs of 50 ms: within a few results it is long again, and the node drains to its credit.
+    int k = 0;
+    for (; k < 6 && hd_scheduler_is_short (fx->sched, fn); k++) {
+        s_complete (fx, held[k], a);
+        hd_scheduler_observe_run (fx->sched, fn, 50);
+    }
+    assert_false (hd_scheduler_is_short (fx->sched, fn));
+    assert_true (a->in_flight > 2);
+    assert_true (s_nothing_next (fx));
+    for (; a->in_flight > 1; k++)
+        s_complete (fx, held[k], a);
+    s_next (fx, NULL);
+    assert_int_equal (a->in_flight, 2);
+    assert_true (s_nothing_next (fx));
+}
+
+static void
+test_scheduler_short_function_fills_deep_credit (void **state)
+{
+    s_short_function_fills_deep_credit (*state, false);
+}
+
+static void
+test_scheduler_short_function_fills_deep_credit_heaped (void **state)
+{
+    s_short_function_fills_deep_credit (*state, true);
+}
+
 static void
 test_scheduler_skips_node_without_function (void **state)
 {
@@ -797,6 +860,8 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         S_TEST (test_scheduler_respects_credits),
+        S_TEST (test_scheduler_short_function_fills_deep_credit),
+        S_TEST (test_scheduler_short_function_fills_deep_credit_heaped),
         S_TEST (test_scheduler_skips_node_without_function),
         S_TEST (test_scheduler_rejects_unknown_function),
         S_TEST (test_scheduler_rejects_function_without_providers),
