@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "hd_log.h"
+#include "hd_payload.h"
 #include "hd_transport.h"
 
 int64_t
@@ -50,8 +51,7 @@ hd_broker_config_defaults (hd_broker_config_t *config)
 static void
 s_payload_free (void *payload)
 {
-    zmq_msg_close ((zmq_msg_t *) payload);
-    free (payload);
+    hd_payload_free (payload);
 }
 
 static hd_err_t

@@ -124,27 +124,6 @@ s_client_index (hd_broker_t *self, int64_t now)
     return self->last_client;
 }
 
-//  The payload frame for the job. A small frame is copied: moving it would keep libzmq's whole
-//  receive buffer (shared by every frame of that read) alive for as long as the task is queued,
-//  which measured 525 bytes per queued 64-byte task instead of ~285. Large ones are moved.
-#define S_COPY_BELOW 1024
-
-static zmq_msg_t *
-s_take_payload (zmq_msg_t *frame)
-{
-    zmq_msg_t *payload = malloc (sizeof *payload);
-    if (!payload)
-        return NULL;
-    size_t size = zmq_msg_size (frame);
-    if (size >= S_COPY_BELOW || zmq_msg_init_size (payload, size) != 0) {
-        zmq_msg_init (payload);
-        zmq_msg_move (payload, frame);
-    }
-    else if (size)
-        memcpy (zmq_msg_data (payload), zmq_msg_data (frame), size);
-    return payload;
-}
-
 //  The same id again (a client resending what it saw no ACCEPTED for, or resuming a session):
 //  never queued twice. It is durable already (no new journal record); it is answered ACCEPTED
 //  again, moves to this session, and a result it already has is resent.
@@ -195,7 +174,7 @@ s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
                   "unacknowledged (limit %u)", c->held, self->config.max_client_tasks);
         return;
     }
-    zmq_msg_t *payload = s_take_payload (&in->msg[i + 1]);
+    hd_payload_t *payload = hd_payload_take (&in->msg[i + 1]);
     if (!payload) {
         hd_broker_reject (self, &s.id, HD_ST_BUSY, 1000, "broker out of memory");
         return;
@@ -207,10 +186,8 @@ s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
         //  A function some worker offered before, or one of tasks the journal brought back:
         //  its workers are away (restarting, rejoining a restarted broker), not gone. Queue.
         rc = hd_scheduler_restore (self->scheduler, &s, client, payload, now, &job);
-    if (rc != HD_OK) {  //  not consumed
-        zmq_msg_close (payload);
-        free (payload);
-    }
+    if (rc != HD_OK)  //  not consumed
+        hd_payload_free (payload);
     switch (rc) {
         case HD_OK: c->held++; break;
         case HD_EINVAL:  //  a resubmitted id: the same task, never run twice; a kept result is resent

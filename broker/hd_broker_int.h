@@ -13,6 +13,7 @@
 #include "hd_codec_nodes.h"
 #include "hd_discovery.h"
 #include "hd_frames.h"
+#include "hd_payload.h"
 #include "hd_registry.h"
 #include "hd_scheduler.h"
 

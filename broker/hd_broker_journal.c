@@ -42,10 +42,10 @@ hd_broker_journal_accept (hd_broker_t *self, const hd_job_t *job, const void *en
     if (hd_buf_append (a, &len, 1) != HD_OK || hd_buf_append (a, c->rid, len) != HD_OK
         || hd_buf_append (a, env, size) != HD_OK)
         return;
-    const zmq_msg_t *payload = job->payload;
-    s_append (self, HD_JREC_ACCEPT, &job->id, a->data, a->size,
-              zmq_msg_data ((zmq_msg_t *) payload), zmq_msg_size ((zmq_msg_t *) payload));
-    self->live_bytes += hd_journal_record_size (a->size, zmq_msg_size ((zmq_msg_t *) payload));
+    const hd_payload_t *payload = job->payload;
+    s_append (self, HD_JREC_ACCEPT, &job->id, a->data, a->size, hd_payload_data (payload),
+              hd_payload_size (payload));
+    self->live_bytes += hd_journal_record_size (a->size, hd_payload_size (payload));
 }
 
 static void
@@ -106,19 +106,14 @@ s_replay_accept (hd_broker_t *self, const hd_id_t *id, const uint8_t *a, size_t 
         || !hd_id_eq (&s.id, id))
         return;  //  a record this broker cannot read: CRC was fine, so it is a newer format
     uint32_t client = hd_broker_client_by_rid (self, a + 1, a[0], "", hd_broker_now ());
-    zmq_msg_t *payload = malloc (sizeof *payload);
-    if (!payload || zmq_msg_init_size (payload, blen) != 0) {
-        free (payload);
+    hd_payload_t *payload = hd_payload_from (b, blen);
+    if (!payload)
         return;
-    }
-    if (blen)
-        memcpy (zmq_msg_data (payload), b, blen);
     hd_job_t *job = NULL;
     if (client == UINT32_MAX
         || hd_scheduler_restore (self->scheduler, &s, client, payload, hd_broker_now (), &job)
                != HD_OK) {
-        zmq_msg_close (payload);
-        free (payload);
+        hd_payload_free (payload);
         return;
     }
     self->client_tab[client].held++;
@@ -280,10 +275,10 @@ s_emit_job (hd_job_t *job, void *arg)
     if (hd_codec_encode_submit (&self->env, &s) != HD_OK
         || hd_buf_append (a, self->env.data, self->env.size) != HD_OK)
         return;
-    zmq_msg_t *payload = job->payload;
+    const hd_payload_t *payload = job->payload;
     hd_journal_compact_emit (self->journal, HD_JREC_ACCEPT, &job->id, a->data, a->size,
-                             payload ? zmq_msg_data (payload) : NULL,
-                             payload ? zmq_msg_size (payload) : 0);
+                             payload ? hd_payload_data (payload) : NULL,
+                             payload ? hd_payload_size (payload) : 0);
     hd_broker_journal_lease_emit (self, job);
 }
 

@@ -64,11 +64,8 @@ hd_broker_keep_result (hd_broker_t *self, hd_job_t *job, zmq_msg_t *env, zmq_msg
     zmq_msg_init (&r->data);
     zmq_msg_move (&r->env, env);
     zmq_msg_move (&r->data, data);
-    if (job->payload) {  //  the task's input is not needed any more
-        zmq_msg_close (job->payload);
-        free (job->payload);
-        job->payload = NULL;
-    }
+    hd_payload_free (job->payload);  //  the task's input is not needed any more
+    job->payload = NULL;
     job->result = r;
     job->result_ms = 0;
     return HD_OK;

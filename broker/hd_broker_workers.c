@@ -331,14 +331,14 @@ s_send_tasks (hd_broker_t *self, hd_node_t *node)
         hd_job_t *job = o->jobs[i];
         hd_broker_journal_lease (self, job);
         hd_task_t t = { .id = job->id, .attempt = job->attempt, .timeout_ms = job->timeout_ms };
-        snprintf (t.fn, sizeof t.fn, "%s", hd_registry_fn_name (self->registry, job->fn));
-        zmq_msg_t copy;
-        zmq_msg_init (&copy);
-        zmq_msg_copy (&copy, (zmq_msg_t *) job->payload);  //  refcounted, not a byte copy
+        const char *fn = hd_registry_fn_name (self->registry, job->fn);
+        size_t fnlen = strlen (fn);
+        memcpy (t.fn, fn, fnlen < sizeof t.fn ? fnlen + 1 : sizeof t.fn);
+        t.fn[sizeof t.fn - 1] = 0;
         ok = hd_codec_encode_task (&self->env, &t) == HD_OK
              && hd_send_frame (self->workers_raw, self->env.data, self->env.size, ZMQ_SNDMORE) == 0
-             && zmq_msg_send (&copy, self->workers_raw, i + 1 < o->count ? ZMQ_SNDMORE : 0) >= 0;
-        zmq_msg_close (&copy);
+             && hd_payload_send (job->payload, self->workers_raw,
+                                 i + 1 < o->count ? ZMQ_SNDMORE : 0) == 0;
     }
     self->stats.dispatched += o->count;
     o->count = 0;
