@@ -328,6 +328,9 @@ hd_broker_run (hd_broker_t *self)
         int64_t due = hd_scheduler_next_due_ms (self->scheduler);  //  a retry's backoff ends
         if (due >= 0 && due - now0 < wait)
             wait = due - now0;
+        int64_t accepts = hd_broker_accepts_due_in (self, now0);
+        if (accepts >= 0 && accepts < wait)
+            wait = accepts;
         if (first || metrics_more)
             wait = 0;
         if (zmq_poll (items, S_NITEMS, wait > 0 ? (long) wait : 0) < 0)

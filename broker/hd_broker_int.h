@@ -93,6 +93,8 @@ struct hd_broker {
     int64_t last_compact_ms;
     hd_pending_acc_t *acc;
     uint32_t nacc, acc_cap;
+    uint32_t nacc_durable;         //  the first nacc_durable of them are covered by a commit
+    int64_t acc_since_ms;          //  when the oldest of them was accepted
     bool fatal;                    //  the journal failed: stop
     int64_t next_beat_ms;
     hd_broker_stats_t stats;
@@ -138,6 +140,9 @@ void hd_broker_journal_result (hd_broker_t *self, const hd_job_t *job, zmq_msg_t
 void hd_broker_journal_forget (hd_broker_t *self, const hd_job_t *job, bool acked);
 //  Queue the ACCEPTED answer for a task; sent after the commit that makes it durable.
 hd_err_t hd_broker_accept_later (hd_broker_t *self, uint32_t client, const hd_id_t *id);
+//  Milliseconds until ACCEPTED replies are due (0: now), or -1 when none waits: a bound for the
+//  loop's poll timeout.
+int64_t hd_broker_accepts_due_in (const hd_broker_t *self, int64_t now);
 //  End of a loop pass: commit when due, then send the ACCEPTED answers it covers.
 void hd_broker_journal_tick (hd_broker_t *self, int64_t now);
 //  hd_broker_clients.c

@@ -216,8 +216,25 @@ hd_broker_accept_later (hd_broker_t *self, uint32_t client, const hd_id_t *id)
         self->acc = acc;
         self->acc_cap = cap;
     }
+    if (!self->nacc)
+        self->acc_since_ms = hd_broker_now ();
     self->acc[self->nacc++] = (hd_pending_acc_t) { client, *id };
     return HD_OK;
+}
+
+//  ACCEPTED replies wait up to this long (or until this many are due) once durable: a client
+//  with a few tasks in flight then gets one ACCEPTED for many, often after their RESULTs
+//  (docs/PROTOCOL.md), instead of one more message and wake-up per task on both sides.
+#define S_ACCEPT_DELAY_MS 5
+#define S_ACCEPT_BATCH 256
+
+int64_t
+hd_broker_accepts_due_in (const hd_broker_t *self, int64_t now)
+{
+    if (!self->nacc_durable)
+        return -1;  //  the journal's commit comes first (hd_journal_next_commit_ms)
+    int64_t left = self->acc_since_ms + S_ACCEPT_DELAY_MS - now;
+    return self->nacc >= S_ACCEPT_BATCH || left < 0 ? 0 : left;
 }
 
 //  ACCEPTED to each client for the tasks now durable: consecutive ids of one client travel in
@@ -234,7 +251,7 @@ s_send_accepts (hd_broker_t *self)
             && hd_broker_send_to_client (self, client, HD_CMD_ACCEPTED) == 0)
             hd_send_frame (self->clients_raw, self->env.data, self->env.size, 0);
     }
-    self->nacc = 0;
+    self->nacc = self->nacc_durable = 0;
 }
 
 //  The disk is full: the tasks of the failed batch were never durable. Take them back and say
@@ -242,15 +259,16 @@ s_send_accepts (hd_broker_t *self)
 static void
 s_refuse_accepts (hd_broker_t *self, const char *why)
 {
-    for (uint32_t k = 0; k < self->nacc; k++) {
+    //  Those covered by an earlier commit (their ACCEPTED delayed) are durable: they stay.
+    for (uint32_t k = self->nacc_durable; k < self->nacc; k++) {
         hd_job_t *job = hd_scheduler_find (self->scheduler, &self->acc[k].id);
         if (job && !job->result)
             hd_broker_release (self, job);
         hd_broker_reject_to (self, self->acc[k].client, &self->acc[k].id, HD_ST_STORAGE, 5000,
                              "the broker cannot store the task: %s", why);
     }
-    self->stats.storage += self->nacc;
-    self->nacc = 0;
+    self->stats.storage += self->nacc - self->nacc_durable;
+    self->nacc = self->nacc_durable;
 }
 
 static void
@@ -315,7 +333,9 @@ hd_broker_journal_tick (hd_broker_t *self, int64_t now)
         return;  //  batch mode: the replies wait for the commit that covers them
     hd_err_t rc = hd_journal_pending (self->journal) ? hd_journal_commit (self->journal) : HD_OK;
     if (rc == HD_OK) {
-        s_send_accepts (self);
+        self->nacc_durable = self->nacc;
+        if (hd_broker_accepts_due_in (self, now) == 0)
+            s_send_accepts (self);
         s_compact (self, now);
     }
     else if (rc == HD_EFULL) {

@@ -164,6 +164,12 @@ hd_client_destroy (hd_client_t **self_p)
     hd_client_t *self = *self_p;
     if (!self)
         return;
+    if (self->raw && self->acks && self->acks->count) {
+        //  Best effort, waiting at most 200 ms for them to leave: a result never ACKed is kept
+        //  by the broker until its result TTL.
+        hd_client_send_acks (self);
+        zsock_set_linger (self->dealer, 200);
+    }
     for (uint32_t i = 0; self->pending && i < 2 * self->npending; i++)
         zmq_msg_close (&self->pending[i]);
     free (self->pending);

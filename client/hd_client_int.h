@@ -53,7 +53,8 @@ struct hd_client {
     char session[64];
     int64_t last_ping_us;
     uint64_t resubmitted;
-    hd_idlist_t *acks;             //  ids of results received in this pass, ACKed at its end
+    hd_idlist_t *acks;             //  ids of results received and not yet ACKed
+    int64_t acks_since_us;         //  when the oldest of them came
     hd_idlist_t *scratch;          //  decoding ACCEPTED
     char last_error[512];
 };
@@ -66,6 +67,8 @@ hd_err_t hd_client_send_env (hd_client_t *self, uint8_t cmd);
 int64_t hd_client_now_us (void);
 //  hd_client_io.c
 hd_err_t hd_client_ping (hd_client_t *self);
+//  Send the ACK for every result received so far (nothing when there is none).
+void hd_client_send_acks (hd_client_t *self);
 hd_err_t hd_client_fetch_nodes (hd_client_t *self);
 //  Free what an in-flight entry keeps (the frames to resend until accepted).
 void hd_client_unkeep (hd_idval_t *val);

@@ -48,9 +48,15 @@ s_deliver (hd_client_t *self, hd_reply_t *reply)
 }
 
 //  ACK every result id received, delivered now or a duplicate of one delivered before (the
-//  broker resends until it sees an ACK, so a lost ACK must be repeated).
-static void
-s_send_acks (hd_client_t *self)
+//  broker resends until it sees an ACK, so a lost ACK must be repeated). ACKs wait up to
+//  S_ACK_DELAY_US, or until the next SUBMIT goes out (hd_client_flush sends them first, so both
+//  travel together), or until S_ACK_BATCH are due: with few tasks in flight, one ACK message per
+//  result cost the broker a wake-up per task.
+#define S_ACK_DELAY_US 20000
+#define S_ACK_BATCH 256
+
+void
+hd_client_send_acks (hd_client_t *self)
 {
     if (!self->acks->count)
         return;
@@ -70,7 +76,9 @@ s_on_results (hd_client_t *self)
         if (hd_codec_decode_result (hd_frames_data (in, i), hd_frames_size (in, i), &r) != HD_OK)
             continue;
         if (self->acks->count == HD_MAX_BATCH)
-            s_send_acks (self);
+            hd_client_send_acks (self);
+        if (!self->acks->count)
+            self->acks_since_us = hd_client_now_us ();
         self->acks->ids[self->acks->count++] = r.id;
         if (!hd_idmap_take (self->inflight, &r.id, &v))
             continue;  //  a duplicate of a result already delivered
@@ -87,7 +95,7 @@ s_on_results (hd_client_t *self)
         s_deliver (self, reply);
         handled++;
     }
-    return handled;  //  ACKs go out once per receive pass (hd_client_process), many at a time
+    return handled;  //  ACKs go out later, many at a time (hd_client_send_acks)
 }
 
 static void
@@ -249,6 +257,12 @@ hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled)
     //  results lost with a dropped connection would never be resent. Callers loop anyway.
     if (hd_idmap_size (self->inflight) && (timeout_ms < 0 || timeout_ms > S_PING_US / 1000))
         timeout_ms = S_PING_US / 1000;
+    if (self->acks->count) {  //  nor past the time the ACKs waiting are due
+        int64_t left_ms = (self->acks_since_us + S_ACK_DELAY_US - hd_client_now_us ()) / 1000;
+        int due = left_ms > 0 ? (int) left_ms + 1 : 0;
+        if (timeout_ms < 0 || timeout_ms > due)
+            timeout_ms = due;
+    }
     if (zmq_poll (items, 2, timeout_ms) < 0)
         return hd_client_fail (self, HD_ECLOSED, "interrupted");
     if (items[1].revents & ZMQ_POLLIN)
@@ -261,7 +275,9 @@ hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled)
         n += s_on_message (self);
     }
     hd_frames_clear (&self->in);
-    s_send_acks (self);
+    if (self->acks->count >= S_ACK_BATCH
+        || hd_client_now_us () - self->acks_since_us >= S_ACK_DELAY_US)
+        hd_client_send_acks (self);
     if (handled)
         *handled = n;
     return HD_OK;

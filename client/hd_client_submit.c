@@ -38,6 +38,7 @@ hd_client_flush (hd_client_t *self)
 {
     if (!self->npending)
         return HD_OK;
+    hd_client_send_acks (self);  //  results' ACKs travel with the next SUBMIT
     uint32_t frames = 2 * self->npending;
     int rc = hd_send_header (self->raw, HD_CMD_SUBMIT, ZMQ_SNDMORE);
     for (uint32_t i = 0; i < frames; i++) {
