@@ -140,10 +140,11 @@ s_start_beacon (hd_broker_t *self)
     else if (!*hd_discovery_address (self->beacon))
         hd_warn ("discovery beacon: no network interface can broadcast yet (%s); retrying",
                  c->beacon_interface ? c->beacon_interface : "none named");
-    else
+    else {
+        const char *iface = hd_discovery_iface (self->beacon);
         hd_info ("announcing cluster %s on UDP port %u (interface %s, %s)", b.cluster,
-                 c->beacon_port, *hd_discovery_iface (self->beacon) ? hd_discovery_iface (self->beacon) : "?",
-                 hd_discovery_address (self->beacon));
+                 c->beacon_port, *iface ? iface : "?", hd_discovery_address (self->beacon));
+    }
 }
 
 static hd_err_t
@@ -218,6 +219,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     hd_registry_destroy (&self->registry);
     hd_frames_fini (&self->in);
     hd_buf_fini (&self->env);
+    hd_buf_fini (&self->pack);
     free (self->accepted);
     free (self->client_tab);
     free (self->touched);

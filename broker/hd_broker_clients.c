@@ -141,13 +141,14 @@ s_resubmitted (hd_broker_t *self, hd_job_t *job, uint32_t client, int64_t now)
         hd_broker_send_results (self, client, &job, 1, now);
 }
 
-//  Queue one task; on success its id joins the ACCEPTED list.
+//  Queue one task: its envelope, and its payload as a frame (taken, `frame`) or as bytes inside
+//  a packed frame (copied, `data`/`size`). On success its id joins the ACCEPTED list.
 static void
-s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
+s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_size,
+              zmq_msg_t *frame, const void *data, size_t size, int64_t now)
 {
-    hd_frames_t *in = &self->in;
     hd_submit_t s;
-    hd_err_t rc = hd_codec_decode_submit (hd_frames_data (in, i), hd_frames_size (in, i), &s);
+    hd_err_t rc = hd_codec_decode_submit (env, env_size, &s);
     self->stats.submitted++;
     if (rc != HD_OK) {
         self->stats.malformed++;
@@ -161,7 +162,8 @@ s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
                           s.node[0] ? "" : " (see heddle nodes)");
         return;
     }
-    size_t size = hd_frames_size (in, i + 1);
+    if (frame)
+        size = zmq_msg_size (frame);
     if (size > self->config.max_payload) {
         hd_broker_reject (self, &s.id, HD_ST_TOO_LARGE, 0, "payload of %zu bytes is over the broker's "
                   "limit of %u bytes", size, self->config.max_payload);
@@ -174,7 +176,7 @@ s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
                   "unacknowledged (limit %u)", c->held, self->config.max_client_tasks);
         return;
     }
-    hd_payload_t *payload = hd_payload_take (&in->msg[i + 1]);
+    hd_payload_t *payload = frame ? hd_payload_take (frame) : hd_payload_from (data, size);
     if (!payload) {
         hd_broker_reject (self, &s.id, HD_ST_BUSY, 1000, "broker out of memory");
         return;
@@ -205,7 +207,7 @@ s_submit_one (hd_broker_t *self, uint32_t client, size_t i, int64_t now)
             return;
     }
     self->stats.accepted++;
-    hd_broker_journal_accept (self, job, hd_frames_data (in, i), hd_frames_size (in, i));
+    hd_broker_journal_accept (self, job, env, env_size);
     if (hd_broker_accept_later (self, client, &s.id) != HD_OK)
         hd_error ("out of memory queueing an ACCEPTED reply");  //  the client resubmits
 }
@@ -214,17 +216,42 @@ static void
 s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
 {
     hd_frames_t *in = &self->in;
-    if (in->truncated || in->count < 4 || (in->count - 2) % 2) {
+    //  Packed (hd_pack): [rid][header][pack]; else [rid][header]([envelope][payload])+.
+    int packed = in->count == 3 && !in->truncated
+                     ? hd_pack_count (hd_frames_data (in, 2), hd_frames_size (in, 2))
+                     : 0;
+    if (in->truncated || packed > HD_MAX_BATCH) {
         self->stats.malformed++;
-        hd_broker_reject (self, NULL, in->truncated ? HD_ST_TOO_LARGE : HD_ST_MALFORMED, 0,
-                  in->truncated ? "more than %d tasks in one SUBMIT"
-                                : "SUBMIT needs ([envelope][payload])+ frames (got %d frames)",
-                  in->truncated ? HD_MAX_BATCH : (int) in->count - 1);
+        hd_broker_reject (self, NULL, HD_ST_TOO_LARGE, 0, "more than %d tasks in one SUBMIT",
+                          HD_MAX_BATCH);
+        return;
+    }
+    if (packed < 0) {
+        self->stats.malformed++;
+        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed packed SUBMIT frame");
+        return;
+    }
+    if (!packed && (in->count < 4 || (in->count - 2) % 2)) {
+        self->stats.malformed++;
+        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0,
+                          "SUBMIT needs ([envelope][payload])+ frames (got %d frames)",
+                          (int) in->count - 1);
         return;
     }
     //  ACCEPTED goes out after the journal commit that covers these tasks (hd_broker_journal).
+    if (packed) {
+        self->client_tab[client].packs = true;
+        hd_pack_reader_t r;
+        hd_pack_reader_init (&r, hd_frames_data (in, 2), hd_frames_size (in, 2));
+        const void *env, *data;
+        size_t env_size, size;
+        while (hd_pack_next (&r, &env, &env_size, &data, &size) == 1)
+            s_submit_one (self, client, env, env_size, NULL, data, size, now);
+        return;
+    }
     for (size_t i = 2; i + 1 < in->count; i += 2)
-        s_submit_one (self, client, i, now);
+        s_submit_one (self, client, hd_frames_data (in, i), hd_frames_size (in, i),
+                      &in->msg[i + 1], NULL, 0, now);
 }
 
 static void

@@ -13,6 +13,7 @@
 #include "hd_codec_nodes.h"
 #include "hd_discovery.h"
 #include "hd_frames.h"
+#include "hd_pack.h"
 #include "hd_payload.h"
 #include "hd_registry.h"
 #include "hd_scheduler.h"
@@ -24,6 +25,7 @@ typedef struct {
     char role[16];        //  "client", "admin" (from ZAP User-Id), "" insecure
     int64_t last_seen_ms;
     uint32_t held;        //  its jobs not yet released: queued, running, or result unacked
+    bool packs;           //  it sent a packed SUBMIT: its RESULTs go packed too (hd_pack)
 } hd_bclient_t;
 
 //  Completed jobs in completion order, for resending and expiry (looked up by id, so an entry
@@ -75,6 +77,7 @@ struct hd_broker {
     hd_scheduler_t *scheduler;
     hd_frames_t in;              //  the message being handled
     hd_buf_t env;                //  reused envelope encoder buffer
+    hd_buf_t pack;               //  reused packed frame (hd_pack) of a TASK or RESULT message
     hd_idlist_t *accepted;       //  ids accepted from the current SUBMIT
     zhashx_t *client_index;      //  hex(rid) -> index + 1
     hd_bclient_t *client_tab;
@@ -135,8 +138,8 @@ void hd_broker_journal_accept (hd_broker_t *self, const hd_job_t *job, const voi
                                size_t size);
 void hd_broker_journal_lease (hd_broker_t *self, const hd_job_t *job);
 void hd_broker_journal_lease_emit (hd_broker_t *self, const hd_job_t *job);
-void hd_broker_journal_result (hd_broker_t *self, const hd_job_t *job, zmq_msg_t *env,
-                               zmq_msg_t *data);
+void hd_broker_journal_result (hd_broker_t *self, const hd_job_t *job, const void *env,
+                               size_t env_size, const hd_payload_t *data);
 void hd_broker_journal_forget (hd_broker_t *self, const hd_job_t *job, bool acked);
 //  Queue the ACCEPTED answer for a task; sent after the commit that makes it durable.
 hd_err_t hd_broker_accept_later (hd_broker_t *self, uint32_t client, const hd_id_t *id);
@@ -156,10 +159,12 @@ void hd_broker_result_emit (hd_broker_t *self, const hd_job_t *job);
 void hd_broker_result_free (void *result);
 //  Release a job (any state) and its client's count.
 void hd_broker_release (hd_broker_t *self, hd_job_t *job);
-//  Keep the result frames (moved) in the DONE job until the client ACKs them.
-hd_err_t hd_broker_keep_result (hd_broker_t *self, hd_job_t *job, zmq_msg_t *env, zmq_msg_t *data,
-                                int64_t now);
-//  One RESULT message with copies of the jobs' kept results; 0, or -1 when the client is away.
+//  Keep the result (its envelope copied, its output `data` taken on HD_OK) in the DONE job until
+//  the client ACKs it. HD_ENOMEM: nothing taken.
+hd_err_t hd_broker_keep_result (hd_broker_t *self, hd_job_t *job, const void *env,
+                                size_t env_size, hd_payload_t *data, int64_t now);
+//  RESULT messages with the jobs' kept results (packed when the client packs; results with a
+//  large output in frames of their own); 0, or -1 when the client is away.
 int hd_broker_send_results (hd_broker_t *self, uint32_t client, hd_job_t **jobs, uint32_t n,
                             int64_t now);
 void hd_broker_on_ack (hd_broker_t *self, uint32_t client, const hd_idlist_t *ids);

@@ -77,10 +77,11 @@ hd_broker_journal_lease_emit (hd_broker_t *self, const hd_job_t *job)
 }
 
 void
-hd_broker_journal_result (hd_broker_t *self, const hd_job_t *job, zmq_msg_t *env, zmq_msg_t *data)
+hd_broker_journal_result (hd_broker_t *self, const hd_job_t *job, const void *env,
+                          size_t env_size, const hd_payload_t *data)
 {
-    s_append (self, HD_JREC_RESULT, &job->id, zmq_msg_data (env), zmq_msg_size (env),
-              zmq_msg_data (data), zmq_msg_size (data));
+    s_append (self, HD_JREC_RESULT, &job->id, env, env_size, hd_payload_data (data),
+              hd_payload_size (data));
 }
 
 void
@@ -129,20 +130,11 @@ s_replay_result (hd_broker_t *self, hd_job_t *job, const void *a, size_t alen, c
     if (job->result || hd_scheduler_cancel (self->scheduler, &job->id, &same) != HD_OK)
         return;
     job->state = HD_JOB_DONE;
-    zmq_msg_t env, data;
-    if (zmq_msg_init_size (&env, alen) != 0)
-        return;
-    if (zmq_msg_init_size (&data, blen) != 0) {
-        zmq_msg_close (&env);
-        return;
-    }
-    memcpy (zmq_msg_data (&env), a, alen);
-    if (blen)
-        memcpy (zmq_msg_data (&data), b, blen);
-    if (hd_broker_keep_result (self, job, &env, &data, hd_broker_now ()) == HD_OK)
+    hd_payload_t *data = hd_payload_from (b, blen);
+    if (data && hd_broker_keep_result (self, job, a, alen, data, hd_broker_now ()) == HD_OK)
         r->results++;
-    zmq_msg_close (&env);
-    zmq_msg_close (&data);
+    else
+        hd_payload_free (data);
 }
 
 static int

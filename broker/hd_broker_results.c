@@ -1,8 +1,8 @@
 /*  hd_broker_results: results are kept until the client acknowledges them (ACK), so that each
     one reaches its client exactly once even when the client disconnects or the ACK is lost:
     the broker resends what is unacknowledged when the client pings, and forgets it after
-    result_ttl_ms. The frames a worker sent are kept as they are (moved, not re-encoded) and
-    sent as reference-counted copies.  */
+    result_ttl_ms. A result is kept as the worker sent it, never re-encoded: its envelope bytes
+    and its output (hd_payload: copied when small, the frame itself when large).  */
 #include "hd_broker_int.h"
 
 #include "hd_log.h"
@@ -11,15 +11,16 @@
 #define S_RESEND_AFTER_MS 2000  //  an unacknowledged result is resent on a ping after this long
 
 typedef struct {
-    zmq_msg_t env, data;
+    hd_payload_t *data;
+    uint32_t env_size;
+    uint8_t env[];
 } s_result_t;
 
 void
 hd_broker_result_free (void *result)
 {
     s_result_t *r = result;
-    zmq_msg_close (&r->env);
-    zmq_msg_close (&r->data);
+    hd_payload_free (r->data);
     free (r);
 }
 
@@ -52,18 +53,18 @@ hd_broker_release (hd_broker_t *self, hd_job_t *job)
 }
 
 hd_err_t
-hd_broker_keep_result (hd_broker_t *self, hd_job_t *job, zmq_msg_t *env, zmq_msg_t *data,
-                       int64_t now)
+hd_broker_keep_result (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size,
+                       hd_payload_t *data, int64_t now)
 {
-    s_result_t *r = malloc (sizeof *r);
+    s_result_t *r = malloc (sizeof *r + env_size);
     if (!r || s_fifo_push (self, job, now) != HD_OK) {
         free (r);
         return HD_ENOMEM;
     }
-    zmq_msg_init (&r->env);
-    zmq_msg_init (&r->data);
-    zmq_msg_move (&r->env, env);
-    zmq_msg_move (&r->data, data);
+    r->data = data;
+    r->env_size = (uint32_t) env_size;
+    if (env_size)
+        memcpy (r->env, env, env_size);
     hd_payload_free (job->payload);  //  the task's input is not needed any more
     job->payload = NULL;
     job->result = r;
@@ -71,26 +72,83 @@ hd_broker_keep_result (hd_broker_t *self, hd_job_t *job, zmq_msg_t *env, zmq_msg
     return HD_OK;
 }
 
+static bool
+s_packable (const s_result_t *r)
+{
+    return hd_pack_fits (r->env_size, hd_payload_size (r->data));
+}
+
+//  Which results of a batch one RESULT message holds.
+typedef enum { S_ALL_FRAMED, S_PACKED, S_REST_FRAMED } s_form_t;
+
+static bool
+s_takes (s_form_t form, const s_result_t *r)
+{
+    return form == S_ALL_FRAMED || s_packable (r) == (form == S_PACKED);
+}
+
+//  One RESULT message with the results k in [0, n) that `form` takes; returns how many it held.
+//  The envelope bytes are copied into the message, the output is shared.
+static int
+s_send_some (hd_broker_t *self, uint32_t client, hd_job_t **jobs, uint32_t n, s_form_t form,
+             int64_t now)
+{
+    bool packed = form == S_PACKED;
+    uint32_t count = 0, last = 0;
+    for (uint32_t k = 0; k < n; k++)
+        if (s_takes (form, jobs[k]->result))
+            count++, last = k;
+    if (!count)
+        return 0;
+    if (hd_broker_send_to_client (self, client, HD_CMD_RESULT) != 0) {
+        self->stats.unroutable++;
+        return -1;  //  kept: resent when the client pings again
+    }
+    if (packed)
+        hd_buf_reset (&self->pack);
+    for (uint32_t k = 0; k < n; k++) {
+        s_result_t *r = jobs[k]->result;
+        if (!s_takes (form, r))
+            continue;
+        jobs[k]->result_ms = now;
+        if (packed)
+            hd_pack_add (&self->pack, r->env, r->env_size, hd_payload_data (r->data),
+                         hd_payload_size (r->data));
+        else {
+            hd_send_frame (self->clients_raw, r->env, r->env_size, ZMQ_SNDMORE);
+            hd_payload_send (r->data, self->clients_raw, k < last ? ZMQ_SNDMORE : 0);
+        }
+    }
+    if (packed)
+        hd_send_frame (self->clients_raw, self->pack.data, self->pack.size, 0);
+    return (int) count;
+}
+
 int
 hd_broker_send_results (hd_broker_t *self, uint32_t client, hd_job_t **jobs, uint32_t n,
                         int64_t now)
 {
-    if (!n || hd_broker_send_to_client (self, client, HD_CMD_RESULT) != 0) {
-        self->stats.unroutable += n ? 1 : 0;
-        return -1;  //  kept: resent when the client pings again
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        s_result_t *r = jobs[i]->result;
-        zmq_msg_t env, data;
-        zmq_msg_init (&env);
-        zmq_msg_init (&data);
-        zmq_msg_copy (&env, &r->env);
-        zmq_msg_copy (&data, &r->data);
-        zmq_msg_send (&env, self->clients_raw, ZMQ_SNDMORE);
-        zmq_msg_send (&data, self->clients_raw, i + 1 < n ? ZMQ_SNDMORE : 0);
-        zmq_msg_close (&env);
-        zmq_msg_close (&data);
-        jobs[i]->result_ms = now;
+    if (!n)
+        return -1;
+    if (client >= self->nclients || !self->client_tab[client].packs)
+        return s_send_some (self, client, jobs, n, S_ALL_FRAMED, now) < 0 ? -1 : 0;
+    //  Packed in frames of at most HD_PACK_MAX_BYTES; large outputs in a message of their own.
+    uint32_t k = 0;
+    while (k < n) {
+        uint32_t end = k;
+        size_t bytes = 0;
+        for (; end < n; end++) {
+            s_result_t *r = jobs[end]->result;
+            size_t pair = hd_pack_pair_size (r->env_size, hd_payload_size (r->data));
+            if (s_packable (r) && bytes + pair > HD_PACK_MAX_BYTES)
+                break;
+            if (s_packable (r))
+                bytes += pair;
+        }
+        if (s_send_some (self, client, jobs + k, end - k, S_PACKED, now) < 0
+            || s_send_some (self, client, jobs + k, end - k, S_REST_FRAMED, now) < 0)
+            return -1;
+        k = end;
     }
     return 0;
 }
@@ -100,32 +158,29 @@ hd_broker_fail_job (hd_broker_t *self, hd_job_t *job, uint32_t status, const cha
 {
     hd_result_t r = { .id = job->id, .attempt = job->attempt, .status = status };
     snprintf (r.error, sizeof r.error, "%s", reason);
-    zmq_msg_t env, data;
-    zmq_msg_init (&data);
-    if (hd_codec_encode_result (&self->env, &r) != HD_OK
-        || zmq_msg_init_size (&env, self->env.size) != 0) {
+    hd_payload_t *data = hd_payload_from (NULL, 0);
+    if (!data || hd_codec_encode_result (&self->env, &r) != HD_OK) {
+        hd_payload_free (data);
         hd_broker_release (self, job);
         return;
     }
-    memcpy (zmq_msg_data (&env), self->env.data, self->env.size);
     job->state = HD_JOB_DEAD;
     int64_t now = hd_broker_now ();
-    hd_broker_journal_result (self, job, &env, &data);
-    if (hd_broker_keep_result (self, job, &env, &data, now) == HD_OK)
+    hd_broker_journal_result (self, job, self->env.data, self->env.size, data);
+    if (hd_broker_keep_result (self, job, self->env.data, self->env.size, data, now) == HD_OK)
         hd_broker_send_results (self, job->client, &job, 1, now);
-    else
+    else {
+        hd_payload_free (data);
         hd_broker_release (self, job);
-    zmq_msg_close (&env);
-    zmq_msg_close (&data);
+    }
 }
 
 void
 hd_broker_result_emit (hd_broker_t *self, const hd_job_t *job)
 {
     s_result_t *r = job->result;
-    hd_journal_compact_emit (self->journal, HD_JREC_RESULT, &job->id, zmq_msg_data (&r->env),
-                             zmq_msg_size (&r->env), zmq_msg_data (&r->data),
-                             zmq_msg_size (&r->data));
+    hd_journal_compact_emit (self->journal, HD_JREC_RESULT, &job->id, r->env, r->env_size,
+                             hd_payload_data (r->data), hd_payload_size (r->data));
 }
 
 void

@@ -128,7 +128,8 @@ s_on_hello (hd_broker_t *self, const void *rid, size_t rid_len, int64_t now)
              hello->nfns, node->arch);
     hd_welcome_t w = { .heartbeat_ms = self->config.heartbeat_ms,
                        .max_payload = self->config.max_payload,
-                       .metrics_port = self->metrics_port };
+                       .metrics_port = self->metrics_port,
+                       .pack = true };
     hd_broker_event (self, "node", node->name, "joined", NULL);
     hd_broker_node_up (self, node->name);
     if (hd_codec_encode_welcome (&self->env, &w) == HD_OK && s_send_rid (self, node, HD_CMD_WELCOME) == 0)
@@ -136,44 +137,39 @@ s_on_hello (hd_broker_t *self, const void *rid, size_t rid_len, int64_t now)
     free (hello);
 }
 
-//  Complete every result of one DONE message; *out_jobs[k] / *out_frames[k] list the valid ones.
-static uint32_t
-s_complete_results (hd_broker_t *self, hd_node_t *node, hd_job_t **jobs, uint32_t *frames)
+//  Complete one result: its envelope, and its output as a frame (taken) or bytes (copied).
+//  The job, or NULL when the result is not one to deliver (malformed, refused unrun, fenced).
+static hd_job_t *
+s_complete_one (hd_broker_t *self, hd_node_t *node, const void *env, size_t env_size)
 {
-    hd_frames_t *in = &self->in;
-    uint32_t n = 0;
-    for (size_t i = 2; i + 1 < in->count; i += 2) {
-        hd_result_t r;
-        hd_job_t *job = NULL;
-        if (hd_codec_decode_result (hd_frames_data (in, i), hd_frames_size (in, i), &r) != HD_OK) {
-            self->stats.malformed++;
-            continue;
-        }
-        if (r.status == HD_ST_BUSY && r.elapsed_ms == 0) {
-            //  Refused unrun (no room on the worker): not an outcome; it goes elsewhere.
-            if (hd_scheduler_requeue (self->scheduler, &r.id, r.attempt, node) == HD_OK)
-                self->stats.requeued++;
-            continue;
-        }
-        hd_err_t rc = hd_scheduler_complete (self->scheduler, &r.id, r.attempt, node, &job);
-        if (rc != HD_OK) {
-            if (rc == HD_EPROTO)
-                self->stats.fenced++;  //  a late answer for a lease that is no longer current
-            else
-                self->stats.unknown_results++;
-            continue;
-        }
-        self->stats.completed++;
-        if (r.status == HD_ST_OK || r.status == HD_ST_FAILED)
-            hd_scheduler_observe_run (self->scheduler, job->fn, r.elapsed_ms);
-        if (r.status != HD_ST_OK) {
-            node->failed++;
-            self->stats.failed++;
-        }
-        jobs[n] = job;
-        frames[n++] = (uint32_t) i;
+    hd_result_t r;
+    hd_job_t *job = NULL;
+    if (hd_codec_decode_result (env, env_size, &r) != HD_OK) {
+        self->stats.malformed++;
+        return NULL;
     }
-    return n;
+    if (r.status == HD_ST_BUSY && r.elapsed_ms == 0) {
+        //  Refused unrun (no room on the worker): not an outcome; it goes elsewhere.
+        if (hd_scheduler_requeue (self->scheduler, &r.id, r.attempt, node) == HD_OK)
+            self->stats.requeued++;
+        return NULL;
+    }
+    hd_err_t rc = hd_scheduler_complete (self->scheduler, &r.id, r.attempt, node, &job);
+    if (rc != HD_OK) {
+        if (rc == HD_EPROTO)
+            self->stats.fenced++;  //  a late answer for a lease that is no longer current
+        else
+            self->stats.unknown_results++;
+        return NULL;
+    }
+    self->stats.completed++;
+    if (r.status == HD_ST_OK || r.status == HD_ST_FAILED)
+        hd_scheduler_observe_run (self->scheduler, job->fn, r.elapsed_ms);
+    if (r.status != HD_ST_OK) {
+        node->failed++;
+        self->stats.failed++;
+    }
+    return job;
 }
 
 static void
@@ -215,36 +211,54 @@ s_flush_outbox (hd_broker_t *self)
     self->nout = 0;
 }
 
-//  Results of one DONE message are kept until acknowledged, and go to their clients:
-//  consecutive results for the same client travel in one RESULT message, their envelope and
-//  payload frames moved from the worker's message, never re-encoded.
+//  A completed job's result is journalled and kept until acknowledged, and queued for its
+//  client (s_flush_outbox: results of many DONE messages share one RESULT message per client).
+static void
+s_keep (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size, hd_payload_t *data,
+        int64_t now)
+{
+    if (!data || hd_broker_keep_result (self, job, env, env_size, data, now) != HD_OK) {
+        hd_payload_free (data);
+        hd_error ("out of memory keeping a result: task dropped");  //  say so loudly
+        hd_broker_release (self, job);
+        return;
+    }
+    hd_broker_journal_result (self, job, env, env_size, data);
+    s_outbox_push (self, job);
+}
+
+//  DONE: [rid][header]([envelope][output])+, or packed: [rid][header][pack] (hd_pack). The
+//  envelope is copied as the worker encoded it, never re-encoded.
 static void
 s_on_done (hd_broker_t *self, hd_node_t *node)
 {
     hd_frames_t *in = &self->in;
+    int64_t now = hd_broker_now ();
+    if (!in->truncated && in->count == 3) {
+        hd_pack_reader_t r;
+        hd_pack_reader_init (&r, hd_frames_data (in, 2), hd_frames_size (in, 2));
+        const void *env, *data;
+        size_t env_size, size;
+        int rc;
+        while ((rc = hd_pack_next (&r, &env, &env_size, &data, &size)) == 1) {
+            hd_job_t *job = s_complete_one (self, node, env, env_size);
+            if (job)
+                s_keep (self, job, env, env_size, hd_payload_from (data, size), now);
+        }
+        if (rc < 0)
+            self->stats.malformed++;
+        return;
+    }
     if (in->truncated || in->count < 4 || (in->count - 2) % 2) {
         self->stats.malformed++;
         return;
     }
-    hd_job_t *jobs[HD_MAX_BATCH];
-    uint32_t frames[HD_MAX_BATCH];
-    uint32_t n = s_complete_results (self, node, jobs, frames), kept = 0;
-    int64_t now = hd_broker_now ();
-    for (uint32_t k = 0; k < n; k++) {
-        hd_broker_journal_result (self, jobs[k], &in->msg[frames[k]], &in->msg[frames[k] + 1]);
-        if (hd_broker_keep_result (self, jobs[k], &in->msg[frames[k]], &in->msg[frames[k] + 1],
-                                   now) == HD_OK)
-            jobs[kept++] = jobs[k];
-        else  //  out of memory: the client will not get this one; say so loudly
-        {
-            hd_error ("out of memory keeping a result: task dropped");
-            hd_broker_release (self, jobs[k]);
-        }
+    for (size_t i = 2; i + 1 < in->count; i += 2) {
+        hd_job_t *job = s_complete_one (self, node, hd_frames_data (in, i), hd_frames_size (in, i));
+        if (job)
+            s_keep (self, job, hd_frames_data (in, i), hd_frames_size (in, i),
+                    hd_payload_take (&in->msg[i + 1]), now);
     }
-    //  Sent at the end of the burst (s_flush_outbox): results of many DONE messages share one
-    //  RESULT message per client.
-    for (uint32_t k = 0; k < kept; k++)
-        s_outbox_push (self, jobs[k]);
 }
 
 static void
@@ -321,24 +335,69 @@ s_pick (hd_broker_t *self, hd_job_t *job, hd_node_t *node)
     o->jobs[o->count++] = job;
 }
 
-//  One TASK message with every job picked for `node` this round.
+//  The TASK envelope of `job`, encoded into self->env.
+static bool
+s_encode_task (hd_broker_t *self, const hd_job_t *job)
+{
+    hd_task_t t = { .id = job->id, .attempt = job->attempt, .timeout_ms = job->timeout_ms };
+    const char *fn = hd_registry_fn_name (self->registry, job->fn);
+    size_t fnlen = strlen (fn);
+    memcpy (t.fn, fn, fnlen < sizeof t.fn ? fnlen + 1 : sizeof t.fn);
+    t.fn[sizeof t.fn - 1] = 0;
+    return hd_codec_encode_task (&self->env, &t) == HD_OK;
+}
+
+static bool
+s_packable (const hd_node_t *node, const hd_job_t *job)
+{
+    //  A TASK envelope is under 200 bytes: the payload decides.
+    return node->packs && hd_pack_fits (256, hd_payload_size (job->payload));
+}
+
+//  One packed TASK message with self->pack.
+static bool
+s_send_pack (hd_broker_t *self, hd_node_t *node)
+{
+    bool ok = s_send_rid (self, node, HD_CMD_TASK) == 0
+              && hd_send_frame (self->workers_raw, self->pack.data, self->pack.size, 0) == 0;
+    hd_buf_reset (&self->pack);
+    return ok;
+}
+
+//  The TASK messages for every job picked for `node` this round: packed when the worker reads
+//  that form (up to HD_PACK_MAX_BYTES a frame), and one message of frame pairs for the others.
 static void
 s_send_tasks (hd_broker_t *self, hd_node_t *node)
 {
     hd_nodeout_t *o = node->user;
-    bool ok = s_send_rid (self, node, HD_CMD_TASK) == 0;
+    bool ok = true;
+    uint32_t framed = 0, last = 0;
+    hd_buf_reset (&self->pack);
     for (uint32_t i = 0; ok && i < o->count; i++) {
         hd_job_t *job = o->jobs[i];
         hd_broker_journal_lease (self, job);
-        hd_task_t t = { .id = job->id, .attempt = job->attempt, .timeout_ms = job->timeout_ms };
-        const char *fn = hd_registry_fn_name (self->registry, job->fn);
-        size_t fnlen = strlen (fn);
-        memcpy (t.fn, fn, fnlen < sizeof t.fn ? fnlen + 1 : sizeof t.fn);
-        t.fn[sizeof t.fn - 1] = 0;
-        ok = hd_codec_encode_task (&self->env, &t) == HD_OK
+        if (!s_packable (node, job)) {
+            framed++, last = i;
+            continue;
+        }
+        ok = s_encode_task (self, job);
+        size_t size = hd_payload_size (job->payload);
+        if (ok && self->pack.size + hd_pack_pair_size (self->env.size, size) > HD_PACK_MAX_BYTES)
+            ok = s_send_pack (self, node);
+        ok = ok && hd_pack_add (&self->pack, self->env.data, self->env.size,
+                                hd_payload_data (job->payload), size) == HD_OK;
+    }
+    if (ok && self->pack.size)
+        ok = s_send_pack (self, node);
+    if (ok && framed)
+        ok = s_send_rid (self, node, HD_CMD_TASK) == 0;
+    for (uint32_t i = 0; ok && framed && i < o->count; i++) {
+        hd_job_t *job = o->jobs[i];
+        if (s_packable (node, job))
+            continue;
+        ok = s_encode_task (self, job)
              && hd_send_frame (self->workers_raw, self->env.data, self->env.size, ZMQ_SNDMORE) == 0
-             && hd_payload_send (job->payload, self->workers_raw,
-                                 i + 1 < o->count ? ZMQ_SNDMORE : 0) == 0;
+             && hd_payload_send (job->payload, self->workers_raw, i < last ? ZMQ_SNDMORE : 0) == 0;
     }
     self->stats.dispatched += o->count;
     o->count = 0;

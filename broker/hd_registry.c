@@ -332,6 +332,7 @@ s_node_announce (hd_node_t *node, const hd_hello_t *hello, const uint64_t set[S_
     s_copy_name (node->arch, hello->arch);
     node->slots = hello->slots;
     node->queue = hello->queue;
+    node->packs = hello->pack;
     node->cores = hello->cores;
     //  NaN and infinities fail these comparisons and fall back to slots.
     bool scored = hello->score > 0 && hello->score <= DBL_MAX;

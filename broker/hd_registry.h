@@ -38,6 +38,7 @@ typedef struct hd_node {
                                        //  task with a deadline still needs a free slot
     uint32_t deep_credit;              //  the same for tasks of short functions (0: credit)
     uint32_t queue;                    //  tasks the worker accepts at once (HELLO; 0: 5 x slots)
+    bool packs;                        //  it reads packed TASK messages (HELLO pack)
     uint32_t cores;
     double capacity;                   //  C_j > 0 (see hd_registry_update_metrics)
     double score;                      //  per-core benchmark score, 0: none (capacity = slots)

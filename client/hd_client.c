@@ -188,6 +188,8 @@ hd_client_destroy (hd_client_t **self_p)
     hd_idmap_destroy (&self->inflight);
     hd_frames_fini (&self->in);
     hd_buf_fini (&self->env);
+    hd_buf_fini (&self->pack);
+    hd_buf_fini (&self->ack_env);
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     zcert_destroy (&self->cert);

@@ -10,6 +10,7 @@
 #include "hd_frames.h"
 #include "hd_idmap.h"
 #include "hd_keys.h"
+#include "hd_pack.h"
 
 #define HD_CLIENT_FLUSH_TASKS 256      //  a SUBMIT message carries at most this many tasks
 #define HD_CLIENT_FLUSH_BYTES (1u << 20)
@@ -30,6 +31,8 @@ struct hd_client {
     hd_buf_t env;
     zmq_msg_t *pending;            //  frames of the SUBMIT being built: env, payload, ...
     uint32_t npending;             //  tasks in it
+    hd_buf_t pack;                 //  the packed SUBMIT being built (hd_pack): small tasks
+    uint32_t npacked;              //  tasks in it
     size_t pending_bytes;
     zmq_msg_t *pending_keep;       //  handed from s_append to the in-flight entry
     hd_idmap_t *inflight;
@@ -55,6 +58,8 @@ struct hd_client {
     uint64_t resubmitted;
     hd_idlist_t *acks;             //  ids of results received and not yet ACKed
     int64_t acks_since_us;         //  when the oldest of them came
+    hd_buf_t ack_env;              //  their ACK envelope: sent from inside a submit too, so not
+                                   //  in `env`, which holds the SUBMIT being queued
     hd_idlist_t *scratch;          //  decoding ACCEPTED
     char last_error[512];
 };

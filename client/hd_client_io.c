@@ -60,41 +60,60 @@ hd_client_send_acks (hd_client_t *self)
 {
     if (!self->acks->count)
         return;
-    if (hd_codec_encode_ids (&self->env, self->acks->ids, self->acks->count) == HD_OK)
-        hd_client_send_env (self, HD_CMD_ACK);
+    if (hd_codec_encode_ids (&self->ack_env, self->acks->ids, self->acks->count) == HD_OK
+        && (hd_send_header (self->raw, HD_CMD_ACK, ZMQ_SNDMORE) != 0
+            || hd_send_frame (self->raw, self->ack_env.data, self->ack_env.size, 0) != 0))
+        hd_client_fail (self, HD_ECLOSED, "send failed: %s", zmq_strerror (zmq_errno ()));
     self->acks->count = 0;
 }
 
+//  One result: 1 when it was delivered (not a duplicate, not malformed).
+static uint32_t
+s_on_result (hd_client_t *self, const void *env, size_t env_size, const void *out,
+             size_t out_size)
+{
+    hd_result_t r;
+    hd_idval_t v;
+    if (hd_codec_decode_result (env, env_size, &r) != HD_OK)
+        return 0;
+    if (self->acks->count == HD_MAX_BATCH)
+        hd_client_send_acks (self);
+    if (!self->acks->count)
+        self->acks_since_us = hd_client_now_us ();
+    self->acks->ids[self->acks->count++] = r.id;
+    if (!hd_idmap_take (self->inflight, &r.id, &v))
+        return 0;  //  a duplicate of a result already delivered
+    hd_client_unkeep (&v);
+    hd_reply_t *reply = s_reply_new (&r.id, v.seq, out, out_size);
+    if (!reply)
+        return 0;
+    reply->status = r.status;
+    reply->attempt = r.attempt;
+    reply->elapsed_ms = r.elapsed_ms;
+    snprintf (reply->node, sizeof reply->node, "%s", r.node);
+    snprintf (reply->error, sizeof reply->error, "%s", r.error);
+    s_deliver (self, reply);
+    return 1;
+}
+
+//  RESULT: [header]([envelope][output])+, or packed: [header][pack] (hd_pack).
 static uint32_t
 s_on_results (hd_client_t *self)
 {
     hd_frames_t *in = &self->in;
     uint32_t handled = 0;
-    for (size_t i = 1; i + 1 < in->count; i += 2) {
-        hd_result_t r;
-        hd_idval_t v;
-        if (hd_codec_decode_result (hd_frames_data (in, i), hd_frames_size (in, i), &r) != HD_OK)
-            continue;
-        if (self->acks->count == HD_MAX_BATCH)
-            hd_client_send_acks (self);
-        if (!self->acks->count)
-            self->acks_since_us = hd_client_now_us ();
-        self->acks->ids[self->acks->count++] = r.id;
-        if (!hd_idmap_take (self->inflight, &r.id, &v))
-            continue;  //  a duplicate of a result already delivered
-        hd_client_unkeep (&v);
-        hd_reply_t *reply = s_reply_new (&r.id, v.seq, hd_frames_data (in, i + 1),
-                                         hd_frames_size (in, i + 1));
-        if (!reply)
-            continue;
-        reply->status = r.status;
-        reply->attempt = r.attempt;
-        reply->elapsed_ms = r.elapsed_ms;
-        snprintf (reply->node, sizeof reply->node, "%s", r.node);
-        snprintf (reply->error, sizeof reply->error, "%s", r.error);
-        s_deliver (self, reply);
-        handled++;
+    if (in->count == 2) {
+        hd_pack_reader_t r;
+        hd_pack_reader_init (&r, hd_frames_data (in, 1), hd_frames_size (in, 1));
+        const void *env, *out;
+        size_t env_size, out_size;
+        while (hd_pack_next (&r, &env, &env_size, &out, &out_size) == 1)
+            handled += s_on_result (self, env, env_size, out, out_size);
+        return handled;
     }
+    for (size_t i = 1; i + 1 < in->count; i += 2)
+        handled += s_on_result (self, hd_frames_data (in, i), hd_frames_size (in, i),
+                                hd_frames_data (in, i + 1), hd_frames_size (in, i + 1));
     return handled;  //  ACKs go out later, many at a time (hd_client_send_acks)
 }
 

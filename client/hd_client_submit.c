@@ -1,6 +1,7 @@
 /*  hd_client_submit: the public submit / flush / next / call / cancel calls of libheddle.
-    Tasks accumulate in a pending SUBMIT message and leave in batches (HD_CLIENT_FLUSH_TASKS or
-    HD_CLIENT_FLUSH_BYTES), so a job of many small tasks costs few encrypted messages.  */
+    Tasks accumulate in a pending SUBMIT and leave in batches (HD_CLIENT_FLUSH_TASKS or
+    HD_CLIENT_FLUSH_BYTES): small ones packed, many to a frame (hd_pack), large ones as frame
+    pairs, so a job of many small tasks costs few encrypted messages and frames.  */
 #include "hd_client_int.h"
 
 #include "hd_transport.h"
@@ -36,9 +37,23 @@ s_fill_submit (hd_client_t *self, hd_submit_t *s, const char *fn, const hd_task_
 hd_err_t
 hd_client_flush (hd_client_t *self)
 {
-    if (!self->npending)
+    if (!self->npending && !self->npacked)
         return HD_OK;
     hd_client_send_acks (self);  //  results' ACKs travel with the next SUBMIT
+    if (self->npacked) {
+        int prc = hd_send_header (self->raw, HD_CMD_SUBMIT, ZMQ_SNDMORE) == 0
+                      ? hd_send_frame (self->raw, self->pack.data, self->pack.size, 0)
+                      : -1;
+        hd_buf_reset (&self->pack);
+        self->npacked = 0;
+        if (prc != 0 && !self->npending)
+            return hd_client_fail (self, HD_ECLOSED, "send failed: %s",
+                                   zmq_strerror (zmq_errno ()));
+    }
+    if (!self->npending) {
+        self->pending_bytes = 0;
+        return HD_OK;
+    }
     uint32_t frames = 2 * self->npending;
     int rc = hd_send_header (self->raw, HD_CMD_SUBMIT, ZMQ_SNDMORE);
     for (uint32_t i = 0; i < frames; i++) {
@@ -57,26 +72,49 @@ hd_client_flush (hd_client_t *self)
 static hd_err_t
 s_append (hd_client_t *self, const void *data, size_t size)
 {
-    zmq_msg_t *env = &self->pending[2 * self->npending], *pay = env + 1;
-    if (zmq_msg_init_size (env, self->env.size) != 0)
+    bool packed = hd_pack_fits (self->env.size, size);
+    if (packed && (self->npacked == HD_MAX_BATCH
+                   || self->pack.size + hd_pack_pair_size (self->env.size, size)
+                          > HD_PACK_MAX_BYTES)) {
+        hd_err_t rc = hd_client_flush (self);
+        if (rc != HD_OK)
+            return rc;
+    }
+    //  Kept until ACCEPTED, to resend (as a frame pair) after a broker crash; a large task's
+    //  frames are reference-counted copies of these.
+    zmq_msg_t *kept = malloc (2 * sizeof *kept);
+    if (!kept)
         return HD_ENOMEM;
-    if (zmq_msg_init_size (pay, size) != 0) {
-        zmq_msg_close (env);
+    if (zmq_msg_init_size (&kept[0], self->env.size) != 0) {
+        free (kept);
         return HD_ENOMEM;
     }
-    memcpy (zmq_msg_data (env), self->env.data, self->env.size);
+    if (zmq_msg_init_size (&kept[1], size) != 0) {
+        zmq_msg_close (&kept[0]);
+        free (kept);
+        return HD_ENOMEM;
+    }
+    memcpy (zmq_msg_data (&kept[0]), self->env.data, self->env.size);
     if (size)
-        memcpy (zmq_msg_data (pay), data, size);
-    //  Kept (reference-counted copies) until ACCEPTED, to resend after a broker crash.
-    zmq_msg_t *kept = malloc (2 * sizeof *kept);
-    if (kept) {
-        zmq_msg_init (&kept[0]);
-        zmq_msg_init (&kept[1]);
-        zmq_msg_copy (&kept[0], env);
-        zmq_msg_copy (&kept[1], pay);
+        memcpy (zmq_msg_data (&kept[1]), data, size);
+    if (packed) {
+        if (hd_pack_add (&self->pack, self->env.data, self->env.size, data, size) != HD_OK) {
+            zmq_msg_close (&kept[0]);
+            zmq_msg_close (&kept[1]);
+            free (kept);
+            return HD_ENOMEM;
+        }
+        self->npacked++;
+    }
+    else {
+        zmq_msg_t *env = &self->pending[2 * self->npending];
+        zmq_msg_init (&env[0]);
+        zmq_msg_init (&env[1]);
+        zmq_msg_copy (&env[0], &kept[0]);
+        zmq_msg_copy (&env[1], &kept[1]);
+        self->npending++;
     }
     self->pending_keep = kept;
-    self->npending++;
     self->pending_bytes += size + self->env.size;
     return HD_OK;
 }
@@ -107,7 +145,8 @@ hd_client_submit (hd_client_t *self, const char *fn, const void *data, size_t si
     }
     if (id_out)
         memcpy (id_out, s.id.b, HD_ID_BYTES);
-    if (self->npending == HD_CLIENT_FLUSH_TASKS || self->pending_bytes >= HD_CLIENT_FLUSH_BYTES)
+    if (self->npending == HD_CLIENT_FLUSH_TASKS || self->npacked == HD_MAX_BATCH
+        || self->pending_bytes >= HD_CLIENT_FLUSH_BYTES)
         return hd_client_flush (self);
     return HD_OK;
 }

@@ -213,7 +213,7 @@ hd_codec_encode_hello (hd_buf_t *buf, const hd_hello_t *msg)
     s_enc_t enc;
     s_enc_start (&enc, buf,
                  3 + (msg->queue != 0) + (msg->cores != 0) + (msg->arch[0] != 0) +
-                     (msg->ntags != 0) + (msg->score != 0));
+                     (msg->ntags != 0) + (msg->score != 0) + msg->pack);
     s_pack_str (&enc, "name", msg->name);
     s_pack_uint (&enc, "slots", msg->slots);
     if (msg->queue != 0)
@@ -229,6 +229,10 @@ hd_codec_encode_hello (hd_buf_t *buf, const hd_hello_t *msg)
         s_pack_text (&enc, "score");
         msgpack_pack_double (&enc.pk, msg->score);
     }
+    if (msg->pack) {
+        s_pack_text (&enc, "pack");
+        msgpack_pack_true (&enc.pk);
+    }
     return s_enc_end (&enc);
 }
 
@@ -237,12 +241,16 @@ hd_codec_encode_welcome (hd_buf_t *buf, const hd_welcome_t *msg)
 {
     hd_buf_reset (buf);
     s_enc_t enc;
-    s_enc_start (&enc, buf, 1 + (msg->max_payload != 0) + (msg->metrics_port != 0));
+    s_enc_start (&enc, buf, 1 + (msg->max_payload != 0) + (msg->metrics_port != 0) + msg->pack);
     s_pack_uint (&enc, "hb", msg->heartbeat_ms);
     if (msg->max_payload != 0)
         s_pack_uint (&enc, "maxpay", msg->max_payload);
     if (msg->metrics_port != 0)
         s_pack_uint (&enc, "mport", msg->metrics_port);
+    if (msg->pack) {
+        s_pack_text (&enc, "pack");
+        msgpack_pack_true (&enc.pk);
+    }
     return s_enc_end (&enc);
 }
 

@@ -70,7 +70,7 @@ typedef struct {
 } hd_reject_t;
 
 //  HELLO envelope (worker -> broker). Keys: name, slots, queue, cores, arch, fns, tags, score
-//  (float).
+//  (float), pack (bool: it reads packed TASK messages).
 typedef struct {
     char name[HD_MAX_NAME + 1];
     uint32_t slots;    //  >= 1
@@ -82,14 +82,17 @@ typedef struct {
     uint32_t ntags;
     char tags[HD_MAX_TAGS][HD_MAX_NAME + 1];
     double score;      //  benchmark / capacity score; 0 when not measured
+    bool pack;         //  it reads packed TASK messages (hd_pack)
 } hd_hello_t;
 
 //  WELCOME envelope. Keys: hb (uint ms, heartbeat interval), maxpay (uint bytes), mport (uint:
 //  TCP port of the broker's metrics SUB endpoint on the same host; absent or 0: none).
+//  pack (bool): the broker reads packed DONE messages.
 typedef struct {
     uint32_t heartbeat_ms;
     uint32_t max_payload;
     uint32_t metrics_port;
+    bool pack;
 } hd_welcome_t;
 
 //  ERROR envelope. Keys: code (uint), reason (str).

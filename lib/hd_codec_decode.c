@@ -483,12 +483,14 @@ static const s_field_t s_hello_fields[] = {
     S_LIST (hd_hello_t, "fns", F_FN, true, fns, nfns),
     S_LIST (hd_hello_t, "tags", F_STR, false, tags, ntags),
     S_ONE (hd_hello_t, "score", F_SCORE, false, score),
+    S_ONE (hd_hello_t, "pack", F_BOOL, false, pack),
 };
 
 static const s_field_t s_welcome_fields[] = {
     S_ONE (hd_welcome_t, "hb", F_UINT, true, heartbeat_ms),
     S_ONE (hd_welcome_t, "maxpay", F_UINT, false, max_payload),
     S_ONE (hd_welcome_t, "mport", F_UINT, false, metrics_port),
+    S_ONE (hd_welcome_t, "pack", F_BOOL, false, pack),
 };
 
 static const s_field_t s_error_fields[] = {

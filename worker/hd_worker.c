@@ -22,6 +22,7 @@
 #include "hd_frames.h"
 #include "hd_log.h"
 #include "hd_metrics_pub.h"
+#include "hd_pack.h"
 #include "hd_runner.h"
 #include "hd_task.h"
 #include "hd_transport.h"
@@ -49,6 +50,8 @@ struct hd_worker {
     zmq_msg_t *out_env, *out_data;
     uint32_t out_cap;
     uint32_t queue;  //  tasks announced in HELLO as taken at once (running + waiting)
+    bool broker_packs;  //  WELCOME said the broker reads packed DONE messages
+    hd_buf_t pack;      //  the packed DONE frame being built
     bool ready;
     uint32_t heartbeat_ms;
     int64_t last_recv_ms, last_send_ms, hello_ms;
@@ -192,6 +195,7 @@ hd_worker_destroy (hd_worker_t **self_p)
     hd_fnreg_destroy (&self->fns);
     hd_frames_fini (&self->in);
     hd_buf_fini (&self->env);
+    hd_buf_fini (&self->pack);
     if (self->stop_fd >= 0)
         close (self->stop_fd);
     zcert_destroy (&self->cert);
@@ -255,6 +259,7 @@ s_fill_hello (hd_worker_t *self, hd_hello_t *h)
     snprintf (h->name, sizeof h->name, "%s", self->name);
     h->slots = self->config.slots;
     h->queue = self->queue;
+    h->pack = true;
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     h->cores = cores > 0 ? (uint32_t) cores : 1;
     struct utsname u;
@@ -319,26 +324,52 @@ s_refuse_task (hd_worker_t *self, const hd_task_t *t, uint32_t status, const cha
     self->last_send_ms = hd_now_ms ();
 }
 
+//  Queue one task (its payload frame is moved on success).
+static void
+s_start_task (hd_worker_t *self, const void *env, size_t env_size, zmq_msg_t *payload)
+{
+    hd_task_t t;
+    if (hd_codec_decode_task (env, env_size, &t) != HD_OK) {
+        hd_warn ("malformed TASK envelope from the broker: ignored");
+        return;
+    }
+    hd_err_t rc = hd_runner_start (self->runner, &t, payload);
+    if (rc == HD_ENOTFOUND)
+        s_refuse_task (self, &t, HD_ST_UNKNOWN_FN, "function not on this worker");
+    else if (rc != HD_OK)
+        s_refuse_task (self, &t, HD_ST_BUSY, "no free slot on this worker");
+}
+
+//  TASK: [header]([envelope][payload])+, or packed: [header][pack] (hd_pack).
 static void
 s_on_task (hd_worker_t *self)
 {
     hd_frames_t *in = &self->in;
+    if (!in->truncated && in->count == 2) {
+        hd_pack_reader_t r;
+        hd_pack_reader_init (&r, hd_frames_data (in, 1), hd_frames_size (in, 1));
+        const void *env, *data;
+        size_t env_size, size;
+        int rc;
+        while ((rc = hd_pack_next (&r, &env, &env_size, &data, &size)) == 1) {
+            zmq_msg_t payload;
+            if (zmq_msg_init_size (&payload, size) != 0)
+                continue;  //  out of memory: the lease runs out and the broker sends it again
+            if (size)
+                memcpy (zmq_msg_data (&payload), data, size);
+            s_start_task (self, env, env_size, &payload);
+            zmq_msg_close (&payload);
+        }
+        if (rc < 0)
+            hd_warn ("malformed packed TASK message from the broker: rest ignored");
+        return;
+    }
     if (in->truncated || in->count < 3 || (in->count - 1) % 2) {
         hd_warn ("malformed TASK message from the broker (%zu frames): ignored", in->count);
         return;
     }
-    for (size_t i = 1; i + 1 < in->count; i += 2) {
-        hd_task_t t;
-        if (hd_codec_decode_task (hd_frames_data (in, i), hd_frames_size (in, i), &t) != HD_OK) {
-            hd_warn ("malformed TASK envelope from the broker: ignored");
-            continue;
-        }
-        hd_err_t rc = hd_runner_start (self->runner, &t, &in->msg[i + 1]);
-        if (rc == HD_ENOTFOUND)
-            s_refuse_task (self, &t, HD_ST_UNKNOWN_FN, "function not on this worker");
-        else if (rc != HD_OK)
-            s_refuse_task (self, &t, HD_ST_BUSY, "no free slot on this worker");
-    }
+    for (size_t i = 1; i + 1 < in->count; i += 2)
+        s_start_task (self, hd_frames_data (in, i), hd_frames_size (in, i), &in->msg[i + 1]);
 }
 
 static void
@@ -397,6 +428,7 @@ s_on_welcome (hd_worker_t *self)
         return;
     }
     self->heartbeat_ms = w.heartbeat_ms ? w.heartbeat_ms : 1000;
+    self->broker_packs = w.pack;
     if (!self->ready) {
         hd_info ("joined the broker at %s as %s (%u slots, capacity %.1f)", self->endpoint,
                  self->name, self->config.slots, self->score);
@@ -436,10 +468,37 @@ s_flush_results (hd_worker_t *self)
     uint32_t n = hd_runner_collect (self->runner, self->out_env, self->out_data, self->out_cap);
     if (!n || !self->dealer_raw)
         return;  //  results computed while disconnected are lost here; the broker re-runs them
-    hd_send_header (self->dealer_raw, HD_CMD_DONE, ZMQ_SNDMORE);
+    //  Packed when the broker reads that form (HD_PACK_MAX_BYTES a frame); results with a large
+    //  output go in frames of their own, in one more message.
+    uint32_t framed = 0, last = 0;
+    hd_buf_reset (&self->pack);
     for (uint32_t k = 0; k < n; k++) {
+        size_t env_size = zmq_msg_size (&self->out_env[k]), size = zmq_msg_size (&self->out_data[k]);
+        if (!self->broker_packs || !hd_pack_fits (env_size, size)) {
+            framed++, last = k;
+            continue;
+        }
+        if (self->pack.size + hd_pack_pair_size (env_size, size) > HD_PACK_MAX_BYTES) {
+            hd_send_header (self->dealer_raw, HD_CMD_DONE, ZMQ_SNDMORE);
+            hd_send_frame (self->dealer_raw, self->pack.data, self->pack.size, 0);
+            hd_buf_reset (&self->pack);
+        }
+        if (hd_pack_add (&self->pack, zmq_msg_data (&self->out_env[k]), env_size,
+                         zmq_msg_data (&self->out_data[k]), size) != HD_OK)
+            hd_error ("out of memory packing a result: the broker will run the task again");
+    }
+    if (self->pack.size) {
+        hd_send_header (self->dealer_raw, HD_CMD_DONE, ZMQ_SNDMORE);
+        hd_send_frame (self->dealer_raw, self->pack.data, self->pack.size, 0);
+    }
+    if (framed)
+        hd_send_header (self->dealer_raw, HD_CMD_DONE, ZMQ_SNDMORE);
+    for (uint32_t k = 0; framed && k <= last; k++) {
+        size_t env_size = zmq_msg_size (&self->out_env[k]), size = zmq_msg_size (&self->out_data[k]);
+        if (self->broker_packs && hd_pack_fits (env_size, size))
+            continue;
         zmq_msg_send (&self->out_env[k], self->dealer_raw, ZMQ_SNDMORE);
-        zmq_msg_send (&self->out_data[k], self->dealer_raw, k + 1 < n ? ZMQ_SNDMORE : 0);
+        zmq_msg_send (&self->out_data[k], self->dealer_raw, k < last ? ZMQ_SNDMORE : 0);
     }
     self->last_send_ms = hd_now_ms ();
 }

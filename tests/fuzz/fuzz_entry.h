@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hd_codec.h"
+#include "hd_pack.h"
 
 //  One envelope type behind uniform signatures (casting the real functions' pointers would be
 //  undefined behaviour).
@@ -129,10 +130,39 @@ hd_fuzz_roundtrip (const hd_fuzz_codec_t *codec, const uint8_t *data, size_t siz
     return rc;
 }
 
+//  The input as a packed frame (hd_pack): every pair read, packed again and read back the same.
+static inline int
+hd_fuzz_pack (const uint8_t *data, size_t size)
+{
+    hd_pack_reader_t r, again;
+    hd_buf_t buf;
+    hd_buf_init (&buf);
+    hd_pack_reader_init (&r, data, size);
+    const void *e, *p, *e2, *p2;
+    size_t es, ps, es2, ps2;
+    int rc = 0, n = 0;
+    while (hd_pack_next (&r, &e, &es, &p, &ps) == 1 && rc == 0) {
+        rc = hd_pack_add (&buf, e, es, p, ps) == HD_OK ? 0 : -1;
+        n++;
+    }
+    hd_pack_reader_init (&r, data, size);
+    hd_pack_reader_init (&again, buf.data, buf.size);
+    for (int k = 0; k < n && rc == 0; k++) {
+        hd_pack_next (&r, &e, &es, &p, &ps);
+        if (hd_pack_next (&again, &e2, &es2, &p2, &ps2) != 1 || es != es2 || ps != ps2
+            || (es && memcmp (e, e2, es) != 0) || (ps && memcmp (p, p2, ps) != 0))
+            rc = -1;
+    }
+    hd_buf_fini (&buf);
+    return rc;
+}
+
 //  The entry point. 0, or -1 when a round trip broke.
 static inline int
 hd_fuzz_entry (const uint8_t *data, size_t size)
 {
+    if (hd_fuzz_pack (data, size) != 0)
+        return -1;
     uint8_t version, cmd;
     if (hd_codec_parse_header (data, size, &version, &cmd) == HD_OK)
         (void) hd_codec_cmd_has_payload (cmd);

@@ -100,6 +100,55 @@ test_cluster_runs_10000_echo_tasks_byte_for_byte (void **state)
     hd_client_job_destroy (&job);
 }
 
+//  Sizes around the packing limit (hd_pack: up to 1024 bytes travel packed, larger ones in
+//  frames of their own), mixed in one job: every result comes back whole, in order.
+static size_t
+s_mixed_size (uint64_t i)
+{
+    static const size_t sizes[] = { 0, 1, 64, 1023, 1024, 1025, 2000, 4096, 300 };
+    return sizes[i % (sizeof sizes / sizeof sizes[0])];
+}
+
+static void
+s_mixed_fill (uint64_t i, uint8_t *buf, size_t size)
+{
+    for (size_t k = 0; k < size; k++)
+        buf[k] = (uint8_t) (i * 31 + k * 7);
+}
+
+static void
+s_check_mixed (const hd_reply_t *r, void *arg)
+{
+    s_check_t *c = arg;
+    size_t size = s_mixed_size (r->seq);
+    static uint8_t want[4096];
+    s_mixed_fill (r->seq, want, size);
+    if (r->status != 0)
+        c->failed++;
+    else if (r->size != size || (size && memcmp (r->data, want, size) != 0) || r->seq != c->next)
+        c->wrong++;
+    c->next++;
+    c->count++;
+}
+
+static void
+test_cluster_packed_and_framed_tasks_mix (void **state)
+{
+    (void) state;
+    hd_client_job_t *job = hd_client_job_new (s_client, "echo", NULL);
+    static uint8_t in[4096];
+    for (uint64_t i = 0; i < 900; i++) {
+        s_mixed_fill (i, in, s_mixed_size (i));
+        assert_int_equal (hd_client_job_add (job, in, s_mixed_size (i)), HD_OK);
+    }
+    s_check_t c = { 0 };
+    assert_int_equal (hd_client_job_run (job, HD_GATHER_ORDERED, s_check_mixed, NULL, &c), HD_OK);
+    assert_int_equal (c.count, 900);
+    assert_int_equal (c.wrong, 0);
+    assert_int_equal (c.failed, 0);
+    hd_client_job_destroy (&job);
+}
+
 static void
 test_cluster_sha256_matches_libsodium (void **state)
 {
@@ -474,6 +523,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_cluster_runs_10000_echo_tasks_byte_for_byte),
+        cmocka_unit_test (test_cluster_packed_and_framed_tasks_mix),
         cmocka_unit_test (test_cluster_sha256_matches_libsodium),
         cmocka_unit_test (test_cluster_pi_matches_local_computation),
         cmocka_unit_test (test_cluster_unknown_function_is_rejected),
