@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hd_log.h"
@@ -16,6 +17,15 @@
 
 //  Outputs from this size up are handed to libzmq without a copy.
 #define S_ZEROCOPY_BYTES (64u * 1024)
+//  Inline runs: a function whose runs average under S_INLINE_US (a moving average over about
+//  16, after S_INLINE_RUNS of them) may run on the caller's thread.
+#define S_INLINE_US 50.0
+#define S_INLINE_RUNS 8
+
+typedef struct {
+    double avg_us;
+    uint32_t runs;
+} s_fnstat_t;
 
 typedef struct {
     hd_task_t task;
@@ -54,6 +64,9 @@ struct hd_runner {
     char node[HD_MAX_NAME + 1];
     size_t max_output;
     hd_buf_t cancel_env;   //  main thread's encoder for tasks cancelled while queued
+    s_fnstat_t stats[HD_MAX_FNS];  //  by function index; under the lock
+    s_slot_t inline_slot;  //  the caller's context for inline runs (main thread only)
+    uint64_t inlined;
     _Atomic uint64_t done, failed;
 };
 
@@ -134,12 +147,32 @@ s_env_msg (const hd_buf_t *env, zmq_msg_t *out)
         memcpy (zmq_msg_data (out), env->data, env->size);
 }
 
+static int64_t
+s_now_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+//  Under the lock: one more run of fn took `us`.
 static void
+s_note_run (hd_runner_t *self, const hd_fnentry_t *fn, int64_t us)
+{
+    s_fnstat_t *st = &self->stats[fn - hd_fnreg_at (self->fns, 0)];
+    st->avg_us = st->runs ? st->avg_us + ((double) us - st->avg_us) / 16.0 : (double) us;
+    if (st->runs < S_INLINE_RUNS)
+        st->runs++;
+}
+
+//  Run one task; returns its run time in microseconds.
+static int64_t
 s_run_one (s_slot_t *slot, const hd_task_t *task, const hd_fnentry_t *fn, zmq_msg_t *payload,
            s_result_t *res)
 {
     heddle_task_t *ctx = &slot->ctx;
-    int64_t start = hd_now_ms ();
+    int64_t start_us = s_now_us ();
+    int64_t start = start_us / 1000;
     hd_task_reset (ctx, task->timeout_ms ? start + task->timeout_ms : 0,
                    slot->runner->max_output);
     int rc = fn->fn (ctx, zmq_msg_data (payload), zmq_msg_size (payload), fn->arg);
@@ -158,6 +191,7 @@ s_run_one (s_slot_t *slot, const hd_task_t *task, const hd_fnentry_t *fn, zmq_ms
     s_env_msg (&slot->env, &res->env);
     s_output_msg (ctx, r.status == HD_ST_OK || r.status == HD_ST_FAILED ? ctx->out.size : 0,
                   &res->out);
+    return s_now_us () - start_us;
 }
 
 static void *
@@ -192,9 +226,10 @@ s_slot_main (void *arg)
         self->running++;
         pthread_mutex_unlock (&self->lock);
 
-        s_run_one (slot, &task, fn, &payload, &res);
+        int64_t us = s_run_one (slot, &task, fn, &payload, &res);
 
         pthread_mutex_lock (&self->lock);
+        s_note_run (self, fn, us);
         slot->busy = false;
         self->running--;
         s_push_result (self, &res);
@@ -215,6 +250,9 @@ hd_runner_new (uint32_t slots, uint32_t capacity, const hd_fnreg_t *fns, const c
         return NULL;
     if (!capacity)
         capacity = 8 * slots + 16;
+    self->inline_slot.runner = self;
+    self->inline_slot.index = slots;
+    hd_task_init (&self->inline_slot.ctx);
     self->efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->nslots = slots;
     self->capacity = capacity;
@@ -274,6 +312,8 @@ hd_runner_destroy (hd_runner_t **self_p)
     if (self->efd >= 0)
         close (self->efd);
     hd_buf_fini (&self->cancel_env);
+    hd_task_fini (&self->inline_slot.ctx);
+    hd_buf_fini (&self->inline_slot.env);
     free (self->slots);
     free (self->queue);
     free (self->results);
@@ -321,6 +361,30 @@ hd_runner_start (hd_runner_t *self, const hd_task_t *task, zmq_msg_t *payload)
     if (self->qcount + self->running + self->rcount >= self->capacity) {
         pthread_mutex_unlock (&self->lock);
         return HD_EFULL;
+    }
+    const s_fnstat_t *st = &self->stats[fn - hd_fnreg_at (self->fns, 0)];
+    if (!self->qcount && self->running < self->nslots && st->runs >= S_INLINE_RUNS
+        && st->avg_us < S_INLINE_US) {
+        //  A slot is idle and nothing waits: run it here, counted as running meanwhile.
+        self->running++;
+        pthread_mutex_unlock (&self->lock);
+        s_result_t res;
+        zmq_msg_init (&res.env);
+        zmq_msg_init (&res.out);
+        s_slot_t *slot = &self->inline_slot;
+        atomic_store (&slot->ctx.cancel, 0);
+        int64_t us = s_run_one (slot, task, fn, payload, &res);
+        zmq_msg_close (payload);
+        zmq_msg_init (payload);  //  consumed, as a queued one would be
+        pthread_mutex_lock (&self->lock);
+        self->running--;
+        self->inlined++;
+        s_note_run (self, fn, us);
+        s_push_result (self, &res);
+        pthread_mutex_unlock (&self->lock);
+        zmq_msg_close (&res.env);
+        zmq_msg_close (&res.out);
+        return HD_OK;
     }
     s_order_t *o = &self->queue[(self->qhead + self->qcount) % self->capacity];
     o->task = *task;
@@ -383,6 +447,21 @@ hd_runner_cancel (hd_runner_t *self, const hd_id_t *id)
         }
     pthread_mutex_unlock (&self->lock);
     return rc;
+}
+
+bool
+hd_runner_has_results (hd_runner_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    bool any = self->rcount > 0;
+    pthread_mutex_unlock (&self->lock);
+    return any;
+}
+
+uint64_t
+hd_runner_inlined (const hd_runner_t *self)
+{
+    return self->inlined;
 }
 
 int

@@ -5,8 +5,12 @@
     a slot that finishes takes the next queued task at once, and the eventfd is written only
     when the result list goes from empty to non-empty, so one wake-up of the main loop collects
     a whole batch. Knows the function table and the task context, not the broker.
+    A task of a function whose runs average a few microseconds, started while a slot is idle and
+    none is queued, runs at once on the calling thread instead (no hand-over, which costs two
+    thread wake-ups: more than the task), still counted against the slots.
     Task states:  QUEUED -> RUNNING -> FINISHED (collected by the main loop)
-                  QUEUED -> FINISHED (CANCELLED)  when cancelled before a slot took it  */
+                  QUEUED -> FINISHED (CANCELLED)  when cancelled before a slot took it
+                  (inline) RUNNING -> FINISHED  before hd_runner_start returns  */
 #ifndef HD_RUNNER_H
 #define HD_RUNNER_H
 
@@ -31,8 +35,8 @@ uint32_t hd_runner_capacity (const hd_runner_t *self);
 uint32_t hd_runner_running (hd_runner_t *self);
 //  Tasks waiting for a slot.
 uint32_t hd_runner_queued (hd_runner_t *self);
-//  Queue a task; the payload frame is moved (consumed on HD_OK). HD_EFULL: at capacity.
-//  HD_ENOTFOUND: no such function. Nothing is consumed on failure.
+//  Queue a task, or run it inline (above); the payload frame is moved (consumed on HD_OK).
+//  HD_EFULL: at capacity. HD_ENOTFOUND: no such function. Nothing is consumed on failure.
 hd_err_t hd_runner_start (hd_runner_t *self, const hd_task_t *task, zmq_msg_t *payload);
 //  Cancel task `id`: a queued task finishes at once as CANCELLED; a running one is asked to
 //  stop (its function sees hd_task_cancelled). HD_OK or HD_ENOTFOUND.
@@ -40,6 +44,10 @@ hd_err_t hd_runner_cancel (hd_runner_t *self, const hd_id_t *id);
 //  A file descriptor that polls readable while results wait to be collected (it may also be
 //  readable when none are: collecting then returns 0).
 int hd_runner_fd (const hd_runner_t *self);
+//  Whether finished results wait (one ran inline, or a slot posted one since the last collect).
+bool hd_runner_has_results (hd_runner_t *self);
+//  Tasks run inline since start.
+uint64_t hd_runner_inlined (const hd_runner_t *self);
 //  Move up to `max` finished results, oldest first, into env[i] / out[i] (initialised
 //  zmq_msg_t; their old content is closed). Returns how many.
 uint32_t hd_runner_collect (hd_runner_t *self, zmq_msg_t *env, zmq_msg_t *out, uint32_t max);

@@ -603,7 +603,8 @@ s_loop (hd_worker_t *self)
             s_on_broker_message (self);
         }
         hd_frames_clear (&self->in);
-        if (items[S_RESULTS].revents & ZMQ_POLLIN)
+        //  Results of tasks run inline just now go out at once, not on the next wake-up.
+        if ((items[S_RESULTS].revents & ZMQ_POLLIN) || hd_runner_has_results (self->runner))
             s_flush_results (self);
         s_timers (self);
     }

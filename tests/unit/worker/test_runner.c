@@ -239,6 +239,47 @@ test_runner_destroy_with_work_pending (void **state)
     assert_null (ctx->runner);
 }
 
+//  After enough short runs on the slots, a task started while a slot is idle and nothing waits
+//  runs inline: its result is there when start returns. With a task queued, it waits its turn.
+static void
+test_runner_short_function_runs_inline_when_idle (void **state)
+{
+    s_ctx_t *ctx = *state;
+    ctx->runner = hd_runner_new (2, 0, ctx->fns, "n", 0);
+    assert_non_null (ctx->runner);
+    zmq_msg_t env, out;
+    zmq_msg_init (&env);
+    zmq_msg_init (&out);
+    for (uint8_t i = 0; i < 8; i++) {  //  learnt on the slots first
+        assert_int_equal (s_start (ctx->runner, "echo", i, "warm"), HD_OK);
+        assert_int_equal (s_collect (ctx->runner, &env, &out, 1), 1);
+    }
+    uint64_t before = hd_runner_inlined (ctx->runner);
+    assert_int_equal (s_start (ctx->runner, "echo", 20, "now"), HD_OK);
+    assert_true (hd_runner_has_results (ctx->runner));
+    assert_int_equal (hd_runner_inlined (ctx->runner), before + 1);
+    assert_int_equal (hd_runner_collect (ctx->runner, &env, &out, 1), 1);
+    hd_result_t r;
+    assert_int_equal (hd_codec_decode_result (zmq_msg_data (&env), zmq_msg_size (&env), &r), HD_OK);
+    assert_int_equal (r.id.b[0], 20);
+    assert_int_equal (r.status, HD_ST_OK);
+    assert_int_equal (zmq_msg_size (&out), 3);
+    assert_memory_equal (zmq_msg_data (&out), "now", 3);
+    //  Both slots busy: no inline run, it queues behind them.
+    assert_int_equal (s_start (ctx->runner, "block", 30, "a"), HD_OK);
+    assert_int_equal (s_start (ctx->runner, "block", 31, "b"), HD_OK);
+    for (int i = 0; i < 5000 && hd_runner_running (ctx->runner) < 2; i++)
+        usleep (1000);
+    assert_int_equal (s_start (ctx->runner, "echo", 32, "c"), HD_OK);
+    assert_int_equal (hd_runner_inlined (ctx->runner), before + 1);
+    assert_int_equal (hd_runner_queued (ctx->runner), 1);
+    atomic_store (&s_gate, 1);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal (s_collect (ctx->runner, &env, &out, 1), 1);
+    zmq_msg_close (&env);
+    zmq_msg_close (&out);
+}
+
 int
 main (void)
 {
@@ -249,6 +290,8 @@ main (void)
                                          teardown),
         cmocka_unit_test_setup_teardown (test_runner_cancel_queued_and_running, setup, teardown),
         cmocka_unit_test_setup_teardown (test_runner_destroy_with_work_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown (test_runner_short_function_runs_inline_when_idle, setup,
+                                         teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
