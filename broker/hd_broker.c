@@ -207,7 +207,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     if (!self)
         return;
     hd_discovery_destroy (&self->beacon);  //  first: stop announcing a broker that is going
-    hd_journal_destroy (&self->journal);  //  commits what is pending, best effort
+    hd_broker_journal_close (self);  //  commits what is pending, best effort
     hd_scheduler_destroy (&self->scheduler);
     for (hd_node_t *n = self->registry ? hd_registry_first (self->registry) : NULL; n;
          n = hd_registry_next (self->registry, n)) {
@@ -305,7 +305,7 @@ hd_broker_run (hd_broker_t *self)
     //  every pass (two syscalls each). The quiet ones (ZAP requests, worker metrics, stop) are
     //  plain fds: ZAP's and the metrics SUB's ZMQ_FD are edge-triggered, and their handlers
     //  read until ZMQ_EVENTS shows nothing left, so no edge is lost.
-    enum { S_CLIENTS, S_WORKERS, S_STOP, S_METRICS, S_AUTH, S_NITEMS };
+    enum { S_CLIENTS, S_WORKERS, S_STOP, S_METRICS, S_AUTH, S_SYNCED, S_NITEMS };
     zmq_pollitem_t items[S_NITEMS] = {
         [S_CLIENTS] = { self->clients_raw, 0, ZMQ_POLLIN, 0 },
         [S_WORKERS] = { self->workers_raw, 0, ZMQ_POLLIN, 0 },
@@ -315,6 +315,7 @@ hd_broker_run (hd_broker_t *self)
                         ZMQ_POLLIN, 0 },
         [S_AUTH] = { NULL, hd_transport_fd (self->auth ? hd_auth_socket (self->auth) : NULL),
                      ZMQ_POLLIN, 0 },
+        [S_SYNCED] = { NULL, hd_broker_journal_fd (self), ZMQ_POLLIN, 0 },  //  a commit ended
     };
     //  Whatever arrived before the loop started raised its edge already: look once.
     bool first = true, metrics_more = false;
@@ -324,7 +325,10 @@ hd_broker_run (hd_broker_t *self)
     while (!zsys_interrupted && !self->fatal) {
         int64_t now0 = hd_broker_now ();
         int64_t wait = self->next_beat_ms - now0;
-        int64_t commit = hd_journal_next_commit_ms (self->journal, now0);
+        //  While a commit is in flight the next one waits for it: the syncer's fd wakes us.
+        int64_t commit = hd_broker_journal_busy (self)
+                             ? -1
+                             : hd_journal_next_commit_ms (self->journal, now0);
         if (commit >= 0 && commit < wait)
             wait = commit;
         int64_t due = hd_scheduler_next_due_ms (self->scheduler);  //  a retry's backoff ends

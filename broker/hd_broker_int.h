@@ -97,6 +97,8 @@ struct hd_broker {
     hd_pending_acc_t *acc;
     uint32_t nacc, acc_cap;
     uint32_t nacc_durable;         //  the first nacc_durable of them are covered by a commit
+    uint32_t nacc_flight;          //  ... and up to this one by the commit in flight
+    struct hd_syncer *syncer;      //  runs commits off this thread; NULL: journal none
     int64_t acc_since_ms;          //  when the oldest of them was accepted
     bool fatal;                    //  the journal failed: stop
     int64_t next_beat_ms;
@@ -146,8 +148,15 @@ hd_err_t hd_broker_accept_later (hd_broker_t *self, uint32_t client, const hd_id
 //  Milliseconds until ACCEPTED replies are due (0: now), or -1 when none waits: a bound for the
 //  loop's poll timeout.
 int64_t hd_broker_accepts_due_in (const hd_broker_t *self, int64_t now);
-//  End of a loop pass: commit when due, then send the ACCEPTED answers it covers.
+//  End of a loop pass: collect a commit that finished, start one when due, then send the
+//  ACCEPTED answers that are due for what is durable.
 void hd_broker_journal_tick (hd_broker_t *self, int64_t now);
+//  Whether a commit is in flight (the loop then waits for the syncer's fd, not a timeout).
+bool hd_broker_journal_busy (const hd_broker_t *self);
+//  The syncer's fd (-1: none).
+int hd_broker_journal_fd (const hd_broker_t *self);
+//  Wait for a commit in flight, stop the syncer, close the journal (committing what is left).
+void hd_broker_journal_close (hd_broker_t *self);
 //  hd_broker_clients.c
 uint32_t hd_broker_client_by_rid (hd_broker_t *self, const uint8_t *rid, size_t len,
                                   const char *role, int64_t now);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "hd_log.h"
+#include "hd_syncer.h"
 #include "hd_transport.h"
 
 #define S_COMPACT_EVERY_MS 1000
@@ -194,6 +195,8 @@ hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen)
     if (st.truncated_bytes)
         hd_warn ("journal %s: truncated a torn or corrupt tail of %" PRIu64 " bytes", dir,
                  st.truncated_bytes);
+    if (jc.mode != HD_JOURNAL_NONE && !(self->syncer = hd_syncer_new (self->journal)))
+        hd_warn ("journal: no thread for commits: the loop waits for each fdatasync itself");
     return HD_OK;
 }
 
@@ -226,41 +229,79 @@ hd_broker_accepts_due_in (const hd_broker_t *self, int64_t now)
     if (!self->nacc_durable)
         return -1;  //  the journal's commit comes first (hd_journal_next_commit_ms)
     int64_t left = self->acc_since_ms + S_ACCEPT_DELAY_MS - now;
-    return self->nacc >= S_ACCEPT_BATCH || left < 0 ? 0 : left;
+    return self->nacc_durable >= S_ACCEPT_BATCH || left < 0 ? 0 : left;
+}
+
+//  The acc list: [0, nacc_durable) durable, ACCEPTED not sent yet; [nacc_durable, nacc_flight)
+//  in the commit in flight (hd_syncer); [nacc_flight, nacc) waiting for the next commit.
+//  Drop entries [from, to), keeping the order of the rest.
+static void
+s_acc_remove (hd_broker_t *self, uint32_t from, uint32_t to)
+{
+    memmove (self->acc + from, self->acc + to, (self->nacc - to) * sizeof *self->acc);
+    uint32_t n = to - from;
+    self->nacc -= n;
+    if (self->nacc_flight >= to)
+        self->nacc_flight -= n;
+    else if (self->nacc_flight > from)
+        self->nacc_flight = from;
+    if (self->nacc_durable >= to)
+        self->nacc_durable -= n;
+    else if (self->nacc_durable > from)
+        self->nacc_durable = from;
 }
 
 //  ACCEPTED to each client for the tasks now durable: consecutive ids of one client travel in
 //  one message.
 static void
-s_send_accepts (hd_broker_t *self)
+s_send_accepts (hd_broker_t *self, int64_t now)
 {
-    for (uint32_t k = 0; k < self->nacc;) {
+    for (uint32_t k = 0; k < self->nacc_durable;) {
         uint32_t client = self->acc[k].client, n = 0;
-        while (k < self->nacc && self->acc[k].client == client && n < HD_MAX_BATCH)
+        while (k < self->nacc_durable && self->acc[k].client == client && n < HD_MAX_BATCH)
             self->accepted->ids[n++] = self->acc[k++].id;
         self->accepted->count = n;
         if (hd_codec_encode_ids (&self->env, self->accepted->ids, n) == HD_OK
             && hd_broker_send_to_client (self, client, HD_CMD_ACCEPTED) == 0)
             hd_send_frame (self->clients_raw, self->env.data, self->env.size, 0);
     }
-    self->nacc = self->nacc_durable = 0;
+    s_acc_remove (self, 0, self->nacc_durable);
+    self->acc_since_ms = now;  //  the oldest of those left is no older than this
 }
 
-//  The disk is full: the tasks of the failed batch were never durable. Take them back and say
-//  so; work accepted earlier goes on.
+//  The disk is full: the tasks of the refused batch, acc entries [from, to), were never
+//  durable. Take them back and say so; work accepted earlier goes on.
 static void
-s_refuse_accepts (hd_broker_t *self, const char *why)
+s_refuse_accepts (hd_broker_t *self, uint32_t from, uint32_t to, const char *why)
 {
-    //  Those covered by an earlier commit (their ACCEPTED delayed) are durable: they stay.
-    for (uint32_t k = self->nacc_durable; k < self->nacc; k++) {
+    hd_warn ("journal: %s: refusing %u new task(s)", why, to - from);
+    for (uint32_t k = from; k < to; k++) {
         hd_job_t *job = hd_scheduler_find (self->scheduler, &self->acc[k].id);
         if (job && !job->result)
             hd_broker_release (self, job);
         hd_broker_reject_to (self, self->acc[k].client, &self->acc[k].id, HD_ST_STORAGE, 5000,
                              "the broker cannot store the task: %s", why);
     }
-    self->stats.storage += self->nacc - self->nacc_durable;
-    self->nacc = self->nacc_durable;
+    self->stats.storage += to - from;
+    s_acc_remove (self, from, to);
+}
+
+//  The outcome of a commit that covered acc entries up to `covered`.
+static void
+s_committed (hd_broker_t *self, hd_err_t rc, uint32_t covered)
+{
+    if (rc == HD_OK)
+        self->nacc_durable = self->nacc_flight = covered;
+    else if (rc == HD_EFULL) {
+        s_refuse_accepts (self, self->nacc_durable, covered,
+                          hd_journal_last_error (self->journal));
+        self->nacc_flight = self->nacc_durable;
+    }
+    else {
+        hd_error ("journal: %s: stopping (durability unknown)",
+                  hd_journal_last_error (self->journal));
+        self->fatal = true;
+    }
 }
 
 static void
@@ -317,27 +358,79 @@ s_compact (hd_broker_t *self, int64_t now)
         hd_info ("journal compacted to %" PRIu64 " bytes", hd_journal_size (self->journal));
 }
 
+//  Without a syncer (journal none, or no thread could be had): commit on this thread.
+static void
+s_tick_here (hd_broker_t *self, int64_t now)
+{
+    if (hd_journal_pending (self->journal) && hd_journal_commit_due (self->journal, now)) {
+        uint32_t covered = self->nacc;
+        s_committed (self, hd_journal_commit (self->journal), covered);
+    }
+    if (!self->fatal && !hd_journal_pending (self->journal))
+        s_compact (self, now);
+}
+
+//  With a syncer: collect the commit in flight, start the next one when due. Compaction runs
+//  between commits, once a second at most, after committing what is pending here.
+static void
+s_tick_async (hd_broker_t *self, int64_t now)
+{
+    int err;
+    if (hd_journal_in_flight (self->journal)) {
+        if (!hd_syncer_done (self->syncer, &err))
+            return;
+        s_committed (self, hd_journal_commit_end (self->journal, err), self->nacc_flight);
+        if (self->fatal)
+            return;
+    }
+    if (now - self->last_compact_ms >= S_COMPACT_EVERY_MS) {
+        s_tick_here (self, now);  //  rare: one commit on this thread, then maybe compaction
+        return;
+    }
+    bool started = false;
+    if (hd_journal_pending (self->journal) && hd_journal_commit_due (self->journal, now)) {
+        uint32_t covered = self->nacc;
+        if (hd_journal_commit_begin (self->journal, &started) != HD_OK)
+            s_committed (self, HD_EIO, covered);
+        else if (started) {
+            self->nacc_flight = covered;
+            hd_syncer_start (self->syncer);
+        }
+    }
+}
+
 void
 hd_broker_journal_tick (hd_broker_t *self, int64_t now)
 {
     hd_journal_set_now (self->journal, now);
-    if (hd_journal_pending (self->journal) && !hd_journal_commit_due (self->journal, now))
-        return;  //  batch mode: the replies wait for the commit that covers them
-    hd_err_t rc = hd_journal_pending (self->journal) ? hd_journal_commit (self->journal) : HD_OK;
-    if (rc == HD_OK) {
-        self->nacc_durable = self->nacc;
-        if (hd_broker_accepts_due_in (self, now) == 0)
-            s_send_accepts (self);
-        s_compact (self, now);
+    if (self->syncer)
+        s_tick_async (self, now);
+    else
+        s_tick_here (self, now);
+    if (!self->fatal && hd_broker_accepts_due_in (self, now) == 0)
+        s_send_accepts (self, now);
+}
+
+bool
+hd_broker_journal_busy (const hd_broker_t *self)
+{
+    return hd_journal_in_flight (self->journal);
+}
+
+void
+hd_broker_journal_close (hd_broker_t *self)
+{
+    if (self->syncer && hd_journal_in_flight (self->journal)) {
+        int err;
+        hd_syncer_wait (self->syncer, &err);
+        (void) hd_journal_commit_end (self->journal, err);
     }
-    else if (rc == HD_EFULL) {
-        hd_warn ("journal: %s: refusing %u new task(s)", hd_journal_last_error (self->journal),
-                 self->nacc);
-        s_refuse_accepts (self, hd_journal_last_error (self->journal));
-    }
-    else {
-        hd_error ("journal: %s: stopping (durability unknown)",
-                  hd_journal_last_error (self->journal));
-        self->fatal = true;
-    }
+    hd_syncer_destroy (&self->syncer);
+    hd_journal_destroy (&self->journal);  //  commits what is pending, best effort
+}
+
+int
+hd_broker_journal_fd (const hd_broker_t *self)
+{
+    return self->syncer ? hd_syncer_fd (self->syncer) : -1;
 }

@@ -215,6 +215,7 @@ hd_journal_destroy (hd_journal_t **self_p)
     s_close (&self->lock_fd);  //  releases the flock
     s_close (&self->dir_fd);
     hd_buf_fini (&self->batch);
+    hd_buf_fini (&self->flight);
     hd_buf_fini (&self->cbuf);
     free (self);
     *self_p = NULL;
@@ -265,10 +266,8 @@ s_discard_batch (hd_journal_t *self)
 //  The write failed part way: a full disk is survivable once the file ends on a record
 //  boundary again, and that cut is synced so a crash cannot bring refused records back.
 static hd_err_t
-s_write_failed (hd_journal_t *self, int err)
+s_write_failed (hd_journal_t *self, int err, uint64_t lost)
 {
-    uint64_t lost = self->batch_records;
-    s_discard_batch (self);
     if (hd_journal_errno_rc (err) == HD_EIO)
         return hd_journal_fail (self, HD_EIO, "write to journal.log failed: %s", strerror (err));
     if (ftruncate (self->fd, (off_t) self->size) != 0 || self->io.fdatasync_fn (self->fd) != 0)
@@ -279,28 +278,79 @@ s_write_failed (hd_journal_t *self, int err)
 }
 
 hd_err_t
-hd_journal_commit (hd_journal_t *self)
+hd_journal_commit_begin (hd_journal_t *self, bool *started)
 {
-    assert (self && !self->compacting);
+    assert (self && !self->compacting && !self->in_flight);
+    *started = false;
     if (self->failed)
         return HD_EIO;
     if (self->batch_records == 0)
         return HD_OK;
-    int err = hd_journal_write_all (self, self->fd, self->batch.data, self->batch.size);
-    if (err)
-        return s_write_failed (self, err);
+    hd_buf_t t = self->flight;  //  swap: both keep their memory for reuse
+    self->flight = self->batch;
+    self->batch = t;
+    self->flight_records = self->batch_records;
+    self->flight_lsn = self->last_lsn;
+    self->flight_stage = 0;
+    self->in_flight = true;
+    s_discard_batch (self);
+    *started = true;
+    return HD_OK;
+}
+
+int
+hd_journal_commit_write (hd_journal_t *self)
+{
+    assert (self && self->in_flight);
+    int err = hd_journal_write_all (self, self->fd, self->flight.data, self->flight.size);
+    if (err) {
+        self->flight_stage = 1;
+        return err;
+    }
+    if (self->io.fdatasync_fn (self->fd) != 0) {
+        self->flight_stage = 2;
+        return errno ? errno : EIO;
+    }
+    return 0;
+}
+
+hd_err_t
+hd_journal_commit_end (hd_journal_t *self, int write_err)
+{
+    assert (self && self->in_flight);
+    self->in_flight = false;
+    uint64_t size = self->flight.size, records = self->flight_records;
+    if (self->flight.cap > 2 * HD_JOURNAL_BATCH_SOFT)
+        hd_buf_fini (&self->flight);
+    hd_buf_reset (&self->flight);
+    self->flight_records = 0;
+    if (write_err && self->flight_stage == 1)
+        return s_write_failed (self, write_err, records);
     //  Never retried: after a failed fdatasync the kernel may have dropped the dirty pages
     //  and a second call can succeed without the data being on disk.
-    if (self->io.fdatasync_fn (self->fd) != 0) {
-        err = errno;
-        s_discard_batch (self);
+    if (write_err)
         return hd_journal_fail (self, HD_EIO, "fdatasync of journal.log failed: %s",
-                                strerror (err));
-    }
-    self->size += self->batch.size;
-    self->durable_lsn = self->last_lsn;
-    s_discard_batch (self);
+                                strerror (write_err));
+    self->size += size;
+    self->durable_lsn = self->flight_lsn;
     return HD_OK;
+}
+
+bool
+hd_journal_in_flight (const hd_journal_t *self)
+{
+    return self && self->in_flight;
+}
+
+hd_err_t
+hd_journal_commit (hd_journal_t *self)
+{
+    assert (self && !self->compacting && !self->in_flight);
+    bool started;
+    hd_err_t rc = hd_journal_commit_begin (self, &started);
+    if (rc != HD_OK || !started)
+        return rc;
+    return hd_journal_commit_end (self, hd_journal_commit_write (self));
 }
 
 void

@@ -105,6 +105,20 @@ hd_err_t hd_journal_append (hd_journal_t *self, hd_jrec_type_t type, const hd_id
 //  must stop. last_error() has the text for HD_EFULL and HD_EIO.
 hd_err_t hd_journal_commit (hd_journal_t *self);
 
+//  The same group commit in three steps, so that the write and fdatasync can run on another
+//  thread while the caller goes on appending (the broker's hd_syncer):
+//    begin (caller): the pending batch becomes the in-flight one; later appends start a new
+//          batch. *started is false when nothing was pending. HD_EIO: the journal has failed.
+//          Only one commit may be in flight; commit, compaction and destroy wait for its end.
+//    write (any one thread, between begin and end): writev + fdatasync of the in-flight batch;
+//          touches nothing but the file and the in-flight batch. Returns 0 or the errno.
+//    end   (caller, with what write returned): the outcome, exactly as hd_journal_commit's
+//          for the in-flight batch (durable_lsn moves to its last lsn on HD_OK).
+hd_err_t hd_journal_commit_begin (hd_journal_t *self, bool *started);
+int hd_journal_commit_write (hd_journal_t *self);
+hd_err_t hd_journal_commit_end (hd_journal_t *self, int write_err);
+bool hd_journal_in_flight (const hd_journal_t *self);
+
 //  Tell the journal the time (any monotonic ms clock). The first record appended into an
 //  empty batch is stamped with the latest value: call it at the start of each burst of
 //  messages. Never calling it makes BATCH behave like SYNC.

@@ -22,6 +22,12 @@ struct hd_journal {
     int64_t created_ms;       //  from the header, kept across compactions
     hd_buf_t batch;           //  encoded pending records, reused
     uint64_t batch_records;
+    //  the batch being committed (commit_begin .. commit_end); only commit_write touches it
+    //  and the file in between, perhaps on another thread
+    hd_buf_t flight;
+    uint64_t flight_records, flight_lsn;
+    bool in_flight;
+    int flight_stage;  //  what commit_write reached: 1 the write failed, 2 the fdatasync failed
     int64_t batch_since_ms;  //  clock value when the batch's first record arrived
     int64_t now_ms;          //  latest value given to set_now
     uint64_t last_lsn, durable_lsn;

@@ -431,6 +431,46 @@ test_journal_batch_due_at_once_when_large (void **state)
     hd_journal_destroy (&journal);
 }
 
+//  The three-step commit: records appended while a batch is in flight join the next batch;
+//  end makes exactly the in-flight ones durable; a full disk refuses only them.
+static void
+test_journal_commit_in_three_steps (void **state)
+{
+    hd_journal_t *journal = s_open (*state, HD_JOURNAL_SYNC, NULL);
+    uint64_t lsn1 = 0, lsn3 = 0;
+    s_append (journal, 1, &lsn1);
+    bool started = false;
+    assert_int_equal (hd_journal_commit_begin (journal, &started), HD_OK);
+    assert_true (started);
+    assert_true (hd_journal_in_flight (journal));
+    s_append (journal, 2, NULL);
+    s_append (journal, 3, &lsn3);
+    assert_int_equal (hd_journal_pending (journal), 2);
+    assert_int_equal (hd_journal_commit_end (journal, hd_journal_commit_write (journal)), HD_OK);
+    assert_false (hd_journal_in_flight (journal));
+    assert_int_equal (hd_journal_durable_lsn (journal), lsn1);
+    assert_int_equal (hd_journal_pending (journal), 2);
+    uint64_t durable = hd_journal_size (journal);
+    //  The next batch hits a full disk: refused, the file cut back; later appends are fine.
+    assert_int_equal (hd_journal_commit_begin (journal, &started), HD_OK);
+    s_fail_writes_after (journal, 10, ENOSPC);
+    int err = hd_journal_commit_write (journal);
+    assert_int_equal (err, ENOSPC);
+    hd_journal_set_io (journal, NULL);
+    s_append (journal, 4, NULL);
+    assert_int_equal (hd_journal_commit_end (journal, err), HD_EFULL);
+    assert_int_equal (hd_journal_durable_lsn (journal), lsn1);
+    assert_int_equal (s_file_size (*state, "journal.log"), durable);
+    assert_int_equal (hd_journal_pending (journal), 1);
+    assert_int_equal (hd_journal_commit (journal), HD_OK);
+    assert_true (hd_journal_durable_lsn (journal) > lsn3);
+    //  Nothing pending: begin starts nothing.
+    assert_int_equal (hd_journal_commit_begin (journal, &started), HD_OK);
+    assert_false (started);
+    hd_journal_destroy (&journal);
+    assert_int_equal (s_reopen_count (*state), 2);  //  1 and 4; 2 and 3 were refused
+}
+
 //  A write that stops part way with ENOSPC: the file must end on a record boundary again.
 static void
 test_journal_enospc_is_full_and_restores_size (void **state)
@@ -583,6 +623,7 @@ main (void)
         S_TEST (test_journal_idle_has_no_commit_due),
         S_TEST (test_journal_batch_commit_due_after_delay),
         S_TEST (test_journal_batch_due_at_once_when_large),
+        S_TEST (test_journal_commit_in_three_steps),
         S_TEST (test_journal_enospc_is_full_and_restores_size),
         S_TEST (test_journal_commit_works_again_after_full_disk),
         S_TEST (test_journal_edquot_is_full),

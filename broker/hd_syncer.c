@@ -1,0 +1,131 @@
+/*  hd_syncer: a worker thread, a mutex and two condition-free flags. The journal is touched by
+    this thread only between hd_syncer_start and the moment it sets `finished` (the contract of
+    hd_journal_commit_write).  */
+#include "hd_syncer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+struct hd_syncer {
+    hd_journal_t *journal;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake, finish;
+    bool requested, finished, stopping;
+    int err;
+    int efd;
+};
+
+static void *
+s_main (void *arg)
+{
+    hd_syncer_t *self = arg;
+    pthread_mutex_lock (&self->lock);
+    while (true) {
+        while (!self->requested && !self->stopping)
+            pthread_cond_wait (&self->wake, &self->lock);
+        if (!self->requested)
+            break;  //  stopping, nothing asked
+        self->requested = false;
+        pthread_mutex_unlock (&self->lock);
+        int err = hd_journal_commit_write (self->journal);
+        pthread_mutex_lock (&self->lock);
+        self->err = err;
+        self->finished = true;
+        pthread_cond_broadcast (&self->finish);
+        uint64_t one = 1;
+        (void) !write (self->efd, &one, sizeof one);
+    }
+    pthread_mutex_unlock (&self->lock);
+    return NULL;
+}
+
+hd_syncer_t *
+hd_syncer_new (hd_journal_t *journal)
+{
+    hd_syncer_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->journal = journal;
+    self->efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->wake, NULL);
+    pthread_cond_init (&self->finish, NULL);
+    if (self->efd < 0 || pthread_create (&self->thread, NULL, s_main, self) != 0) {
+        if (self->efd >= 0)
+            close (self->efd);
+        pthread_cond_destroy (&self->wake);
+        pthread_cond_destroy (&self->finish);
+        pthread_mutex_destroy (&self->lock);
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+hd_syncer_destroy (hd_syncer_t **self_p)
+{
+    hd_syncer_t *self = *self_p;
+    if (!self)
+        return;
+    pthread_mutex_lock (&self->lock);
+    self->stopping = true;
+    pthread_cond_broadcast (&self->wake);
+    pthread_mutex_unlock (&self->lock);
+    pthread_join (self->thread, NULL);  //  a write in progress finishes first
+    close (self->efd);
+    pthread_cond_destroy (&self->wake);
+    pthread_cond_destroy (&self->finish);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+hd_syncer_start (hd_syncer_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    self->requested = true;
+    self->finished = false;
+    pthread_cond_signal (&self->wake);
+    pthread_mutex_unlock (&self->lock);
+}
+
+int
+hd_syncer_fd (const hd_syncer_t *self)
+{
+    return self->efd;
+}
+
+bool
+hd_syncer_done (hd_syncer_t *self, int *err)
+{
+    uint64_t count;
+    (void) !read (self->efd, &count, sizeof count);  //  reset; `finished` is the truth
+    pthread_mutex_lock (&self->lock);
+    bool done = self->finished;
+    if (done) {
+        *err = self->err;
+        self->finished = false;
+    }
+    pthread_mutex_unlock (&self->lock);
+    return done;
+}
+
+void
+hd_syncer_wait (hd_syncer_t *self, int *err)
+{
+    pthread_mutex_lock (&self->lock);
+    while (!self->finished)
+        pthread_cond_wait (&self->finish, &self->lock);
+    *err = self->err;
+    self->finished = false;
+    pthread_mutex_unlock (&self->lock);
+    uint64_t count;
+    (void) !read (self->efd, &count, sizeof count);
+}
