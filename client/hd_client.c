@@ -141,10 +141,12 @@ hd_client_connect (const hd_client_config_t *config, hd_client_t **out)
 void
 hd_client_unkeep (hd_idval_t *val)
 {
-    zmq_msg_t *kept = val->keep;
+    hd_kept_t *kept = val->keep;
     if (kept) {
-        zmq_msg_close (&kept[0]);
-        zmq_msg_close (&kept[1]);
+        if (kept->framed) {
+            zmq_msg_close (&hd_kept_frames (kept)[0]);
+            zmq_msg_close (&hd_kept_frames (kept)[1]);
+        }
         free (kept);
         val->keep = NULL;
     }

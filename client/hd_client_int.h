@@ -15,6 +15,27 @@
 #define HD_CLIENT_FLUSH_TASKS 256      //  a SUBMIT message carries at most this many tasks
 #define HD_CLIENT_FLUSH_BYTES (1u << 20)
 
+//  What a task keeps until ACCEPTED, to resend it after a broker crash: one block with its
+//  envelope and payload bytes (a small, packed task), or reference-counted copies of the two
+//  frames a large task was sent as (framed). Freed by hd_client_unkeep.
+typedef struct {
+    uint32_t env_size, size;
+    bool framed;
+    uint64_t align_;  //  what follows is 8-byte aligned (zmq_msg_t)
+} hd_kept_t;
+
+static inline zmq_msg_t *
+hd_kept_frames (hd_kept_t *k)
+{
+    return (zmq_msg_t *) (void *) (k + 1);
+}
+
+static inline uint8_t *
+hd_kept_bytes (hd_kept_t *k)
+{
+    return (uint8_t *) (k + 1);
+}
+
 typedef struct s_queued {
     hd_reply_t reply;  //  first member: hd_reply_destroy frees the whole node
     struct s_queued *next;
@@ -34,7 +55,7 @@ struct hd_client {
     hd_buf_t pack;                 //  the packed SUBMIT being built (hd_pack): small tasks
     uint32_t npacked;              //  tasks in it
     size_t pending_bytes;
-    zmq_msg_t *pending_keep;       //  handed from s_append to the in-flight entry
+    hd_kept_t *pending_keep;       //  handed from s_append to the in-flight entry
     hd_idmap_t *inflight;
     hd_queued_t *head, *tail;      //  results waiting for hd_client_next
     hd_reply_fn *handler;

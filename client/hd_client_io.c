@@ -225,19 +225,25 @@ s_resubmit_one (const hd_id_t *id, hd_idval_t *v, void *arg)
 {
     (void) id;
     s_resubmit_t *r = arg;
-    zmq_msg_t *kept = v->keep;
+    hd_kept_t *kept = v->keep;
     if (!kept || r->now - v->t_us < S_RESUBMIT_US)
         return;
-    zmq_msg_t env, data;
-    zmq_msg_init (&env);
-    zmq_msg_init (&data);
-    zmq_msg_copy (&env, &kept[0]);
-    zmq_msg_copy (&data, &kept[1]);
     hd_send_header (r->self->raw, HD_CMD_SUBMIT, ZMQ_SNDMORE);
-    zmq_msg_send (&env, r->self->raw, ZMQ_SNDMORE);
-    zmq_msg_send (&data, r->self->raw, 0);
-    zmq_msg_close (&env);
-    zmq_msg_close (&data);
+    if (kept->framed) {
+        zmq_msg_t env, data;
+        zmq_msg_init (&env);
+        zmq_msg_init (&data);
+        zmq_msg_copy (&env, &hd_kept_frames (kept)[0]);
+        zmq_msg_copy (&data, &hd_kept_frames (kept)[1]);
+        zmq_msg_send (&env, r->self->raw, ZMQ_SNDMORE);
+        zmq_msg_send (&data, r->self->raw, 0);
+        zmq_msg_close (&env);
+        zmq_msg_close (&data);
+    }
+    else {
+        hd_send_frame (r->self->raw, hd_kept_bytes (kept), kept->env_size, ZMQ_SNDMORE);
+        hd_send_frame (r->self->raw, hd_kept_bytes (kept) + kept->env_size, kept->size, 0);
+    }
     v->t_us = r->now;
     r->count++;
 }

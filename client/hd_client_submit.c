@@ -80,38 +80,43 @@ s_append (hd_client_t *self, const void *data, size_t size)
         if (rc != HD_OK)
             return rc;
     }
-    //  Kept until ACCEPTED, to resend (as a frame pair) after a broker crash; a large task's
-    //  frames are reference-counted copies of these.
-    zmq_msg_t *kept = malloc (2 * sizeof *kept);
+    //  Kept until ACCEPTED, to resend (as a frame pair) after a broker crash (hd_kept_t): a
+    //  small task's bytes in one block; a large task's frames, which its SUBMIT shares.
+    size_t env_size = self->env.size;
+    hd_kept_t *kept = malloc (sizeof *kept + (packed ? env_size + size : 2 * sizeof (zmq_msg_t)));
     if (!kept)
         return HD_ENOMEM;
-    if (zmq_msg_init_size (&kept[0], self->env.size) != 0) {
-        free (kept);
-        return HD_ENOMEM;
-    }
-    if (zmq_msg_init_size (&kept[1], size) != 0) {
-        zmq_msg_close (&kept[0]);
-        free (kept);
-        return HD_ENOMEM;
-    }
-    memcpy (zmq_msg_data (&kept[0]), self->env.data, self->env.size);
-    if (size)
-        memcpy (zmq_msg_data (&kept[1]), data, size);
+    *kept = (hd_kept_t) { .env_size = (uint32_t) env_size, .size = (uint32_t) size,
+                          .framed = !packed };
     if (packed) {
-        if (hd_pack_add (&self->pack, self->env.data, self->env.size, data, size) != HD_OK) {
-            zmq_msg_close (&kept[0]);
-            zmq_msg_close (&kept[1]);
+        memcpy (hd_kept_bytes (kept), self->env.data, env_size);
+        if (size)
+            memcpy (hd_kept_bytes (kept) + env_size, data, size);
+        if (hd_pack_add (&self->pack, self->env.data, env_size, data, size) != HD_OK) {
             free (kept);
             return HD_ENOMEM;
         }
         self->npacked++;
     }
     else {
+        zmq_msg_t *frames = hd_kept_frames (kept);
+        if (zmq_msg_init_size (&frames[0], env_size) != 0) {
+            free (kept);
+            return HD_ENOMEM;
+        }
+        if (zmq_msg_init_size (&frames[1], size) != 0) {
+            zmq_msg_close (&frames[0]);
+            free (kept);
+            return HD_ENOMEM;
+        }
+        memcpy (zmq_msg_data (&frames[0]), self->env.data, env_size);
+        if (size)
+            memcpy (zmq_msg_data (&frames[1]), data, size);
         zmq_msg_t *env = &self->pending[2 * self->npending];
         zmq_msg_init (&env[0]);
         zmq_msg_init (&env[1]);
-        zmq_msg_copy (&env[0], &kept[0]);
-        zmq_msg_copy (&env[1], &kept[1]);
+        zmq_msg_copy (&env[0], &frames[0]);
+        zmq_msg_copy (&env[1], &frames[1]);
         self->npending++;
     }
     self->pending_keep = kept;

@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <math.h>
 #include <msgpack.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -435,15 +436,41 @@ hd_status_str (uint32_t status)
     return text[status];
 }
 
-//  sodium_init is idempotent and thread-safe; randombytes_buf works without it (and even when it
-//  fails, which only happens on a broken platform), but once initialised libsodium picks its
-//  random source once instead of on first use.
-void
-hd_id_random (hd_id_t *out)
+//  Ids are drawn from libsodium 64 at a time into a per-thread buffer: one getrandom syscall
+//  per id was 7% of a client's CPU in a big job. A forked child must not hand out its parent's
+//  remaining ids again, so fork empties the buffer (pthread_atfork; only the forking thread
+//  lives on in the child). sodium_init is idempotent but takes a lock: once per refill.
+#define S_IDS_AHEAD 64
+static _Thread_local uint8_t s_ids[S_IDS_AHEAD * HD_ID_BYTES];
+static _Thread_local uint32_t s_ids_left;
+static pthread_once_t s_ids_once = PTHREAD_ONCE_INIT;
+
+static void
+s_ids_forget (void)
+{
+    sodium_memzero (s_ids, sizeof s_ids);
+    s_ids_left = 0;
+}
+
+static void
+s_ids_init (void)
 {
     int rc = sodium_init ();
     (void) rc;
-    randombytes_buf (out->b, HD_ID_BYTES);
+    pthread_atfork (NULL, NULL, s_ids_forget);
+}
+
+void
+hd_id_random (hd_id_t *out)
+{
+    if (!s_ids_left) {
+        pthread_once (&s_ids_once, s_ids_init);
+        randombytes_buf (s_ids, sizeof s_ids);
+        s_ids_left = S_IDS_AHEAD;
+    }
+    s_ids_left--;
+    memcpy (out->b, s_ids + s_ids_left * HD_ID_BYTES, HD_ID_BYTES);
+    sodium_memzero (s_ids + s_ids_left * HD_ID_BYTES, HD_ID_BYTES);
 }
 
 void

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "hd_codec.h"
 
@@ -501,6 +503,39 @@ test_codec_checks_fn_names (void **state)
 
 #define S_TEST(t) cmocka_unit_test_setup_teardown (t, s_setup, s_teardown)
 
+//  Fresh ids never repeat, not across a refill of the per-thread buffer nor across fork: the
+//  child must not hand out the ids its parent still holds.
+static void
+test_id_random_is_unique_and_fork_safe (void **state)
+{
+    (void) state;
+    enum { N = 1000 };
+    static hd_id_t ids[N];
+    for (int i = 0; i < N; i++) {
+        hd_id_random (&ids[i]);
+        for (int j = 0; j < i; j++)
+            assert_false (hd_id_eq (&ids[i], &ids[j]));
+    }
+    int fds[2];
+    assert_int_equal (pipe (fds), 0);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        hd_id_t child;
+        hd_id_random (&child);
+        _exit (write (fds[1], child.b, HD_ID_BYTES) == HD_ID_BYTES ? 0 : 1);
+    }
+    hd_id_t mine, theirs;
+    hd_id_random (&mine);
+    assert_int_equal (read (fds[0], theirs.b, HD_ID_BYTES), HD_ID_BYTES);
+    int status = 0;
+    waitpid (pid, &status, 0);
+    assert_int_equal (status, 0);
+    assert_false (hd_id_eq (&mine, &theirs));
+    close (fds[0]);
+    close (fds[1]);
+}
+
 int
 main (void)
 {
@@ -542,6 +577,7 @@ main (void)
         cmocka_unit_test (test_codec_random_ids_differ),
         cmocka_unit_test (test_codec_names_every_status),
         cmocka_unit_test (test_codec_checks_fn_names),
+        cmocka_unit_test (test_id_random_is_unique_and_fork_safe),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
