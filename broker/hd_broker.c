@@ -36,7 +36,7 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->journal_dir = "heddle-journal";
     config->journal_batch_ms = 5;
     config->prefetch = 4;
-    config->prefetch_short = 64;
+    config->prefetch_short = 128;
     config->max_payload = HD_DEFAULT_MAX_PAYLOAD;
     config->max_queue = 1000000;
     config->heartbeat_ms = 1000;

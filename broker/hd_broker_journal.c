@@ -407,6 +407,10 @@ hd_broker_journal_tick (hd_broker_t *self, int64_t now)
         s_tick_async (self, now);
     else
         s_tick_here (self, now);
+    //  Nothing pending nor in flight: every accepted task is durable (with journal none, at
+    //  once; a resubmitted one, since an earlier commit).
+    if (!hd_journal_in_flight (self->journal) && !hd_journal_pending (self->journal))
+        self->nacc_durable = self->nacc_flight = self->nacc;
     if (!self->fatal && hd_broker_accepts_due_in (self, now) == 0)
         s_send_accepts (self, now);
 }

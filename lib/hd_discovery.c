@@ -57,8 +57,8 @@ s_port (const char *text)
 hd_err_t
 hd_discovery_encode_beacon (const hd_beacon_t *beacon, char *out, size_t outlen, size_t *size)
 {
-    if (!hd_discovery_cluster_ok (beacon->cluster) || !s_host_ok (beacon->host) || !beacon->port
-        || (beacon->key[0] && !hd_keys_is_z85 (beacon->key)))
+    if (!hd_discovery_cluster_ok (beacon->cluster) || !s_host_ok (beacon->host) || !beacon->port ||
+        (beacon->key[0] && !hd_keys_is_z85 (beacon->key)))
         return HD_EINVAL;
     int n = snprintf (out, outlen, "%s%d %s %s %u %s", HD_BEACON_MAGIC, HD_BEACON_VERSION,
                       beacon->cluster, beacon->host, (unsigned) beacon->port,
@@ -149,15 +149,15 @@ hd_discovery_decode_beacon (const void *data, size_t size, hd_beacon_t *out)
 static bool
 s_is_wildcard (const char *host)
 {
-    return !*host || strcmp (host, "*") == 0 || strcmp (host, "0.0.0.0") == 0
-           || strcmp (host, "::") == 0;
+    return !*host || strcmp (host, "*") == 0 || strcmp (host, "0.0.0.0") == 0 ||
+           strcmp (host, "::") == 0;
 }
 
 static bool
 s_is_loopback (const char *host)
 {
-    return strncmp (host, "127.", 4) == 0 || strcmp (host, "::1") == 0
-           || strcmp (host, "localhost") == 0;
+    return strncmp (host, "127.", 4) == 0 || strcmp (host, "::1") == 0 ||
+           strcmp (host, "localhost") == 0;
 }
 
 hd_err_t
@@ -188,8 +188,10 @@ hd_discovery_beacon_for (hd_beacon_t *out, const char *cluster, const char *boun
     char text[HD_BEACON_MAX + 1];
     size_t size;
     if (hd_discovery_encode_beacon (out, text, sizeof text, &size) != HD_OK) {
-        snprintf (errbuf, errlen, "cannot announce %s for cluster '%s' (cluster: 1..%d of "
-                  "A-Z a-z 0-9 . _ -)", bound_endpoint, cluster ? cluster : "", HD_CLUSTER_MAX);
+        snprintf (errbuf, errlen,
+                  "cannot announce %s for cluster '%s' (cluster: 1..%d of "
+                  "A-Z a-z 0-9 . _ -)",
+                  bound_endpoint, cluster ? cluster : "", HD_CLUSTER_MAX);
         return HD_EINVAL;
     }
     return HD_OK;

@@ -21,10 +21,10 @@
 #define HD_BEACON_MAX 255  //  zbeacon's UDP_FRAME_MAX: a longer payload asserts inside czmq
 #define HD_BEACON_PORT 7709
 #define HD_BEACON_INTERVAL_MS 1000
-#define HD_CLUSTER_MAX 32     //  cluster name: 1..32 of [A-Za-z0-9._-]
-#define HD_BEACON_HOST_MAX 63 //  "*" or a host name / IPv4 / IPv6 address
+#define HD_CLUSTER_MAX 32      //  cluster name: 1..32 of [A-Za-z0-9._-]
+#define HD_BEACON_HOST_MAX 63  //  "*" or a host name / IPv4 / IPv6 address
 #define HD_CLUSTER_DEFAULT "heddle"
-#define HD_ENDPOINT_MAX 128   //  "tcp://HOST:PORT" built from a beacon
+#define HD_ENDPOINT_MAX 128  //  "tcp://HOST:PORT" built from a beacon
 
 //  What a beacon says. key is "" when the broker runs without CURVE (sent as "-").
 typedef struct {
@@ -50,9 +50,8 @@ hd_err_t hd_discovery_decode_beacon (const void *data, size_t size, hd_beacon_t 
 //  The beacon a broker bound on `bound_endpoint` (as zsock_endpoint reports it, e.g.
 //  tcp://0.0.0.0:7701) should send. HD_OK with *out; HD_EINVAL with the reason in errbuf when
 //  there is nothing to announce: not TCP, or a loopback address no other host can reach.
-hd_err_t hd_discovery_beacon_for (hd_beacon_t *out, const char *cluster,
-                                  const char *bound_endpoint, const char *key, char *errbuf,
-                                  size_t errlen);
+hd_err_t hd_discovery_beacon_for (hd_beacon_t *out, const char *cluster, const char *bound_endpoint,
+                                  const char *key, char *errbuf, size_t errlen);
 //  The workers endpoint a beacon points at: tcp://HOST:PORT, HOST being the sender's address
 //  when the beacon says "*". Returns out.
 char *hd_discovery_endpoint (const hd_beacon_t *beacon, const char *sender, char *out,
@@ -62,11 +61,12 @@ char *hd_discovery_endpoint (const hd_beacon_t *beacon, const char *sender, char
 typedef struct hd_discovery hd_discovery_t;
 
 typedef struct {
-    uint16_t port;        //  UDP port; 0: HD_BEACON_PORT
-    const char *iface;    //  network interface; NULL or "": $ZSYS_INTERFACE, else (announcing
-                          //  a specific address) the interface holding it, else czmq's first
-                          //  broadcast-capable interface. Process-wide (zsys_set_interface).
-    uint32_t interval_ms; //  announcing: the period; 0: HD_BEACON_INTERVAL_MS
+    uint16_t port;         //  UDP port; 0: HD_BEACON_PORT
+    const char *iface;     //  network interface, "*" for all; NULL or "": $ZSYS_INTERFACE, else
+                           //  listening: "*"; announcing: the interface holding the address
+                           //  the broker bound, else czmq's first broadcast-capable one.
+                           //  Process-wide (zsys_set_interface).
+    uint32_t interval_ms;  //  announcing: the period; 0: HD_BEACON_INTERVAL_MS
 } hd_discovery_opts_t;
 
 //  Start broadcasting `beacon`. HD_OK with *out (caller destroys) even when no interface can
@@ -91,13 +91,13 @@ void hd_discovery_destroy (hd_discovery_t **self_p);
 
 //  The caller's trust policy for a beacon of the right cluster: true to use it; false to ignore
 //  it, with the reason in why (logged once per broker).
-typedef bool (hd_discovery_accept_fn) (const hd_beacon_t *beacon, const char *endpoint,
-                                       void *arg, char *why, size_t whylen);
+typedef bool (hd_discovery_accept_fn) (const hd_beacon_t *beacon, const char *endpoint, void *arg,
+                                       char *why, size_t whylen);
 
 typedef struct {
     hd_discovery_opts_t net;
-    const char *cluster;        //  NULL: HD_CLUSTER_DEFAULT
-    uint32_t timeout_s;         //  0: wait forever
+    const char *cluster;             //  NULL: HD_CLUSTER_DEFAULT
+    uint32_t timeout_s;              //  0: wait forever
     hd_discovery_accept_fn *accept;  //  NULL: accept any
     void *arg;
 } hd_discovery_find_t;

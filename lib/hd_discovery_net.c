@@ -1,7 +1,8 @@
 /*  hd_discovery_net: the zbeacon actors behind hd_discovery (announce, listen) and the worker's
-    wait for a broker of its cluster. zbeacon picks one interface per process (czmq's
-    zsys_interface: ZSYS_INTERFACE, zsys_set_interface, else its first broadcast-capable one),
-    binds the UDP port on that interface's broadcast address and sends to it.  */
+    wait for a broker of its cluster. zbeacon works on one interface per process (czmq's
+    zsys_interface: ZSYS_INTERFACE or zsys_set_interface, else its first broadcast-capable
+    one): it binds the UDP port on that interface's broadcast address and sends to it; "*"
+    binds every address (what a listener uses by default) and sends to 255.255.255.255.  */
 #include <czmq.h>
 #include <poll.h>
 
@@ -32,16 +33,24 @@ s_iface_of (const char *address, char *out, size_t outlen)
 }
 
 //  The interface zbeacon will use: the caller's, else $ZSYS_INTERFACE (czmq reads it at
-//  zsys_init), else the one holding `prefer` (a specific address the broker bound), else
-//  czmq's first. zsys_set_interface is process-wide: a process runs one kind of beacon.
+//  zsys_init), else for a sender the one holding `prefer` (a specific address the broker
+//  bound) or czmq's first, and for a listener "*". zsys_set_interface is process-wide: a
+//  process runs one kind of beacon.
 static void
-s_choose_iface (const hd_discovery_opts_t *opts, const char *prefer)
+s_choose_iface (const hd_discovery_opts_t *opts, bool listener, const char *prefer)
 {
     zsys_init ();
-    char found[64];
+    char found[64] = "";
     if (opts && opts->iface && *opts->iface)
         zsys_set_interface (opts->iface);
-    else if (!*zsys_interface () && prefer && *prefer) {
+    else if (*zsys_interface ())
+        return;
+    else if (listener)
+        //  "*" binds INADDR_ANY: beacons arrive on whichever interface the broker is on (a board
+        //  with Ethernet and Wi-Fi), and from the moment the process starts, network or not.
+        //  A sender cannot do the same: it would send to 255.255.255.255, which needs a route.
+        zsys_set_interface ("*");
+    else if (prefer && *prefer) {
         s_iface_of (prefer, found, sizeof found);
         if (*found)
             zsys_set_interface (found);
@@ -62,8 +71,8 @@ s_start (const hd_discovery_opts_t *opts)
     snprintf (self->address, sizeof self->address, "%s", address ? address : "");
     zstr_free (&address);
     const char *iface = zsys_interface ();
-    if (*iface && strcmp (iface, "*") != 0)
-        snprintf (self->iface, sizeof self->iface, "%s", iface);
+    if (*iface)
+        snprintf (self->iface, sizeof self->iface, "%s", strcmp (iface, "*") ? iface : "* (all)");
     else if (*self->address)
         s_iface_of (self->address, self->iface, sizeof self->iface);
     return self;
@@ -79,7 +88,7 @@ hd_discovery_announce (hd_discovery_t **out, const hd_beacon_t *beacon,
     hd_err_t rc = hd_discovery_encode_beacon (beacon, text, sizeof text, &size);
     if (rc != HD_OK)
         return rc;
-    s_choose_iface (opts, strcmp (beacon->host, "*") != 0 ? beacon->host : NULL);
+    s_choose_iface (opts, false, strcmp (beacon->host, "*") != 0 ? beacon->host : NULL);
     hd_discovery_t *self = s_start (opts);
     if (!self)
         return HD_ENOMEM;
@@ -93,7 +102,7 @@ hd_err_t
 hd_discovery_listen (hd_discovery_t **out, const hd_discovery_opts_t *opts)
 {
     *out = NULL;
-    s_choose_iface (opts, NULL);
+    s_choose_iface (opts, true, NULL);
     hd_discovery_t *self = s_start (opts);
     if (!self)
         return HD_ENOMEM;
@@ -134,8 +143,8 @@ hd_discovery_recv (hd_discovery_t *self, int timeout_ms, hd_beacon_t *out, char 
     char *from = zmsg_popstr (msg);
     zframe_t *data = zmsg_pop (msg);
     snprintf (sender, 64, "%s", from ? from : "");
-    hd_err_t rc = data ? hd_discovery_decode_beacon (zframe_data (data), zframe_size (data), out)
-                       : HD_EPROTO;
+    hd_err_t rc =
+        data ? hd_discovery_decode_beacon (zframe_data (data), zframe_size (data), out) : HD_EPROTO;
     zstr_free (&from);
     zframe_destroy (&data);
     zmsg_destroy (&msg);
@@ -190,14 +199,15 @@ s_ensure_listener (s_find_t *f, int64_t now)
         return false;
     hd_err_t rc = hd_discovery_listen (&f->listener, &f->find->net);
     if (rc == HD_OK) {
-        hd_info ("listening for brokers of cluster %s on UDP port %u (interface %s, %s)",
-                 f->cluster, f->find->net.port ? f->find->net.port : HD_BEACON_PORT,
-                 *f->listener->iface ? f->listener->iface : "?", f->listener->address);
+        hd_info ("listening for brokers of cluster %s on UDP port %u (interface %s)", f->cluster,
+                 f->find->net.port ? f->find->net.port : HD_BEACON_PORT,
+                 *f->listener->iface ? f->listener->iface : f->listener->address);
         return true;
     }
     if (!f->said_no_iface)
         hd_warn ("no network interface can receive discovery beacons (%s%s): retrying every "
-                 "%d s", *zsys_interface () ? "interface " : "no up interface with broadcast",
+                 "%d s",
+                 *zsys_interface () ? "interface " : "no up interface with broadcast",
                  zsys_interface (), S_RETRY_MS / 1000);
     f->said_no_iface = true;
     f->retry_ms = now + S_RETRY_MS;
@@ -213,7 +223,8 @@ s_consider (s_find_t *f, hd_err_t rc, const hd_beacon_t *b, const char *sender, 
         hd_beacon_t none = { .cluster = "?" };
         if (s_first_time (f, sender, &none))
             hd_warn ("ignoring a discovery beacon from %s: another protocol version (this "
-                     "worker reads %s%d)", sender, HD_BEACON_MAGIC, HD_BEACON_VERSION);
+                     "worker reads %s%d)",
+                     sender, HD_BEACON_MAGIC, HD_BEACON_VERSION);
         return false;
     }
     if (rc != HD_OK) {

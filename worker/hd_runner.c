@@ -82,7 +82,11 @@ s_signal (hd_runner_t *self)
 static void
 s_push_result (hd_runner_t *self, s_result_t *r)
 {
+    //  Ring entries are initialised as they are filled (a never-used one is zeroed memory, and
+    //  one moved from is empty), so an idle worker's big rings cost no resident memory.
     s_result_t *slot = &self->results[(self->rhead + self->rcount) % self->capacity];
+    zmq_msg_init (&slot->env);
+    zmq_msg_init (&slot->out);
     zmq_msg_move (&slot->env, &r->env);
     zmq_msg_move (&slot->out, &r->out);
     if (self->rcount++ == 0)
@@ -265,11 +269,6 @@ hd_runner_new (uint32_t slots, uint32_t capacity, const hd_fnreg_t *fns, const c
     self->queue = calloc (capacity, sizeof *self->queue);
     self->results = calloc (capacity, sizeof *self->results);
     bool ok = self->efd >= 0 && self->slots && self->queue && self->results;
-    for (uint32_t i = 0; ok && i < capacity; i++) {
-        zmq_msg_init (&self->queue[i].payload);
-        zmq_msg_init (&self->results[i].env);
-        zmq_msg_init (&self->results[i].out);
-    }
     for (uint32_t i = 0; ok && i < slots; i++) {
         s_slot_t *slot = &self->slots[i];
         slot->runner = self;
@@ -302,10 +301,12 @@ hd_runner_destroy (hd_runner_t **self_p)
         hd_task_fini (&slot->ctx);
         hd_buf_fini (&slot->env);
     }
-    for (uint32_t i = 0; self->queue && self->results && i < self->capacity; i++) {
-        zmq_msg_close (&self->queue[i].payload);
-        zmq_msg_close (&self->results[i].env);
-        zmq_msg_close (&self->results[i].out);
+    //  Only the live entries hold anything (the others were never filled, or moved from).
+    for (uint32_t i = 0; self->queue && i < self->qcount; i++)
+        zmq_msg_close (&self->queue[(self->qhead + i) % self->capacity].payload);
+    for (uint32_t i = 0; self->results && i < self->rcount; i++) {
+        zmq_msg_close (&self->results[(self->rhead + i) % self->capacity].env);
+        zmq_msg_close (&self->results[(self->rhead + i) % self->capacity].out);
     }
     pthread_cond_destroy (&self->wake);
     pthread_mutex_destroy (&self->lock);
@@ -389,6 +390,7 @@ hd_runner_start (hd_runner_t *self, const hd_task_t *task, zmq_msg_t *payload)
     s_order_t *o = &self->queue[(self->qhead + self->qcount) % self->capacity];
     o->task = *task;
     o->fn = fn;
+    zmq_msg_init (&o->payload);
     zmq_msg_move (&o->payload, payload);
     self->qcount++;
     //  A slot that is busy takes this task when it finishes, with no wake-up.

@@ -28,8 +28,9 @@
 #include "hd_transport.h"
 #include "hd_worker_keys.h"
 
-//  Tasks per slot this worker takes at once (running or waiting), capped at HD_MAX_BATCH.
-#define S_QUEUE_PER_SLOT 65
+//  Tasks per slot this worker takes at once (running or waiting), capped at HD_MAX_BATCH. The
+//  broker fills it only with tasks of short functions (docs/SCHEDULING.md).
+#define S_QUEUE_PER_SLOT 257
 
 struct hd_worker {
     hd_worker_config_t config;
@@ -241,13 +242,15 @@ hd_worker_stop (hd_worker_t *self)
         hd_error ("cannot signal the worker to stop: %s", strerror (errno));
 }
 
+//  HELLO, HEARTBEAT and BYE never block: after a refused handshake the DEALER has no pipe, and a
+//  blocking send hung the worker for good (no retry after an approval, no exit on SIGTERM).
 static int
 s_send_simple (hd_worker_t *self, uint8_t cmd)
 {
     if (!self->dealer_raw || hd_codec_encode_empty (&self->env) != HD_OK)
         return -1;
     self->last_send_ms = hd_now_ms ();
-    if (hd_send_header (self->dealer_raw, cmd, ZMQ_SNDMORE) != 0)
+    if (hd_send_header (self->dealer_raw, cmd, ZMQ_SNDMORE | ZMQ_DONTWAIT) != 0)
         return -1;
     return hd_send_frame (self->dealer_raw, self->env.data, self->env.size, 0);
 }
@@ -287,7 +290,7 @@ s_send_hello (hd_worker_t *self)
     if (rc != HD_OK)
         return rc;
     self->hello_ms = self->last_send_ms = hd_now_ms ();
-    if (hd_send_header (self->dealer_raw, HD_CMD_HELLO, ZMQ_SNDMORE) != 0
+    if (hd_send_header (self->dealer_raw, HD_CMD_HELLO, ZMQ_SNDMORE | ZMQ_DONTWAIT) != 0
         || hd_send_frame (self->dealer_raw, self->env.data, self->env.size, 0) != 0)
         return HD_ECLOSED;
     return HD_OK;

@@ -43,7 +43,8 @@ typedef struct {
     uint32_t metrics_interval_ms;  //  capacity metrics period; default 1000
     const char *work_dir;     //  directory whose free disk space is advertised; default "."
     const char *broker_fingerprint;  //  refuse a broker whose key has another fingerprint
-                              //  (hd_keys_fingerprint; `heddle keys fingerprint`); NULL: any
+                                     //  (hd_keys_fingerprint, `heddle keys fingerprint`);
+                                     //  NULL: any
 } hd_worker_config_t;
 
 void hd_worker_config_defaults (hd_worker_config_t *config);

@@ -30,8 +30,8 @@ s_usage (FILE *out)
              "      --cluster NAME      discovery: join only a broker of this cluster (default "
              "heddle)\n"
              "      --beacon-port N     discovery: UDP port of the beacons (default 7709)\n"
-             "      --beacon-interface IFACE  discovery: listen on this network interface\n"
-             "                          (default $ZSYS_INTERFACE, else the first with broadcast)\n"
+             "      --beacon-interface IFACE  discovery: listen on this network interface only\n"
+             "                          (default $ZSYS_INTERFACE, else '*': every interface)\n"
              "      --discover-timeout SECONDS  discovery: give up (exit 1) after this long\n"
              "                          (default 0: wait for ever, saying so every 10 s)\n"
              "      --broker-fingerprint FP  refuse a broker whose key has another fingerprint\n"
@@ -99,35 +99,50 @@ s_capacity_arg (const char *text, double *out)
 }
 
 static int
-s_discovery_arg (s_args_t *a, int ch, const char *arg)
+s_cluster_arg (const char *text, const char **out)
+{
+    if (!hd_discovery_cluster_ok (text)) {
+        fprintf (stderr, "heddle-worker: --cluster takes 1..%d of A-Z a-z 0-9 . _ -, got '%s'\n",
+                 HD_CLUSTER_MAX, text);
+        return -1;
+    }
+    *out = text;
+    return 0;
+}
+
+static int
+s_fingerprint_arg (const char *text, const char **out)
 {
     char fp[HD_FINGERPRINT_TEXT];
-    if (ch == 'U' && !hd_discovery_cluster_ok (arg)) {
-        fprintf (stderr, "heddle-worker: --cluster takes 1..%d of A-Z a-z 0-9 . _ -, got '%s'\n",
-                 HD_CLUSTER_MAX, arg);
+    if (hd_keys_parse_fingerprint (text, fp) != HD_OK) {
+        fprintf (stderr,
+                 "heddle-worker: --broker-fingerprint takes 32 hex digits (as `heddle keys "
+                 "fingerprint` prints them), got '%s'\n",
+                 text);
         return -1;
     }
-    if (ch == 'R' && hd_keys_parse_fingerprint (arg, fp) != HD_OK) {
-        fprintf (stderr, "heddle-worker: --broker-fingerprint takes 32 hex digits (as `heddle "
-                         "keys fingerprint` prints them), got '%s'\n", arg);
+    *out = text;
+    return 0;
+}
+
+static int
+s_beacon_port_arg (const char *text, uint32_t *out)
+{
+    if (s_uint_arg ("beacon-port", text, out) != 0)
         return -1;
-    }
-    if (ch == 'P' && (s_uint_arg ("beacon-port", arg, &a->beacon_port) != 0 || a->beacon_port > 65535)) {
+    if (*out > 65535) {
         fprintf (stderr, "heddle-worker: --beacon-port is 1..65535\n");
         return -1;
     }
-    if (ch == 'T') {
-        a->discover_timeout_s = 0;
-        if (strcmp (arg, "0") != 0 && s_uint_arg ("discover-timeout", arg, &a->discover_timeout_s) != 0)
-            return -1;
-    }
-    if (ch == 'U')
-        a->cluster = arg;
-    if (ch == 'F')
-        a->beacon_iface = arg;
-    if (ch == 'R')
-        a->config.broker_fingerprint = arg;
     return 0;
+}
+
+//  Seconds, 0 meaning "wait for ever".
+static int
+s_timeout_arg (const char *text, uint32_t *out)
+{
+    *out = 0;
+    return strcmp (text, "0") == 0 ? 0 : s_uint_arg ("discover-timeout", text, out);
 }
 
 static const struct option s_opts[] = {
@@ -163,11 +178,11 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'Y': return s_capacity_arg (arg, &c->capacity);
         case 'i': return s_uint_arg ("metrics-interval", arg, &c->metrics_interval_ms);
         case 'W': c->work_dir = arg; return 0;
-        case 'U':
-        case 'P':
-        case 'F':
-        case 'T':
-        case 'R': return s_discovery_arg (a, ch, arg);
+        case 'U': return s_cluster_arg (arg, &a->cluster);
+        case 'P': return s_beacon_port_arg (arg, &a->beacon_port);
+        case 'F': a->beacon_iface = arg; return 0;
+        case 'T': return s_timeout_arg (arg, &a->discover_timeout_s);
+        case 'R': return s_fingerprint_arg (arg, &c->broker_fingerprint);
         case 'p':
             if (a->nplugins == S_MAX_PLUGINS) {
                 fprintf (stderr, "heddle-worker: at most %d plugins\n", S_MAX_PLUGINS);
@@ -261,16 +276,21 @@ s_discover (s_args_t *a)
     hd_err_t rc = hd_discovery_find (&find, &b, a->endpoint, sizeof a->endpoint);
     if (rc == HD_ECLOSED)
         return 0;
-    if (rc != HD_OK) {
-        fprintf (stderr, "heddle-worker: %s\n",
-                 rc == HD_ETIMEDOUT ? "no broker of this cluster found (--discover-timeout)"
-                                    : hd_strerror (rc));
+    if (rc == HD_ETIMEDOUT)
+        fprintf (stderr, "heddle-worker: no broker of cluster %s found within %u s "
+                 "(--discover-timeout)\n", a->cluster ? a->cluster : HD_CLUSTER_DEFAULT,
+                 a->discover_timeout_s);
+    else if (rc != HD_OK)
+        fprintf (stderr, "heddle-worker: discovery: %s\n", hd_strerror (rc));
+    if (rc != HD_OK)
         return 1;
-    }
     hd_keys_fingerprint (b.key, fp);
+    const char *why = !*b.key          ? "no CURVE"
+                      : !trust.key[0] ? "trusted on first use"
+                      : trust.pinned  ? "the pinned key"
+                                      : "the configured key";
     hd_info ("found the broker of cluster %s at %s (key fingerprint %s: %s)", b.cluster,
-             a->endpoint, *fp ? fp : "none, insecure",
-             !*b.key ? "no CURVE" : !trust.key[0] ? "trusted on first use" : trust.pinned ? "the pinned key" : "the configured key");
+             a->endpoint, *fp ? fp : "none, insecure", why);
     snprintf (a->broker_key, sizeof a->broker_key, "%s", b.key);
     a->config.endpoint = a->endpoint;
     if (*b.key)

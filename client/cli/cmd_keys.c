@@ -1,7 +1,9 @@
 /*  cmd_keys: `heddle keys init [DIR]`: make a cluster's certificates and allowlists with
     hd_keys_init_dir, then say which file goes to which machine. The file list is read back from
     DIR and sorted by role from the names (ROLE...secret, broker.*, *.keys), so it stays right
-    if the library adds or renames files.  */
+    if the library adds or renames files. `heddle keys fingerprint [FILE|KEY]`: the short
+    fingerprint of a public key (hd_keys_fingerprint), default the broker's, for a worker's
+    --broker-fingerprint.  */
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "hd_keys.h"
 
 #define S_CMD "keys"
 #define S_MAX_FILES 64
@@ -24,21 +27,26 @@ static void
 s_help (void)
 {
     printf ("Usage: heddle keys init [OPTIONS] [DIR]\n"
-            "Make the keys of a new cluster in DIR (default: $HEDDLE_KEYS, else\n"
+            "       heddle keys fingerprint [FILE | KEY]\n"
+            "init: make the keys of a new cluster in DIR (default: $HEDDLE_KEYS, else\n"
             "~/.config/heddle/keys): certificates for the broker, a worker, a client and an\n"
             "admin, and the broker's allowlists (clients.keys, workers.keys, admins.keys).\n"
             "Secret files are written mode 0600. Missing parent directories are made (0700).\n"
-            "It then tells which files to copy to the broker, the workers and the clients.\n\n"
+            "It then tells which files to copy to the broker, the workers and the clients.\n"
+            "fingerprint: print the fingerprint of a public key (a .cert or .cert_secret file,\n"
+            "or 40 Z85 characters; default the broker.cert of the keys directory): the value\n"
+            "for heddle-worker --broker-fingerprint. heddle-broker logs its own at start.\n\n"
             "Options:\n"
-            "  -f, --force             replace the keys already in DIR (default: refuse)\n"
+            "  -f, --force             init: replace the keys already in DIR (default: refuse)\n"
             "  -h, --help              show this help and exit\n\n"
-            "Exit status: 0 written; 1 could not write them (or DIR has keys and no --force);\n"
-            "2 bad usage.\n");
+            "Exit status: 0 done; 1 could not write the keys (or DIR has keys and no --force),\n"
+            "or could not read the key; 2 bad usage.\n");
 }
 
-//  Parse argv; *dir stays NULL when not given. Returns -1 to go on, else an exit code.
+//  Parse argv; *dir (DIR for init, FILE|KEY for fingerprint) stays NULL when not given.
+//  Returns -1 to go on, else an exit code.
 static int
-s_parse (int argc, char **argv, bool *force, const char **dir)
+s_parse (int argc, char **argv, bool *force, const char **action, const char **dir)
 {
     static const struct option longopts[] = {
         { "help", no_argument, NULL, S_OPT_HELP },
@@ -57,11 +65,14 @@ s_parse (int argc, char **argv, bool *force, const char **dir)
         *force = true;
     }
     if (optind >= argc)
-        return hd_cli_usage (S_CMD, "which action? (heddle keys init [DIR])");
-    if (strcmp (argv[optind], "init") != 0)
-        return hd_cli_usage (S_CMD, "no action '%s' (heddle keys init [DIR])", argv[optind]);
+        return hd_cli_usage (S_CMD, "which action? (heddle keys init [DIR], heddle keys "
+                                    "fingerprint [FILE])");
+    *action = argv[optind];
+    if (strcmp (*action, "init") != 0 && strcmp (*action, "fingerprint") != 0)
+        return hd_cli_usage (S_CMD, "no action '%s' (heddle keys init [DIR], heddle keys "
+                                    "fingerprint [FILE])", argv[optind]);
     if (argc - optind > 2)
-        return hd_cli_usage (S_CMD, "one DIR at most");
+        return hd_cli_usage (S_CMD, "one %s at most", **action == 'i' ? "DIR" : "FILE or KEY");
     *dir = optind + 1 < argc ? argv[optind + 1] : NULL;
     return -1;
 }
@@ -152,16 +163,46 @@ s_print_guide (const char *dir)
             "  heddle-worker --keys DIR --broker BROKER_HOST\n"
             "  heddle --keys DIR --broker BROKER_HOST nodes\n"
             "(or set HEDDLE_KEYS=DIR and HEDDLE_BROKER=BROKER_HOST for the heddle command)\n");
+    char path[4096], key[HD_KEY_TEXT], fp[HD_FINGERPRINT_TEXT], err[512];
+    if (hd_keys_load_public (hd_keys_path (path, sizeof path, dir, "broker.cert"), key, err,
+                             sizeof err)
+            == HD_OK
+        && hd_keys_fingerprint (key, fp) == HD_OK)
+        printf ("\nA new board needs no file at all: `heddle-worker` with no --broker finds the\n"
+                "broker on the LAN and waits for `heddle nodes approve`. To make sure it is\n"
+                "this broker, give it --broker-fingerprint %s\n",
+                fp);
+}
+
+//  `heddle keys fingerprint [FILE|KEY]`: default the broker.cert of the keys directory.
+static int
+s_fingerprint (hd_cli_common_t *common, const char *what)
+{
+    char path[4096], key[HD_KEY_TEXT], fp[HD_FINGERPRINT_TEXT], err[512] = "";
+    if (!what) {
+        hd_cli_common_finish (common);
+        const char *dir = common->keys_dir ? common->keys_dir : common->keys_default;
+        if (!*dir)
+            return hd_cli_usage (S_CMD, "no FILE given and no keys directory");
+        what = hd_keys_path (path, sizeof path, dir, "broker.cert");
+    }
+    if (hd_keys_load_public (what, key, err, sizeof err) != HD_OK)
+        return hd_cli_fail ("keys fingerprint: %s", err);
+    hd_keys_fingerprint (key, fp);
+    printf ("%s\n", fp);
+    return HD_CLI_EXIT_OK;
 }
 
 int
 hd_cmd_keys (hd_cli_common_t *common, int argc, char **argv)
 {
     bool force = false;
-    const char *dir = NULL;
-    int code = s_parse (argc, argv, &force, &dir);
+    const char *dir = NULL, *action = NULL;
+    int code = s_parse (argc, argv, &force, &action, &dir);
     if (code >= 0)
         return code;
+    if (strcmp (action, "fingerprint") == 0)
+        return s_fingerprint (common, dir);
     if (!dir) {
         hd_cli_common_finish (common);
         dir = common->keys_dir ? common->keys_dir : common->keys_default;

@@ -16,7 +16,7 @@ int hd_cmd_call (hd_cli_common_t *common, int argc, char **argv);
 int hd_cmd_map (hd_cli_common_t *common, int argc, char **argv);
 //  heddle bench: throughput and latency of many small tasks.
 int hd_cmd_bench (hd_cli_common_t *common, int argc, char **argv);
-//  heddle keys init [DIR]: make a key directory.
+//  heddle keys init [DIR]: make a key directory; heddle keys fingerprint [FILE|KEY].
 int hd_cmd_keys (hd_cli_common_t *common, int argc, char **argv);
 //  heddle nodes: list the cluster's nodes.
 int hd_cmd_nodes (hd_cli_common_t *common, int argc, char **argv);

@@ -29,7 +29,7 @@ static const s_command_t s_commands[] = {
     { "drain", hd_cmd_drain, "stop giving a node new tasks, for maintenance (admin key)" },
     { "resume", hd_cmd_resume, "give a drained node tasks again (admin key)" },
     { "run", hd_cmd_run, "run a command on some or all nodes (workers with --allow-exec)" },
-    { "keys", hd_cmd_keys, "make the keys of a new cluster (keys init DIR)" },
+    { "keys", hd_cmd_keys, "make a cluster's keys (keys init DIR); keys fingerprint FILE" },
     { "config", hd_cmd_config, "check a config file (config check [FILE])" },
     { "version", s_cmd_version, "print the version" },
     { "help", s_cmd_help, "help on a command (heddle help COMMAND)" },

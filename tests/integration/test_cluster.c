@@ -149,6 +149,50 @@ test_cluster_packed_and_framed_tasks_mix (void **state)
     hd_client_job_destroy (&job);
 }
 
+//  Every accepted task gets its ACCEPTED, also when results come first (ACCEPTED replies are
+//  gathered) and with every journal mode: with `none` nothing is ever committed, and replies
+//  once waited for a commit that never came (clients then resent every task after 3 s).
+static void
+s_all_accepted (hd_client_t *client, uint32_t tasks)
+{
+    //  Tasks that run for a second: their ACCEPTED must come well before any RESULT.
+    for (uint32_t i = 0; i < tasks; i++)
+        assert_int_equal (hd_client_submit (client, "sleep", "1000", 4, NULL, i, NULL), HD_OK);
+    assert_int_equal (hd_client_flush (client), HD_OK);
+    uint32_t results = 0, accepted_at = UINT32_MAX;
+    for (int k = 0; k < 1000 && results < tasks; k++) {
+        hd_reply_t *reply = NULL;
+        while (hd_client_next (client, 10, &reply) == HD_OK && reply) {
+            assert_int_equal (reply->status, 0);
+            results++;
+            hd_reply_destroy (&reply);
+        }
+        if (accepted_at == UINT32_MAX && hd_client_unaccepted (client) == 0)
+            accepted_at = results;
+    }
+    assert_int_equal (results, tasks);
+    assert_int_equal (accepted_at, 0);  //  every ACCEPTED arrived before the first RESULT
+}
+
+static void
+test_cluster_every_task_is_accepted_in_every_journal_mode (void **state)
+{
+    (void) state;
+    s_all_accepted (s_client, 4);  //  the shared broker: journal sync
+    const char *modes[] = { "none", "batch" };
+    for (int m = 0; m < 2; m++) {
+        hd_testenv_t env;
+        hd_testenv_init (&env);
+        const char *extra[] = { "--journal", modes[m], NULL };
+        hd_testenv_start_broker (&env, extra);
+        hd_testenv_start_worker (&env, "j1", 2, NULL);
+        hd_client_t *client = hd_testenv_client (&env, 1);
+        s_all_accepted (client, 2);
+        hd_client_destroy (&client);
+        hd_testenv_stop (&env);
+    }
+}
+
 static void
 test_cluster_sha256_matches_libsodium (void **state)
 {
@@ -524,6 +568,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_cluster_runs_10000_echo_tasks_byte_for_byte),
         cmocka_unit_test (test_cluster_packed_and_framed_tasks_mix),
+        cmocka_unit_test (test_cluster_every_task_is_accepted_in_every_journal_mode),
         cmocka_unit_test (test_cluster_sha256_matches_libsodium),
         cmocka_unit_test (test_cluster_pi_matches_local_computation),
         cmocka_unit_test (test_cluster_unknown_function_is_rejected),

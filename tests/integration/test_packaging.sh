@@ -65,8 +65,11 @@ for pat in '/usr/bin/heddle-broker$' '/usr/bin/heddle-worker$' '/usr/bin/heddle$
     grep -Eq "$pat" <<<"$list" || fail "the .deb lacks $pat; it holds:
 $list"
 done
-dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/lib/systemd/system/heddle-broker.service |
-    grep -q '^ExecStart=/usr/bin/heddle-broker ' || fail "the packaged unit does not run /usr/bin/heddle-broker"
+# Read the unit whole before grepping: with pipefail, `tar | grep -q` fails whenever grep exits
+# before tar's last write (the unit comes out in two writes when it straddles a tar record).
+unit=$(dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/lib/systemd/system/heddle-broker.service)
+grep -q '^ExecStart=/usr/bin/heddle-broker ' <<<"$unit" ||
+    fail "the packaged unit does not run /usr/bin/heddle-broker"
 
 step "dpkg-deb -I"
 info=$(dpkg-deb -I "$deb")

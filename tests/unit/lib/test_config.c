@@ -236,6 +236,40 @@ test_config_accepts_enrollment_keys (void **state)
 }
 
 static void
+test_config_accepts_discovery_keys (void **state)
+{
+    (void) state;
+    s_reports_t r;
+    hd_config_t *config = s_check ("[broker]\ncluster = lab-2\nbeacon-port = 7709\n"
+                                   "beacon-interface = eth0\nno-beacon = no\n[worker]\n"
+                                   "broker = auto\ncluster = lab-2\nbeacon-port = 7709\n"
+                                   "beacon-interface = wlan0\ndiscover-timeout = 0\n"
+                                   "broker-fingerprint = ebb3:af4d:d99c:eff3:6e9f:90b5:db3e:450e\n",
+                                   &r);
+    assert_int_equal (r.count, 0);
+    hd_config_destroy (&config);
+}
+
+static void
+test_config_checks_discovery_values (void **state)
+{
+    (void) state;
+    s_reports_t r;
+    hd_config_t *config = s_check ("[broker]\ncluster = two words\nbeacon-port = 70000\n"
+                                   "[worker]\nbroker-fingerprint = ebb3:af4d\n"
+                                   "discover-timeout = -1\n",
+                                   &r);
+    assert_int_equal (r.count, 4);
+    assert_int_equal (r.lines[0], 2);
+    assert_non_null (strstr (r.messages[0], "cluster name"));
+    assert_int_equal (r.lines[1], 3);
+    assert_int_equal (r.lines[2], 5);
+    assert_non_null (strstr (r.messages[2], "fingerprint"));
+    assert_int_equal (r.lines[3], 6);
+    hd_config_destroy (&config);
+}
+
+static void
 test_config_checks_endpoints (void **state)
 {
     (void) state;
@@ -368,6 +402,8 @@ main (void)
         cmocka_unit_test (test_config_rejects_unknown_enum_value),
         cmocka_unit_test (test_config_checks_bools),
         cmocka_unit_test (test_config_accepts_enrollment_keys),
+        cmocka_unit_test (test_config_accepts_discovery_keys),
+        cmocka_unit_test (test_config_checks_discovery_values),
         cmocka_unit_test (test_config_checks_endpoints),
         cmocka_unit_test (test_config_rejects_empty_value),
         cmocka_unit_test (test_config_reports_syntax_errors),

@@ -1,4 +1,5 @@
-/*  hd_keys: allowlist lines. '#' is a Z85 character, so keys may start or end with it.  */
+/*  hd_keys: allowlist lines ('#' is a Z85 character, so keys may start or end with it), key
+    fingerprints (SHA-256 of the raw key, first 16 bytes in hex groups), reading the pin.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,12 +62,105 @@ test_keys_allowlist_rejects_a_bad_line_with_its_number (void **state)
     assert_non_null (strstr (err, ":2:"));
 }
 
+//  The server key of ZeroMQ's CURVE test vectors; its raw bytes start bb88471d.
+#define S_KEY "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
+//  sha256 (raw key)[0..16] = ebb3af4dd99ceff36e9f90b5db3e450e (computed apart, in Python).
+#define S_KEY_FP "ebb3:af4d:d99c:eff3:6e9f:90b5:db3e:450e"
+
+static void
+test_keys_fingerprint_is_sha256_of_the_raw_key_in_groups (void **state)
+{
+    (void) state;
+    char fp[HD_FINGERPRINT_TEXT];
+    assert_int_equal (hd_keys_fingerprint (S_KEY, fp), HD_OK);
+    assert_string_equal (fp, S_KEY_FP);
+    assert_int_equal (strlen (fp), HD_FINGERPRINT_TEXT - 1);
+}
+
+static void
+test_keys_fingerprints_of_different_keys_differ (void **state)
+{
+    (void) state;
+    char public_a[41], secret[41], public_b[41], fa[HD_FINGERPRINT_TEXT], fb[HD_FINGERPRINT_TEXT];
+    assert_int_equal (zmq_curve_keypair (public_a, secret), 0);
+    assert_int_equal (zmq_curve_keypair (public_b, secret), 0);
+    assert_int_equal (hd_keys_fingerprint (public_a, fa), HD_OK);
+    assert_int_equal (hd_keys_fingerprint (public_b, fb), HD_OK);
+    assert_string_not_equal (fa, fb);
+}
+
+static void
+test_keys_fingerprint_rejects_a_non_key (void **state)
+{
+    (void) state;
+    char fp[HD_FINGERPRINT_TEXT];
+    assert_int_equal (hd_keys_fingerprint ("short", fp), HD_EINVAL);
+    assert_int_equal (hd_keys_fingerprint ("Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hI ", fp),
+                      HD_EINVAL);
+    assert_string_equal (fp, "");
+}
+
+static void
+test_keys_parse_fingerprint_accepts_case_and_missing_colons (void **state)
+{
+    (void) state;
+    char fp[HD_FINGERPRINT_TEXT];
+    assert_int_equal (hd_keys_parse_fingerprint ("EBB3AF4DD99CEFF36E9F90B5DB3E450E", fp), HD_OK);
+    assert_string_equal (fp, S_KEY_FP);
+    assert_int_equal (hd_keys_parse_fingerprint ("ebb3:AF4D:d99c:eff3:6e9f:90b5:db3e:450e", fp),
+                      HD_OK);
+    assert_string_equal (fp, S_KEY_FP);
+}
+
+static void
+test_keys_parse_fingerprint_rejects_malformed_text (void **state)
+{
+    (void) state;
+    char fp[HD_FINGERPRINT_TEXT];
+    const char *bad[] = { "",
+                          "ebb3:af4d",
+                          S_KEY_FP ":00",
+                          "ebb3:af4d:d99c:eff3:6e9f:90b5:db3e:450g",
+                          ":ebb3af4dd99ceff36e9f90b5db3e450e",
+                          "ebb3af4dd99ceff36e9f90b5db3e450e:",
+                          "ebb3::af4dd99ceff36e9f90b5db3e450e",
+                          "ebb3 af4d d99c eff3 6e9f 90b5 db3e 450e" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal (hd_keys_parse_fingerprint (bad[i], fp), HD_EINVAL);
+}
+
+static void
+test_keys_read_pin_tells_missing_from_pinned (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/hd-pin-XXXXXX", key[HD_KEY_TEXT], err[256], path[64];
+    assert_non_null (mkdtemp (dir));
+    assert_int_equal (hd_keys_read_pin (dir, key), HD_ENOTFOUND);
+    assert_int_equal (hd_keys_pin (dir, S_KEY, err, sizeof err), HD_OK);
+    assert_int_equal (hd_keys_read_pin (dir, key), HD_OK);
+    assert_string_equal (key, S_KEY);
+    snprintf (path, sizeof path, "%s/broker.pin", dir);
+    FILE *f = fopen (path, "w");
+    assert_non_null (f);
+    fputs ("not a key\n", f);
+    fclose (f);
+    assert_int_equal (hd_keys_read_pin (dir, key), HD_EIO);
+    unlink (path);
+    rmdir (dir);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_keys_allowlist_reads_keys_containing_hash),
         cmocka_unit_test (test_keys_allowlist_rejects_a_bad_line_with_its_number),
+        cmocka_unit_test (test_keys_fingerprint_is_sha256_of_the_raw_key_in_groups),
+        cmocka_unit_test (test_keys_fingerprints_of_different_keys_differ),
+        cmocka_unit_test (test_keys_fingerprint_rejects_a_non_key),
+        cmocka_unit_test (test_keys_parse_fingerprint_accepts_case_and_missing_colons),
+        cmocka_unit_test (test_keys_parse_fingerprint_rejects_malformed_text),
+        cmocka_unit_test (test_keys_read_pin_tells_missing_from_pinned),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
