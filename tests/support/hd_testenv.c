@@ -158,12 +158,22 @@ hd_testenv_restart_broker (hd_testenv_t *env, const char *const *extra)
                              env->keys, "--clients", env->clients_ep, "--workers",
                              env->workers_ep, "--metrics", env->metrics_ep, "--events",
                              env->events_ep, "--log-level", s_log_level (), "--journal-dir",
-                             journal };
-    int n = 15;
+                             journal, "--print-endpoints" };
+    int n = 16;
     for (int i = 0; extra && extra[i] && n < 31; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
-    env->broker = hd_testenv_spawn (env, argv, NULL);
+    int fd;
+    env->broker = hd_testenv_spawn (env, argv, &fd);
+    //  Bound, or failed: a test that went on with no broker would wait for ever. The usual
+    //  failure is another program having taken the killed broker's port meanwhile (tests run
+    //  in parallel, each binding port *).
+    char line[512];
+    bool up = s_read_line (fd, line, sizeof line, 10000);
+    close (fd);
+    if (!up)
+        fail_msg ("the broker did not come back on %s / %s within 10 s (port taken by another "
+                  "process? see its log above)", env->clients_ep, env->workers_ep);
     return env->broker;
 }
 
