@@ -182,7 +182,13 @@ hd_discovery_beacon_for (hd_beacon_t *out, const char *cluster, const char *boun
         return HD_EINVAL;
     }
     snprintf (out->cluster, sizeof out->cluster, "%s", cluster ? cluster : "");
-    snprintf (out->host, sizeof out->host, "%s", s_is_wildcard (host) ? "*" : host);
+    const char *shown = s_is_wildcard (host) ? "*" : host;
+    if (strlen (shown) >= sizeof out->host) {
+        snprintf (errbuf, errlen, "the workers endpoint's host is longer than %zu bytes",
+                  sizeof out->host - 1);
+        return HD_EINVAL;
+    }
+    memcpy (out->host, shown, strlen (shown) + 1);
     snprintf (out->key, sizeof out->key, "%s", key ? key : "");
     out->port = s_port (colon + 1);
     char text[HD_BEACON_MAX + 1];
