@@ -15,7 +15,7 @@ static void
 test_pack_round_trip_all_header_sizes (void **state)
 {
     (void) state;
-    static uint8_t big[70000];
+    static uint8_t big[70016];
     for (size_t k = 0; k < sizeof big; k++)
         big[k] = (uint8_t) (k * 13);
     const size_t sizes[] = { 0, 1, 255, 256, 65535, 65536, 70000 };
