@@ -44,8 +44,11 @@ s_common_options (zsock_t *sock, int type, const hd_sockopts_t *o)
     if (o->max_msg_size > 0)
         zsock_set_maxmsgsize (sock, (int) o->max_msg_size);
     if (type == ZMQ_ROUTER) {
-        //  An unroutable message is an error we count, never a silent drop.
+        //  An unroutable message is an error we count, never a silent drop. With mandatory
+        //  routing a send to a peer whose queue is full would block the broker's only thread
+        //  until that peer reads: it fails at once instead (EAGAIN), like an unroutable one.
         zsock_set_router_mandatory (sock, 1);
+        zsock_set_sndtimeo (sock, 0);
         if (o->handover)
             zsock_set_router_handover (sock, 1);
     }
