@@ -66,6 +66,7 @@ struct hd_runner {
     hd_buf_t cancel_env;   //  main thread's encoder for tasks cancelled while queued
     s_fnstat_t stats[HD_MAX_FNS];  //  by function index; under the lock
     s_slot_t inline_slot;  //  the caller's context for inline runs (main thread only)
+    double inline_us;      //  runs averaging under this may be inline (under the lock)
     uint64_t inlined;
     _Atomic uint64_t done, failed;
 };
@@ -254,6 +255,7 @@ hd_runner_new (uint32_t slots, uint32_t capacity, const hd_fnreg_t *fns, const c
         return NULL;
     if (!capacity)
         capacity = 8 * slots + 16;
+    self->inline_us = S_INLINE_US;
     self->inline_slot.runner = self;
     self->inline_slot.index = slots;
     hd_task_init (&self->inline_slot.ctx);
@@ -365,7 +367,7 @@ hd_runner_start (hd_runner_t *self, const hd_task_t *task, zmq_msg_t *payload)
     }
     const s_fnstat_t *st = &self->stats[fn - hd_fnreg_at (self->fns, 0)];
     if (!self->qcount && self->running < self->nslots && st->runs >= S_INLINE_RUNS
-        && st->avg_us < S_INLINE_US) {
+        && st->avg_us < self->inline_us) {
         //  A slot is idle and nothing waits: run it here, counted as running meanwhile.
         self->running++;
         pthread_mutex_unlock (&self->lock);
@@ -449,6 +451,14 @@ hd_runner_cancel (hd_runner_t *self, const hd_id_t *id)
         }
     pthread_mutex_unlock (&self->lock);
     return rc;
+}
+
+void
+hd_runner_set_inline_us (hd_runner_t *self, double us)
+{
+    pthread_mutex_lock (&self->lock);
+    self->inline_us = us;
+    pthread_mutex_unlock (&self->lock);
 }
 
 bool

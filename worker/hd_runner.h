@@ -44,6 +44,9 @@ hd_err_t hd_runner_cancel (hd_runner_t *self, const hd_id_t *id);
 //  A file descriptor that polls readable while results wait to be collected (it may also be
 //  readable when none are: collecting then returns 0).
 int hd_runner_fd (const hd_runner_t *self);
+//  Run inline (above) tasks of functions whose runs average under `us` microseconds (default
+//  50; 0: never inline).
+void hd_runner_set_inline_us (hd_runner_t *self, double us);
 //  Whether finished results wait (one ran inline, or a slot posted one since the last collect).
 bool hd_runner_has_results (hd_runner_t *self);
 //  Tasks run inline since start.
