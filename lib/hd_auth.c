@@ -42,6 +42,9 @@ hd_auth_new_at (hd_auth_t **out, const char *endpoint)
     if (!self)
         return HD_ENOMEM;
     self->sock = zsock_new (ZMQ_REP);
+    //  The broker's only thread serves this socket: a receive must never wait (RCVTIMEO 0).
+    if (self->sock)
+        zsock_set_rcvtimeo (self->sock, 0);
     if (!self->sock || zsock_bind (self->sock, "%s", endpoint) != 0) {
         hd_auth_destroy (&self);
         return HD_EIO;
@@ -168,7 +171,14 @@ s_handle_one (hd_auth_t *self, zmsg_t *req)
 void
 hd_auth_handle (hd_auth_t *self)
 {
-    while (zsock_events (self->sock) & ZMQ_POLLIN) {
+    //  Until ZMQ_EVENTS says nothing is left (the broker polls this socket's edge-triggered
+    //  ZMQ_FD). A failed getsockopt (EINTR) leaves `events` unset: treat it as "nothing".
+    for (;;) {
+        int events = 0;
+        size_t len = sizeof events;
+        if (zmq_getsockopt (zsock_resolve (self->sock), ZMQ_EVENTS, &events, &len) != 0
+            || !(events & ZMQ_POLLIN))
+            break;
         zmsg_t *req = zmsg_recv (self->sock);
         if (!req)
             return;

@@ -167,12 +167,15 @@ hd_transport_fd (void *sock)
 int
 hd_transport_monitor_event (zsock_t *mon)
 {
-    if (!(zsock_events (mon) & ZMQ_POLLIN))
-        return 0;
+    int events = 0;
+    size_t len = sizeof events;
+    if (zmq_getsockopt (zsock_resolve (mon), ZMQ_EVENTS, &events, &len) != 0
+        || !(events & ZMQ_POLLIN))
+        return 0;  //  a failed getsockopt (EINTR) leaves `events` unset: nothing, this time
     zmq_msg_t msg;
     zmq_msg_init (&msg);
     int event = 0;
-    if (zmq_msg_recv (&msg, zsock_resolve (mon), 0) >= 6) {
+    if (zmq_msg_recv (&msg, zsock_resolve (mon), ZMQ_DONTWAIT) >= 6) {
         uint16_t ev;
         memcpy (&ev, zmq_msg_data (&msg), 2);
         event = ev;
