@@ -50,7 +50,9 @@ hd_task_reset (heddle_task_t *task, int64_t deadline_ms, size_t max_output)
     task->max_output = max_output;
     task->error[0] = '\0';
     task->deadline_ms = deadline_ms;
-    atomic_store (&task->cancel, 0);
+    //  The cancel flag is left alone: the runner clears it under its lock when a slot takes the
+    //  task, and a cancel (or the worker stopping) set between that and this call must stand.
+    //  Clearing it here lost such a cancel, and a stopping worker then waited for ever.
 }
 
 void

@@ -25,7 +25,8 @@ const heddle_host_t *hd_task_host (void);
 
 //  Make `task` a valid empty context (a zeroed struct is one too). Pair with hd_task_fini.
 void hd_task_init (heddle_task_t *task);
-//  Prepare `task` for a new run (keeps buffer memory): empty output, no error, cancel = 0.
+//  Prepare `task` for a new run (keeps buffer memory): empty output, no error. The cancel flag
+//  is not touched (its owner, the runner, clears it when the task is handed to a slot).
 //  deadline_ms is on the hd_now_ms clock (0: none); max_output 0 means unlimited.
 void hd_task_reset (heddle_task_t *task, int64_t deadline_ms, size_t max_output);
 //  Frees the output buffer. Harmless on a zeroed or already finished task.
