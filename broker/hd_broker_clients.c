@@ -119,8 +119,9 @@ s_client_index (hd_broker_t *self, int64_t now)
         self->client_tab[last].last_seen_ms = now;
         return last;
     }
-    const char *role = zmq_msg_gets (&self->in.msg[1], "User-Id");
-    self->last_client = hd_broker_client_by_rid (self, rid, len, role ? role : "", now);
+    char role[16], key[41];
+    hd_auth_split_user_id (zmq_msg_gets (&self->in.msg[1], "User-Id"), role, key);
+    self->last_client = hd_broker_client_by_rid (self, rid, len, role, now);
     return self->last_client;
 }
 

@@ -161,8 +161,14 @@ s_handle_one (hd_auth_t *self, zmsg_t *req)
     char *domain = NULL;
     char key[HD_KEY_TEXT];
     const char *role = s_check (self, req, &domain, key);
+    //  The User-Id names the role and the key: every message the connection delivers carries
+    //  it, so the broker takes authority from it and never from what the peer says it is.
+    char user[HD_AUTH_USER_ID];
+    user[0] = 0;
+    if (role)
+        snprintf (user, sizeof user, "%s:%s", role, key);
     zsock_send (self->sock, "ssssss", version ? version : "1.0", sequence ? sequence : "",
-                role ? "200" : "400", role ? "OK" : "key not allowed", role ? role : "", "");
+                role ? "200" : "400", role ? "OK" : "key not allowed", user, "");
     zstr_free (&version);
     zstr_free (&sequence);
     zstr_free (&domain);
@@ -356,4 +362,19 @@ hd_auth_reject (hd_auth_t *self, const char *id, char key_out[41], char *errbuf,
     zhashx_update (self->rejected, key_out, (void *) "");
     s_pending_remove (self, i);
     return HD_OK;
+}
+
+bool
+hd_auth_split_user_id (const char *user_id, char role[16], char key[41])
+{
+    role[0] = key[0] = 0;
+    if (!user_id)
+        return false;
+    const char *colon = strchr (user_id, ':');
+    if (!colon || colon == user_id || (size_t) (colon - user_id) >= 16 || strlen (colon + 1) != 40)
+        return false;
+    memcpy (role, user_id, (size_t) (colon - user_id));
+    role[colon - user_id] = 0;
+    memcpy (key, colon + 1, 41);
+    return true;
 }

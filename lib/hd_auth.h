@@ -22,6 +22,7 @@
 #define HD_DOMAIN_WORKERS "workers"
 #define HD_AUTH_MAX_PENDING 256  //  pending keys remembered; the oldest is forgotten first
 #define HD_AUTH_MIN_PREFIX 8     //  shortest key prefix approve/reject accept
+#define HD_AUTH_USER_ID 64       //  "role:KEY" (role up to 15 chars, Z85 key of 40) + NUL
 
 //  A worker key refused and waiting for an admin. Times are wall-clock seconds (time ()).
 typedef struct {
@@ -68,6 +69,10 @@ hd_err_t hd_auth_reject (hd_auth_t *self, const char *id, char key_out[41], char
 //  every request waiting).
 void *hd_auth_socket (hd_auth_t *self);
 void hd_auth_handle (hd_auth_t *self);
+//  Split a ZAP User-Id "ROLE:KEY" (as this handler sets it on every admitted connection, and
+//  libzmq carries it in each message's metadata) into role and Z85 public key. false (both
+//  set to "") when user_id is NULL or not of that form (an insecure socket has none).
+bool hd_auth_split_user_id (const char *user_id, char role[16], char key[41]);
 //  Counters: handshakes admitted and refused since start.
 uint64_t hd_auth_admitted (const hd_auth_t *self);
 uint64_t hd_auth_refused (const hd_auth_t *self);

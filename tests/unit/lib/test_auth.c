@@ -259,6 +259,25 @@ test_auth_auto_approve_admits_and_saves (void **state)
     assert_int_equal (access (f->file, R_OK), 0);
 }
 
+static void
+test_auth_split_user_id_names_role_and_key (void **state)
+{
+    (void) state;
+    char role[16], key[41];
+    const char *k = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    char user[64];
+    snprintf (user, sizeof user, "admin:%s", k);
+    assert_true (hd_auth_split_user_id (user, role, key));
+    assert_string_equal (role, "admin");
+    assert_string_equal (key, k);
+    assert_false (hd_auth_split_user_id (NULL, role, key));
+    assert_string_equal (role, "");
+    assert_false (hd_auth_split_user_id ("admin", role, key));
+    assert_false (hd_auth_split_user_id (":abc", role, key));
+    assert_false (hd_auth_split_user_id ("client:short", role, key));
+    assert_string_equal (key, "");
+}
+
 #define S_TEST(t) cmocka_unit_test_setup_teardown (t, s_setup, s_teardown)
 
 int
@@ -280,6 +299,7 @@ main (void)
         S_TEST (test_auth_ambiguous_prefix_is_einval),
         S_TEST (test_auth_unknown_prefix_is_enotfound),
         S_TEST (test_auth_auto_approve_admits_and_saves),
+        cmocka_unit_test (test_auth_split_user_id_names_role_and_key),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
