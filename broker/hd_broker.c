@@ -44,6 +44,7 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->default_attempts = 3;
     config->max_client_tasks = 200000;
     config->result_ttl_ms = 600000;
+    config->worker_wait_ms = 60000;
     config->cluster = HD_CLUSTER_DEFAULT;
     config->beacon_port = HD_BEACON_PORT;
 }
@@ -227,6 +228,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     free (self->acc);
     free (self->outbox);
     free (self->down);
+    free (self->fnwait);
     hd_buf_fini (&self->jbuf);
     zhashx_destroy (&self->client_index);
     zsock_destroy (&self->clients);
@@ -359,6 +361,7 @@ hd_broker_run (hd_broker_t *self)
             first = true;  //  belt and braces: look at the quiet sockets once a beat
             hd_broker_beat (self, now);
             hd_broker_expire (self, now);
+            hd_broker_wait_expire (self, now);
             hd_registry_check_stale (self->registry, now, self->config.stale_ms);
             hd_broker_stats_event (self, now - self->next_beat_ms + self->config.heartbeat_ms);
             self->next_beat_ms = now + self->config.heartbeat_ms;

@@ -102,6 +102,13 @@ int hd_client_fd (hd_client_t *self);
 //  Callback for results; the reply is the callee's to keep (destroy it when done).
 typedef void (hd_reply_fn) (hd_client_t *self, hd_reply_t *reply, void *arg);
 void hd_client_set_handler (hd_client_t *self, hd_reply_fn *fn, void *arg);
+//  The broker queued tasks for a function no connected worker offers yet (none of `nodes` does):
+//  they wait up to wait_ms for a worker that offers it, then end with status UNKNOWN_FN. `text`
+//  says so in a sentence ("waiting for a worker that offers 'sha256' (0 nodes connected)").
+//  Called for each NOTICE (one per SUBMIT message and function), from hd_client_process.
+typedef void (hd_notice_fn) (hd_client_t *self, const char *fn, uint32_t nodes, uint32_t wait_ms,
+                             const char *text, void *arg);
+void hd_client_set_notice_handler (hd_client_t *self, hd_notice_fn *fn, void *arg);
 //  Receive and handle what has arrived, waiting up to timeout_ms (0: do not wait, -1: forever)
 //  for the first message. Each result goes to the handler if set, else to an internal queue read
 //  by hd_client_next. *handled (may be NULL) gets the number of results. HD_OK or an error.
