@@ -76,6 +76,15 @@ typedef struct {
 hd_err_t hd_client_connect (const hd_client_config_t *config, hd_client_t **out);
 hd_err_t hd_client_connect_verbose (const hd_client_config_t *config, hd_client_t **out,
                                     char *errbuf, size_t errlen);
+//  The same in two steps, for a program that resumes a session: hd_client_open sets the client
+//  up and starts connecting but reads nothing from the broker; the program then adopts the ids
+//  it waits for (hd_client_adopt), and hd_client_start checks the broker answers. Results the
+//  broker kept for the session can arrive as soon as the connection is up: adopting before
+//  anything is read is what makes each of them reach this process (an id not adopted when its
+//  result arrives is taken for a duplicate, ACKed and dropped).
+hd_err_t hd_client_open (const hd_client_config_t *config, hd_client_t **out, char *errbuf,
+                         size_t errlen);
+hd_err_t hd_client_start (hd_client_t *self);
 //  NULL-safe; sets *self_p = NULL. Unfinished tasks are abandoned (their results are dropped).
 void hd_client_destroy (hd_client_t **self_p);
 //  Text of the last error on this client (static or owned, never NULL).
@@ -122,7 +131,8 @@ uint32_t hd_client_in_flight (const hd_client_t *self);
 //  until it does; a program about to exit can wait for 0 before it lets go.
 uint32_t hd_client_unaccepted (const hd_client_t *self);
 //  After a restart with the same `session`: expect the result of task `id` (as seq), so that
-//  results the broker kept for the old process are delivered to this one.
+//  results the broker kept for the old process are delivered to this one. Call it between
+//  hd_client_open and hd_client_start: after connect, results may already have been dropped.
 hd_err_t hd_client_adopt (hd_client_t *self, const uint8_t id[16], uint64_t seq);
 //  Cancel a task by id (queued tasks are answered CANCELLED; running ones are stopped).
 hd_err_t hd_client_cancel (hd_client_t *self, const uint8_t id[16]);
