@@ -135,6 +135,7 @@ void hd_broker_event (hd_broker_t *self, const char *type, const char *node, con
 void hd_broker_stats_event (hd_broker_t *self, int64_t elapsed_ms);
 void hd_broker_on_admin (hd_broker_t *self, uint32_t client);
 void hd_broker_on_nodes (hd_broker_t *self, uint32_t client);
+void hd_broker_on_functions (hd_broker_t *self, uint32_t client);
 //  Remember a node that left (state "down"), or forget it when it returns.
 void hd_broker_node_down (hd_broker_t *self, const hd_node_t *node, const char *state);
 void hd_broker_node_up (hd_broker_t *self, const char *name);

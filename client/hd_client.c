@@ -202,6 +202,7 @@ hd_client_destroy (hd_client_t **self_p)
     }
     hd_reply_destroy (&self->captured);
     free (self->nodes);
+    free (self->fns);
     free (self->acks);
     free (self->scratch);
     if (self->inflight)

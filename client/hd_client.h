@@ -202,6 +202,18 @@ hd_err_t hd_client_admin (hd_client_t *self, const char *op, const char *node);
 //  HD_ENOTFOUND no pending key matches; HD_EINVAL prefix too short or ambiguous.
 hd_err_t hd_client_admin_text (hd_client_t *self, const char *op, const char *arg, char *out,
                                size_t len);
+//  The functions the cluster offers (FUNCTIONS): each function some worker offered since the
+//  broker started, or with tasks queued or running, in the broker's order.
+typedef struct {
+    char name[64];
+    uint32_t nodes;          //  nodes offering it now
+    char names[1040];        //  comma-separated names of (up to 16 of) those nodes
+    uint32_t queued, running;
+    uint64_t done;           //  results since the broker started
+    double mean_ms;          //  their mean run time on the workers, ms (0: none yet)
+} hd_function_info_t;
+//  *out is an array of *count entries (caller frees with free()).
+hd_err_t hd_client_functions (hd_client_t *self, hd_function_info_t **out, uint32_t *count);
 //  Wait until at least `count` nodes are registered (polling NODES), up to timeout_ms.
 hd_err_t hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms);
 
