@@ -11,10 +11,12 @@
 #include "hd_buf.h"
 #include "hd_codec.h"
 #include "hd_codec_nodes.h"
+#include "hd_conns.h"
 #include "hd_discovery.h"
 #include "hd_frames.h"
 #include "hd_pack.h"
 #include "hd_payload.h"
+#include "hd_ratelog.h"
 #include "hd_registry.h"
 #include "hd_scheduler.h"
 
@@ -103,6 +105,8 @@ struct hd_broker {
     bool fatal;                    //  the journal failed: stop
     int64_t next_beat_ms;
     hd_broker_stats_t stats;
+    hd_ratelog_t full_log;         //  "disk full: refusing tasks": once per window, then counted
+    hd_conns_t *conns;             //  TCP connections counted against --max-connections
 };
 
 //  hd_broker_workers.c
