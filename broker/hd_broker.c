@@ -45,6 +45,7 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->default_attempts = 3;
     config->max_client_tasks = 200000;
     config->result_ttl_ms = 600000;
+    config->worker_wait_ms = 60000;
     config->cluster = HD_CLUSTER_DEFAULT;
     config->beacon_port = HD_BEACON_PORT;
     config->handshake_ms = 10000;
@@ -265,6 +266,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     free (self->acc);
     free (self->outbox);
     free (self->down);
+    free (self->fnwait);
     hd_buf_fini (&self->jbuf);
     zhashx_destroy (&self->client_index);
     hd_conns_destroy (&self->conns);  //  its monitors first, then the sockets they watch
@@ -411,6 +413,7 @@ hd_broker_run (hd_broker_t *self)
                 hd_auth_tick (self->auth);  //  a window of counted refusals is summed up
             hd_conns_tick (self->conns, now);
             hd_broker_expire (self, now);
+            hd_broker_wait_expire (self, now);
             hd_registry_check_stale (self->registry, now, self->config.stale_ms);
             hd_broker_stats_event (self, now - self->next_beat_ms + self->config.heartbeat_ms);
             self->next_beat_ms = now + self->config.heartbeat_ms;

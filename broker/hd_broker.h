@@ -34,6 +34,9 @@ typedef struct {
     uint32_t default_attempts;     //  dispatches per task at most (when the task gives 0)
     uint32_t max_client_tasks;     //  per client: queued + running + unacknowledged results
     uint32_t result_ttl_ms;        //  an unacknowledged result is forgotten after this long
+    uint32_t worker_wait_ms;       //  a task for a function no worker offered yet waits this
+                                   //  long for one (capped by its timeout), then UNKNOWN_FN;
+                                   //  0: UNKNOWN_FN at once (REJECTED). Default 60000
     uint32_t stale_ms;             //  a node whose metrics are older than this gets no task
     double temp_limit_c;           //  a node at or over this temperature gets no task; 0: none
     hd_journal_mode_t journal_mode;//  sync (default): ACCEPTED after fdatasync; batch; none

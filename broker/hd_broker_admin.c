@@ -235,23 +235,27 @@ hd_broker_on_admin (hd_broker_t *self, uint32_t client)
         hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "unknown admin op '%s'", a.op);
 }
 
+//  Some registered node offering the function meets the task's requirements, or could once its
+//  figures are in (hd_scheduler_eligible, HD_ELIGIBLE_EVER). No registered node offering it at
+//  all is not this check's to answer: the task waits for a worker (hd_broker_clients.c).
 bool
-hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s)
+hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s, char *why, size_t len)
 {
     uint32_t fn;
-    if (hd_registry_fn_find (self->registry, s->fn, &fn) != HD_OK)
-        return true;  //  the scheduler answers UNKNOWN_FN, which says more
+    hd_reqs_t reqs;
+    if (!hd_scheduler_reqs_of (s, &reqs) || hd_registry_fn_find (self->registry, s->fn, &fn) != HD_OK
+        || hd_registry_fn_providers (self->registry, fn) == 0)
+        return true;
     for (hd_node_t *node = hd_registry_first (self->registry); node;
-         node = hd_registry_next (self->registry, node)) {
-        bool ok = hd_registry_offers (node, fn) && (!s->node[0] || !strcmp (s->node, node->name));
-        for (uint32_t t = 0; ok && t < s->ntags; t++) {
-            ok = false;
-            for (uint32_t k = 0; k < node->ntags && !ok; k++)
-                ok = strcmp (node->tags[k], s->tags[t]) == 0;
-        }
-        if (ok)
+         node = hd_registry_next (self->registry, node))
+        if (hd_scheduler_eligible (node, fn, &reqs, HD_ELIGIBLE_EVER))
             return true;
-    }
+    char mem[48] = "";
+    if (s->min_mem_mb)
+        snprintf (mem, sizeof mem, "%u MB of memory", s->min_mem_mb);
+    snprintf (why, len, "no node offering '%s' has %s%s%s%s%s%s (see heddle nodes)", s->fn,
+              s->node[0] ? "the name " : "", s->node, s->node[0] && (s->ntags || *mem) ? ", " : "",
+              s->ntags ? "the tags asked for" : "", s->ntags && *mem ? ", " : "", mem);
     return false;
 }
 

@@ -55,6 +55,12 @@ typedef struct {
     hd_id_t id;
 } hd_pending_acc_t;
 
+//  A function no worker offered yet with tasks waiting for one (hd_broker_wait.c).
+typedef struct {
+    uint32_t fn;
+    int64_t due_ms;  //  the earliest deadline among its waiting tasks
+} hd_fnwait_t;
+
 typedef struct {
     uint64_t submitted, accepted, rejected, dispatched, completed, failed;
     uint64_t fenced, unknown_results, malformed, unroutable, lost_workers, dead;
@@ -104,6 +110,9 @@ struct hd_broker {
     int64_t acc_since_ms;          //  when the oldest of them was accepted
     bool fatal;                    //  the journal failed: stop
     int64_t next_beat_ms;
+    hd_fnwait_t *fnwait;           //  functions waited for (HD_MAX_FN_IDS entries, lazily)
+    uint32_t nfnwait;
+    uint32_t noticed_fn;           //  fn + 1 a NOTICE went out for in this SUBMIT; 0: none
     hd_broker_stats_t stats;
     hd_ratelog_t full_log;         //  "disk full: refusing tasks": once per window, then counted
     hd_conns_t *conns;             //  TCP connections counted against --max-connections
@@ -133,11 +142,20 @@ void hd_broker_on_nodes (hd_broker_t *self, uint32_t client);
 //  Remember a node that left (state "down"), or forget it when it returns.
 void hd_broker_node_down (hd_broker_t *self, const hd_node_t *node, const char *state);
 void hd_broker_node_up (hd_broker_t *self, const char *name);
-//  Whether some registered node could ever take this task (function, tags, pinned node).
-bool hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s);
+//  Whether some registered node could ever take this task (hd_scheduler_eligible: function,
+//  tags with the architecture as one, pinned node, total memory); if not, why (for REJECTED).
+bool hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s, char *why, size_t len);
 //  REJECTED {id?, code, reason} to the sender of the current message.
 void hd_broker_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
                        const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+//  hd_broker_wait.c: tasks for a function no worker offered yet
+//  Queue a task whose function no worker has offered (hd_scheduler_submit said HD_ENOTFOUND)
+//  to wait for one, and tell the client (NOTICE) once per SUBMIT and function. HD_ENOTFOUND
+//  when the broker does not wait (--worker-wait 0); else as hd_scheduler_restore.
+hd_err_t hd_broker_wait_queue (hd_broker_t *self, const hd_submit_t *s, uint32_t client,
+                               void *payload, int64_t now, hd_job_t **job);
+//  Once a beat: waiting tasks whose wait is over end UNKNOWN_FN.
+void hd_broker_wait_expire (hd_broker_t *self, int64_t now);
 //  hd_broker_journal.c
 hd_err_t hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen);
 void hd_broker_journal_accept (hd_broker_t *self, const hd_job_t *job, const void *env,

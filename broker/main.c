@@ -57,6 +57,10 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "      --max-client-tasks N per client: queued + running + unacknowledged "
              "(default %u)\n"
              "      --result-ttl MS      forget a result unacknowledged this long (default %u)\n"
+             "      --worker-wait MS     a task for a function no worker offers yet waits this "
+             "long\n"
+             "                           for one, then fails UNKNOWN_FN; 0: at once (default "
+             "%u)\n"
              "      --stale MS           no task to a node whose metrics are this old (default "
              "%u)\n"
              "      --temp-limit C       no task to a node this hot, 0: no limit (default %.0f)\n"
@@ -82,7 +86,7 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "7701).\n",
              d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
              HD_CONNS_RESERVE, HD_CONNS_DEFAULT_MAX, d->handshake_ms, d->journal_dir, d->journal_batch_ms, d->prefetch, d->prefetch_short, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
-             d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->stale_ms,
+             d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->worker_wait_ms, d->stale_ms,
              d->temp_limit_c, d->cluster, d->beacon_port);
 }
 
@@ -155,8 +159,9 @@ static const struct option s_opts[] = {
     { "temp-limit", 1, 0, 't' }, { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' },
     { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' }, { "help", 0, 0, 'h' },
     { "cluster", 1, 0, 'N' }, { "beacon-port", 1, 0, 'o' }, { "no-beacon", 0, 0, 'n' },
-    { "beacon-interface", 1, 0, 'i' }, { "insecure-key-perms", 0, 0, 'K' },
-    { "max-connections", 1, 0, 'x' }, { "handshake-timeout", 1, 0, 'y' }, { 0, 0, 0, 0 } };
+    { "beacon-interface", 1, 0, 'i' }, { "worker-wait", 1, 0, 'W' },
+    { "insecure-key-perms", 0, 0, 'K' }, { "max-connections", 1, 0, 'x' },
+    { "handshake-timeout", 1, 0, 'y' }, { 0, 0, 0, 0 } };
 
 static int
 s_prefetch_arg (const char *name, const char *text, uint32_t max, uint32_t *out)
@@ -235,6 +240,7 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'e': c->events_endpoint = s_endpoint_or_none (arg, s_events_ep, 7703); return 0;
         case 'C': return s_uint_arg ("max-client-tasks", arg, &c->max_client_tasks);
         case 'T': return s_uint_arg ("result-ttl", arg, &c->result_ttl_ms);
+        case 'W': return s_prefetch_arg ("worker-wait", arg, UINT32_MAX, &c->worker_wait_ms);
         case 'S': return s_uint_arg ("stale", arg, &c->stale_ms);
         case 't': return s_double_arg ("temp-limit", arg, &c->temp_limit_c);
         case 'L': return s_log_level_arg (arg);
@@ -294,7 +300,7 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
     printf ("config = %s\nclients = %s\nworkers = %s\nmetrics = %s\nevents = %s\nkeys = %s\n"
             "insecure = %s\nauto-approve = %s\nmax-payload = %u\nmax-queue = %u\n"
             "heartbeat = %u\nmisses = %u\n"
-            "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nstale = %u\n"
+            "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nworker-wait = %u\nstale = %u\n"
             "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n"
             "cluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n"
             "insecure-key-perms = %s\nmax-connections = %s\nhandshake-timeout = %u\n",
@@ -303,7 +309,7 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             c->events_endpoint ? c->events_endpoint : "none", c->keys_dir ? c->keys_dir : "(none)",
             c->insecure ? "yes" : "no", c->auto_approve ? "yes" : "no", c->max_payload,
             c->max_queue, c->heartbeat_ms, c->heartbeat_misses, c->default_attempts,
-            c->max_client_tasks, c->result_ttl_ms, c->stale_ms, c->temp_limit_c,
+            c->max_client_tasks, c->result_ttl_ms, c->worker_wait_ms, c->stale_ms, c->temp_limit_c,
             (const char *[]) { "none", "batch", "sync" }[c->journal_mode], c->journal_dir,
             c->journal_batch_ms, c->cluster, c->beacon_port,
             c->beacon_interface ? c->beacon_interface : "(default)",

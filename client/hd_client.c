@@ -113,16 +113,14 @@ s_init (hd_client_t *self, const hd_client_config_t *config)
 hd_err_t hd_client_ping (hd_client_t *self);
 
 hd_err_t
-hd_client_connect_verbose (const hd_client_config_t *config, hd_client_t **out, char *errbuf,
-                           size_t errlen)
+hd_client_open (const hd_client_config_t *config, hd_client_t **out, char *errbuf,
+                size_t errlen)
 {
     *out = NULL;
     hd_client_t *self = calloc (1, sizeof *self);
     if (!self)
         return HD_ENOMEM;
     hd_err_t rc = s_init (self, config);
-    if (rc == HD_OK)
-        rc = hd_client_ping (self);
     if (rc != HD_OK) {
         if (errbuf)
             snprintf (errbuf, errlen, "%s", self->last_error);
@@ -131,6 +129,27 @@ hd_client_connect_verbose (const hd_client_config_t *config, hd_client_t **out, 
     }
     *out = self;
     return HD_OK;
+}
+
+hd_err_t
+hd_client_start (hd_client_t *self)
+{
+    return hd_client_ping (self);
+}
+
+hd_err_t
+hd_client_connect_verbose (const hd_client_config_t *config, hd_client_t **out, char *errbuf,
+                           size_t errlen)
+{
+    hd_client_t *self;
+    hd_err_t rc = hd_client_open (config, &self, errbuf, errlen);
+    if (rc == HD_OK && (rc = hd_client_start (self)) != HD_OK) {
+        if (errbuf)
+            snprintf (errbuf, errlen, "%s", self->last_error);
+        hd_client_destroy (&self);
+    }
+    *out = self;
+    return rc;
 }
 
 hd_err_t

@@ -63,6 +63,7 @@ static const s_key_t s_keys[] = {
     { "broker", "attempts", S_UINT, 1, UINT32_MAX, NULL },
     { "broker", "max-client-tasks", S_UINT, 1, UINT32_MAX, NULL },
     { "broker", "result-ttl", S_UINT, 1, UINT32_MAX, NULL },
+    { "broker", "worker-wait", S_UINT, 0, UINT32_MAX, NULL },
     { "broker", "stale", S_UINT, 1, UINT32_MAX, NULL },
     { "broker", "temp-limit", S_DOUBLE, 0, 0, NULL },
     { "broker", "log-level", S_ENUM, 0, 0, S_LEVELS },

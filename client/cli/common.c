@@ -413,6 +413,24 @@ hd_cli_client_config (const hd_cli_common_t *self, hd_client_config_t *out)
                                   .timeout_ms = self->connect_timeout_ms };
 }
 
+//  The broker queued tasks for a function no worker offers yet: say so once per function,
+//  instead of letting the user wonder why nothing happens.
+static void
+s_on_notice (hd_client_t *client, const char *fn, uint32_t nodes, uint32_t wait_ms,
+             const char *text, void *arg)
+{
+    (void) client, (void) nodes, (void) arg;
+    static char said[16][64];
+    static uint32_t nsaid;
+    for (uint32_t i = 0; i < nsaid; i++)
+        if (strcmp (said[i], fn) == 0)
+            return;
+    if (nsaid < 16)
+        snprintf (said[nsaid++], sizeof said[0], "%s", fn);
+    fprintf (stderr, "heddle: %s; its tasks fail with 'unknown function' if none joins within "
+             "%.0f s\n", text, wait_ms / 1000.0);
+}
+
 int
 hd_cli_connect (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *conn)
 {
@@ -421,6 +439,8 @@ hd_cli_connect (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *con
                             : s_start_embedded (self, window, conn);
     if (code != HD_CLI_EXIT_OK)
         hd_cli_disconnect (conn);
+    else
+        hd_client_set_notice_handler (conn->client, s_on_notice, NULL);
     return code;
 }
 
