@@ -237,15 +237,24 @@ hd_broker_on_admin (hd_broker_t *self, uint32_t client)
 
 //  Some registered node offering the function meets the task's requirements, or could once its
 //  figures are in (hd_scheduler_eligible, HD_ELIGIBLE_EVER). No registered node offering it at
-//  all is not this check's to answer: the task waits for a worker (hd_broker_clients.c).
+//  all is not this check's to answer (the task waits for a worker: hd_broker_wait.c), except
+//  for a task pinned to a registered node, which does not offer it.
 bool
 hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s, char *why, size_t len)
 {
     uint32_t fn;
     hd_reqs_t reqs;
-    if (!hd_scheduler_reqs_of (s, &reqs) || hd_registry_fn_find (self->registry, s->fn, &fn) != HD_OK
-        || hd_registry_fn_providers (self->registry, fn) == 0)
+    if (!hd_scheduler_reqs_of (s, &reqs))
         return true;
+    if (hd_registry_fn_find (self->registry, s->fn, &fn) != HD_OK
+        || hd_registry_fn_providers (self->registry, fn) == 0) {
+        //  No node offers it (yet): the task waits, unless it is pinned to a node that is here
+        //  and does not (`heddle run` on a node without --allow-exec must not wait).
+        if (!s->node[0] || !hd_registry_find_name (self->registry, s->node))
+            return true;
+        snprintf (why, len, "node %s does not offer function '%s'", s->node, s->fn);
+        return false;
+    }
     for (hd_node_t *node = hd_registry_first (self->registry); node;
          node = hd_registry_next (self->registry, node))
         if (hd_scheduler_eligible (node, fn, &reqs, HD_ELIGIBLE_EVER))

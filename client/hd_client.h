@@ -127,7 +127,9 @@ hd_err_t hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled
 //  Next result as completed, waiting up to timeout_ms. HD_OK with *out (caller destroys);
 //  HD_ETIMEDOUT; HD_ENOTFOUND when nothing is in flight.
 hd_err_t hd_client_next (hd_client_t *self, int timeout_ms, hd_reply_t **out);
-//  Tasks submitted and not yet answered.
+//  Tasks submitted and not yet answered. A result received and waiting for hd_client_next
+//  counts as answered: to take every result, call hd_client_next until it returns HD_ENOTFOUND
+//  (or count the results), not while this is above 0.
 uint32_t hd_client_in_flight (const hd_client_t *self);
 //  Of those, tasks the broker has not yet ACCEPTED (made durable). The library resends them
 //  until it does; a program about to exit can wait for 0 before it lets go.

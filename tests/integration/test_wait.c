@@ -3,7 +3,8 @@
     a job submitted 5 s before its workers start completes with every result correct; tasks of a
     typo'd function are told they wait (NOTICE) and end UNKNOWN_FN once the wait is over, and
     the CLI says it is waiting once. Then: `--tags ARCH` (the node's architecture) is met, and
-    memory no node has is UNSATISFIABLE at once.  */
+    memory no node has, or a node pinned that does not offer the function, is UNSATISFIABLE at
+    once.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -192,6 +193,12 @@ test_one_eligibility_rule (void **state)
         struct timespec ts = { 0, 100000000 };
         nanosleep (&ts, NULL);
     }
+    //  Pinned to a node that is here and does not offer the function: refused, not waiting.
+    hd_task_opts_t pinned = { .node = "w1" };
+    assert_int_equal (hd_client_call (client, "exec", "true", 4, &pinned, &r), HD_OK);
+    assert_int_equal (r->status, 13);  //  UNSATISFIABLE
+    assert_true (strstr (r->error, "w1") != NULL);
+    hd_reply_destroy (&r);
     hd_task_opts_t huge = { .min_mem_mb = 64u << 20 };  //  64 TB
     assert_int_equal (hd_client_call (client, "echo", "hi", 2, &huge, &r), HD_OK);
     assert_int_equal (r->status, 13);  //  UNSATISFIABLE
