@@ -21,6 +21,12 @@ typedef struct {
     const char *keys_dir;          //  broker.cert_secret + clients.keys, workers.keys, admins.keys
     bool insecure;                 //  plain TCP, no CURVE (logs a warning)
     bool auto_approve;             //  admit unknown worker keys (WARN; added to workers.keys)
+    bool insecure_key_perms;       //  keys open to group/others: warn instead of refusing
+    uint32_t max_connections;      //  TCP connections at once, all endpoints; 0: from the
+                                   //  open-files limit (hd_conns: limit - reserve, at most
+                                   //  HD_CONNS_DEFAULT_MAX)
+    uint32_t handshake_ms;         //  a connection that has not finished its CURVE handshake
+                                   //  this long is closed (ZMQ_HANDSHAKE_IVL); default 10000
     uint32_t max_payload;          //  bytes; a larger task payload is REJECTED TOO_LARGE
     uint32_t max_queue;            //  tasks queued + running; past it REJECTED BUSY
     uint32_t heartbeat_ms;         //  interval of BEAT to workers, told to them in WELCOME

@@ -23,7 +23,8 @@ s_port_of (const char *endpoint)
 hd_err_t
 hd_broker_bind_extra (hd_broker_t *self, char *errbuf, size_t errlen)
 {
-    hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert };
+    hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert,
+                        .handshake_ms = (int) self->config.handshake_ms };
     hd_err_t rc = HD_OK;
     if (self->config.metrics_endpoint) {
         o.zap_domain = HD_DOMAIN_WORKERS;  //  only worker keys may publish metrics

@@ -11,10 +11,12 @@
 #include "hd_buf.h"
 #include "hd_codec.h"
 #include "hd_codec_nodes.h"
+#include "hd_conns.h"
 #include "hd_discovery.h"
 #include "hd_frames.h"
 #include "hd_pack.h"
 #include "hd_payload.h"
+#include "hd_ratelog.h"
 #include "hd_registry.h"
 #include "hd_scheduler.h"
 
@@ -112,6 +114,8 @@ struct hd_broker {
     uint32_t nfnwait;
     uint32_t noticed_fn;           //  fn + 1 a NOTICE went out for in this SUBMIT; 0: none
     hd_broker_stats_t stats;
+    hd_ratelog_t full_log;         //  "disk full: refusing tasks": once per window, then counted
+    hd_conns_t *conns;             //  TCP connections counted against --max-connections
 };
 
 //  hd_broker_workers.c

@@ -8,8 +8,10 @@
 
 #include "hd_broker.h"
 #include "hd_config.h"
+#include "hd_conns.h"
 #include "hd_discovery.h"
 #include "hd_log.h"
+#include "hd_nofile.h"
 #include "hd_transport.h"
 
 static void
@@ -28,6 +30,15 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "      --auto-approve       admit unknown worker keys at once and add them to\n"
              "                           KEYS/workers.keys (a warning each; trusted networks "
              "only)\n"
+             "      --insecure-key-perms start even when KEYS, its secret key or an allowlist "
+             "is open\n"
+             "                           to group or others (a warning; refused otherwise)\n"
+             "      --max-connections N  TCP connections at once, all endpoints; more are "
+             "closed at\n"
+             "                           once (default: open-files limit - %u, at most %u)\n"
+             "      --handshake-timeout MS  close a connection that has not finished its "
+             "handshake\n"
+             "                           within MS (default %u)\n"
              "      --journal MODE       sync: ACCEPTED only after fdatasync (default); batch: "
              "group\n"
              "                           commit within --journal-batch MS; none: no journal\n"
@@ -74,7 +85,7 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "Endpoints take tcp://host:port, host:port, or a bare host (default ports 7700 and "
              "7701).\n",
              d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
-             d->journal_dir, d->journal_batch_ms, d->prefetch, d->prefetch_short, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
+             HD_CONNS_RESERVE, HD_CONNS_DEFAULT_MAX, d->handshake_ms, d->journal_dir, d->journal_batch_ms, d->prefetch, d->prefetch_short, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
              d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->worker_wait_ms, d->stale_ms,
              d->temp_limit_c, d->cluster, d->beacon_port);
 }
@@ -148,7 +159,9 @@ static const struct option s_opts[] = {
     { "temp-limit", 1, 0, 't' }, { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' },
     { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' }, { "help", 0, 0, 'h' },
     { "cluster", 1, 0, 'N' }, { "beacon-port", 1, 0, 'o' }, { "no-beacon", 0, 0, 'n' },
-    { "beacon-interface", 1, 0, 'i' }, { "worker-wait", 1, 0, 'W' }, { 0, 0, 0, 0 } };
+    { "beacon-interface", 1, 0, 'i' }, { "worker-wait", 1, 0, 'W' },
+    { "insecure-key-perms", 0, 0, 'K' }, { "max-connections", 1, 0, 'x' },
+    { "handshake-timeout", 1, 0, 'y' }, { 0, 0, 0, 0 } };
 
 static int
 s_prefetch_arg (const char *name, const char *text, uint32_t max, uint32_t *out)
@@ -210,6 +223,9 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'k': c->keys_dir = arg; return 0;
         case 'I': c->insecure = true; return 0;
         case 'U': c->auto_approve = true; return 0;
+        case 'K': c->insecure_key_perms = true; return 0;
+        case 'x': return s_uint_arg ("max-connections", arg, &c->max_connections);
+        case 'y': return s_uint_arg ("handshake-timeout", arg, &c->handshake_ms);
         case 'P': return s_uint_arg ("max-payload", arg, &c->max_payload);
         case 'Q': return s_uint_arg ("max-queue", arg, &c->max_queue);
         case 'H': return s_uint_arg ("heartbeat", arg, &c->heartbeat_ms);
@@ -267,6 +283,16 @@ s_parse (int argc, char **argv, s_args_t *a)
     return 0;
 }
 
+static const char *
+s_max_conns_text (uint32_t n)
+{
+    static char text[16];
+    if (!n)
+        return "auto";
+    snprintf (text, sizeof text, "%u", n);
+    return text;
+}
+
 static void
 s_print_config (const s_args_t *a, const hd_config_t *file)
 {
@@ -276,7 +302,8 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             "heartbeat = %u\nmisses = %u\n"
             "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nworker-wait = %u\nstale = %u\n"
             "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n"
-            "cluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n",
+            "cluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n"
+            "insecure-key-perms = %s\nmax-connections = %s\nhandshake-timeout = %u\n",
             file ? hd_config_name (file) : "(none)", a->clients, a->workers,
             c->metrics_endpoint ? c->metrics_endpoint : "none",
             c->events_endpoint ? c->events_endpoint : "none", c->keys_dir ? c->keys_dir : "(none)",
@@ -286,12 +313,15 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             (const char *[]) { "none", "batch", "sync" }[c->journal_mode], c->journal_dir,
             c->journal_batch_ms, c->cluster, c->beacon_port,
             c->beacon_interface ? c->beacon_interface : "(default)",
-            a->no_beacon ? "yes" : "no");
+            a->no_beacon ? "yes" : "no", c->insecure_key_perms ? "yes" : "no",
+            s_max_conns_text (c->max_connections), c->handshake_ms);
 }
 
 static int
 s_run (const hd_broker_config_t *config)
 {
+    //  Before any socket: each connection costs a file, and systemd's soft limit is 1024.
+    hd_nofile_raise_and_log (1024);
     zsys_init ();
     hd_broker_t *broker = NULL;
     char err[512] = "";

@@ -42,6 +42,8 @@ typedef struct {
     uint32_t window;          //  tasks in flight at most for jobs; default 1000
     const char *session;      //  this client's identity at the broker (1..255 bytes); results
                               //  of a session survive its reconnects. Default: random
+    bool insecure_key_perms;  //  a secret key (or keys_dir) open to group or others: log a
+                              //  warning instead of refusing (HD_ECRYPTO)
 } hd_client_config_t;
 
 //  Per-task options; NULL means all defaults.
