@@ -22,6 +22,14 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "  -w, --workers ENDPOINT   workers endpoint (default %s)\n"
              "      --metrics ENDPOINT   SUB for worker metrics, or 'none' (default %s)\n"
              "      --events ENDPOINT    PUB of cluster events, or 'none' (default %s)\n"
+             "      --http HOST:PORT     web endpoint: /metrics (Prometheus), /api/state, "
+             "dashboard\n"
+             "                           on /; 'none' turns it off (default %s; beyond "
+             "loopback\n"
+             "                           it needs --http-token)\n"
+             "      --http-token TOKEN   what peers beyond loopback must send (Authorization: "
+             "Bearer\n"
+             "                           TOKEN or ?token=TOKEN); better in the config file\n"
              "  -k, --keys DIR           keys directory from `heddle keys init` (default "
              "$HEDDLE_KEYS)\n"
              "      --insecure           plain TCP without CURVE (a warning is logged)\n"
@@ -70,6 +78,7 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "Endpoints take tcp://host:port, host:port, or a bare host (default ports 7700 and "
              "7701).\n",
              d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
+             d->http_endpoint ? d->http_endpoint : "none",
              d->journal_dir, d->journal_batch_ms, d->prefetch, d->prefetch_short, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
              d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->stale_ms,
              d->temp_limit_c, d->cluster, d->beacon_port);
@@ -144,7 +153,8 @@ static const struct option s_opts[] = {
     { "temp-limit", 1, 0, 't' }, { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' },
     { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' }, { "help", 0, 0, 'h' },
     { "cluster", 1, 0, 'N' }, { "beacon-port", 1, 0, 'o' }, { "no-beacon", 0, 0, 'n' },
-    { "beacon-interface", 1, 0, 'i' }, { 0, 0, 0, 0 } };
+    { "beacon-interface", 1, 0, 'i' }, { "http", 1, 0, 'W' }, { "http-token", 1, 0, 'K' },
+    { 0, 0, 0, 0 } };
 
 static int
 s_prefetch_arg (const char *name, const char *text, uint32_t max, uint32_t *out)
@@ -195,6 +205,25 @@ s_port_arg (const char *text, uint32_t *out)
     return 0;
 }
 
+//  --http HOST:PORT or none. A port alone means loopback; the address given is then required
+//  (a bind failure is fatal), unlike the default, which only warns.
+static int
+s_http_arg (hd_broker_config_t *c, const char *text)
+{
+    static char buf[256];
+    c->http_optional = false;
+    if (strcmp (text, "none") == 0) {
+        c->http_endpoint = NULL;
+        return 0;
+    }
+    if (!strchr (text, ':') && strspn (text, "0123456789") == strlen (text) && *text)
+        snprintf (buf, sizeof buf, "127.0.0.1:%s", text);
+    else
+        snprintf (buf, sizeof buf, "%s", text);
+    c->http_endpoint = buf;
+    return 0;
+}
+
 //  One option, from the command line or from the config file (same names, same checks).
 static int
 s_option (s_args_t *a, int ch, const char *arg)
@@ -227,6 +256,8 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'o': return s_port_arg (arg, &c->beacon_port);
         case 'n': a->no_beacon = true; return 0;
         case 'i': c->beacon_interface = arg; return 0;
+        case 'W': return s_http_arg (c, arg);
+        case 'K': c->http_token = arg; return 0;
         case 'G': return 0;  //  read before any other option (hd_config_open)
         case 'p': a->print = true; return 0;
         case 'E': s_print_endpoints = true; return 0;
@@ -271,7 +302,8 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             "heartbeat = %u\nmisses = %u\n"
             "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nstale = %u\n"
             "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n"
-            "cluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n",
+            "cluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n"
+            "http = %s\nhttp-token = %s\n",
             file ? hd_config_name (file) : "(none)", a->clients, a->workers,
             c->metrics_endpoint ? c->metrics_endpoint : "none",
             c->events_endpoint ? c->events_endpoint : "none", c->keys_dir ? c->keys_dir : "(none)",
@@ -281,7 +313,8 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             (const char *[]) { "none", "batch", "sync" }[c->journal_mode], c->journal_dir,
             c->journal_batch_ms, c->cluster, c->beacon_port,
             c->beacon_interface ? c->beacon_interface : "(default)",
-            a->no_beacon ? "yes" : "no");
+            a->no_beacon ? "yes" : "no", c->http_endpoint ? c->http_endpoint : "none",
+            c->http_token ? "(set)" : "(none)");
 }
 
 static int
@@ -300,11 +333,12 @@ s_run (const hd_broker_config_t *config)
         hd_info ("broker key %s, fingerprint %s (workers can check it: --broker-fingerprint)",
                  hd_broker_public_key (broker), fp);
     if (s_print_endpoints) {
-        printf ("clients=%s workers=%s metrics=%s events=%s fingerprint=%s\n",
+        printf ("clients=%s workers=%s metrics=%s events=%s fingerprint=%s http=%s\n",
                 hd_broker_clients_endpoint (broker), hd_broker_workers_endpoint (broker),
                 *hd_broker_metrics_endpoint (broker) ? hd_broker_metrics_endpoint (broker) : "none",
                 *hd_broker_events_endpoint (broker) ? hd_broker_events_endpoint (broker) : "none",
-                *fp ? fp : "none");
+                *fp ? fp : "none",
+                *hd_broker_http_endpoint (broker) ? hd_broker_http_endpoint (broker) : "none");
         fflush (stdout);
     }
     rc = hd_broker_run (broker);
@@ -321,6 +355,11 @@ main (int argc, char **argv)
     s_args_t a;
     memset (&a, 0, sizeof a);
     hd_broker_config_defaults (&a.config);
+    //  The program serves its web endpoint on loopback by default (docs/OPERATIONS.md): it
+    //  costs a snapshot four times a second and shows nothing beyond this machine; when the
+    //  port is taken (a second broker here), the broker runs on without it.
+    a.config.http_endpoint = "127.0.0.1:7780";
+    a.config.http_optional = true;
     snprintf (a.clients, sizeof a.clients, "%s", a.config.clients_endpoint);
     snprintf (a.workers, sizeof a.workers, "%s", a.config.workers_endpoint);
     hd_config_t *file = NULL;
