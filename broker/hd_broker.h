@@ -21,6 +21,12 @@ typedef struct {
     const char *keys_dir;          //  broker.cert_secret + clients.keys, workers.keys, admins.keys
     bool insecure;                 //  plain TCP, no CURVE (logs a warning)
     bool auto_approve;             //  admit unknown worker keys (WARN; added to workers.keys)
+    bool insecure_key_perms;       //  keys open to group/others: warn instead of refusing
+    uint32_t max_connections;      //  TCP connections at once, all endpoints; 0: from the
+                                   //  open-files limit (hd_conns: limit - reserve, at most
+                                   //  HD_CONNS_DEFAULT_MAX)
+    uint32_t handshake_ms;         //  a connection that has not finished its CURVE handshake
+                                   //  this long is closed (ZMQ_HANDSHAKE_IVL); default 10000
     uint32_t max_payload;          //  bytes; a larger task payload is REJECTED TOO_LARGE
     uint32_t max_queue;            //  tasks queued + running; past it REJECTED BUSY
     uint32_t heartbeat_ms;         //  interval of BEAT to workers, told to them in WELCOME
@@ -28,6 +34,9 @@ typedef struct {
     uint32_t default_attempts;     //  dispatches per task at most (when the task gives 0)
     uint32_t max_client_tasks;     //  per client: queued + running + unacknowledged results
     uint32_t result_ttl_ms;        //  an unacknowledged result is forgotten after this long
+    uint32_t worker_wait_ms;       //  a task for a function no worker offered yet waits this
+                                   //  long for one (capped by its timeout), then UNKNOWN_FN;
+                                   //  0: UNKNOWN_FN at once (REJECTED). Default 60000
     uint32_t stale_ms;             //  a node whose metrics are older than this gets no task
     double temp_limit_c;           //  a node at or over this temperature gets no task; 0: none
     hd_journal_mode_t journal_mode;//  sync (default): ACCEPTED after fdatasync; batch; none

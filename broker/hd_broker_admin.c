@@ -23,7 +23,8 @@ s_port_of (const char *endpoint)
 hd_err_t
 hd_broker_bind_extra (hd_broker_t *self, char *errbuf, size_t errlen)
 {
-    hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert };
+    hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert,
+                        .handshake_ms = (int) self->config.handshake_ms };
     hd_err_t rc = HD_OK;
     if (self->config.metrics_endpoint) {
         o.zap_domain = HD_DOMAIN_WORKERS;  //  only worker keys may publish metrics
@@ -235,23 +236,36 @@ hd_broker_on_admin (hd_broker_t *self, uint32_t client)
         hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "unknown admin op '%s'", a.op);
 }
 
+//  Some registered node offering the function meets the task's requirements, or could once its
+//  figures are in (hd_scheduler_eligible, HD_ELIGIBLE_EVER). No registered node offering it at
+//  all is not this check's to answer (the task waits for a worker: hd_broker_wait.c), except
+//  for a task pinned to a registered node, which does not offer it.
 bool
-hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s)
+hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s, char *why, size_t len)
 {
     uint32_t fn;
-    if (hd_registry_fn_find (self->registry, s->fn, &fn) != HD_OK)
-        return true;  //  the scheduler answers UNKNOWN_FN, which says more
-    for (hd_node_t *node = hd_registry_first (self->registry); node;
-         node = hd_registry_next (self->registry, node)) {
-        bool ok = hd_registry_offers (node, fn) && (!s->node[0] || !strcmp (s->node, node->name));
-        for (uint32_t t = 0; ok && t < s->ntags; t++) {
-            ok = false;
-            for (uint32_t k = 0; k < node->ntags && !ok; k++)
-                ok = strcmp (node->tags[k], s->tags[t]) == 0;
-        }
-        if (ok)
+    hd_reqs_t reqs;
+    if (!hd_scheduler_reqs_of (s, &reqs))
+        return true;
+    if (hd_registry_fn_find (self->registry, s->fn, &fn) != HD_OK
+        || hd_registry_fn_providers (self->registry, fn) == 0) {
+        //  No node offers it (yet): the task waits, unless it is pinned to a node that is here
+        //  and does not (`heddle run` on a node without --allow-exec must not wait).
+        if (!s->node[0] || !hd_registry_find_name (self->registry, s->node))
             return true;
+        snprintf (why, len, "node %s does not offer function '%s'", s->node, s->fn);
+        return false;
     }
+    for (hd_node_t *node = hd_registry_first (self->registry); node;
+         node = hd_registry_next (self->registry, node))
+        if (hd_scheduler_eligible (node, fn, &reqs, HD_ELIGIBLE_EVER))
+            return true;
+    char mem[48] = "";
+    if (s->min_mem_mb)
+        snprintf (mem, sizeof mem, "%u MB of memory", s->min_mem_mb);
+    snprintf (why, len, "no node offering '%s' has %s%s%s%s%s%s (see heddle nodes)", s->fn,
+              s->node[0] ? "the name " : "", s->node, s->node[0] && (s->ntags || *mem) ? ", " : "",
+              s->ntags ? "the tags asked for" : "", s->ntags && *mem ? ", " : "", mem);
     return false;
 }
 

@@ -250,6 +250,8 @@ s_fill_counts (hd_broker_t *self, hd_snapshot_t *s)
     c->queued = hd_scheduler_queued (self->scheduler);
     c->running = hd_scheduler_leased (self->scheduler);
     c->sessions = self->nclients;
+    c->connections = self->conns ? hd_conns_count (self->conns) : 0;
+    c->connections_refused = self->conns ? hd_conns_refused (self->conns) : 0;
     static const char *modes[] = { "none", "batch", "sync" };
     snprintf (s->journal_mode, sizeof s->journal_mode, "%s", modes[self->config.journal_mode]);
     s->journal_bytes = hd_journal_size (self->journal);

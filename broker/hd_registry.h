@@ -78,6 +78,9 @@ const char *hd_registry_fn_name (const hd_registry_t *self, uint32_t fn);
 //  Number of registered (READY or DRAINING) workers offering `fn` now (0 means "unknown
 //  function"); 0 for an id never interned.
 uint32_t hd_registry_fn_providers (const hd_registry_t *self, uint32_t fn);
+//  Whether some worker has announced `fn` since the registry was made (interning it for a
+//  task does not count): a function never offered is one no worker offers *yet*.
+bool hd_registry_fn_offered (const hd_registry_t *self, uint32_t fn);
 
 //  Register a worker from its HELLO (or re-register: same rid replaces the old entry's
 //  announcement: name, arch, slots, cores, capacity, tags, functions, state READY, last_seen; it

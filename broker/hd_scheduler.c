@@ -167,18 +167,14 @@ s_job_recycle (hd_scheduler_t *self, hd_job_t *job)
 static hd_err_t
 s_reqs_new (const hd_submit_t *msg, hd_reqs_t **out)
 {
+    hd_reqs_t reqs;
     *out = NULL;
-    if (msg->ntags == 0 && msg->min_mem_mb == 0 && msg->node[0] == '\0')
+    if (!hd_scheduler_reqs_of (msg, &reqs))
         return HD_OK;
-    hd_reqs_t *reqs = calloc (1, sizeof *reqs);
-    if (!reqs)
+    *out = malloc (sizeof reqs);
+    if (!*out)
         return HD_ENOMEM;
-    reqs->min_mem_mb = msg->min_mem_mb;
-    reqs->ntags = msg->ntags < HD_MAX_TAGS ? msg->ntags : HD_MAX_TAGS;
-    for (uint32_t i = 0; i < reqs->ntags; i++)
-        memcpy (reqs->tags[i], msg->tags[i], sizeof reqs->tags[i]);
-    memcpy (reqs->node, msg->node, sizeof reqs->node);
-    *out = reqs;
+    **out = reqs;
     return HD_OK;
 }
 

@@ -120,6 +120,18 @@ hd_err_t hd_scheduler_restore (hd_scheduler_t *self, const hd_submit_t *msg, uin
 void hd_scheduler_each (const hd_scheduler_t *self, void (*fn) (hd_job_t *job, void *arg),
                         void *arg);
 
+//  The one eligibility rule (hd_scheduler_match.c): `node` offers `fn` and meets `reqs` (NULL:
+//  none): every tag is on it (its architecture counts as a tag: arm64 = aarch64, amd64 =
+//  x86_64), a pinned name is its name, and its memory is enough: HD_ELIGIBLE_NOW asks for free
+//  memory the node reported (what dispatch uses, with state and credit on top); HD_ELIGIBLE_EVER
+//  for total memory, unknown counting as enough (what the broker checks at SUBMIT: no registered
+//  node eligible ever means UNSATISFIABLE).
+typedef enum { HD_ELIGIBLE_NOW = 0, HD_ELIGIBLE_EVER } hd_when_t;
+bool hd_scheduler_eligible (const hd_node_t *node, uint32_t fn, const hd_reqs_t *reqs,
+                            hd_when_t when);
+//  A submit's requirements as a job holds them; false (and *out zeroed) when it has none.
+bool hd_scheduler_reqs_of (const hd_submit_t *msg, hd_reqs_t *out);
+
 //  Lookup by id; NULL when unknown. Borrowed.
 hd_job_t *hd_scheduler_find (const hd_scheduler_t *self, const hd_id_t *id);
 //  Counters for status and benchmarks. Queued includes jobs waiting out a retry backoff.

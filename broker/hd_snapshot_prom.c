@@ -108,6 +108,8 @@ s_broker (const hd_snapshot_t *s, hd_buf_t *out)
         S_C ("heddle_handshakes_refused_total", handshakes_refused,
              "CURVE handshakes refused (unknown or rejected keys)."),
         S_C ("heddle_handshakes_admitted_total", handshakes_admitted, "CURVE handshakes admitted."),
+        S_C ("heddle_connections_refused_total", connections_refused,
+             "TCP connections closed at once: over --max-connections."),
         S_C ("heddle_worker_metrics_total", metrics, "Worker metrics snapshots received."),
         S_C ("heddle_worker_metrics_rejected_total", bad_metrics,
              "Worker metrics snapshots dropped (malformed or from an unknown node)."),
@@ -118,6 +120,9 @@ s_broker (const hd_snapshot_t *s, hd_buf_t *out)
                         *(const uint64_t *) ((const char *) c + counters[i].off));
     if (rc == HD_OK)
         rc = s_gauge (out, "heddle_sessions", "Client sessions the broker knows.", c->sessions);
+    if (rc == HD_OK)
+        rc = s_gauge (out, "heddle_connections", "TCP connections open (clients and workers).",
+                      c->connections);
     if (rc == HD_OK)
         rc = s_gauge (out, "heddle_pending_worker_keys", "Worker keys waiting for approval.",
                       s->pending_total);

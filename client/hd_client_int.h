@@ -60,6 +60,8 @@ struct hd_client {
     hd_queued_t *head, *tail;      //  results waiting for hd_client_next
     hd_reply_fn *handler;
     void *handler_arg;
+    hd_notice_fn *notice_fn;       //  NOTICE from the broker: tasks wait for a worker
+    void *notice_arg;
     //  hd_client_call waits for one id: its result lands here instead of the queue
     bool capturing;
     hd_id_t capture_id;

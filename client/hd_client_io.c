@@ -175,6 +175,19 @@ s_on_nodes (hd_client_t *self)
     self->nodes_seen = true;
 }
 
+static void
+s_on_notice (hd_client_t *self)
+{
+    hd_notice_t n;
+    if (hd_codec_decode_notice (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), &n)
+        != HD_OK)
+        return;
+    if (self->notice_fn)
+        self->notice_fn (self, n.fn, n.nodes, n.wait_ms, n.reason, self->notice_arg);
+    else
+        hd_debug ("%s", n.reason);
+}
+
 static uint32_t
 s_on_message (hd_client_t *self)
 {
@@ -190,6 +203,7 @@ s_on_message (hd_client_t *self)
         case HD_CMD_PONG: self->pong = true; return 0;
         case HD_CMD_NODES_REPLY: s_on_nodes (self); return 0;
         case HD_CMD_ACCEPTED: s_on_accepted (self); return 0;
+        case HD_CMD_NOTICE: s_on_notice (self); return 0;
         default: return 0;
     }
 }

@@ -368,3 +368,53 @@ hd_codec_decode_event (const void *data, size_t size, hd_event_t *out)
     hd_err_t rc = s_each_pair (data, size, s_event_pair, out);
     return rc == HD_OK && out->type[0] ? HD_OK : HD_EPROTO;
 }
+
+//  --- NOTICE -----------------------------------------------------------------------------------
+
+hd_err_t
+hd_codec_encode_notice (hd_buf_t *buf, const hd_notice_t *msg)
+{
+    hd_buf_reset (buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, s_write);
+    msgpack_pack_map (&pk, 4);
+    s_kv_str (&pk, "fn", msg->fn);
+    s_kv_uint (&pk, "nodes", msg->nodes);
+    s_kv_uint (&pk, "wait", msg->wait_ms);
+    s_kv_str (&pk, "reason", msg->reason);
+    return buf->size ? HD_OK : HD_ENOMEM;
+}
+
+typedef struct {
+    hd_notice_t *n;
+    uint32_t seen;
+} s_notice_ctx_t;
+
+static bool
+s_notice_pair (const msgpack_object_kv *kv, void *arg)
+{
+    s_notice_ctx_t *ctx = arg;
+    hd_notice_t *n = ctx->n;
+    const msgpack_object *v = &kv->val;
+    const char *keys[] = { "fn", "nodes", "wait", "reason" };
+    for (uint32_t i = 0; i < 4; i++)
+        if (s_key_is (kv, keys[i])) {
+            if (ctx->seen & (1u << i))
+                return false;  //  a known key twice
+            ctx->seen |= 1u << i;
+        }
+    if (s_key_is (kv, "fn")) return s_str (v, n->fn, sizeof n->fn) && n->fn[0];
+    if (s_key_is (kv, "nodes")) return s_u32 (v, &n->nodes);
+    if (s_key_is (kv, "wait")) return s_u32 (v, &n->wait_ms);
+    if (s_key_is (kv, "reason")) return s_str (v, n->reason, sizeof n->reason);
+    return true;
+}
+
+hd_err_t
+hd_codec_decode_notice (const void *data, size_t size, hd_notice_t *out)
+{
+    memset (out, 0, sizeof *out);
+    s_notice_ctx_t ctx = { out, 0 };
+    hd_err_t rc = s_each_pair (data, size, s_notice_pair, &ctx);
+    return rc == HD_OK && (ctx.seen & 5) == 5 ? HD_OK : HD_EPROTO;
+}

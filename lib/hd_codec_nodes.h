@@ -66,6 +66,18 @@ hd_err_t hd_codec_decode_nodes (const void *data, size_t size, hd_nodeinfo_t **o
 
 hd_err_t hd_codec_encode_admin (hd_buf_t *buf, const hd_admin_t *msg);
 hd_err_t hd_codec_decode_admin (const void *data, size_t size, hd_admin_t *out);
+//  NOTICE {fn, nodes, wait, reason} (broker -> client): tasks of this SUBMIT wait for a worker
+//  that offers `fn` (none of the `nodes` connected does), at most `wait` ms, then UNKNOWN_FN.
+typedef struct {
+    char fn[HD_MAX_NAME + 1];
+    uint32_t nodes;
+    uint32_t wait_ms;
+    char reason[256];
+} hd_notice_t;
+
+hd_err_t hd_codec_encode_notice (hd_buf_t *buf, const hd_notice_t *msg);
+//  HD_EPROTO unless fn and wait are present and well typed (nodes, reason optional).
+hd_err_t hd_codec_decode_notice (const void *data, size_t size, hd_notice_t *out);
 hd_err_t hd_codec_encode_event (hd_buf_t *buf, const hd_event_t *msg);
 hd_err_t hd_codec_decode_event (const void *data, size_t size, hd_event_t *out);
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hd_codec.h"
+#include "hd_codec_nodes.h"
 #include "hd_pack.h"
 
 //  One envelope type behind uniform signatures (casting the real functions' pointers would be
@@ -38,6 +39,7 @@ HD_FUZZ_WRAP (reject, hd_reject_t)
 HD_FUZZ_WRAP (hello, hd_hello_t)
 HD_FUZZ_WRAP (welcome, hd_welcome_t)
 HD_FUZZ_WRAP (error, hd_error_t)
+HD_FUZZ_WRAP (notice, hd_notice_t)
 
 static inline hd_err_t
 hd_fuzz_decode_credit (const void *data, size_t size, void *out)
@@ -103,6 +105,7 @@ static const hd_fuzz_codec_t hd_fuzz_codecs[] = {
     { hd_fuzz_decode_credit, hd_fuzz_encode_credit, sizeof (uint32_t) },
     { hd_fuzz_decode_empty, hd_fuzz_encode_empty, 1 },
     { hd_fuzz_decode_drain, hd_fuzz_encode_drain, sizeof (bool) },
+    { hd_fuzz_decode_notice, hd_fuzz_encode_notice, sizeof (hd_notice_t) },
 };
 #define HD_FUZZ_NCODECS (sizeof hd_fuzz_codecs / sizeof hd_fuzz_codecs[0])
 

@@ -21,6 +21,8 @@ typedef struct {
     pid_t pids[HD_TESTENV_MAX_PROCS];
     int nprocs;
     pid_t broker;
+    unsigned long nofile;     //  > 0: programs spawned from now on run under this open-files
+                              //  limit (soft = hard, set in the child before exec)
 } hd_testenv_t;
 
 //  Make the temp dir and keys. Fails the test (cmocka) on error.
