@@ -87,6 +87,7 @@ void
 hd_broker_event (hd_broker_t *self, const char *type, const char *node, const char *state,
                  const char *text)
 {
+    hd_broker_web_event (self, type, node, state, text);
     if (!self->events)
         return;
     hd_event_t e = { 0 };

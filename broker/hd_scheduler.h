@@ -146,6 +146,11 @@ hd_job_t *hd_scheduler_find (const hd_scheduler_t *self, const hd_id_t *id);
 //  Counters for status and benchmarks. Queued includes jobs waiting out a retry backoff.
 uint32_t hd_scheduler_queued (const hd_scheduler_t *self);
 uint32_t hd_scheduler_leased (const hd_scheduler_t *self);
+//  Per function (hd_scheduler_stats.c): queued[fn] (backoffs included) and running[fn] (leased)
+//  for fn < nrows - 1; every higher id is added into row nrows - 1. O(functions + parked +
+//  leased): never walks the queues.
+void hd_scheduler_fn_counts (const hd_scheduler_t *self, uint32_t *queued, uint32_t *running,
+                             uint32_t nrows);
 
 //  The clock, for retry backoffs: hd_scheduler_worker_lost takes no time, so it reads the
 //  latest value given here or passed as now_ms to submit, restore, next or expire. The broker

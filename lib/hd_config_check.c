@@ -71,6 +71,8 @@ static const s_key_t s_keys[] = {
     { "broker", "beacon-port", S_UINT, 1, 65535, NULL },
     { "broker", "beacon-interface", S_STRING, 0, 0, NULL },
     { "broker", "no-beacon", S_BOOL, 0, 0, NULL },
+    { "broker", "http", S_STRING, 0, 0, NULL },
+    { "broker", "http-token", S_STRING, 0, 0, NULL },
     { "worker", "broker", S_ENDPOINT, 0, 0, "auto" },
     { "worker", "keys", S_STRING, 0, 0, NULL },
     { "worker", "cert", S_STRING, 0, 0, NULL },
