@@ -16,7 +16,6 @@
 
 #define S_COMPACT_EVERY_MS 1000
 #define S_STORAGE_RETRY_MS 2000    //  STORAGE's retry hint: compaction is tried every second
-#define S_REFUSE_LOG_MS 10000       //  one "refusing" line per this long at most
 #define S_COMPACT_MAX (64ull << 20) //  compaction threshold: a quarter of the budget, at most this
 #define S_COMPACT_MIN (16ull << 10) //  ... and at least this
 
@@ -317,16 +316,12 @@ s_send_accepts (hd_broker_t *self, int64_t now)
 static void
 s_refuse_accepts (hd_broker_t *self, uint32_t from, uint32_t to, const char *why)
 {
-    int64_t now = hd_broker_now ();
-    self->refused_unlogged += to - from;
     self->refused_storage = true;
-    if (!self->refuse_log_ms || now - self->refuse_log_ms >= S_REFUSE_LOG_MS) {
-        hd_warn ("journal: %s: refusing new tasks with STORAGE (%" PRIu64 " since the last such "
-                 "line); accepted work goes on, and the journal is compacted as soon as a "
-                 "quarter of it is reclaimable", why, self->refused_unlogged);
-        self->refuse_log_ms = now;
-        self->refused_unlogged = 0;
-    }
+    //  One line per refused commit was 52,000 lines in 6 s of full disk: the first of a spell
+    //  is logged, the others counted and summed up (hd_broker_journal_tick).
+    if (hd_ratelog_hit (&self->full_log, hd_broker_now (), NULL, to - from))
+        hd_warn ("journal: %s: refusing %u new task(s) (more in the next %d s are counted, not "
+                 "logged)", why, to - from, HD_RATELOG_WINDOW_MS / 1000);
     for (uint32_t k = from; k < to; k++) {
         hd_job_t *job = hd_scheduler_find (self->scheduler, &self->acc[k].id);
         if (job && !job->result)
@@ -497,6 +492,12 @@ s_tick_async (hd_broker_t *self, int64_t now)
 void
 hd_broker_journal_tick (hd_broker_t *self, int64_t now)
 {
+    hd_ratelog_summary_t s;
+    char tasks[27], commits[27];
+    if (self->full_log.count && hd_ratelog_flush (&self->full_log, now, &s))
+        hd_warn ("journal: refused %s new tasks in %s commits in the last %" PRId64 " s (%s)",
+                 hd_ratelog_count_text (s.amount, tasks), hd_ratelog_count_text (s.count, commits),
+                 s.seconds, hd_journal_last_error (self->journal));
     hd_journal_set_now (self->journal, now);
     if (self->syncer)
         s_tick_async (self, now);

@@ -54,7 +54,8 @@ s_load_keys (hd_client_t *self)
         cert = hd_keys_path (path, sizeof path, c->keys_dir, "client.cert_secret");
     if (!broker)
         broker = hd_keys_path (bpath, sizeof bpath, c->keys_dir, "broker.cert");
-    hd_err_t rc = hd_keys_load_secret (cert, &self->cert, err, sizeof err);
+    hd_err_t rc = hd_keys_load_secret_checked (cert, c->keys_dir, c->insecure_key_perms,
+                                               &self->cert, err, sizeof err);
     if (rc == HD_OK)
         rc = hd_keys_load_public (broker, self->server_key, err, sizeof err);
     return rc == HD_OK ? HD_OK : hd_client_fail (self, rc, "%s", err);
@@ -204,6 +205,7 @@ hd_client_destroy (hd_client_t **self_p)
     }
     hd_reply_destroy (&self->captured);
     free (self->nodes);
+    free (self->fns);
     free (self->acks);
     free (self->scratch);
     if (self->inflight)
