@@ -65,6 +65,7 @@ typedef struct {
     uint64_t submitted, accepted, rejected, dispatched, completed, failed;
     uint64_t fenced, unknown_results, malformed, unroutable, lost_workers, dead;
     uint64_t acked, resent, expired, busy, expired_leases, metrics, bad_metrics, storage;
+    uint64_t undurable;            //  tasks whose result stands though their ACCEPT was not stored
     uint64_t requeued;
 } hd_broker_stats_t;
 
