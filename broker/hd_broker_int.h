@@ -104,6 +104,9 @@ struct hd_broker {
     hd_buf_t jbuf;                 //  reused record buffer
     uint64_t live_bytes;           //  estimate of the journal's live records, for compaction
     int64_t last_compact_ms;
+    uint64_t journal_budget;       //  bytes the journal may use (journal_max_mb or default)
+    uint64_t low_space;            //  free bytes under which space is short
+    bool refused_storage;          //  a commit failed for lack of space since the last compaction
     hd_pending_acc_t *acc;
     uint32_t nacc, acc_cap;
     uint32_t nacc_durable;         //  the first nacc_durable of them are covered by a commit
@@ -142,6 +145,7 @@ void hd_broker_event (hd_broker_t *self, const char *type, const char *node, con
 void hd_broker_stats_event (hd_broker_t *self, int64_t elapsed_ms);
 void hd_broker_on_admin (hd_broker_t *self, uint32_t client);
 void hd_broker_on_nodes (hd_broker_t *self, uint32_t client);
+void hd_broker_on_functions (hd_broker_t *self, uint32_t client);
 //  Remember a node that left (state "down"), or forget it when it returns.
 void hd_broker_node_down (hd_broker_t *self, const hd_node_t *node, const char *state);
 void hd_broker_node_up (hd_broker_t *self, const char *name);
