@@ -42,6 +42,10 @@ typedef struct {
     uint32_t window;          //  tasks in flight at most for jobs; default 1000
     const char *session;      //  this client's identity at the broker (1..255 bytes); results
                               //  of a session survive its reconnects. Default: random
+    int32_t retry_ms;         //  a task refused BUSY or STORAGE (queue full, disk full) is sent
+                              //  again after the broker's `retry` hint, for up to this long
+                              //  after its first refusal; then the refusal is its result.
+                              //  0: default 60000; negative: never retry
     bool insecure_key_perms;  //  a secret key (or keys_dir) open to group or others: log a
                               //  warning instead of refusing (HD_ECRYPTO)
 } hd_client_config_t;
@@ -141,6 +145,8 @@ uint32_t hd_client_unaccepted (const hd_client_t *self);
 //  results the broker kept for the old process are delivered to this one. Call it between
 //  hd_client_open and hd_client_start: after connect, results may already have been dropped.
 hd_err_t hd_client_adopt (hd_client_t *self, const uint8_t id[16], uint64_t seq);
+//  Refusals (BUSY, STORAGE) answered by sending the task again (config.retry_ms).
+uint64_t hd_client_retried (const hd_client_t *self);
 //  Cancel a task by id (queued tasks are answered CANCELLED; running ones are stopped).
 hd_err_t hd_client_cancel (hd_client_t *self, const uint8_t id[16]);
 
