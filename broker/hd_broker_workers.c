@@ -339,7 +339,8 @@ s_pick (hd_broker_t *self, hd_job_t *job, hd_node_t *node)
 static bool
 s_encode_task (hd_broker_t *self, const hd_job_t *job)
 {
-    hd_task_t t = { .id = job->id, .attempt = job->attempt, .timeout_ms = job->timeout_ms };
+    hd_task_t t = { .id = job->id, .attempt = job->attempt, .timeout_ms = job->timeout_ms,
+                    .seal = job->seal };
     const char *fn = hd_registry_fn_name (self->registry, job->fn);
     size_t fnlen = strlen (fn);
     memcpy (t.fn, fn, fnlen < sizeof t.fn ? fnlen + 1 : sizeof t.fn);

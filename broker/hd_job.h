@@ -41,6 +41,7 @@ typedef struct hd_job {
     uint32_t client;          //  the reactor's client index
     hd_job_state_t state;
     bool parked;              //  scheduler-private: QUEUED, waiting out its retry backoff
+    uint8_t seal;             //  SUBMIT's seal: passed on in TASK (the payload stays opaque)
     hd_reqs_t *reqs;          //  owned; NULL: none
     struct hd_node *worker; //  lease holder while LEASED; NULL in every other state
     union {                         //  one time whose meaning follows the state (8 bytes a job)

@@ -42,6 +42,9 @@ typedef struct {
     uint32_t window;          //  tasks in flight at most for jobs; default 1000
     const char *session;      //  this client's identity at the broker (1..255 bytes); results
                               //  of a session survive its reconnects. Default: random
+    bool plain_payloads;      //  do not seal payloads even when the keys directory holds the
+                              //  cluster's payload key (payload.cert): the broker then sees them
+    const char *payload_key;  //  override: the payload public key file (payload.cert)
 } hd_client_config_t;
 
 //  Per-task options; NULL means all defaults.
@@ -56,7 +59,8 @@ typedef struct {
 
 //  A task's outcome. status is a wire status: 0 OK, 1 FAILED, 2 UNKNOWN_FN, 3 TOO_LARGE,
 //  4 BUSY, 5 MALFORMED, 6 VERSION, 7 TIMEOUT, 8 CANCELLED, 9 DENIED, 10 STORAGE, 11 LOST,
-//  12 INTERNAL, 13 UNSATISFIABLE (hd_client_status_str gives the text).
+//  12 INTERNAL, 13 UNSATISFIABLE, 14 TAMPERED (a sealed payload or result failed
+//  verification: never delivered as data) (hd_client_status_str gives the text).
 typedef struct {
     uint8_t id[16];
     uint64_t seq;             //  caller's value given at submit (a job: the task's index)

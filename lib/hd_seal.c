@@ -190,26 +190,26 @@ s_open (const uint8_t key[32], const uint8_t *nonce, const uint8_t *c, size_t cl
 }
 
 hd_err_t
-hd_seal_open_result (const hd_seal_sender_t *self, const uint8_t id[16], const char *fn,
-                     uint32_t status, const void *in, size_t size, uint8_t *out, size_t *out_size)
+hd_seal_open_result (const hd_seal_sender_t *self, const uint8_t id[16], uint32_t status,
+                     const void *in, size_t size, uint8_t *out, size_t *out_size)
 {
     const uint8_t *p = in;
     *out_size = 0;
     if (size < HD_SEAL_RESULT_OVERHEAD || p[0] != HD_SEAL_VERSION)
         return HD_ECRYPTO;
     uint8_t ad[2 + 16 + 4 + HD_MAX_FN];
-    size_t adlen = s_ad (ad, 'R', id, fn, &status);
+    size_t adlen = s_ad (ad, 'R', id, "", &status);
     return s_open (self->key, p + 1, p + 1 + HD_SEAL_NONCE_BYTES, size - 1 - HD_SEAL_NONCE_BYTES,
                    ad, adlen, out, out_size);
 }
 
 void
-hd_seal_result (const uint8_t job_key[32], const uint8_t id[16], const char *fn, uint32_t status,
+hd_seal_result (const uint8_t job_key[32], const uint8_t id[16], uint32_t status,
                 const void *in, size_t size, uint8_t *out)
 {
     pthread_once (&s_result_once, s_result_nonces_init);
     uint8_t ad[2 + 16 + 4 + HD_MAX_FN];
-    size_t adlen = s_ad (ad, 'R', id, fn, &status);
+    size_t adlen = s_ad (ad, 'R', id, "", &status);
     out[0] = HD_SEAL_VERSION;
     s_next_nonce (&s_result_nonces, out + 1);
     crypto_aead_xchacha20poly1305_ietf_encrypt (out + 1 + HD_SEAL_NONCE_BYTES, NULL, in, size, ad,
@@ -346,4 +346,11 @@ hd_seal_open_grant (const uint8_t grant[HD_SEAL_SEALED_KEY_BYTES], const uint8_t
                    == 0
                ? HD_OK
                : HD_ECRYPTO;
+}
+
+void
+hd_seal_wipe (void *data, size_t size)
+{
+    if (data && size)
+        sodium_memzero (data, size);
 }

@@ -49,11 +49,11 @@ const char *hd_seal_sender_tag (const hd_seal_sender_t *self);
 //  task id (16 bytes); fn: its function name.
 void hd_seal_task (hd_seal_sender_t *self, const uint8_t id[16], const char *fn, const void *in,
                    size_t size, uint8_t *out);
-//  Open a result sealed by a worker for task id/fn with `status`: the plaintext (size -
+//  Open a result sealed by a worker for task id with `status`: the plaintext (size -
 //  HD_SEAL_RESULT_OVERHEAD bytes) goes to out, its size to *out_size. HD_OK; HD_ECRYPTO when it
 //  fails verification (altered, moved from another task or status, or not sealed at all).
-hd_err_t hd_seal_open_result (const hd_seal_sender_t *self, const uint8_t id[16], const char *fn,
-                              uint32_t status, const void *in, size_t size, uint8_t *out,
+hd_err_t hd_seal_open_result (const hd_seal_sender_t *self, const uint8_t id[16], uint32_t status,
+                              const void *in, size_t size, uint8_t *out,
                               size_t *out_size);
 //  A job key derived from a client's secret key and its session name, so that the same key and
 //  session (a resumed client, a detached job fetched later) find the same job key again:
@@ -81,8 +81,11 @@ hd_err_t hd_seal_open_task (hd_seal_keyring_t *self, const uint8_t id[16], const
                             const void *in, size_t size, uint8_t *out, size_t *out_size,
                             uint8_t job_key[32]);
 //  Seal a result of `size` bytes into out (HD_SEAL_RESULT_OVERHEAD + size bytes).
-void hd_seal_result (const uint8_t job_key[32], const uint8_t id[16], const char *fn,
-                     uint32_t status, const void *in, size_t size, uint8_t *out);
+void hd_seal_result (const uint8_t job_key[32], const uint8_t id[16], uint32_t status,
+                     const void *in, size_t size, uint8_t *out);
+
+//  Zero memory that held plaintext (the compiler cannot drop it).
+void hd_seal_wipe (void *data, size_t size);
 
 //  --- keys --------------------------------------------------------------------------------
 //  The 8-byte id of a payload public key (BLAKE2b of it), and its tag text.
