@@ -178,6 +178,7 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
         return;
     }
     hd_payload_t *payload = frame ? hd_payload_take (frame) : hd_payload_from (data, size);
+    HD_PAYLOAD_TEST_HOOK (payload, 'T');
     if (!payload) {
         hd_broker_reject (self, &s.id, HD_ST_BUSY, 1000, "broker out of memory");
         return;

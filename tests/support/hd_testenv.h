@@ -20,6 +20,7 @@ typedef struct {
     pid_t pids[HD_TESTENV_MAX_PROCS];
     int nprocs;
     pid_t broker;
+    const char *broker_bin;   //  program started as the broker; NULL: heddle-broker
 } hd_testenv_t;
 
 //  Make the temp dir and keys. Fails the test (cmocka) on error.

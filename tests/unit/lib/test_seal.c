@@ -133,7 +133,7 @@ test_seal_short_or_plain_input_is_ecrypto (void **state)
                       HD_ECRYPTO);
     assert_int_equal (hd_seal_open_task (f->ring, s_id, "echo", text, sizeof text, plain, &n, key),
                       HD_ECRYPTO);
-    assert_int_equal (hd_seal_open_result (f->sender, s_id, "echo", 0, text, sizeof text, plain,
+    assert_int_equal (hd_seal_open_result (f->sender, s_id, 0, text, sizeof text, plain,
                                            &n),
                       HD_ECRYPTO);
 }
@@ -144,18 +144,18 @@ test_seal_result_round_trip_and_binds_status (void **state)
     s_fix_t *f = *state;
     uint8_t sealed[5 + HD_SEAL_RESULT_OVERHEAD], plain[5];
     size_t n = 0;
-    hd_seal_result (f->job, s_id, "echo", 1, "oops!", 5, sealed);
-    assert_int_equal (hd_seal_open_result (f->sender, s_id, "echo", 1, sealed, sizeof sealed,
+    hd_seal_result (f->job, s_id, 1, "oops!", 5, sealed);
+    assert_int_equal (hd_seal_open_result (f->sender, s_id, 1, sealed, sizeof sealed,
                                            plain, &n),
                       HD_OK);
     assert_int_equal (n, 5);
     assert_memory_equal (plain, "oops!", 5);
     //  A FAILED output cannot be passed off as OK, nor as another task's.
-    assert_int_equal (hd_seal_open_result (f->sender, s_id, "echo", 0, sealed, sizeof sealed,
+    assert_int_equal (hd_seal_open_result (f->sender, s_id, 0, sealed, sizeof sealed,
                                            plain, &n),
                       HD_ECRYPTO);
     sealed[sizeof sealed - 1] ^= 1;
-    assert_int_equal (hd_seal_open_result (f->sender, s_id, "echo", 1, sealed, sizeof sealed,
+    assert_int_equal (hd_seal_open_result (f->sender, s_id, 1, sealed, sizeof sealed,
                                            plain, &n),
                       HD_ECRYPTO);
 }
@@ -171,8 +171,8 @@ test_seal_empty_input_and_output (void **state)
                                          key),
                       HD_OK);
     assert_int_equal (n, 0);
-    hd_seal_result (key, s_id, "echo", 0, NULL, 0, res);
-    assert_int_equal (hd_seal_open_result (f->sender, s_id, "echo", 0, res, sizeof res, plain, &n),
+    hd_seal_result (key, s_id, 0, NULL, 0, res);
+    assert_int_equal (hd_seal_open_result (f->sender, s_id, 0, res, sizeof res, plain, &n),
                       HD_OK);
     assert_int_equal (n, 0);
 }
