@@ -18,6 +18,8 @@
 #define HD_MAX_NAME 63           //  node name, arch, tag, bytes
 #define HD_MAX_TAGS 8            //  tags on a task or a worker
 #define HD_MAX_FNS 128           //  functions a worker may announce
+#define HD_MAX_GRANTS 4          //  payload-key grants per worker key (sealed payloads)
+#define HD_GRANT_TEXT 101        //  one grant: 80 bytes as Z85, + NUL
 #define HD_MAX_ERROR 1023        //  error / reason text, bytes
 #define HD_MAX_BATCH 1024        //  tasks in one SUBMIT/TASK/RESULT message, ids in one list
 #define HD_MAX_ENVELOPE 65536    //  an envelope frame larger than this is malformed
