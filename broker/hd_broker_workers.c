@@ -130,6 +130,7 @@ s_on_hello (hd_broker_t *self, const void *rid, size_t rid_len, int64_t now)
                        .max_payload = self->config.max_payload,
                        .metrics_port = self->metrics_port,
                        .pack = true };
+    hd_broker_grants_welcome (self, node, &w);
     hd_broker_event (self, "node", node->name, "joined", NULL);
     hd_broker_node_up (self, node->name);
     if (hd_codec_encode_welcome (&self->env, &w) == HD_OK && s_send_rid (self, node, HD_CMD_WELCOME) == 0)

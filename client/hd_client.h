@@ -187,6 +187,13 @@ hd_err_t hd_client_admin (hd_client_t *self, const char *op, const char *node);
 //  HD_ENOTFOUND no pending key matches; HD_EINVAL prefix too short or ambiguous.
 hd_err_t hd_client_admin_text (hd_client_t *self, const char *op, const char *arg, char *out,
                                size_t len);
+//  Sealed payloads: seal every payload secret key in keys_dir (payload.cert_secret and older
+//  payload-*.cert_secret, at most 4) to worker key `worker_key` (Z85, 40 chars) and hand the
+//  grants to the broker, which gives them to that worker in its WELCOME (it cannot open them).
+//  Needs an admin key. *granted (may be NULL) gets how many. HD_OK; HD_ENOTFOUND keys_dir holds
+//  no payload secret; HD_EINVAL bad key; other errors as hd_client_admin.
+hd_err_t hd_client_grant_payload (hd_client_t *self, const char *worker_key, const char *keys_dir,
+                                  uint32_t *granted);
 //  Wait until at least `count` nodes are registered (polling NODES), up to timeout_ms.
 hd_err_t hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms);
 

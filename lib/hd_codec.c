@@ -247,7 +247,12 @@ hd_codec_encode_welcome (hd_buf_t *buf, const hd_welcome_t *msg)
 {
     hd_buf_reset (buf);
     s_enc_t enc;
-    s_enc_start (&enc, buf, 1 + (msg->max_payload != 0) + (msg->metrics_port != 0) + msg->pack);
+    if (msg->ngrants > HD_MAX_GRANTS || !s_strs_fit (msg->grants[0], sizeof msg->grants[0],
+                                                     msg->ngrants, false))
+        return HD_EINVAL;
+    s_enc_start (&enc, buf,
+                 1 + (msg->max_payload != 0) + (msg->metrics_port != 0) + msg->pack +
+                     (msg->ngrants != 0));
     s_pack_uint (&enc, "hb", msg->heartbeat_ms);
     if (msg->max_payload != 0)
         s_pack_uint (&enc, "maxpay", msg->max_payload);
@@ -257,6 +262,8 @@ hd_codec_encode_welcome (hd_buf_t *buf, const hd_welcome_t *msg)
         s_pack_text (&enc, "pack");
         msgpack_pack_true (&enc.pk);
     }
+    if (msg->ngrants != 0)
+        s_pack_strs (&enc, "grants", msg->grants[0], sizeof msg->grants[0], msg->ngrants);
     return s_enc_end (&enc);
 }
 

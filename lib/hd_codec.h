@@ -91,12 +91,16 @@ typedef struct {
 
 //  WELCOME envelope. Keys: hb (uint ms, heartbeat interval), maxpay (uint bytes), mport (uint:
 //  TCP port of the broker's metrics SUB endpoint on the same host; absent or 0: none).
-//  pack (bool): the broker reads packed DONE messages.
+//  pack (bool): the broker reads packed DONE messages. grants (array of str): payload keys
+//  sealed to this worker's key by an admin (hd_seal_grant, Z85), which only the worker opens.
+//  A WELCOME may come again on a live connection: it then brings new grants.
 typedef struct {
     uint32_t heartbeat_ms;
     uint32_t max_payload;
     uint32_t metrics_port;
     bool pack;
+    uint32_t ngrants;
+    char grants[HD_MAX_GRANTS][HD_GRANT_TEXT];
 } hd_welcome_t;
 
 //  ERROR envelope. Keys: code (uint), reason (str).

@@ -493,6 +493,7 @@ static const s_field_t s_welcome_fields[] = {
     S_ONE (hd_welcome_t, "maxpay", F_UINT, false, max_payload),
     S_ONE (hd_welcome_t, "mport", F_UINT, false, metrics_port),
     S_ONE (hd_welcome_t, "pack", F_BOOL, false, pack),
+    S_LIST (hd_welcome_t, "grants", F_STR, false, grants, ngrants),
 };
 
 static const s_field_t s_error_fields[] = {

@@ -460,6 +460,43 @@ s_start_metrics (hd_worker_t *self, uint32_t port)
         hd_warn ("capacity metrics disabled: %s", err[0] ? err : hd_strerror (rc));
 }
 
+//  Payload keys granted to this worker's key (sealed to it by an admin, relayed by the broker):
+//  opened, kept in the state directory (0600), and announced by a new HELLO whose tags now
+//  include them. Returns whether the key ring grew.
+static bool
+s_take_grants (hd_worker_t *self, const hd_welcome_t *w)
+{
+    size_t before = hd_seal_keyring_count (self->ring);
+    for (uint32_t i = 0; self->cert && i < w->ngrants; i++) {
+        uint8_t grant[HD_SEAL_SEALED_KEY_BYTES], secret[32];
+        if (strlen (w->grants[i]) != HD_GRANT_TEXT - 1 || !zmq_z85_decode (grant, w->grants[i])
+            || hd_seal_open_grant (grant, zcert_public_key (self->cert),
+                                   zcert_secret_key (self->cert), secret)
+                   != HD_OK) {
+            hd_warn ("a payload key grant from the broker does not open with this worker's key: "
+                     "ignored (was it sealed for another worker?)");
+            continue;
+        }
+        size_t had = hd_seal_keyring_count (self->ring);
+        if (hd_seal_keyring_add (self->ring, secret) == HD_OK
+            && hd_seal_keyring_count (self->ring) > had && self->config.state_dir
+            && *self->config.state_dir) {
+            char name[64], err[256] = "";
+            snprintf (name, sizeof name, "payload-%s",
+                      hd_seal_keyring_tag (self->ring, had) + strlen (HD_SEAL_TAG_PREFIX));
+            if (hd_keys_save_payload_secret (self->config.state_dir, secret, name, err,
+                                             sizeof err)
+                != HD_OK)
+                hd_warn ("granted payload key not saved: %s", err);
+        }
+        hd_seal_wipe (secret, sizeof secret);
+    }
+    size_t after = hd_seal_keyring_count (self->ring);
+    if (after > before)
+        hd_info ("%zu payload key(s) granted: sealed tasks are opened here", after - before);
+    return after > before;
+}
+
 static void
 s_on_welcome (hd_worker_t *self)
 {
@@ -469,6 +506,8 @@ s_on_welcome (hd_worker_t *self)
         hd_warn ("malformed WELCOME from the broker: ignored");
         return;
     }
+    if (s_take_grants (self, &w))
+        s_send_hello (self);  //  the new seal- tags: sealed tasks may now come here
     self->heartbeat_ms = w.heartbeat_ms ? w.heartbeat_ms : 1000;
     self->broker_packs = w.pack;
     if (!self->ready) {
