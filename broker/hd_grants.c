@@ -95,7 +95,7 @@ hd_grants_add (hd_grants_t *self, const char *key, const char *grant, const char
     mode_t old = umask (077);
     FILE *f = fopen (path, "a");
     umask (old);
-    if (!f || fprintf (f, "%s %s\n", key, grant) < 0 || fclose (f) != 0) {
+    if (!f || fprintf (f, "grant %s %s\n", key, grant) < 0 || fclose (f) != 0) {
         snprintf (errbuf, errlen, "cannot write %s: %s", path, strerror (errno));
         return HD_EIO;
     }
@@ -113,14 +113,14 @@ hd_grants_load (hd_grants_t *self, const char *path, char *errbuf, size_t errlen
     char line[512], key[64], grant[256];
     hd_err_t rc = HD_OK;
     for (unsigned n = 1; rc == HD_OK && fgets (line, sizeof line, f); n++) {
-        char *hash = strchr (line, '#');
-        if (hash)
-            *hash = 0;
-        if (sscanf (line, "%63s %255s", key, grant) != 2) {
-            if (sscanf (line, "%63s", key) == 1) {
-                snprintf (errbuf, errlen, "%s:%u: want WORKERKEY GRANT", path, n);
-                rc = HD_EINVAL;
-            }
+        //  Each line starts with the word "grant": Z85 text may start with '#', which starts
+        //  a comment line.
+        const char *p = line + strspn (line, " \t");
+        if (*p == '#' || *p == '\n' || !*p)
+            continue;
+        if (sscanf (p, "grant %63s %255s", key, grant) != 2) {
+            snprintf (errbuf, errlen, "%s:%u: want: grant WORKERKEY GRANT", path, n);
+            rc = HD_EINVAL;
             continue;
         }
         bool added;

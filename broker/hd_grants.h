@@ -18,7 +18,8 @@ typedef struct hd_grants hd_grants_t;
 //  An empty set; NULL when memory runs out.
 hd_grants_t *hd_grants_new (void);
 void hd_grants_destroy (hd_grants_t **self_p);
-//  Read a grants file ("WORKERKEY GRANT" per line, Z85, '#' comments). A missing file is an
+//  Read a grants file ("grant WORKERKEY GRANT" per line, Z85; a line starting
+//  with '#' is a comment). A missing file is an
 //  empty set (HD_OK). HD_EINVAL "path:line: ..." in errbuf for a malformed line; HD_EIO.
 hd_err_t hd_grants_load (hd_grants_t *self, const char *path, char *errbuf, size_t errlen);
 //  Keep `grant` (HD_GRANT_TEXT - 1 Z85 chars) for worker `key` (40 Z85 chars), and append it to

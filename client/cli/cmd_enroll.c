@@ -93,10 +93,11 @@ hd_cmd_nodes_enroll (hd_cli_common_t *common, int argc, char **argv)
         return code;
     char text[1024];
     hd_err_t rc = hd_client_admin_text (conn.client, action, id, text, sizeof text);
-    if (rc == HD_OK)
+    if (rc == HD_OK) {
         s_print (action, text);
-    if (rc == HD_OK && strcmp (action, "approve") == 0)
-        code = hd_cli_grant_payload (conn.client, text, common->keys_dir);
+        if (strcmp (action, "approve") == 0)
+            code = hd_cli_grant_payload (conn.client, text, common->keys_dir);
+    }
     else if (rc == HD_EDENIED)
         code = hd_cli_fail ("%s; use an admin key: --keys DIR holding admin.cert_secret, or "
                             "--cert FILE",
