@@ -51,7 +51,6 @@ s_grant_key (const char *key, void *arg)
 static int
 s_grant_all (hd_cli_common_t *common, const char *dir)
 {
-    common->prefer_admin = true;
     hd_cli_conn_t conn;
     int code = hd_cli_connect (common, 0, &conn);
     if (code != HD_CLI_EXIT_OK)
@@ -92,6 +91,9 @@ hd_cmd_keys_rotate_payload (hd_cli_common_t *common, int argc, char **argv)
     //  argv[optind] is the action word itself
     if (argc - optind > 2)
         return hd_cli_usage ("keys", "one DIR at most");
+    if (optind + 1 < argc && !common->keys_dir)
+        common->keys_dir = argv[optind + 1];  //  its admin key grants, unless --keys says
+    common->prefer_admin = true;
     hd_cli_common_finish (common);
     const char *dir = optind + 1 < argc ? argv[optind + 1] : common->keys_dir;
     if (!dir || !*dir)
@@ -105,8 +107,6 @@ hd_cmd_keys_rotate_payload (hd_cli_common_t *common, int argc, char **argv)
         printf ("no broker given: grant it to enrolled workers with --broker HOST (admin key)\n");
         return HD_CLI_EXIT_OK;
     }
-    if (!common->keys_dir)
-        common->keys_dir = dir;
     return s_grant_all (common, dir);
 }
 

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -63,7 +64,7 @@ s_start (s_fix_t *f, const char *tamper)
 }
 
 static hd_client_t *
-s_client (s_fix_t *f, bool plain)
+s_client_n (s_fix_t *f, bool plain, uint32_t nodes)
 {
     hd_client_config_t cfg = { .endpoint = f->env.clients_ep, .keys_dir = f->env.keys,
                                .plain_payloads = plain };
@@ -71,9 +72,15 @@ s_client (s_fix_t *f, bool plain)
     char err[512] = "";
     if (hd_client_connect_verbose (&cfg, &c, err, sizeof err) != HD_OK)
         fail_msg ("client connect: %s", err);
-    if (hd_client_wait_nodes (c, 2, 15000) != HD_OK)
+    if (nodes && hd_client_wait_nodes (c, nodes, 15000) != HD_OK)
         fail_msg ("workers did not join: %s", hd_client_last_error (c));
     return c;
+}
+
+static hd_client_t *
+s_client (s_fix_t *f, bool plain)
+{
+    return s_client_n (f, plain, 2);
 }
 
 typedef struct {
@@ -225,6 +232,130 @@ test_sealed_tampered_result_is_never_delivered (void **state)
     hd_client_destroy (&c);
 }
 
+//  A fresh board (own key pair in its state directory, no payload key) is approved by an admin
+//  whose keys hold payload.cert_secret: the key reaches the board sealed to the board's own key,
+//  through the broker, which never holds it in the clear; sealed jobs then run there. After
+//  `heddle keys rotate-payload`, the board gets the new key too, and jobs sealed to either run.
+static void
+s_fresh_worker (s_fix_t *f, const char *state)
+{
+    char bin[512], bkey[400];
+    snprintf (bkey, sizeof bkey, "%s/broker.cert", f->env.keys);
+    const char *argv[] = { hd_testenv_bin ("heddle-worker", bin, sizeof bin), "--broker",
+                           f->env.workers_ep, "--broker-key", bkey, "--state-dir", state,
+                           "--name", "fresh", "--slots", "2", "--log-level", "warn", NULL };
+    hd_testenv_spawn (&f->env, argv, NULL);
+}
+
+static void
+s_cli_ok (s_fix_t *f, const char *a, const char *b, const char *c, const char *d)
+{
+    const char *argv[] = { "--broker", f->env.clients_ep, "--keys", f->env.keys, a, b, c, d, NULL };
+    hd_testcli_t run;
+    hd_testcli_run (&run, argv, NULL, 0, 20000);
+    if (run.code != 0)
+        fail_msg ("heddle %s %s exited %d:\n%s\n%s", a, b ? b : "", run.code, run.out, run.err);
+    hd_testcli_fini (&run);
+}
+
+//  The worker's public key, from the state directory it made.
+static void
+s_state_key (const char *state, char key[41])
+{
+    char path[512];
+    snprintf (path, sizeof path, "%s/worker.cert", state);
+    for (int i = 0; i < 100 && access (path, R_OK) != 0; i++)
+        poll (NULL, 0, 50);  //  bounded wait for another process's file
+    char *text = hd_testcli_read_file (path, NULL);
+    assert_non_null (text);
+    char *at = strstr (text, "public-key = \"");
+    assert_non_null (at);
+    snprintf (key, 41, "%.40s", at + 14);
+    free (text);
+}
+
+//  Until the one node offers a payload key tag (granted keys come with the WELCOME that
+//  follows its first HELLO; it then says HELLO again with the tag): bounded.
+static void
+s_wait_keyed (hd_client_t *c, const char *tag)
+{
+    for (int i = 0; i < 150; i++) {
+        hd_node_info_t *nodes = NULL;
+        uint32_t n = 0;
+        bool keyed = false;
+        if (hd_client_nodes (c, &nodes, &n) == HD_OK)
+            for (uint32_t k = 0; k < n; k++)
+                keyed |= strstr (nodes[k].tags, tag) != NULL;
+        free (nodes);
+        if (keyed)
+            return;
+        hd_client_process (c, 100, NULL);
+    }
+    fail_msg ("the node never offered %s", tag);
+}
+
+static void
+test_sealed_enrolled_worker_gets_payload_key_through_grants (void **state)
+{
+    s_fix_t *f = *state;
+    hd_testenv_start_broker (&f->env, NULL);
+    char st[400], key[41];
+    snprintf (st, sizeof st, "%s/state", f->env.dir);
+    s_fresh_worker (f, st);
+    s_state_key (st, key);
+    for (int i = 0; i < 100; i++) {  //  bounded: the worker's first handshake makes it pending
+        const char *argv[] = { "nodes", "--broker", f->env.clients_ep, "--keys", f->env.keys,
+                               "pending", NULL };
+        hd_testcli_t run;
+        hd_testcli_run (&run, argv, NULL, 0, 20000);
+        bool seen = strstr (run.out, key) != NULL;
+        hd_testcli_fini (&run);
+        if (seen)
+            break;
+        poll (NULL, 0, 100);
+    }
+    s_cli_ok (f, "nodes", "approve", "--", key);
+
+    hd_client_t *c = s_client_n (f, false, 1);
+    s_wait_keyed (c, "seal-");
+    s_tally_t t = s_run_echo_job (c, 500);
+    assert_int_equal (t.ok, 500);
+    assert_int_equal (t.wrong + t.tampered + t.other, 0);
+    hd_client_destroy (&c);
+
+    //  The broker held the grant, never the payload secret.
+    char path[512], secret_line[128];
+    snprintf (path, sizeof path, "%s/payload.cert_secret", f->env.keys);
+    char *cert = hd_testcli_read_file (path, NULL);
+    char *at = strstr (cert, "secret-key = \"");
+    assert_non_null (at);
+    snprintf (secret_line, sizeof secret_line, "%.40s", at + 14);
+    free (cert);
+    snprintf (path, sizeof path, "%s/payload.grants", f->env.keys);
+    size_t size = 0;
+    assert_int_equal (s_grep_file (path, key, &size), 1);
+    assert_int_equal (s_grep_file (path, secret_line, NULL), 0);
+    assert_int_equal (s_grep_file (f->log, secret_line, NULL), 0);
+
+    //  Rotation: a new pair, granted to every worker key; new clients seal to it.
+    s_cli_ok (f, "keys", "rotate-payload", f->env.keys, NULL);
+    c = s_client_n (f, false, 1);
+    hd_reply_t *r = NULL;
+    for (int i = 0; i < 100; i++) {  //  bounded: the worker says HELLO again with the new tag
+        assert_int_equal (hd_client_call (c, "echo", "after-rotation", 14, NULL, &r), HD_OK);
+        if (r->status == HD_ST_OK)
+            break;
+        hd_reply_destroy (&r);
+        poll (NULL, 0, 100);
+    }
+    assert_non_null (r);
+    assert_int_equal (r->status, HD_ST_OK);
+    assert_int_equal (r->size, 14);
+    assert_memory_equal (r->data, "after-rotation", 14);
+    hd_reply_destroy (&r);
+    hd_client_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -237,6 +368,8 @@ main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_sealed_tampered_result_is_never_delivered, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_sealed_enrolled_worker_gets_payload_key_through_grants,
+                                         s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
