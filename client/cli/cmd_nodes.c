@@ -3,6 +3,7 @@
     each node's capacity metrics; a node without them yet shows "-".  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "nodetable.h"
@@ -147,7 +148,7 @@ hd_cmd_nodes (hd_cli_common_t *common, int argc, char **argv)
         if (a.json)
             hd_cli_nodes_json (stdout, nodes, count);
         else
-            hd_cli_nodes_table (stdout, nodes, count);
+            hd_cli_nodes_table_fit (stdout, nodes, count, hd_cli_term_width (STDOUT_FILENO));
     }
     free (nodes);
     hd_cli_disconnect (&conn);
