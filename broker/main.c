@@ -52,6 +52,7 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "                           commit within --journal-batch MS; none: no journal\n"
              "      --journal-dir DIR    where journal.log lives (default %s)\n"
              "      --journal-batch MS   batch mode's longest delay (default %u)\n"
+             "      --journal-max-mb MB  journal's space (default: half the free at start)\n"
              "      --prefetch N         tasks per slot a worker may hold waiting, 0..4 (default "
              "%u)\n"
              "      --prefetch-short N   the same for short functions (runs under 0.5 ms), "
@@ -165,7 +166,7 @@ static const struct option s_opts[] = {
     { "max-queue", 1, 0, 'Q' },
     { "heartbeat", 1, 0, 'H' }, { "misses", 1, 0, 'M' }, { "attempts", 1, 0, 'A' },
     { "prefetch", 1, 0, 'F' }, { "prefetch-short", 1, 0, 'f' }, { "journal", 1, 0, 'j' }, { "journal-dir", 1, 0, 'J' },
-    { "journal-batch", 1, 0, 'B' }, { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' },
+    { "journal-batch", 1, 0, 'B' }, { "journal-max-mb", 1, 0, 'X' }, { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' },
     { "max-client-tasks", 1, 0, 'C' }, { "result-ttl", 1, 0, 'T' }, { "stale", 1, 0, 'S' },
     { "temp-limit", 1, 0, 't' }, { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' },
     { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' }, { "help", 0, 0, 'h' },
@@ -267,6 +268,7 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'F': return s_prefetch_arg ("prefetch", arg, 4, &c->prefetch);
         case 'f': return s_prefetch_arg ("prefetch-short", arg, HD_MAX_BATCH - 1, &c->prefetch_short);
         case 'B': return s_uint_arg ("journal-batch", arg, &c->journal_batch_ms);
+        case 'X': return s_uint_arg ("journal-max-mb", arg, &c->journal_max_mb);
         case 'm': c->metrics_endpoint = s_endpoint_or_none (arg, s_metrics_ep, 7702); return 0;
         case 'e': c->events_endpoint = s_endpoint_or_none (arg, s_events_ep, 7703); return 0;
         case 'C': return s_uint_arg ("max-client-tasks", arg, &c->max_client_tasks);
@@ -335,7 +337,7 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             "heartbeat = %u\nmisses = %u\n"
             "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nworker-wait = %u\nstale = %u\n"
             "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n"
-            "cluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n"
+            "journal-max-mb = %u\ncluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n"
             "insecure-key-perms = %s\nmax-connections = %s\nhandshake-timeout = %u\n"
             "http = %s\nhttp-token = %s\n",
             file ? hd_config_name (file) : "(none)", a->clients, a->workers,
@@ -345,7 +347,7 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             c->max_queue, c->heartbeat_ms, c->heartbeat_misses, c->default_attempts,
             c->max_client_tasks, c->result_ttl_ms, c->worker_wait_ms, c->stale_ms, c->temp_limit_c,
             (const char *[]) { "none", "batch", "sync" }[c->journal_mode], c->journal_dir,
-            c->journal_batch_ms, c->cluster, c->beacon_port,
+            c->journal_batch_ms, c->journal_max_mb, c->cluster, c->beacon_port,
             c->beacon_interface ? c->beacon_interface : "(default)",
             a->no_beacon ? "yes" : "no", c->insecure_key_perms ? "yes" : "no",
             s_max_conns_text (c->max_connections), c->handshake_ms,
