@@ -223,6 +223,8 @@ hd_broker_new (const hd_broker_config_t *config, hd_broker_t **out, char *errbuf
         rc = hd_broker_journal_open (self, errbuf, errlen);
     if (rc == HD_OK)
         rc = s_bind (self, errbuf, errlen);
+    if (rc == HD_OK)
+        rc = hd_broker_web_start (self, errbuf, errlen);
     if (rc != HD_OK) {
         hd_broker_destroy (&self);
         return rc;
@@ -246,6 +248,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     if (!self)
         return;
     hd_discovery_destroy (&self->beacon);  //  first: stop announcing a broker that is going
+    hd_broker_web_stop (self);
     hd_broker_journal_close (self);  //  commits what is pending, best effort
     hd_scheduler_destroy (&self->scheduler);
     for (hd_node_t *n = self->registry ? hd_registry_first (self->registry) : NULL; n;
@@ -383,6 +386,9 @@ hd_broker_run (hd_broker_t *self)
         int64_t accepts = hd_broker_accepts_due_in (self, now0);
         if (accepts >= 0 && accepts < wait)
             wait = accepts;
+        int64_t web = hd_broker_web_due_in (self, now0);
+        if (web >= 0 && web < wait)
+            wait = web;
         if (first || metrics_more)
             wait = 0;
         if (zmq_poll (items, S_NITEMS, wait > 0 ? (long) wait : 0) < 0)
@@ -419,6 +425,7 @@ hd_broker_run (hd_broker_t *self)
             self->next_beat_ms = now + self->config.heartbeat_ms;
         }
         hd_broker_journal_tick (self, now);
+        hd_broker_web_tick (self, now);
     }
     s_log_stats (self);
     return self->fatal ? HD_EIO : HD_OK;

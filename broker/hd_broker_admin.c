@@ -87,6 +87,7 @@ void
 hd_broker_event (hd_broker_t *self, const char *type, const char *node, const char *state,
                  const char *text)
 {
+    hd_broker_web_event (self, type, node, state, text);
     if (!self->events)
         return;
     hd_event_t e = { 0 };
@@ -353,4 +354,46 @@ hd_broker_on_nodes (hd_broker_t *self, uint32_t client)
         && hd_broker_send_to_client (self, client, HD_CMD_NODES_REPLY) == 0)
         hd_send_frame (self->clients_raw, self->env.data, self->env.size, 0);
     free (info);
+}
+
+//  One function's entry: nodes offering it now (the first HD_FN_NAMES by index), its tasks.
+static void
+s_fill_fn (hd_broker_t *self, uint32_t fn, hd_fninfo_t *f)
+{
+    snprintf (f->name, sizeof f->name, "%s", hd_registry_fn_name (self->registry, fn));
+    for (hd_node_t *node = hd_registry_first (self->registry); node;
+         node = hd_registry_next (self->registry, node)) {
+        if (!hd_registry_offers (node, fn))
+            continue;
+        if (f->nnames < HD_FN_NAMES)
+            snprintf (f->names[f->nnames++], sizeof f->names[0], "%s", node->name);
+        f->nodes++;
+    }
+    hd_fnstats_t st;
+    hd_scheduler_fn_stats (self->scheduler, fn, &st);
+    f->queued = st.queued;
+    f->running = st.running;
+    f->done = st.done;
+    f->ms = st.mean_ms;
+}
+
+//  FUNCTIONS: every function some worker offered since the broker started, or with tasks.
+void
+hd_broker_on_functions (hd_broker_t *self, uint32_t client)
+{
+    uint32_t n = hd_registry_fn_count (self->registry), k = 0;
+    hd_fninfo_t *fns = calloc (n ? n : 1, sizeof *fns);
+    if (!fns)
+        return;
+    for (uint32_t fn = 0; fn < n && k < HD_MAX_FUNCTIONS; fn++) {
+        s_fill_fn (self, fn, &fns[k]);
+        if (hd_registry_fn_offered (self->registry, fn) || fns[k].queued || fns[k].running)
+            k++;
+        else
+            memset (&fns[k], 0, sizeof fns[k]);
+    }
+    if (hd_codec_encode_functions (&self->env, fns, k) == HD_OK
+        && hd_broker_send_to_client (self, client, HD_CMD_FUNCTIONS_REPLY) == 0)
+        hd_send_frame (self->clients_raw, self->env.data, self->env.size, 0);
+    free (fns);
 }

@@ -337,6 +337,7 @@ s_on_client_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now)
         case HD_CMD_ACK: s_on_ack (self, client); break;
         case HD_CMD_PING: s_on_ping (self, client, now); break;
         case HD_CMD_NODES: hd_broker_on_nodes (self, client); break;
+        case HD_CMD_FUNCTIONS: hd_broker_on_functions (self, client); break;
         case HD_CMD_ADMIN: hd_broker_on_admin (self, client); break;
         default:
             self->stats.malformed++;

@@ -138,6 +138,13 @@ hd_registry_fn_providers (const hd_registry_t *self, uint32_t fn)
     return fn < self->nfns ? self->providers[fn] : 0;
 }
 
+uint32_t
+hd_registry_fn_count (const hd_registry_t *self)
+{
+    assert (self);
+    return self->nfns;
+}
+
 bool
 hd_registry_fn_offered (const hd_registry_t *self, uint32_t fn)
 {

@@ -96,6 +96,8 @@ s_init (hd_client_t *self, const hd_client_config_t *config)
         self->config.timeout_ms = 5000;
     if (!self->config.window)
         self->config.window = 1000;
+    if (!self->config.retry_ms)
+        self->config.retry_ms = 60000;
     if (!hd_transport_is_tcp (self->endpoint))
         self->config.insecure = true;  //  inproc/ipc: same machine, no CURVE needed
     self->inflight = hd_idmap_new ();
@@ -203,6 +205,7 @@ hd_client_destroy (hd_client_t **self_p)
     }
     hd_reply_destroy (&self->captured);
     free (self->nodes);
+    free (self->fns);
     free (self->acks);
     free (self->scratch);
     if (self->inflight)

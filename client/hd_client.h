@@ -42,6 +42,10 @@ typedef struct {
     uint32_t window;          //  tasks in flight at most for jobs; default 1000
     const char *session;      //  this client's identity at the broker (1..255 bytes); results
                               //  of a session survive its reconnects. Default: random
+    int32_t retry_ms;         //  a task refused BUSY or STORAGE (queue full, disk full) is sent
+                              //  again after the broker's `retry` hint, for up to this long
+                              //  after its first refusal; then the refusal is its result.
+                              //  0: default 60000; negative: never retry
     bool insecure_key_perms;  //  a secret key (or keys_dir) open to group or others: log a
                               //  warning instead of refusing (HD_ECRYPTO)
 } hd_client_config_t;
@@ -138,6 +142,8 @@ uint32_t hd_client_unaccepted (const hd_client_t *self);
 //  results the broker kept for the old process are delivered to this one. Call it between
 //  hd_client_open and hd_client_start: after connect, results may already have been dropped.
 hd_err_t hd_client_adopt (hd_client_t *self, const uint8_t id[16], uint64_t seq);
+//  Refusals (BUSY, STORAGE) answered by sending the task again (config.retry_ms).
+uint64_t hd_client_retried (const hd_client_t *self);
 //  Cancel a task by id (queued tasks are answered CANCELLED; running ones are stopped).
 hd_err_t hd_client_cancel (hd_client_t *self, const uint8_t id[16]);
 
@@ -204,6 +210,18 @@ hd_err_t hd_client_admin (hd_client_t *self, const char *op, const char *node);
 //  HD_ENOTFOUND no pending key matches; HD_EINVAL prefix too short or ambiguous.
 hd_err_t hd_client_admin_text (hd_client_t *self, const char *op, const char *arg, char *out,
                                size_t len);
+//  The functions the cluster offers (FUNCTIONS): each function some worker offered since the
+//  broker started, or with tasks queued or running, in the broker's order.
+typedef struct {
+    char name[64];
+    uint32_t nodes;          //  nodes offering it now
+    char names[1040];        //  comma-separated names of (up to 16 of) those nodes
+    uint32_t queued, running;
+    uint64_t done;           //  results since the broker started
+    double mean_ms;          //  their mean run time on the workers, ms (0: none yet)
+} hd_function_info_t;
+//  *out is an array of *count entries (caller frees with free()).
+hd_err_t hd_client_functions (hd_client_t *self, hd_function_info_t **out, uint32_t *count);
 //  Wait until at least `count` nodes are registered (polling NODES), up to timeout_ms.
 hd_err_t hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms);
 

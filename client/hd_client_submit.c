@@ -185,6 +185,12 @@ hd_client_in_flight (const hd_client_t *self)
     return hd_idmap_size (self->inflight);
 }
 
+uint64_t
+hd_client_retried (const hd_client_t *self)
+{
+    return self->retried;
+}
+
 static void
 s_count_unaccepted (const hd_id_t *id, hd_idval_t *v, void *arg)
 {

@@ -4,7 +4,7 @@
     typo'd function are told they wait (NOTICE) and end UNKNOWN_FN once the wait is over, and
     the CLI says it is waiting once. Then: `--tags ARCH` (the node's architecture) is met, and
     memory no node has, or a node pinned that does not offer the function, is UNSATISFIABLE at
-    once.  */
+    once. Last, `heddle functions` (the FUNCTIONS query): nodes, queued, running, done.  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -207,6 +207,69 @@ test_one_eligibility_rule (void **state)
     hd_client_destroy (&client);
 }
 
+//  `heddle functions --json`: stdout, or a failed test.
+static char *
+s_functions_json (void)
+{
+    const char *args[] = { "functions", "--json", "--broker", s_env.clients_ep, "--keys",
+                           s_env.keys, NULL };
+    hd_testcli_t run;
+    hd_testcli_run (&run, args, NULL, 0, 30000);
+    if (run.code != 0)
+        fail_msg ("heddle functions: exit %d; stderr:\n%s", run.code, run.err);
+    char *out = run.out;
+    run.out = NULL;
+    hd_testcli_fini (&run);
+    return out;
+}
+
+//  heddle functions: the nodes offering each function, tasks queued and running now (tasks
+//  with a deadline need a free slot: 4 slots, 6 tasks: 4 run, 2 wait), results and mean time.
+static void
+test_functions_lists_nodes_and_counts (void **state)
+{
+    (void) state;
+    hd_client_t *client = s_connect ();
+    hd_task_opts_t opts = { .timeout_ms = 20000 };
+    for (uint64_t i = 0; i < 6; i++)
+        assert_int_equal (hd_client_submit (client, "sleep", "1500", 4, &opts, i, NULL), HD_OK);
+    assert_int_equal (hd_client_flush (client), HD_OK);
+    char *json = NULL;
+    for (int tries = 0; tries < 50; tries++) {  //  until all 6 are at the broker
+        free (json);
+        json = s_functions_json ();
+        if (strstr (json, "\"queued\": 2, \"running\": 4"))
+            break;
+        hd_client_process (client, 100, NULL);
+    }
+    const char *sleep = strstr (json, "{\"name\": \"sleep\", \"nodes\": 2, \"offered_by\": [");
+    if (!sleep || !strstr (sleep, "\"queued\": 2, \"running\": 4"))
+        fail_msg ("want sleep offered by 2 nodes, 2 queued and 4 running:\n%s", json);
+    assert_non_null (strstr (sleep, "\"w1\""));
+    assert_non_null (strstr (sleep, "\"w2\""));
+    //  The 200 sha256 results of the first test, with a mean run time.
+    const char *sha = strstr (json, "{\"name\": \"sha256\", \"nodes\": 2,");
+    if (!sha || !strstr (sha, "\"queued\": 0, \"running\": 0, \"done\": 200, \"mean_ms\": "))
+        fail_msg ("want sha256 with 200 results:\n%s", json);
+    assert_null (strstr (json, "sha265"));  //  never offered, no task left
+    free (json);
+    for (int got = 0; got < 6; got++) {
+        hd_reply_t *r = NULL;
+        assert_int_equal (hd_client_next (client, 30000, &r), HD_OK);
+        assert_int_equal (r->status, 0);
+        hd_reply_destroy (&r);
+    }
+    hd_client_destroy (&client);
+    //  The table: a header and one line per function.
+    const char *args[] = { "functions", "--broker", s_env.clients_ep, "--keys", s_env.keys, NULL };
+    hd_testcli_t run;
+    hd_testcli_run (&run, args, NULL, 0, 30000);
+    assert_int_equal (run.code, 0);
+    assert_non_null (strstr (run.out, "FUNCTION "));
+    assert_non_null (strstr (run.out, "\nsleep "));
+    hd_testcli_fini (&run);
+}
+
 static int
 s_setup (void **state)
 {
@@ -233,6 +296,7 @@ main (void)
         cmocka_unit_test (test_job_waits_for_workers),
         cmocka_unit_test (test_cli_says_it_waits),
         cmocka_unit_test (test_one_eligibility_rule),
+        cmocka_unit_test (test_functions_lists_nodes_and_counts),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -192,6 +192,9 @@ hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
     if (sscanf (line, "clients=%127s workers=%127s metrics=%127s events=%127s", env->clients_ep,
                 env->workers_ep, env->metrics_ep, env->events_ep) != 4)
         fail_msg ("unexpected broker line: %s", line);
+    const char *http = strstr (line, " http=");
+    snprintf (env->http_ep, sizeof env->http_ep, "%s", http ? http + 6 : "none");
+    env->http_ep[strcspn (env->http_ep, " \n")] = 0;
 }
 
 pid_t
