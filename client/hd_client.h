@@ -96,6 +96,9 @@ void hd_client_destroy (hd_client_t **self_p);
 //  Text of the last error on this client (static or owned, never NULL).
 const char *hd_client_last_error (const hd_client_t *self);
 const char *hd_client_status_str (uint32_t status);
+//  The largest task payload the broker accepts, bytes, as its PONG said at connect (a larger
+//  one is answered TOO_LARGE); 0 when the broker did not say (an older broker).
+uint32_t hd_client_max_payload (const hd_client_t *self);
 
 //  Synchronous call: submit one task and wait for its result (up to opts->timeout_ms plus a
 //  margin, or forever when 0). HD_OK with *out (caller destroys) whatever the task's status;

@@ -70,6 +70,7 @@ struct hd_client {
     hd_reply_t *captured;
     //  NODES_REPLY / PONG seen by the receive loop
     bool pong;
+    uint32_t max_payload;          //  the broker's, from its last PONG (0: not said)
     void *nodes;                   //  hd_nodeinfo_t array from the last NODES_REPLY
     uint32_t nnodes;
     bool nodes_seen;

@@ -203,6 +203,16 @@ s_on_nodes (hd_client_t *self)
 }
 
 static void
+s_on_pong (hd_client_t *self)
+{
+    uint32_t maxpay = 0;
+    if (hd_codec_decode_pong (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1),
+                              &maxpay) == HD_OK && maxpay)
+        self->max_payload = maxpay;
+    self->pong = true;
+}
+
+static void
 s_on_notice (hd_client_t *self)
 {
     hd_notice_t n;
@@ -239,7 +249,7 @@ s_on_message (hd_client_t *self)
     switch (cmd) {
         case HD_CMD_RESULT: return s_on_results (self);
         case HD_CMD_REJECTED: return s_on_rejected (self);
-        case HD_CMD_PONG: self->pong = true; return 0;
+        case HD_CMD_PONG: s_on_pong (self); return 0;
         case HD_CMD_NODES_REPLY: s_on_nodes (self); return 0;
         case HD_CMD_ACCEPTED: s_on_accepted (self); return 0;
         case HD_CMD_NOTICE: s_on_notice (self); return 0;

@@ -180,6 +180,12 @@ hd_client_set_notice_handler (hd_client_t *self, hd_notice_fn *fn, void *arg)
 }
 
 uint32_t
+hd_client_max_payload (const hd_client_t *self)
+{
+    return self->max_payload;
+}
+
+uint32_t
 hd_client_in_flight (const hd_client_t *self)
 {
     return hd_idmap_size (self->inflight);
