@@ -194,6 +194,8 @@ hd_client_destroy (hd_client_t **self_p)
         hd_client_send_acks (self);
         zsock_set_linger (self->dealer, 200);
     }
+    if (self->raw && self->cancels_sent)
+        zsock_set_linger (self->dealer, 200);  //  an interrupted call's CANCEL, likewise
     for (uint32_t i = 0; self->pending && i < 2 * self->npending; i++)
         zmq_msg_close (&self->pending[i]);
     free (self->pending);

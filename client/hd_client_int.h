@@ -91,8 +91,16 @@ struct hd_client {
     hd_buf_t ack_env;              //  their ACK envelope: sent from inside a submit too, so not
                                    //  in `env`, which holds the SUBMIT being queued
     hd_idlist_t *scratch;          //  decoding ACCEPTED
+    bool cancels_sent;             //  destroy lingers so that they leave
     char last_error[512];
 };
+
+//  The program's interrupt flag (config.interrupt) or czmq's is set.
+static inline bool
+hd_client_interrupted (const hd_client_t *self)
+{
+    return zsys_interrupted || (self->config.interrupt && *self->config.interrupt);
+}
 
 //  hd_client.c
 hd_err_t hd_client_fail (hd_client_t *self, hd_err_t rc, const char *fmt, ...)

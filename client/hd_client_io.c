@@ -351,8 +351,13 @@ hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled)
         if (timeout_ms < 0 || timeout_ms > due)
             timeout_ms = due;
     }
-    if (zmq_poll (items, 2, timeout_ms) < 0)
+    if (zmq_poll (items, 2, timeout_ms) < 0) {
+        //  EINTR from a signal czmq did not take (the program's own handler, which reads its
+        //  flag when this returns) is no error: nothing arrived yet.
+        if (zmq_errno () == EINTR && !zsys_interrupted)
+            return HD_OK;
         return hd_client_fail (self, HD_ECLOSED, "interrupted");
+    }
     if (items[1].revents & ZMQ_POLLIN)
         s_watch_monitor (self);
     if (self->denied)
@@ -383,10 +388,11 @@ s_wait (hd_client_t *self, bool (*done) (hd_client_t *), int64_t deadline_us, co
             return hd_client_fail (self, HD_ETIMEDOUT, "no answer from %s to %s", self->endpoint,
                                    what);
         }
-        hd_err_t rc = hd_client_process (self, deadline_us ? (int) (left / 1000) + 1 : 100, NULL);
+        int wait_ms = deadline_us && left / 1000 + 1 < 100 ? (int) (left / 1000) + 1 : 100;
+        hd_err_t rc = hd_client_process (self, wait_ms, NULL);
         if (rc != HD_OK)
             return rc;
-        if (zsys_interrupted)
+        if (hd_client_interrupted (self))
             return hd_client_fail (self, HD_ECLOSED, "interrupted");
     }
     return HD_OK;
