@@ -26,7 +26,11 @@ typedef struct {
     uint32_t heartbeat_ms;         //  interval of BEAT to workers, told to them in WELCOME
     uint32_t heartbeat_misses;     //  a worker silent this many intervals is lost
     uint32_t default_attempts;     //  dispatches per task at most (when the task gives 0)
-    uint32_t max_client_tasks;     //  per client: queued + running + unacknowledged results
+    uint32_t max_client_tasks;     //  per session: queued + running + unacknowledged results
+    uint32_t max_key_tasks;        //  the same per client key, over all its sessions
+    uint32_t max_key_sessions;     //  sessions one client key may hold
+    uint32_t session_idle_ms;      //  a session holding nothing is forgotten after this
+    uint32_t client_hwm;           //  messages queued to one client connection at most
     uint32_t result_ttl_ms;        //  an unacknowledged result is forgotten after this long
     uint32_t stale_ms;             //  a node whose metrics are older than this gets no task
     double temp_limit_c;           //  a node at or over this temperature gets no task; 0: none

@@ -47,8 +47,7 @@ s_fifo_push (hd_broker_t *self, const hd_job_t *job, int64_t now)
 void
 hd_broker_release (hd_broker_t *self, hd_job_t *job)
 {
-    if (job->client < self->nclients && self->client_tab[job->client].held)
-        self->client_tab[job->client].held--;
+    hd_sessions_release (self->sessions, job->client);
     hd_scheduler_release (self->scheduler, &job);
 }
 
@@ -130,7 +129,8 @@ hd_broker_send_results (hd_broker_t *self, uint32_t client, hd_job_t **jobs, uin
 {
     if (!n)
         return -1;
-    if (client >= self->nclients || !self->client_tab[client].packs)
+    const hd_session_t *c = hd_sessions_at (self->sessions, client);
+    if (!c || !c->packs)
         return s_send_some (self, client, jobs, n, S_ALL_FRAMED, now) < 0 ? -1 : 0;
     //  Packed in frames of at most HD_PACK_MAX_BYTES; large outputs in a message of their own.
     uint32_t k = 0;

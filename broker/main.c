@@ -43,7 +43,13 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "      --heartbeat MS       heartbeat interval (default %u)\n"
              "      --misses N           silent intervals before a worker is lost (default %u)\n"
              "      --attempts N         dispatches per task at most (default %u)\n"
-             "      --max-client-tasks N per client: queued + running + unacknowledged "
+             "      --max-client-tasks N per session: queued + running + unacknowledged "
+             "(default %u)\n"
+             "      --max-key-tasks N    the same per client key, all its sessions (default %u)\n"
+             "      --max-key-sessions N sessions one client key may hold (default %u)\n"
+             "      --session-idle MS    forget a session holding nothing after this idle time\n"
+             "                           (default %u)\n"
+             "      --client-hwm N       messages queued to one client connection at most "
              "(default %u)\n"
              "      --result-ttl MS      forget a result unacknowledged this long (default %u)\n"
              "      --stale MS           no task to a node whose metrics are this old (default "
@@ -71,7 +77,8 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "7701).\n",
              d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
              d->journal_dir, d->journal_batch_ms, d->prefetch, d->prefetch_short, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
-             d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->stale_ms,
+             d->default_attempts, d->max_client_tasks, d->max_key_tasks, d->max_key_sessions,
+             d->session_idle_ms, d->client_hwm, d->result_ttl_ms, d->stale_ms,
              d->temp_limit_c, d->cluster, d->beacon_port);
 }
 
@@ -144,7 +151,9 @@ static const struct option s_opts[] = {
     { "temp-limit", 1, 0, 't' }, { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' },
     { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' }, { "help", 0, 0, 'h' },
     { "cluster", 1, 0, 'N' }, { "beacon-port", 1, 0, 'o' }, { "no-beacon", 0, 0, 'n' },
-    { "beacon-interface", 1, 0, 'i' }, { 0, 0, 0, 0 } };
+    { "beacon-interface", 1, 0, 'i' },
+    { "max-key-tasks", 1, 0, 0x5c1 }, { "max-key-sessions", 1, 0, 0x5c2 },
+    { "session-idle", 1, 0, 0x5c3 }, { "client-hwm", 1, 0, 0x5c4 }, { 0, 0, 0, 0 } };
 
 static int
 s_prefetch_arg (const char *name, const char *text, uint32_t max, uint32_t *out)
@@ -219,6 +228,10 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'm': c->metrics_endpoint = s_endpoint_or_none (arg, s_metrics_ep, 7702); return 0;
         case 'e': c->events_endpoint = s_endpoint_or_none (arg, s_events_ep, 7703); return 0;
         case 'C': return s_uint_arg ("max-client-tasks", arg, &c->max_client_tasks);
+        case 0x5c1: return s_uint_arg ("max-key-tasks", arg, &c->max_key_tasks);
+        case 0x5c2: return s_uint_arg ("max-key-sessions", arg, &c->max_key_sessions);
+        case 0x5c3: return s_uint_arg ("session-idle", arg, &c->session_idle_ms);
+        case 0x5c4: return s_uint_arg ("client-hwm", arg, &c->client_hwm);
         case 'T': return s_uint_arg ("result-ttl", arg, &c->result_ttl_ms);
         case 'S': return s_uint_arg ("stale", arg, &c->stale_ms);
         case 't': return s_double_arg ("temp-limit", arg, &c->temp_limit_c);
@@ -269,7 +282,8 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
     printf ("config = %s\nclients = %s\nworkers = %s\nmetrics = %s\nevents = %s\nkeys = %s\n"
             "insecure = %s\nauto-approve = %s\nmax-payload = %u\nmax-queue = %u\n"
             "heartbeat = %u\nmisses = %u\n"
-            "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nstale = %u\n"
+            "attempts = %u\nmax-client-tasks = %u\nmax-key-tasks = %u\nmax-key-sessions = %u\n"
+            "session-idle = %u\nclient-hwm = %u\nresult-ttl = %u\nstale = %u\n"
             "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n"
             "cluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n",
             file ? hd_config_name (file) : "(none)", a->clients, a->workers,
@@ -277,7 +291,8 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             c->events_endpoint ? c->events_endpoint : "none", c->keys_dir ? c->keys_dir : "(none)",
             c->insecure ? "yes" : "no", c->auto_approve ? "yes" : "no", c->max_payload,
             c->max_queue, c->heartbeat_ms, c->heartbeat_misses, c->default_attempts,
-            c->max_client_tasks, c->result_ttl_ms, c->stale_ms, c->temp_limit_c,
+            c->max_client_tasks, c->max_key_tasks, c->max_key_sessions, c->session_idle_ms,
+            c->client_hwm, c->result_ttl_ms, c->stale_ms, c->temp_limit_c,
             (const char *[]) { "none", "batch", "sync" }[c->journal_mode], c->journal_dir,
             c->journal_batch_ms, c->cluster, c->beacon_port,
             c->beacon_interface ? c->beacon_interface : "(default)",

@@ -20,6 +20,7 @@ typedef struct {
     const char *zap_domain;         //  bind side: HD_DOMAIN_CLIENTS / HD_DOMAIN_WORKERS
     int64_t max_msg_size;           //  ZMQ_MAXMSGSIZE, 0: unlimited
     int hwm;                        //  send and receive high-water marks, 0: 100000
+    int sndhwm;                     //  send high-water mark alone, 0: hwm
     bool handover;                  //  ROUTER_HANDOVER (a reconnecting peer takes its id back)
     const char *routing_id;         //  connect side: ZMQ_ROUTING_ID, NULL: libzmq's choice
     zsock_t **monitor_out;          //  connect side: attach a handshake monitor (see
