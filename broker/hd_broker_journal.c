@@ -325,7 +325,11 @@ s_send_accepts (hd_broker_t *self, int64_t now)
 static void
 s_refuse_accepts (hd_broker_t *self, uint32_t from, uint32_t to, const char *why)
 {
-    hd_warn ("journal: %s: refusing %u new task(s)", why, to - from);
+    //  One line per refused commit was 52,000 lines in 6 s of full disk: the first of a spell
+    //  is logged, the others counted and summed up (hd_broker_journal_tick).
+    if (hd_ratelog_hit (&self->full_log, hd_broker_now (), NULL, to - from))
+        hd_warn ("journal: %s: refusing %u new task(s) (more in the next %d s are counted, not "
+                 "logged)", why, to - from, HD_RATELOG_WINDOW_MS / 1000);
     for (uint32_t k = from; k < to; k++) {
         hd_job_t *job = hd_scheduler_find (self->scheduler, &self->acc[k].id);
         if (job && !job->result)
@@ -448,6 +452,12 @@ s_tick_async (hd_broker_t *self, int64_t now)
 void
 hd_broker_journal_tick (hd_broker_t *self, int64_t now)
 {
+    hd_ratelog_summary_t s;
+    char tasks[27], commits[27];
+    if (self->full_log.count && hd_ratelog_flush (&self->full_log, now, &s))
+        hd_warn ("journal: refused %s new tasks in %s commits in the last %" PRId64 " s (%s)",
+                 hd_ratelog_count_text (s.amount, tasks), hd_ratelog_count_text (s.count, commits),
+                 s.seconds, hd_journal_last_error (self->journal));
     hd_journal_set_now (self->journal, now);
     if (self->syncer)
         s_tick_async (self, now);

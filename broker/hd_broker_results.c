@@ -158,6 +158,7 @@ hd_broker_fail_job (hd_broker_t *self, hd_job_t *job, uint32_t status, const cha
 {
     hd_result_t r = { .id = job->id, .attempt = job->attempt, .status = status };
     snprintf (r.error, sizeof r.error, "%s", reason);
+    hd_broker_web_result (self, job->fn, status, -1);
     hd_payload_t *data = hd_payload_from (NULL, 0);
     if (!data || hd_codec_encode_result (&self->env, &r) != HD_OK) {
         hd_payload_free (data);

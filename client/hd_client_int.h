@@ -60,6 +60,8 @@ struct hd_client {
     hd_queued_t *head, *tail;      //  results waiting for hd_client_next
     hd_reply_fn *handler;
     void *handler_arg;
+    hd_notice_fn *notice_fn;       //  NOTICE from the broker: tasks wait for a worker
+    void *notice_arg;
     //  hd_client_call waits for one id: its result lands here instead of the queue
     bool capturing;
     hd_id_t capture_id;
@@ -69,6 +71,9 @@ struct hd_client {
     void *nodes;                   //  hd_nodeinfo_t array from the last NODES_REPLY
     uint32_t nnodes;
     bool nodes_seen;
+    void *fns;                     //  hd_fninfo_t array from the last FUNCTIONS_REPLY
+    uint32_t nfns;
+    bool fns_seen;
     //  ADMIN sent and its answer (a REJECTED without id) not yet seen; then its code and reason
     bool admin_pending;
     uint32_t admin_code;
@@ -96,6 +101,7 @@ hd_err_t hd_client_ping (hd_client_t *self);
 //  Send the ACK for every result received so far (nothing when there is none).
 void hd_client_send_acks (hd_client_t *self);
 hd_err_t hd_client_fetch_nodes (hd_client_t *self);
+hd_err_t hd_client_fetch_functions (hd_client_t *self);
 //  Free what an in-flight entry keeps (the frames to resend until accepted).
 void hd_client_unkeep (hd_idval_t *val);
 hd_err_t hd_client_wait_capture (hd_client_t *self, const hd_id_t *id, int64_t deadline_us);

@@ -175,6 +175,31 @@ s_on_nodes (hd_client_t *self)
     self->nodes_seen = true;
 }
 
+static void
+s_on_notice (hd_client_t *self)
+{
+    hd_notice_t n;
+    if (hd_codec_decode_notice (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), &n)
+        != HD_OK)
+        return;
+    if (self->notice_fn)
+        self->notice_fn (self, n.fn, n.nodes, n.wait_ms, n.reason, self->notice_arg);
+    else
+        hd_debug ("%s", n.reason);
+}
+
+static void
+s_on_functions (hd_client_t *self)
+{
+    free (self->fns);
+    self->fns = NULL;
+    hd_fninfo_t *fns = NULL;
+    if (hd_codec_decode_functions (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1),
+                                   &fns, &self->nfns) == HD_OK)
+        self->fns = fns;
+    self->fns_seen = true;
+}
+
 static uint32_t
 s_on_message (hd_client_t *self)
 {
@@ -190,6 +215,8 @@ s_on_message (hd_client_t *self)
         case HD_CMD_PONG: self->pong = true; return 0;
         case HD_CMD_NODES_REPLY: s_on_nodes (self); return 0;
         case HD_CMD_ACCEPTED: s_on_accepted (self); return 0;
+        case HD_CMD_NOTICE: s_on_notice (self); return 0;
+        case HD_CMD_FUNCTIONS_REPLY: s_on_functions (self); return 0;
         default: return 0;
     }
 }
@@ -367,6 +394,29 @@ hd_client_fetch_nodes (hd_client_t *self)
                  hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000, "NODES");
     if (rc == HD_OK && !self->nodes)
         return hd_client_fail (self, HD_EPROTO, "malformed NODES_REPLY from the broker");
+    return rc;
+}
+
+static bool
+s_fns_seen (hd_client_t *self)
+{
+    return self->fns_seen;
+}
+
+hd_err_t
+hd_client_fetch_functions (hd_client_t *self)
+{
+    self->fns_seen = false;
+    hd_err_t rc = hd_codec_encode_empty (&self->env);
+    if (rc == HD_OK)
+        rc = hd_client_send_env (self, HD_CMD_FUNCTIONS);
+    if (rc != HD_OK)
+        return rc;
+    rc = s_wait (self, s_fns_seen,
+                 hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000, "FUNCTIONS");
+    if (rc == HD_OK && !self->fns)
+        return hd_client_fail (self, HD_EPROTO, "malformed FUNCTIONS_REPLY from the broker (an "
+                               "older broker? it answers FUNCTIONS as an unknown command)");
     return rc;
 }
 

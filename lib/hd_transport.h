@@ -22,6 +22,8 @@ typedef struct {
     int hwm;                        //  send and receive high-water marks, 0: 100000
     int sndhwm;                     //  send high-water mark alone, 0: hwm
     bool handover;                  //  ROUTER_HANDOVER (a reconnecting peer takes its id back)
+    int handshake_ms;               //  ZMQ_HANDSHAKE_IVL: a connection whose handshake has not
+                                    //  finished this long is closed; 0: libzmq's 30 s
     const char *routing_id;         //  connect side: ZMQ_ROUTING_ID, NULL: libzmq's choice
     zsock_t **monitor_out;          //  connect side: attach a handshake monitor (see
                                     //  hd_transport_monitor) BEFORE connecting, so that no

@@ -60,22 +60,21 @@ s_make_pending_key (hd_testenv_t *env, char key[41])
 static void
 test_client_key_with_admin_rid_is_denied (void **state)
 {
-    (void) state;
-    hd_testenv_t env;
-    hd_testenv_init (&env);
-    hd_testenv_start_broker (&env, NULL);
-    hd_testenv_start_worker (&env, "w1", 1, NULL);
-    hd_client_t *client = hd_testenv_client (&env, 1);
+    hd_testenv_t *env = *state;
+    hd_testenv_init (env);
+    hd_testenv_start_broker (env, NULL);
+    hd_testenv_start_worker (env, "w1", 1, NULL);
+    hd_client_t *client = hd_testenv_client (env, 1);
     char pending_key[41];
-    s_make_pending_key (&env, pending_key);
+    s_make_pending_key (env, pending_key);
 
-    hd_hostile_t *admin = hd_hostile_connect (&env, "admin", S_RID, 0);
+    hd_hostile_t *admin = hd_hostile_connect (env, "admin", S_RID, 0);
     hd_hostile_admin (admin, "pending", "*");
     hd_hostile_seen_t seen;
     hd_hostile_watch (admin, 5000, NULL, true, NULL, &seen);
     assert_int_equal (seen.reject_code, HD_ST_OK);  //  the admin's own right works
 
-    hd_hostile_t *attacker = hd_hostile_connect (&env, "client", S_RID, 0);
+    hd_hostile_t *attacker = hd_hostile_connect (env, "client", S_RID, 0);
     hd_hostile_admin (attacker, "drain", "w1");
     hd_hostile_watch (attacker, 3000, NULL, true, NULL, &seen);
     assert_int_equal (seen.rejected, 1);
@@ -95,20 +94,38 @@ test_client_key_with_admin_rid_is_denied (void **state)
     assert_string_not_equal (nodes[0].state, "draining");
     free (nodes);
     char text[1024];
-    s_pending (&env, text, sizeof text);
+    s_pending (env, text, sizeof text);
     assert_non_null (strstr (text, pending_key));  //  still pending, not approved
 
     hd_hostile_destroy (&attacker);
     hd_hostile_destroy (&admin);
     hd_client_destroy (&client);
-    hd_testenv_stop (&env);
+}
+
+//  The env lives in the test's state, so that teardown stops its processes even when an
+//  assertion failed half-way.
+static int
+s_setup (void **state)
+{
+    *state = calloc (1, sizeof (hd_testenv_t));
+    return *state ? 0 : -1;
+}
+
+static int
+s_teardown (void **state)
+{
+    hd_testenv_t *env = *state;
+    if (env->dir[0])
+        hd_testenv_stop (env);
+    free (env);
+    return 0;
 }
 
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_client_key_with_admin_rid_is_denied),
+        cmocka_unit_test_setup_teardown (test_client_key_with_admin_rid_is_denied, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -30,10 +30,9 @@ s_start (hd_testenv_t *env)
 static void
 test_client_resubmitted_id_of_other_key_is_refused (void **state)
 {
-    (void) state;
-    hd_testenv_t env;
-    s_start (&env);
-    hd_hostile_t *victim = hd_hostile_connect (&env, "client", "victim-session", 0);
+    hd_testenv_t *env = *state;
+    s_start (env);
+    hd_hostile_t *victim = hd_hostile_connect (env, "client", "victim-session", 0);
     hd_id_t id = hd_hostile_id ();
     hd_hostile_submit (victim, &id, "echo", S_SECRET);
     hd_hostile_seen_t seen;
@@ -42,7 +41,7 @@ test_client_resubmitted_id_of_other_key_is_refused (void **state)
     assert_int_equal (seen.status, HD_ST_OK);
     assert_non_null (strstr (seen.output, S_SECRET));  //  kept: the victim does not ACK yet
 
-    hd_hostile_t *attacker = hd_hostile_connect (&env, "mallory", "mallory-session", 0);
+    hd_hostile_t *attacker = hd_hostile_connect (env, "mallory", "mallory-session", 0);
     hd_hostile_submit (attacker, &id, "echo", "anything");
     hd_hostile_watch (attacker, 2500, &id, false, S_SECRET, &seen);
     assert_false (seen.saw_bytes);
@@ -63,23 +62,21 @@ test_client_resubmitted_id_of_other_key_is_refused (void **state)
 
     hd_hostile_destroy (&attacker);
     hd_hostile_destroy (&victim);
-    hd_testenv_stop (&env);
 }
 
 static void
 test_client_cancel_of_other_key_task_is_ignored (void **state)
 {
-    (void) state;
-    hd_testenv_t env;
-    s_start (&env);
-    hd_hostile_t *victim = hd_hostile_connect (&env, "client", "victim-session", 0);
+    hd_testenv_t *env = *state;
+    s_start (env);
+    hd_hostile_t *victim = hd_hostile_connect (env, "client", "victim-session", 0);
     hd_id_t id = hd_hostile_id ();
     hd_hostile_submit (victim, &id, "sleep", "2000");
     hd_hostile_seen_t seen;
     hd_hostile_watch (victim, 500, &id, true, NULL, &seen);  //  queued, then running
     assert_int_equal (seen.results, 0);
 
-    hd_hostile_t *attacker = hd_hostile_connect (&env, "mallory", "mallory-session", 0);
+    hd_hostile_t *attacker = hd_hostile_connect (env, "mallory", "mallory-session", 0);
     hd_hostile_cancel (attacker, &id);
     hd_hostile_ping (attacker, false);  //  its PONG shows the CANCEL was handled before it
     zmsg_t *pong = NULL;
@@ -98,15 +95,33 @@ test_client_cancel_of_other_key_task_is_ignored (void **state)
 
     hd_hostile_destroy (&attacker);
     hd_hostile_destroy (&victim);
-    hd_testenv_stop (&env);
+}
+
+//  The env lives in the test's state, so that teardown stops its processes even when an
+//  assertion failed half-way.
+static int
+s_setup (void **state)
+{
+    *state = calloc (1, sizeof (hd_testenv_t));
+    return *state ? 0 : -1;
+}
+
+static int
+s_teardown (void **state)
+{
+    hd_testenv_t *env = *state;
+    if (env->dir[0])
+        hd_testenv_stop (env);
+    free (env);
+    return 0;
 }
 
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_client_resubmitted_id_of_other_key_is_refused),
-        cmocka_unit_test (test_client_cancel_of_other_key_task_is_ignored),
+        cmocka_unit_test_setup_teardown (test_client_resubmitted_id_of_other_key_is_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_client_cancel_of_other_key_task_is_ignored, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -27,7 +27,7 @@ hd_hostile_make_key (hd_testenv_t *env, const char *name)
     zcert_t *cert = NULL;
     bool made = false;
     char err[512] = "", path[PATH_MAX];
-    if (hd_keys_load_or_make (env->keys, name, &cert, &made, err, sizeof err) != HD_OK)
+    if (hd_keys_load_or_make (env->keys, name, false, &cert, &made, err, sizeof err) != HD_OK)
         fail_msg ("hostile key %s: %s", name, err);
     if (hd_keys_append_allowlist (hd_keys_path (path, sizeof path, env->keys, "clients.keys"),
                                   zcert_public_txt (cert), name, err, sizeof err)
