@@ -191,6 +191,30 @@ s_claim (hd_sessions_t *self, hd_session_t *s, uint32_t k)
     s->key = k;
 }
 
+static void s_forget (hd_sessions_t *self, uint32_t i);
+
+//  A key at its session limit makes room by forgetting its least recently seen session that
+//  holds nothing (a `heddle run` in a loop opens a session per process); false when every one
+//  of its sessions holds something. Scans the table: only when a key opens a session at its
+//  limit, never per message.
+static bool
+s_make_room (hd_sessions_t *self, uint32_t k)
+{
+    uint32_t oldest = HD_SESSION_NONE;
+    for (uint32_t i = 0; i < self->n; i++) {
+        const hd_session_t *s = &self->tab[i];
+        if (s->rid_len && s->key == k && !s->held
+            && (oldest == HD_SESSION_NONE || s->last_seen_ms < self->tab[oldest].last_seen_ms))
+            oldest = i;
+    }
+    if (oldest == HD_SESSION_NONE)
+        return false;
+    self->keys[k].sessions++;  //  keeps the key record alive across the forget
+    s_forget (self, oldest);
+    self->keys[k].sessions--;
+    return true;
+}
+
 static hd_err_t
 s_find (hd_sessions_t *self, const uint8_t *rid, size_t len, const char *key, int64_t now,
         bool restoring, uint32_t *out)
@@ -221,7 +245,7 @@ s_find (hd_sessions_t *self, const uint8_t *rid, size_t len, const char *key, in
         return HD_OK;
     }
     uint32_t max = self->config.max_key_sessions;
-    hd_err_t rc = !restoring && max && self->keys[k].sessions >= max
+    hd_err_t rc = !restoring && max && self->keys[k].sessions >= max && !s_make_room (self, k)
                       ? HD_EFULL
                       : s_create (self, rid, len, hex, k, now, out);
     if (rc != HD_OK)
@@ -337,6 +361,7 @@ hd_sessions_move (hd_sessions_t *self, uint32_t from, uint32_t to)
 static void
 s_forget (hd_sessions_t *self, uint32_t i)
 {
+    //  The free stack had room reserved for this slot when it was created.
     hd_session_t *s = &self->tab[i];
     char hex[2 * HD_SESSION_MAX_RID + 1];
     s_hex (hex, s->rid, s->rid_len);

@@ -51,9 +51,10 @@ void hd_sessions_destroy (hd_sessions_t **self_p);
 //  The session a message with routing id `rid` and authenticated key `key` ("" when none)
 //  belongs to, created on first sight; its index in *out. The last one found is cached, and a
 //  cache hit needs the same id and the same key (no hash lookup then).
-//  HD_OK; HD_EDENIED the id is held by another key (*out: that session, now marked away);
-//  HD_EFULL the key has max_key_sessions sessions already; HD_EINVAL empty or too long id;
-//  HD_ENOMEM.
+//  A key at max_key_sessions makes room by forgetting its least recently seen session that
+//  holds nothing. HD_OK; HD_EDENIED the id is held by another key (*out: that session, now
+//  marked away); HD_EFULL the key has max_key_sessions sessions and each holds something;
+//  HD_EINVAL empty or too long id; HD_ENOMEM.
 hd_err_t hd_sessions_find (hd_sessions_t *self, const uint8_t *rid, size_t rid_len,
                            const char *key, int64_t now, uint32_t *out);
 //  The same, for a session restored from the journal: no key bound, the owner as recorded.

@@ -98,13 +98,35 @@ test_sessions_per_key_session_limit (void **state)
 {
     (void) state;
     hd_sessions_t *s = s_new (0, 0, 2, 0);
-    s_open (s, "s1", KEY_A, 1);
-    s_open (s, "s2", KEY_A, 1);
+    uint32_t s1 = s_open (s, "s1", KEY_A, 1), s2 = s_open (s, "s2", KEY_A, 1);
+    assert_int_equal (hd_sessions_hold (s, s1), HD_OK);
+    assert_int_equal (hd_sessions_hold (s, s2), HD_OK);
     uint32_t i;
     assert_int_equal (hd_sessions_find (s, (const uint8_t *) "s3", 2, KEY_A, 1, &i), HD_EFULL);
     assert_int_equal (i, HD_SESSION_NONE);
-    s_open (s, "s3", KEY_B, 1);
+    s_open (s, "s3", KEY_B, 1);  //  another key is not affected
     assert_int_equal (hd_sessions_key_sessions (s, s_open (s, "s1", KEY_A, 1)), 2);
+    hd_sessions_destroy (&s);
+}
+
+//  At its limit, a key's new session takes the place of its oldest session holding nothing
+//  (a command-line tool run in a loop opens one session per run).
+static void
+test_sessions_limit_forgets_the_oldest_empty_session (void **state)
+{
+    (void) state;
+    hd_sessions_t *s = s_new (0, 0, 2, 0);
+    uint32_t s1 = s_open (s, "s1", KEY_A, 1), s2 = s_open (s, "s2", KEY_A, 2);
+    (void) s1;
+    assert_int_equal (hd_sessions_hold (s, s2), HD_OK);
+    uint32_t s3 = s_open (s, "s3", KEY_A, 3);
+    assert_int_equal (s3, s1);  //  the slot of the forgotten one
+    assert_int_equal (hd_sessions_key_sessions (s, s3), 2);
+    assert_int_equal (hd_sessions_count (s), 2);
+    assert_non_null (hd_sessions_at (s, s2));
+    uint32_t s4 = s_open (s, "s4", KEY_A, 4);  //  s3 holds nothing: it goes, s2 stays
+    assert_int_equal (hd_sessions_at (s, s2)->held, 1);
+    assert_int_equal (hd_sessions_key_sessions (s, s4), 2);
     hd_sessions_destroy (&s);
 }
 
@@ -204,6 +226,7 @@ main (void)
         cmocka_unit_test (test_sessions_other_key_is_denied_and_inherits_nothing),
         cmocka_unit_test (test_sessions_bound_per_session_and_per_key),
         cmocka_unit_test (test_sessions_per_key_session_limit),
+        cmocka_unit_test (test_sessions_limit_forgets_the_oldest_empty_session),
         cmocka_unit_test (test_sessions_idle_empty_sessions_expire),
         cmocka_unit_test (test_sessions_restored_ownerless_session_is_claimed),
         cmocka_unit_test (test_sessions_restore_keeps_the_recorded_owner),
