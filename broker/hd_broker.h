@@ -46,6 +46,9 @@ typedef struct {
     hd_journal_mode_t journal_mode;//  sync (default): ACCEPTED after fdatasync; batch; none
     const char *journal_dir;       //  where journal.log lives; default "heddle-journal"
     uint32_t journal_batch_ms;     //  batch mode: commit at most this long after a record
+    uint32_t journal_max_mb;       //  space the journal may use (MiB): it is compacted past a
+                                   //  quarter of it (at most 64 MiB); 0: half the free space of
+                                   //  its file system at start (docs/OPERATIONS.md)
     uint32_t prefetch;             //  tasks per slot a worker may hold beyond its slots (0..4)
     uint32_t prefetch_short;       //  the same for short functions (0..1023; see SCHEDULING.md)
     const char *cluster;           //  cluster name in the discovery beacon; default "heddle"

@@ -94,6 +94,9 @@ struct hd_broker {
     hd_buf_t jbuf;                 //  reused record buffer
     uint64_t live_bytes;           //  estimate of the journal's live records, for compaction
     int64_t last_compact_ms;
+    uint64_t journal_budget;       //  bytes the journal may use (journal_max_mb or default)
+    uint64_t low_space;            //  free bytes under which space is short
+    bool refused_storage;          //  a commit failed for lack of space since the last compaction
     hd_pending_acc_t *acc;
     uint32_t nacc, acc_cap;
     uint32_t nacc_durable;         //  the first nacc_durable of them are covered by a commit

@@ -223,6 +223,16 @@ s_fill_history (hd_web_t *web, hd_snapshot_t *s)
     s->nseries = web->nseries;
 }
 
+#define S_SESSION_IDLE_MS 30000
+
+//  Client sessions in use: holding tasks or results, or heard from lately (the table keeps
+//  idle ones up to --session-idle).
+static uint32_t
+s_sessions (const hd_broker_t *self, int64_t now)
+{
+    return hd_sessions_active (self->sessions, now, S_SESSION_IDLE_MS);
+}
+
 static void
 s_fill_counts (hd_broker_t *self, hd_snapshot_t *s)
 {
@@ -249,7 +259,7 @@ s_fill_counts (hd_broker_t *self, hd_snapshot_t *s)
     c->handshakes_admitted = self->auth ? hd_auth_admitted (self->auth) : 0;
     c->queued = hd_scheduler_queued (self->scheduler);
     c->running = hd_scheduler_leased (self->scheduler);
-    c->sessions = hd_sessions_count (self->sessions);
+    c->sessions = s_sessions (self, hd_broker_now ());
     c->connections = self->conns ? hd_conns_count (self->conns) : 0;
     c->connections_refused = self->conns ? hd_conns_refused (self->conns) : 0;
     static const char *modes[] = { "none", "batch", "sync" };

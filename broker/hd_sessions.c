@@ -396,6 +396,17 @@ hd_sessions_count (const hd_sessions_t *self)
     return self->live;
 }
 
+uint32_t
+hd_sessions_active (const hd_sessions_t *self, int64_t now, uint32_t within_ms)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < self->n; i++) {
+        const hd_session_t *s = &self->tab[i];
+        n += s->rid_len && (s->held || now - s->last_seen_ms < (int64_t) within_ms);
+    }
+    return n;
+}
+
 const hd_sessions_config_t *
 hd_sessions_config (const hd_sessions_t *self)
 {

@@ -81,6 +81,8 @@ void hd_sessions_move (hd_sessions_t *self, uint32_t from, uint32_t to);
 //  Forget sessions holding nothing and idle for idle_ms; returns how many.
 uint32_t hd_sessions_expire (hd_sessions_t *self, int64_t now);
 uint32_t hd_sessions_count (const hd_sessions_t *self);
+//  Sessions holding something or seen within the last `within_ms` (a scan: for displays).
+uint32_t hd_sessions_active (const hd_sessions_t *self, int64_t now, uint32_t within_ms);
 //  The bounds in force (borrowed).
 const hd_sessions_config_t *hd_sessions_config (const hd_sessions_t *self);
 

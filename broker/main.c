@@ -52,6 +52,7 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "                           commit within --journal-batch MS; none: no journal\n"
              "      --journal-dir DIR    where journal.log lives (default %s)\n"
              "      --journal-batch MS   batch mode's longest delay (default %u)\n"
+             "      --journal-max-mb MB  journal's space (default: half the free at start)\n"
              "      --prefetch N         tasks per slot a worker may hold waiting, 0..4 (default "
              "%u)\n"
              "      --prefetch-short N   the same for short functions (runs under 0.5 ms), "
@@ -62,9 +63,7 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "      --heartbeat MS       heartbeat interval (default %u)\n"
              "      --misses N           silent intervals before a worker is lost (default %u)\n"
              "      --attempts N         dispatches per task at most (default %u)\n"
-             "      --max-client-tasks N per session: queued + running + unacknowledged "
-             "(default %u)\n"
-             "                           (more bounds per client key: see the end)\n"
+             "      (client sessions and keys: see the end)\n"
              "      --result-ttl MS      forget a result unacknowledged this long (default %u)\n"
              "      --worker-wait MS     a task for a function no worker offers yet waits this "
              "long\n"
@@ -96,10 +95,12 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
              d->http_endpoint ? d->http_endpoint : "none",
              HD_CONNS_RESERVE, HD_CONNS_DEFAULT_MAX, d->handshake_ms, d->journal_dir, d->journal_batch_ms, d->prefetch, d->prefetch_short, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
-             d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->worker_wait_ms, d->stale_ms,
+             d->default_attempts, d->result_ttl_ms, d->worker_wait_ms, d->stale_ms,
              d->temp_limit_c, d->cluster, d->beacon_port);
     fprintf (out,
-             "Bounds per client key (a session is a session id under the key that opened it):\n"
+             "Client sessions (a session is a session id under the key that opened it):\n"
+             "      --max-client-tasks N per session: queued + running + unacknowledged "
+             "(default %u)\n"
              "      --max-key-tasks N    queued + running + unacknowledged over all the key's\n"
              "                           sessions (default %u)\n"
              "      --max-key-sessions N sessions one client key may hold (default %u)\n"
@@ -107,7 +108,8 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "                           (default %u)\n"
              "      --client-hwm N       messages queued to one client connection at most "
              "(default %u)\n",
-             d->max_key_tasks, d->max_key_sessions, d->session_idle_ms, d->client_hwm);
+             d->max_client_tasks, d->max_key_tasks, d->max_key_sessions, d->session_idle_ms,
+             d->client_hwm);
 }
 
 static int
@@ -176,7 +178,7 @@ static const struct option s_opts[] = {
     { "max-queue", 1, 0, 'Q' },
     { "heartbeat", 1, 0, 'H' }, { "misses", 1, 0, 'M' }, { "attempts", 1, 0, 'A' },
     { "prefetch", 1, 0, 'F' }, { "prefetch-short", 1, 0, 'f' }, { "journal", 1, 0, 'j' }, { "journal-dir", 1, 0, 'J' },
-    { "journal-batch", 1, 0, 'B' }, { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' },
+    { "journal-batch", 1, 0, 'B' }, { "journal-max-mb", 1, 0, 'X' }, { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' },
     { "max-client-tasks", 1, 0, 'C' }, { "result-ttl", 1, 0, 'T' }, { "stale", 1, 0, 'S' },
     { "temp-limit", 1, 0, 't' }, { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' },
     { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' }, { "help", 0, 0, 'h' },
@@ -280,6 +282,7 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'F': return s_prefetch_arg ("prefetch", arg, 4, &c->prefetch);
         case 'f': return s_prefetch_arg ("prefetch-short", arg, HD_MAX_BATCH - 1, &c->prefetch_short);
         case 'B': return s_uint_arg ("journal-batch", arg, &c->journal_batch_ms);
+        case 'X': return s_uint_arg ("journal-max-mb", arg, &c->journal_max_mb);
         case 'm': c->metrics_endpoint = s_endpoint_or_none (arg, s_metrics_ep, 7702); return 0;
         case 'e': c->events_endpoint = s_endpoint_or_none (arg, s_events_ep, 7703); return 0;
         case 'C': return s_uint_arg ("max-client-tasks", arg, &c->max_client_tasks);
@@ -353,7 +356,7 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             "attempts = %u\nmax-client-tasks = %u\nmax-key-tasks = %u\nmax-key-sessions = %u\n"
             "session-idle = %u\nclient-hwm = %u\nresult-ttl = %u\nworker-wait = %u\nstale = %u\n"
             "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n"
-            "cluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n"
+            "journal-max-mb = %u\ncluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n"
             "insecure-key-perms = %s\nmax-connections = %s\nhandshake-timeout = %u\n"
             "http = %s\nhttp-token = %s\n",
             file ? hd_config_name (file) : "(none)", a->clients, a->workers,
@@ -364,7 +367,7 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             c->max_client_tasks, c->max_key_tasks, c->max_key_sessions, c->session_idle_ms,
             c->client_hwm, c->result_ttl_ms, c->worker_wait_ms, c->stale_ms, c->temp_limit_c,
             (const char *[]) { "none", "batch", "sync" }[c->journal_mode], c->journal_dir,
-            c->journal_batch_ms, c->cluster, c->beacon_port,
+            c->journal_batch_ms, c->journal_max_mb, c->cluster, c->beacon_port,
             c->beacon_interface ? c->beacon_interface : "(default)",
             a->no_beacon ? "yes" : "no", c->insecure_key_perms ? "yes" : "no",
             s_max_conns_text (c->max_connections), c->handshake_ms,

@@ -96,6 +96,8 @@ s_init (hd_client_t *self, const hd_client_config_t *config)
         self->config.timeout_ms = 5000;
     if (!self->config.window)
         self->config.window = 1000;
+    if (!self->config.retry_ms)
+        self->config.retry_ms = 60000;
     if (!hd_transport_is_tcp (self->endpoint))
         self->config.insecure = true;  //  inproc/ipc: same machine, no CURVE needed
     self->inflight = hd_idmap_new ();
@@ -192,6 +194,8 @@ hd_client_destroy (hd_client_t **self_p)
         hd_client_send_acks (self);
         zsock_set_linger (self->dealer, 200);
     }
+    if (self->raw && self->cancels_sent)
+        zsock_set_linger (self->dealer, 200);  //  an interrupted call's CANCEL, likewise
     for (uint32_t i = 0; self->pending && i < 2 * self->npending; i++)
         zmq_msg_close (&self->pending[i]);
     free (self->pending);

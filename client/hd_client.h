@@ -17,6 +17,7 @@
 #ifndef HD_CLIENT_H
 #define HD_CLIENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,8 +43,17 @@ typedef struct {
     uint32_t window;          //  tasks in flight at most for jobs; default 1000
     const char *session;      //  this client's identity at the broker (1..255 bytes); results
                               //  of a session survive its reconnects. Default: random
+    int32_t retry_ms;         //  a task refused BUSY or STORAGE (queue full, disk full) is sent
+                              //  again after the broker's `retry` hint, for up to this long
+                              //  after its first refusal; then the refusal is its result.
+                              //  0: default 60000; negative: never retry
     bool insecure_key_perms;  //  a secret key (or keys_dir) open to group or others: log a
                               //  warning instead of refusing (HD_ECRYPTO)
+    const volatile sig_atomic_t *interrupt;  //  a program's signal flag (NULL: none). Once
+                              //  it is non-zero, waits inside the library (connect, call,
+                              //  nodes, admin) return HD_ECLOSED "interrupted" within 100 ms,
+                              //  and hd_client_job_run cancels its job (see there). czmq's
+                              //  zsys_interrupted stops them too, as before
 } hd_client_config_t;
 
 //  Per-task options; NULL means all defaults.
@@ -92,6 +102,9 @@ void hd_client_destroy (hd_client_t **self_p);
 //  Text of the last error on this client (static or owned, never NULL).
 const char *hd_client_last_error (const hd_client_t *self);
 const char *hd_client_status_str (uint32_t status);
+//  The largest task payload the broker accepts, bytes, as its PONG said at connect (a larger
+//  one is answered TOO_LARGE); 0 when the broker did not say (an older broker).
+uint32_t hd_client_max_payload (const hd_client_t *self);
 
 //  Synchronous call: submit one task and wait for its result (up to opts->timeout_ms plus a
 //  margin, or forever when 0). HD_OK with *out (caller destroys) whatever the task's status;
@@ -138,8 +151,13 @@ uint32_t hd_client_unaccepted (const hd_client_t *self);
 //  results the broker kept for the old process are delivered to this one. Call it between
 //  hd_client_open and hd_client_start: after connect, results may already have been dropped.
 hd_err_t hd_client_adopt (hd_client_t *self, const uint8_t id[16], uint64_t seq);
+//  Refusals (BUSY, STORAGE) answered by sending the task again (config.retry_ms).
+uint64_t hd_client_retried (const hd_client_t *self);
 //  Cancel a task by id (queued tasks are answered CANCELLED; running ones are stopped).
 hd_err_t hd_client_cancel (hd_client_t *self, const uint8_t id[16]);
+//  Cancel every task in flight on this client (each still ends with a result: CANCELLED, or its
+//  real status when it finished first). Returns how many CANCEL requests went out.
+uint32_t hd_client_cancel_all (hd_client_t *self);
 
 //  Jobs: many tasks of one function, gathered in submission order or as they complete.
 typedef struct hd_client_job hd_client_job_t;
@@ -167,8 +185,11 @@ void hd_client_job_stats (const hd_client_job_t *self, hd_job_stats_t *out);
 //  Cancel the job (callable from its result or progress callback, e.g. to stop at the first
 //  failure): no more tasks are submitted, those in flight are cancelled (each still ends with a
 //  result, CANCELLED or its real status if it finished first), and hd_client_job_run returns
-//  once none is in flight, with stats.cancelled counting the tasks never submitted.
+//  once none is in flight, with stats.cancelled counting the tasks that got no result.
+//  The client's interrupt flag (hd_client_config_t) cancels the job the same way, but the run
+//  then waits at most HD_CLIENT_CANCEL_WAIT_MS for the answers (a person pressed Ctrl-C).
 void hd_client_job_cancel (hd_client_job_t *self);
+#define HD_CLIENT_CANCEL_WAIT_MS 500
 
 //  Cluster administration.
 #define HD_NODE_HAS_CPU 0x01    //  present bits of hd_node_info_t: a figure is absent (no source,

@@ -116,6 +116,8 @@ hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms)
         free (nodes);
         if (rc != HD_OK || n >= count)
             return rc;
+        if (hd_client_interrupted (self))
+            return hd_client_fail (self, HD_ECLOSED, "interrupted");
         if (hd_client_now_us () >= deadline)
             return hd_client_fail (self, HD_ETIMEDOUT, "only %u of %u workers joined within %u ms",
                                    n, count, timeout_ms);
@@ -165,8 +167,10 @@ hd_client_admin (hd_client_t *self, const char *op, const char *node)
         if (left_ms <= 0)
             rc = hd_client_fail (self, HD_ETIMEDOUT, "no answer from %s to ADMIN %s",
                                  self->endpoint, op);
+        else if (hd_client_interrupted (self))
+            rc = hd_client_fail (self, HD_ECLOSED, "interrupted");
         else
-            rc = hd_client_process (self, (int) left_ms, NULL);
+            rc = hd_client_process (self, left_ms < 100 ? (int) left_ms : 100, NULL);
     }
     bool answered = !self->admin_pending;
     self->admin_pending = false;

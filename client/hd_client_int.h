@@ -21,6 +21,8 @@
 typedef struct {
     uint32_t env_size, size;
     bool framed;
+    int64_t refused_us;  //  first BUSY/STORAGE refusal of this task (0: none): retries end
+                         //  config.retry_ms after it
     uint64_t align_;  //  what follows is 8-byte aligned (zmq_msg_t)
 } hd_kept_t;
 
@@ -68,6 +70,7 @@ struct hd_client {
     hd_reply_t *captured;
     //  NODES_REPLY / PONG seen by the receive loop
     bool pong;
+    uint32_t max_payload;          //  the broker's, from its last PONG (0: not said)
     void *nodes;                   //  hd_nodeinfo_t array from the last NODES_REPLY
     uint32_t nnodes;
     bool nodes_seen;
@@ -82,13 +85,22 @@ struct hd_client {
     char session[64];
     int64_t last_ping_us;
     uint64_t resubmitted;
+    uint64_t retried;              //  refusals (BUSY, STORAGE) answered by a later resend
     hd_idlist_t *acks;             //  ids of results received and not yet ACKed
     int64_t acks_since_us;         //  when the oldest of them came
     hd_buf_t ack_env;              //  their ACK envelope: sent from inside a submit too, so not
                                    //  in `env`, which holds the SUBMIT being queued
     hd_idlist_t *scratch;          //  decoding ACCEPTED
+    bool cancels_sent;             //  destroy lingers so that they leave
     char last_error[512];
 };
+
+//  The program's interrupt flag (config.interrupt) or czmq's is set.
+static inline bool
+hd_client_interrupted (const hd_client_t *self)
+{
+    return zsys_interrupted || (self->config.interrupt && *self->config.interrupt);
+}
 
 //  hd_client.c
 hd_err_t hd_client_fail (hd_client_t *self, hd_err_t rc, const char *fmt, ...)
@@ -104,6 +116,7 @@ hd_err_t hd_client_fetch_nodes (hd_client_t *self);
 hd_err_t hd_client_fetch_functions (hd_client_t *self);
 //  Free what an in-flight entry keeps (the frames to resend until accepted).
 void hd_client_unkeep (hd_idval_t *val);
+//  hd_client_io.c: a refused task is resent this long after the broker's `retry` hint
 hd_err_t hd_client_wait_capture (hd_client_t *self, const hd_id_t *id, int64_t deadline_us);
 
 #endif

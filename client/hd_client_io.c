@@ -131,6 +131,31 @@ s_on_accepted (hd_client_t *self)
     }
 }
 
+#define S_RESUBMIT_US 3000000  //  a task not ACCEPTED by then is sent again (same id)
+
+//  BUSY or STORAGE with a retry hint, for a task whose copy is kept (not accepted yet): resend
+//  it after the hint (s_resubmit_one, at the next heartbeat past it) unless it has been refused
+//  for longer than config.retry_ms. True when it will be resent.
+static bool
+s_retry_later (hd_client_t *self, const hd_reject_t *r)
+{
+    if ((r->code != HD_ST_BUSY && r->code != HD_ST_STORAGE) || !r->retry_ms
+        || self->config.retry_ms < 0)
+        return false;
+    hd_idval_t *v = hd_idmap_get (self->inflight, &r->id);
+    hd_kept_t *kept = v ? v->keep : NULL;
+    int64_t now = hd_client_now_us ();
+    if (!kept)
+        return false;
+    if (!kept->refused_us)
+        kept->refused_us = now;
+    if (now - kept->refused_us > (int64_t) self->config.retry_ms * 1000)
+        return false;
+    v->t_us = now + (int64_t) r->retry_ms * 1000 - S_RESUBMIT_US;
+    self->retried++;
+    return true;
+}
+
 static uint32_t
 s_on_rejected (hd_client_t *self)
 {
@@ -138,6 +163,8 @@ s_on_rejected (hd_client_t *self)
     hd_idval_t v;
     if (hd_codec_decode_reject (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), &r)
         != HD_OK)
+        return 0;
+    if (r.has_id && s_retry_later (self, &r))
         return 0;
     if (r.has_id && hd_idmap_take (self->inflight, &r.id, &v))
         hd_client_unkeep (&v);
@@ -173,6 +200,16 @@ s_on_nodes (hd_client_t *self)
                                &nodes, &self->nnodes) == HD_OK)
         self->nodes = nodes;
     self->nodes_seen = true;
+}
+
+static void
+s_on_pong (hd_client_t *self)
+{
+    uint32_t maxpay = 0;
+    if (hd_codec_decode_pong (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1),
+                              &maxpay) == HD_OK && maxpay)
+        self->max_payload = maxpay;
+    self->pong = true;
 }
 
 static void
@@ -212,7 +249,7 @@ s_on_message (hd_client_t *self)
     switch (cmd) {
         case HD_CMD_RESULT: return s_on_results (self);
         case HD_CMD_REJECTED: return s_on_rejected (self);
-        case HD_CMD_PONG: self->pong = true; return 0;
+        case HD_CMD_PONG: s_on_pong (self); return 0;
         case HD_CMD_NODES_REPLY: s_on_nodes (self); return 0;
         case HD_CMD_ACCEPTED: s_on_accepted (self); return 0;
         case HD_CMD_NOTICE: s_on_notice (self); return 0;
@@ -239,7 +276,6 @@ s_watch_monitor (hd_client_t *self)
 }
 
 #define S_PING_US 1000000      //  heartbeat while tasks are in flight
-#define S_RESUBMIT_US 3000000  //  a task not ACCEPTED by then is sent again (same id)
 
 typedef struct {
     hd_client_t *self;
@@ -315,8 +351,13 @@ hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled)
         if (timeout_ms < 0 || timeout_ms > due)
             timeout_ms = due;
     }
-    if (zmq_poll (items, 2, timeout_ms) < 0)
+    if (zmq_poll (items, 2, timeout_ms) < 0) {
+        //  EINTR from a signal czmq did not take (the program's own handler, which reads its
+        //  flag when this returns) is no error: nothing arrived yet.
+        if (zmq_errno () == EINTR && !zsys_interrupted)
+            return HD_OK;
         return hd_client_fail (self, HD_ECLOSED, "interrupted");
+    }
     if (items[1].revents & ZMQ_POLLIN)
         s_watch_monitor (self);
     if (self->denied)
@@ -347,10 +388,11 @@ s_wait (hd_client_t *self, bool (*done) (hd_client_t *), int64_t deadline_us, co
             return hd_client_fail (self, HD_ETIMEDOUT, "no answer from %s to %s", self->endpoint,
                                    what);
         }
-        hd_err_t rc = hd_client_process (self, deadline_us ? (int) (left / 1000) + 1 : 100, NULL);
+        int wait_ms = deadline_us && left / 1000 + 1 < 100 ? (int) (left / 1000) + 1 : 100;
+        hd_err_t rc = hd_client_process (self, wait_ms, NULL);
         if (rc != HD_OK)
             return rc;
-        if (zsys_interrupted)
+        if (hd_client_interrupted (self))
             return hd_client_fail (self, HD_ECLOSED, "interrupted");
     }
     return HD_OK;

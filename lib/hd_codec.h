@@ -156,6 +156,10 @@ hd_err_t hd_codec_decode_drain (const void *data, size_t size, bool *out);
 //  every declared length fitting in the bytes present. HD_OK or HD_EPROTO. Used by every decoder
 //  before it reads a field, and exposed for the fuzz targets.
 hd_err_t hd_codec_validate (const void *data, size_t size);
+//  An envelope's top-level "id" (bin 16) when it can be read, even if the envelope is otherwise
+//  malformed (so a refusal can name the task): HD_OK with *out, else HD_ENOTFOUND (not a map,
+//  no readable id before the first malformed entry, an id that is not bin 16, or two ids).
+hd_err_t hd_codec_peek_id (const void *data, size_t size, hd_id_t *out);
 
 //  Id helpers: fresh random id (libsodium), hex text (33 bytes with NUL), equality.
 void hd_id_random (hd_id_t *out);

@@ -219,6 +219,31 @@ hd_codec_validate (const void *data, size_t size)
     return HD_OK;
 }
 
+//  The top-level map's "id" (bin 16) as far as the bytes can be read: entries before the
+//  first malformed one count; a second "id" makes it ambiguous.
+hd_err_t
+hd_codec_peek_id (const void *data, size_t size, hd_id_t *out)
+{
+    s_cursor_t cur = { data, (const uint8_t *) data + size };
+    s_head_t map, key, value;
+    bool found = false;
+    if (!size || size > HD_MAX_ENVELOPE || !s_read_head (&cur, &map) || map.kind != S_MAP)
+        return HD_ENOTFOUND;
+    for (uint64_t i = 0; i < map.u && s_read_head (&cur, &key); i++) {
+        bool is_id = key.kind == S_STR && key.u == 2 && memcmp (key.body, "id", 2) == 0;
+        if (!is_id) {
+            if (!s_skip_value (&cur, 1))
+                break;
+            continue;
+        }
+        if (found || !s_read_head (&cur, &value) || value.kind != S_BIN || value.u != HD_ID_BYTES)
+            return HD_ENOTFOUND;
+        memcpy (out->b, value.body, HD_ID_BYTES);
+        found = true;
+    }
+    return found ? HD_OK : HD_ENOTFOUND;
+}
+
 //  --- field readers: check one item against what a field accepts ----------------------------
 
 //  A C string destination of `size` bytes: too long is HD_ETOOBIG (the peer may answer

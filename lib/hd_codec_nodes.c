@@ -558,3 +558,32 @@ hd_codec_decode_functions (const void *data, size_t size, hd_fninfo_t **out, uin
     }
     return HD_OK;
 }
+
+//  --- PONG -------------------------------------------------------------------------------------
+
+hd_err_t
+hd_codec_encode_pong (hd_buf_t *buf, uint32_t maxpay)
+{
+    hd_buf_reset (buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, s_write);
+    msgpack_pack_map (&pk, 1);
+    s_kv_uint (&pk, "maxpay", maxpay);
+    return buf->size ? HD_OK : HD_ENOMEM;
+}
+
+static bool
+s_pong_pair (const msgpack_object_kv *kv, void *arg)
+{
+    return !s_key_is (kv, "maxpay") || s_u32 (&kv->val, arg);
+}
+
+hd_err_t
+hd_codec_decode_pong (const void *data, size_t size, uint32_t *maxpay)
+{
+    *maxpay = 0;
+    hd_err_t rc = s_each_pair (data, size, s_pong_pair, maxpay);
+    if (rc != HD_OK)
+        *maxpay = 0;
+    return rc;
+}

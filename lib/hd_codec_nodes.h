@@ -66,6 +66,11 @@ hd_err_t hd_codec_decode_nodes (const void *data, size_t size, hd_nodeinfo_t **o
 
 hd_err_t hd_codec_encode_admin (hd_buf_t *buf, const hd_admin_t *msg);
 hd_err_t hd_codec_decode_admin (const void *data, size_t size, hd_admin_t *out);
+//  PONG {maxpay} (broker -> client): the largest payload the broker accepts, bytes. Decoding
+//  accepts any map (an older broker sends {}): *maxpay is then 0, unknown.
+hd_err_t hd_codec_encode_pong (hd_buf_t *buf, uint32_t maxpay);
+hd_err_t hd_codec_decode_pong (const void *data, size_t size, uint32_t *maxpay);
+
 //  NOTICE {fn, nodes, wait, reason} (broker -> client): tasks of this SUBMIT wait for a worker
 //  that offers `fn` (none of the `nodes` connected does), at most `wait` ms, then UNKNOWN_FN.
 typedef struct {

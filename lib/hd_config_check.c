@@ -54,6 +54,7 @@ static const s_key_t s_keys[] = {
     { "broker", "journal", S_ENUM, 0, 0, "sync|batch|none" },
     { "broker", "journal-dir", S_STRING, 0, 0, NULL },
     { "broker", "journal-batch", S_UINT, 1, UINT32_MAX, NULL },
+    { "broker", "journal-max-mb", S_UINT, 1, UINT32_MAX, NULL },
     { "broker", "prefetch", S_UINT, 0, 4, NULL },
     { "broker", "prefetch-short", S_UINT, 0, 1023, NULL },
     { "broker", "max-payload", S_UINT, 1, UINT32_MAX, NULL },

@@ -169,8 +169,10 @@ s_print_guide (const char *dir)
             == HD_OK
         && hd_keys_fingerprint (key, fp) == HD_OK)
         printf ("\nA new board needs no file at all: `heddle-worker` with no --broker finds the\n"
-                "broker on the LAN and waits for `heddle nodes approve`. To make sure it is\n"
-                "this broker, give it --broker-fingerprint %s\n",
+                "broker on the LAN and waits for `heddle nodes approve`. Discovery trusts the\n"
+                "first broker that answers; to make sure it is this one, pin it with this line\n"
+                "in the [worker] section of the board's heddle.conf (or --broker-fingerprint):\n"
+                "\n  broker-fingerprint = %s\n",
                 fp);
 }
 

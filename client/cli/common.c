@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "hd_log.h"
+#include "interrupt.h"
 
 #define S_MAX_WORKERS 1024
 #define S_MAX_SLOTS 1024
@@ -371,6 +372,8 @@ s_connect_remote (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *c
                  self->insecure ? "insecure" : self->cert_path ? self->cert_path : self->keys_dir);
     char reason[512] = "";
     hd_err_t rc = hd_client_connect_verbose (&config, &conn->client, reason, sizeof reason);
+    if (rc != HD_OK && hd_cli_interrupted)
+        return hd_cli_interrupt_code ();
     if (rc != HD_OK)
         return hd_cli_fail ("connecting to %s: %s%s", self->broker,
                             *reason ? reason : hd_strerror (rc), s_connect_hint (rc));
@@ -389,13 +392,17 @@ s_start_embedded (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *c
     hd_client_config_t config = { .endpoint = hd_cluster_endpoint (conn->cluster),
                                   .insecure = true,
                                   .timeout_ms = self->connect_timeout_ms,
-                                  .window = window };
+                                  .window = window,
+                                  .interrupt = &hd_cli_interrupted };
     char reason[512] = "";
     rc = hd_client_connect_verbose (&config, &conn->client, reason, sizeof reason);
-    if (rc != HD_OK)
+    if (rc == HD_OK)
+        rc = hd_client_wait_nodes (conn->client, self->workers, HD_CLI_WAIT_NODES_MS);
+    if (rc != HD_OK && hd_cli_interrupted)
+        return hd_cli_interrupt_code ();
+    if (rc != HD_OK && !conn->client)
         return hd_cli_fail ("connecting to the embedded cluster: %s",
                             *reason ? reason : hd_strerror (rc));
-    rc = hd_client_wait_nodes (conn->client, self->workers, HD_CLI_WAIT_NODES_MS);
     if (rc != HD_OK)
         return hd_cli_fail ("embedded cluster: waiting for %u workers: %s", self->workers,
                             hd_client_last_error (conn->client));
@@ -410,7 +417,8 @@ hd_cli_client_config (const hd_cli_common_t *self, hd_client_config_t *out)
                                   .cert_path = self->insecure ? NULL : self->cert_path,
                                   .insecure = self->insecure,
                                   .insecure_key_perms = self->insecure_key_perms,
-                                  .timeout_ms = self->connect_timeout_ms };
+                                  .timeout_ms = self->connect_timeout_ms,
+                                  .interrupt = &hd_cli_interrupted };
 }
 
 //  The broker queued tasks for a function no worker offers yet: say so once per function,

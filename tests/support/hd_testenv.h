@@ -23,6 +23,8 @@ typedef struct {
     pid_t broker;
     unsigned long nofile;     //  > 0: programs spawned from now on run under this open-files
                               //  limit (soft = hard, set in the child before exec)
+    const char *stderr_path;  //  not NULL: programs spawned from now on append their standard
+                              //  error to this file (a test that reads what they log)
 } hd_testenv_t;
 
 //  Make the temp dir and keys. Fails the test (cmocka) on error.
