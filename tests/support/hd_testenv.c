@@ -174,7 +174,7 @@ hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
 {
     char bin[512], journal[320];
     snprintf (journal, sizeof journal, "%s/journal", env->dir);
-    const char *argv[32] = { hd_testenv_bin ("heddle-broker", bin, sizeof bin), "--keys",
+    const char *argv[32] = { hd_testenv_bin (env->broker_bin ? env->broker_bin : "heddle-broker", bin, sizeof bin), "--keys",
                              env->keys, "--clients", "tcp://127.0.0.1:*", "--workers",
                              "tcp://127.0.0.1:*", "--metrics", "tcp://127.0.0.1:*", "--events",
                              "tcp://127.0.0.1:*", "--print-endpoints", "--log-level",
@@ -202,7 +202,7 @@ hd_testenv_restart_broker (hd_testenv_t *env, const char *const *extra)
 {
     char bin[512], journal[320];
     snprintf (journal, sizeof journal, "%s/journal", env->dir);
-    const char *argv[32] = { hd_testenv_bin ("heddle-broker", bin, sizeof bin), "--keys",
+    const char *argv[32] = { hd_testenv_bin (env->broker_bin ? env->broker_bin : "heddle-broker", bin, sizeof bin), "--keys",
                              env->keys, "--clients", env->clients_ep, "--workers",
                              env->workers_ep, "--metrics", env->metrics_ep, "--events",
                              env->events_ep, "--log-level", s_log_level (), "--journal-dir",
