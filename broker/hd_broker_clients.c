@@ -157,10 +157,9 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
                   "malformed SUBMIT envelope: %s", hd_strerror (rc));
         return;
     }
-    if ((s.node[0] || s.ntags) && !hd_broker_satisfiable (self, &s)) {
-        hd_broker_reject (self, &s.id, HD_ST_UNSATISFIABLE, 0, "no node offering '%s' has %s%s%s",
-                          s.fn, s.node[0] ? "the name " : "the tags asked for", s.node,
-                          s.node[0] ? "" : " (see heddle nodes)");
+    char why[HD_MAX_ERROR + 1];
+    if (!hd_broker_satisfiable (self, &s, why, sizeof why)) {
+        hd_broker_reject (self, &s.id, HD_ST_UNSATISFIABLE, 0, "%s", why);
         return;
     }
     if (frame)
@@ -185,10 +184,12 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
     hd_job_t *job = NULL;
     rc = hd_scheduler_submit (self->scheduler, &s, client, payload, now, &job);
     uint32_t fn;
-    if (rc == HD_ENOTFOUND && hd_registry_fn_find (self->registry, s.fn, &fn) == HD_OK)
-        //  A function some worker offered before, or one of tasks the journal brought back:
-        //  its workers are away (restarting, rejoining a restarted broker), not gone. Queue.
+    if (rc == HD_ENOTFOUND && hd_registry_fn_find (self->registry, s.fn, &fn) == HD_OK
+        && hd_registry_fn_offered (self->registry, fn))
+        //  A function some worker offered before: its workers are away (restarting), not gone.
         rc = hd_scheduler_restore (self->scheduler, &s, client, payload, now, &job);
+    if (rc == HD_ENOTFOUND)  //  no worker offered it yet: wait for one (hd_broker_wait.c)
+        rc = hd_broker_wait_queue (self, &s, client, payload, now, &job);
     if (rc != HD_OK)  //  not consumed
         hd_payload_free (payload);
     switch (rc) {
@@ -240,6 +241,7 @@ s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
         return;
     }
     //  ACCEPTED goes out after the journal commit that covers these tasks (hd_broker_journal).
+    self->noticed_fn = 0;
     if (packed) {
         self->client_tab[client].packs = true;
         hd_pack_reader_t r;
@@ -335,6 +337,7 @@ s_on_client_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now)
         case HD_CMD_ACK: s_on_ack (self, client); break;
         case HD_CMD_PING: s_on_ping (self, client, now); break;
         case HD_CMD_NODES: hd_broker_on_nodes (self, client); break;
+        case HD_CMD_FUNCTIONS: hd_broker_on_functions (self, client); break;
         case HD_CMD_ADMIN: hd_broker_on_admin (self, client); break;
         default:
             self->stats.malformed++;

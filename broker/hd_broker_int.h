@@ -11,10 +11,12 @@
 #include "hd_buf.h"
 #include "hd_codec.h"
 #include "hd_codec_nodes.h"
+#include "hd_conns.h"
 #include "hd_discovery.h"
 #include "hd_frames.h"
 #include "hd_pack.h"
 #include "hd_payload.h"
+#include "hd_ratelog.h"
 #include "hd_registry.h"
 #include "hd_scheduler.h"
 
@@ -53,12 +55,20 @@ typedef struct {
     hd_id_t id;
 } hd_pending_acc_t;
 
+//  A function no worker offered yet with tasks waiting for one (hd_broker_wait.c).
+typedef struct {
+    uint32_t fn;
+    int64_t due_ms;  //  the earliest deadline among its waiting tasks
+} hd_fnwait_t;
+
 typedef struct {
     uint64_t submitted, accepted, rejected, dispatched, completed, failed;
     uint64_t fenced, unknown_results, malformed, unroutable, lost_workers, dead;
     uint64_t acked, resent, expired, busy, expired_leases, metrics, bad_metrics, storage;
     uint64_t requeued;
 } hd_broker_stats_t;
+
+typedef struct hd_web hd_web_t;  //  hd_broker_web.c
 
 struct hd_broker {
     hd_broker_config_t config;
@@ -94,6 +104,9 @@ struct hd_broker {
     hd_buf_t jbuf;                 //  reused record buffer
     uint64_t live_bytes;           //  estimate of the journal's live records, for compaction
     int64_t last_compact_ms;
+    uint64_t journal_budget;       //  bytes the journal may use (journal_max_mb or default)
+    uint64_t low_space;            //  free bytes under which space is short
+    bool refused_storage;          //  a commit failed for lack of space since the last compaction
     hd_pending_acc_t *acc;
     uint32_t nacc, acc_cap;
     uint32_t nacc_durable;         //  the first nacc_durable of them are covered by a commit
@@ -102,7 +115,13 @@ struct hd_broker {
     int64_t acc_since_ms;          //  when the oldest of them was accepted
     bool fatal;                    //  the journal failed: stop
     int64_t next_beat_ms;
+    hd_fnwait_t *fnwait;           //  functions waited for (HD_MAX_FN_IDS entries, lazily)
+    uint32_t nfnwait;
+    uint32_t noticed_fn;           //  fn + 1 a NOTICE went out for in this SUBMIT; 0: none
     hd_broker_stats_t stats;
+    hd_web_t *web;                 //  the web endpoint (--http); NULL when off
+    hd_ratelog_t full_log;         //  "disk full: refusing tasks": once per window, then counted
+    hd_conns_t *conns;             //  TCP connections counted against --max-connections
 };
 
 //  hd_broker_workers.c
@@ -126,14 +145,36 @@ void hd_broker_event (hd_broker_t *self, const char *type, const char *node, con
 void hd_broker_stats_event (hd_broker_t *self, int64_t elapsed_ms);
 void hd_broker_on_admin (hd_broker_t *self, uint32_t client);
 void hd_broker_on_nodes (hd_broker_t *self, uint32_t client);
+void hd_broker_on_functions (hd_broker_t *self, uint32_t client);
 //  Remember a node that left (state "down"), or forget it when it returns.
 void hd_broker_node_down (hd_broker_t *self, const hd_node_t *node, const char *state);
 void hd_broker_node_up (hd_broker_t *self, const char *name);
-//  Whether some registered node could ever take this task (function, tags, pinned node).
-bool hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s);
+//  Whether some registered node could ever take this task (hd_scheduler_eligible: function,
+//  tags with the architecture as one, pinned node, total memory); if not, why (for REJECTED).
+bool hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s, char *why, size_t len);
 //  REJECTED {id?, code, reason} to the sender of the current message.
 void hd_broker_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
                        const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+//  hd_broker_web.c: the web endpoint; every hook is a no-op while it is off.
+hd_err_t hd_broker_web_start (hd_broker_t *self, char *errbuf, size_t errlen);
+void hd_broker_web_stop (hd_broker_t *self);
+//  Once a loop pass: publishes a snapshot when one is due (at most 4 a second).
+void hd_broker_web_tick (hd_broker_t *self, int64_t now);
+//  Milliseconds until a snapshot is due for passes that came too early (0: now); -1: none is.
+//  A bound for the loop's poll timeout, so the endpoint is never more than 250 ms behind.
+int64_t hd_broker_web_due_in (const hd_broker_t *self, int64_t now);
+//  A task of `fn` finished with `status`; its run time (-1: none, a broker-made result).
+void hd_broker_web_result (hd_broker_t *self, uint32_t fn, uint32_t status, int64_t elapsed_ms);
+void hd_broker_web_event (hd_broker_t *self, const char *type, const char *node,
+                          const char *state, const char *text);
+//  hd_broker_wait.c: tasks for a function no worker offered yet
+//  Queue a task whose function no worker has offered (hd_scheduler_submit said HD_ENOTFOUND)
+//  to wait for one, and tell the client (NOTICE) once per SUBMIT and function. HD_ENOTFOUND
+//  when the broker does not wait (--worker-wait 0); else as hd_scheduler_restore.
+hd_err_t hd_broker_wait_queue (hd_broker_t *self, const hd_submit_t *s, uint32_t client,
+                               void *payload, int64_t now, hd_job_t **job);
+//  Once a beat: waiting tasks whose wait is over end UNKNOWN_FN.
+void hd_broker_wait_expire (hd_broker_t *self, int64_t now);
 //  hd_broker_journal.c
 hd_err_t hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen);
 void hd_broker_journal_accept (hd_broker_t *self, const hd_job_t *job, const void *env,

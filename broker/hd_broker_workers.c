@@ -165,6 +165,7 @@ s_complete_one (hd_broker_t *self, hd_node_t *node, const void *env, size_t env_
     self->stats.completed++;
     if (r.status == HD_ST_OK || r.status == HD_ST_FAILED)
         hd_scheduler_observe_run (self->scheduler, job->fn, r.elapsed_ms);
+    hd_broker_web_result (self, job->fn, r.status, r.elapsed_ms);
     if (r.status != HD_ST_OK) {
         node->failed++;
         self->stats.failed++;

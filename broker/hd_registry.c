@@ -29,6 +29,7 @@ struct hd_registry {
     uint32_t nfns;
     char *fn_names[HD_MAX_FN_IDS];
     uint32_t providers[HD_MAX_FN_IDS];
+    bool offered[HD_MAX_FN_IDS];    //  some worker announced it since the registry was made
     uint32_t fn_table[S_FN_TABLE];  //  function id + 1; 0 is an empty slot
     uint64_t generation;            //  bumped by add and remove
     hd_node_t *changed;             //  nodes changed since taken, through changed_next
@@ -135,6 +136,20 @@ hd_registry_fn_providers (const hd_registry_t *self, uint32_t fn)
 {
     assert (self);
     return fn < self->nfns ? self->providers[fn] : 0;
+}
+
+uint32_t
+hd_registry_fn_count (const hd_registry_t *self)
+{
+    assert (self);
+    return self->nfns;
+}
+
+bool
+hd_registry_fn_offered (const hd_registry_t *self, uint32_t fn)
+{
+    assert (self);
+    return fn < self->nfns && self->offered[fn];
 }
 
 //  --- routing-id table ---------------------------------------------------------------------
@@ -259,6 +274,7 @@ s_providers_adjust (hd_registry_t *self, const hd_node_t *node, int delta)
         for (uint64_t bits = node->fnset[word]; bits; bits &= bits - 1) {
             uint32_t fn = word * 64 + (uint32_t) __builtin_ctzll (bits);
             self->providers[fn] = (uint32_t) ((int64_t) self->providers[fn] + delta);
+            self->offered[fn] |= delta > 0;
         }
 }
 

@@ -75,9 +75,14 @@ hd_err_t hd_registry_fn_intern (hd_registry_t *self, const char *name, uint32_t 
 hd_err_t hd_registry_fn_find (const hd_registry_t *self, const char *name, uint32_t *out);
 //  Name of an interned function (borrowed), NULL if out of range.
 const char *hd_registry_fn_name (const hd_registry_t *self, uint32_t fn);
+//  Functions interned so far: ids 0 .. count - 1.
+uint32_t hd_registry_fn_count (const hd_registry_t *self);
 //  Number of registered (READY or DRAINING) workers offering `fn` now (0 means "unknown
 //  function"); 0 for an id never interned.
 uint32_t hd_registry_fn_providers (const hd_registry_t *self, uint32_t fn);
+//  Whether some worker has announced `fn` since the registry was made (interning it for a
+//  task does not count): a function never offered is one no worker offers *yet*.
+bool hd_registry_fn_offered (const hd_registry_t *self, uint32_t fn);
 
 //  Register a worker from its HELLO (or re-register: same rid replaces the old entry's
 //  announcement: name, arch, slots, cores, capacity, tags, functions, state READY, last_seen; it

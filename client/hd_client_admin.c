@@ -72,6 +72,38 @@ hd_client_nodes (hd_client_t *self, hd_node_info_t **out, uint32_t *count)
 }
 
 hd_err_t
+hd_client_functions (hd_client_t *self, hd_function_info_t **out, uint32_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    hd_err_t rc = hd_client_flush (self);
+    if (rc == HD_OK)
+        rc = hd_client_fetch_functions (self);
+    if (rc != HD_OK)
+        return rc;
+    const hd_fninfo_t *src = self->fns;
+    hd_function_info_t *fns = calloc (self->nfns ? self->nfns : 1, sizeof *fns);
+    if (!fns)
+        return HD_ENOMEM;
+    for (uint32_t i = 0; i < self->nfns; i++) {
+        hd_function_info_t *d = &fns[i];
+        snprintf (d->name, sizeof d->name, "%s", src[i].name);
+        d->nodes = src[i].nodes;
+        size_t used = 0;
+        for (uint32_t k = 0; k < src[i].nnames; k++)
+            used += (size_t) snprintf (d->names + used, sizeof d->names - used, "%s%s",
+                                       k ? "," : "", src[i].names[k]);
+        d->queued = src[i].queued;
+        d->running = src[i].running;
+        d->done = src[i].done;
+        d->mean_ms = src[i].ms;
+    }
+    *out = fns;
+    *count = self->nfns;
+    return HD_OK;
+}
+
+hd_err_t
 hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms)
 {
     int64_t deadline = hd_client_now_us () + (int64_t) timeout_ms * 1000;

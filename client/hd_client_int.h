@@ -21,6 +21,8 @@
 typedef struct {
     uint32_t env_size, size;
     bool framed;
+    int64_t refused_us;  //  first BUSY/STORAGE refusal of this task (0: none): retries end
+                         //  config.retry_ms after it
     uint64_t align_;  //  what follows is 8-byte aligned (zmq_msg_t)
 } hd_kept_t;
 
@@ -60,6 +62,8 @@ struct hd_client {
     hd_queued_t *head, *tail;      //  results waiting for hd_client_next
     hd_reply_fn *handler;
     void *handler_arg;
+    hd_notice_fn *notice_fn;       //  NOTICE from the broker: tasks wait for a worker
+    void *notice_arg;
     //  hd_client_call waits for one id: its result lands here instead of the queue
     bool capturing;
     hd_id_t capture_id;
@@ -69,6 +73,9 @@ struct hd_client {
     void *nodes;                   //  hd_nodeinfo_t array from the last NODES_REPLY
     uint32_t nnodes;
     bool nodes_seen;
+    void *fns;                     //  hd_fninfo_t array from the last FUNCTIONS_REPLY
+    uint32_t nfns;
+    bool fns_seen;
     //  ADMIN sent and its answer (a REJECTED without id) not yet seen; then its code and reason
     bool admin_pending;
     uint32_t admin_code;
@@ -77,6 +84,7 @@ struct hd_client {
     char session[64];
     int64_t last_ping_us;
     uint64_t resubmitted;
+    uint64_t retried;              //  refusals (BUSY, STORAGE) answered by a later resend
     hd_idlist_t *acks;             //  ids of results received and not yet ACKed
     int64_t acks_since_us;         //  when the oldest of them came
     hd_buf_t ack_env;              //  their ACK envelope: sent from inside a submit too, so not
@@ -96,8 +104,10 @@ hd_err_t hd_client_ping (hd_client_t *self);
 //  Send the ACK for every result received so far (nothing when there is none).
 void hd_client_send_acks (hd_client_t *self);
 hd_err_t hd_client_fetch_nodes (hd_client_t *self);
+hd_err_t hd_client_fetch_functions (hd_client_t *self);
 //  Free what an in-flight entry keeps (the frames to resend until accepted).
 void hd_client_unkeep (hd_idval_t *val);
+//  hd_client_io.c: a refused task is resent this long after the broker's `retry` hint
 hd_err_t hd_client_wait_capture (hd_client_t *self, const hd_id_t *id, int64_t deadline_us);
 
 #endif

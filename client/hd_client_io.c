@@ -131,6 +131,31 @@ s_on_accepted (hd_client_t *self)
     }
 }
 
+#define S_RESUBMIT_US 3000000  //  a task not ACCEPTED by then is sent again (same id)
+
+//  BUSY or STORAGE with a retry hint, for a task whose copy is kept (not accepted yet): resend
+//  it after the hint (s_resubmit_one, at the next heartbeat past it) unless it has been refused
+//  for longer than config.retry_ms. True when it will be resent.
+static bool
+s_retry_later (hd_client_t *self, const hd_reject_t *r)
+{
+    if ((r->code != HD_ST_BUSY && r->code != HD_ST_STORAGE) || !r->retry_ms
+        || self->config.retry_ms < 0)
+        return false;
+    hd_idval_t *v = hd_idmap_get (self->inflight, &r->id);
+    hd_kept_t *kept = v ? v->keep : NULL;
+    int64_t now = hd_client_now_us ();
+    if (!kept)
+        return false;
+    if (!kept->refused_us)
+        kept->refused_us = now;
+    if (now - kept->refused_us > (int64_t) self->config.retry_ms * 1000)
+        return false;
+    v->t_us = now + (int64_t) r->retry_ms * 1000 - S_RESUBMIT_US;
+    self->retried++;
+    return true;
+}
+
 static uint32_t
 s_on_rejected (hd_client_t *self)
 {
@@ -138,6 +163,8 @@ s_on_rejected (hd_client_t *self)
     hd_idval_t v;
     if (hd_codec_decode_reject (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), &r)
         != HD_OK)
+        return 0;
+    if (r.has_id && s_retry_later (self, &r))
         return 0;
     if (r.has_id && hd_idmap_take (self->inflight, &r.id, &v))
         hd_client_unkeep (&v);
@@ -175,6 +202,31 @@ s_on_nodes (hd_client_t *self)
     self->nodes_seen = true;
 }
 
+static void
+s_on_notice (hd_client_t *self)
+{
+    hd_notice_t n;
+    if (hd_codec_decode_notice (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), &n)
+        != HD_OK)
+        return;
+    if (self->notice_fn)
+        self->notice_fn (self, n.fn, n.nodes, n.wait_ms, n.reason, self->notice_arg);
+    else
+        hd_debug ("%s", n.reason);
+}
+
+static void
+s_on_functions (hd_client_t *self)
+{
+    free (self->fns);
+    self->fns = NULL;
+    hd_fninfo_t *fns = NULL;
+    if (hd_codec_decode_functions (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1),
+                                   &fns, &self->nfns) == HD_OK)
+        self->fns = fns;
+    self->fns_seen = true;
+}
+
 static uint32_t
 s_on_message (hd_client_t *self)
 {
@@ -190,6 +242,8 @@ s_on_message (hd_client_t *self)
         case HD_CMD_PONG: self->pong = true; return 0;
         case HD_CMD_NODES_REPLY: s_on_nodes (self); return 0;
         case HD_CMD_ACCEPTED: s_on_accepted (self); return 0;
+        case HD_CMD_NOTICE: s_on_notice (self); return 0;
+        case HD_CMD_FUNCTIONS_REPLY: s_on_functions (self); return 0;
         default: return 0;
     }
 }
@@ -212,7 +266,6 @@ s_watch_monitor (hd_client_t *self)
 }
 
 #define S_PING_US 1000000      //  heartbeat while tasks are in flight
-#define S_RESUBMIT_US 3000000  //  a task not ACCEPTED by then is sent again (same id)
 
 typedef struct {
     hd_client_t *self;
@@ -367,6 +420,29 @@ hd_client_fetch_nodes (hd_client_t *self)
                  hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000, "NODES");
     if (rc == HD_OK && !self->nodes)
         return hd_client_fail (self, HD_EPROTO, "malformed NODES_REPLY from the broker");
+    return rc;
+}
+
+static bool
+s_fns_seen (hd_client_t *self)
+{
+    return self->fns_seen;
+}
+
+hd_err_t
+hd_client_fetch_functions (hd_client_t *self)
+{
+    self->fns_seen = false;
+    hd_err_t rc = hd_codec_encode_empty (&self->env);
+    if (rc == HD_OK)
+        rc = hd_client_send_env (self, HD_CMD_FUNCTIONS);
+    if (rc != HD_OK)
+        return rc;
+    rc = s_wait (self, s_fns_seen,
+                 hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000, "FUNCTIONS");
+    if (rc == HD_OK && !self->fns)
+        return hd_client_fail (self, HD_EPROTO, "malformed FUNCTIONS_REPLY from the broker (an "
+                               "older broker? it answers FUNCTIONS as an unknown command)");
     return rc;
 }
 

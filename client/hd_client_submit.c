@@ -172,10 +172,23 @@ hd_client_set_handler (hd_client_t *self, hd_reply_fn *fn, void *arg)
     self->handler_arg = arg;
 }
 
+void
+hd_client_set_notice_handler (hd_client_t *self, hd_notice_fn *fn, void *arg)
+{
+    self->notice_fn = fn;
+    self->notice_arg = arg;
+}
+
 uint32_t
 hd_client_in_flight (const hd_client_t *self)
 {
     return hd_idmap_size (self->inflight);
+}
+
+uint64_t
+hd_client_retried (const hd_client_t *self)
+{
+    return self->retried;
 }
 
 static void

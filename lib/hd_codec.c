@@ -350,11 +350,14 @@ s_cmd_is_known (uint8_t cmd)
     case HD_CMD_NODES:
     case HD_CMD_PING:
     case HD_CMD_ADMIN:
+    case HD_CMD_FUNCTIONS:
     case HD_CMD_ACCEPTED:
     case HD_CMD_REJECTED:
     case HD_CMD_RESULT:
     case HD_CMD_NODES_REPLY:
     case HD_CMD_PONG:
+    case HD_CMD_NOTICE:
+    case HD_CMD_FUNCTIONS_REPLY:
     case HD_CMD_HELLO:
     case HD_CMD_CREDIT:
     case HD_CMD_DONE:

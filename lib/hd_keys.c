@@ -4,12 +4,15 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "hd_log.h"
 
 static const char *s_roles[] = { "broker", "client", "worker", "admin" };
 #define S_NROLES 4
@@ -57,13 +60,30 @@ s_save_cert (zcert_t *cert, const char *dir, const char *role, char *errbuf, siz
     return s_save_cert_by (cert, dir, role, "heddle keys init", errbuf, errlen);
 }
 
+//  fopen with the file made 0644 (readable, writable by its owner only), whatever the umask:
+//  a group-writable allowlist is refused at start (hd_keys_check_mode).
+static FILE *
+s_open_allowlist (const char *path, int flags, const char *mode)
+{
+    int fd = open (path, flags | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if ((flags & O_TRUNC) && fstat (fd, &st) == 0 && (st.st_mode & 022))
+        fchmod (fd, 0644);
+    FILE *f = fdopen (fd, mode);
+    if (!f)
+        close (fd);
+    return f;
+}
+
 static hd_err_t
 s_write_allowlist (const char *dir, const char *file, zcert_t *cert, const char *role,
                    char *errbuf, size_t errlen)
 {
     char path[PATH_MAX];
     hd_keys_path (path, sizeof path, dir, file);
-    FILE *f = fopen (path, "w");
+    FILE *f = s_open_allowlist (path, O_WRONLY | O_CREAT | O_TRUNC, "w");
     if (!f) {
         snprintf (errbuf, errlen, "cannot write %s: %s", path, strerror (errno));
         return HD_EIO;
@@ -94,6 +114,12 @@ hd_keys_init_dir (const char *dir, bool force, char *errbuf, size_t errlen)
     }
     if (!force && s_dir_has_keys (dir)) {
         snprintf (errbuf, errlen, "%s already holds keys (use --force to replace them)", dir);
+        return HD_EIO;
+    }
+    //  It is about to hold secret keys: the broker, worker and client refuse a keys
+    //  directory that group or others can enter (hd_keys_check_mode).
+    if (chmod (dir, 0700) != 0) {
+        snprintf (errbuf, errlen, "cannot make %s private (chmod 700): %s", dir, strerror (errno));
         return HD_EIO;
     }
     static const char *lists[] = { NULL, "clients.keys", "workers.keys", "admins.keys" };
@@ -127,6 +153,45 @@ hd_keys_load_secret (const char *path, zcert_t **out, char *errbuf, size_t errle
     }
     *out = cert;
     return HD_OK;
+}
+
+hd_err_t
+hd_keys_check_mode (const char *path, hd_keys_kind_t kind, bool lax, char *errbuf, size_t errlen)
+{
+    static const struct {
+        mode_t bad;
+        const char *what, *fix;
+    } rules[] = {
+        [HD_KEYS_SECRET] = { 077, "a secret key must not be open to group or others", "600" },
+        [HD_KEYS_DIR] = { 077, "a directory of secret keys must not be open to group or others",
+                          "700" },
+        [HD_KEYS_ALLOWLIST] = { 022, "only its owner may write an allowlist", "go-w" },
+    };
+    struct stat st;
+    if (stat (path, &st) != 0 || !(st.st_mode & rules[kind].bad))
+        return HD_OK;
+    snprintf (errbuf, errlen, "%s has mode %04o: %s (fix: chmod %s %s%s)", path,
+              (unsigned) (st.st_mode & 07777), rules[kind].what, rules[kind].fix, path,
+              lax ? "; --insecure-key-perms: going on" : ", or start with --insecure-key-perms "
+                                                         "to accept it");
+    if (!lax)
+        return HD_ECRYPTO;
+    hd_warn ("%s", errbuf);
+    errbuf[0] = '\0';
+    return HD_OK;
+}
+
+hd_err_t
+hd_keys_load_secret_checked (const char *path, const char *dir, bool lax, zcert_t **out,
+                             char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    hd_err_t rc = dir ? hd_keys_check_mode (dir, HD_KEYS_DIR, lax, errbuf, errlen) : HD_OK;
+    if (rc == HD_OK)
+        rc = hd_keys_check_mode (path, HD_KEYS_SECRET, lax, errbuf, errlen);
+    if (rc == HD_OK)
+        rc = hd_keys_load_secret (path, out, errbuf, errlen);
+    return rc;
 }
 
 hd_err_t
@@ -202,7 +267,7 @@ hd_err_t
 hd_keys_append_allowlist (const char *path, const char *key, const char *comment, char *errbuf,
                           size_t errlen)
 {
-    FILE *f = fopen (path, "a+");
+    FILE *f = s_open_allowlist (path, O_RDWR | O_CREAT | O_APPEND, "a+");
     //  A last line without its newline would swallow the comment and break the file.
     bool newline = true;
     if (f && fseek (f, -1, SEEK_END) == 0)
@@ -219,23 +284,26 @@ hd_keys_append_allowlist (const char *path, const char *key, const char *comment
 }
 
 hd_err_t
-hd_keys_load_or_make (const char *dir, const char *name, zcert_t **out, bool *made, char *errbuf,
-                      size_t errlen)
+hd_keys_load_or_make (const char *dir, const char *name, bool lax, zcert_t **out, bool *made,
+                      char *errbuf, size_t errlen)
 {
     char path[PATH_MAX];
     hd_keys_path (path, sizeof path, dir, name);
     strncat (path, ".cert_secret", sizeof path - strlen (path) - 1);
     *made = false;
     if (access (path, F_OK) == 0)
-        return hd_keys_load_secret (path, out, errbuf, errlen);
+        return hd_keys_load_secret_checked (path, dir, lax, out, errbuf, errlen);
     if (mkdir (dir, 0700) != 0 && errno != EEXIST) {
         snprintf (errbuf, errlen, "cannot create state directory %s: %s", dir, strerror (errno));
         return HD_EIO;
     }
+    hd_err_t rc = hd_keys_check_mode (dir, HD_KEYS_DIR, lax, errbuf, errlen);
+    if (rc != HD_OK)
+        return rc;
     zcert_t *cert = zcert_new ();
     if (!cert)
         return HD_ENOMEM;
-    hd_err_t rc = s_save_cert_by (cert, dir, name, "heddle-worker (first start)", errbuf, errlen);
+    rc = s_save_cert_by (cert, dir, name, "heddle-worker (first start)", errbuf, errlen);
     zcert_destroy (&cert);
     //  Load back what was written, so that a file zcert cannot read fails now, not later.
     if (rc == HD_OK && (rc = hd_keys_load_secret (path, out, errbuf, errlen)) == HD_OK)

@@ -32,12 +32,15 @@ typedef enum {
     HD_CMD_NODES = 0x04,     //  {} admin: list nodes
     HD_CMD_PING = 0x05,      //  {} liveness
     HD_CMD_ADMIN = 0x06,     //  {op, node}: drain/resume (admin key)
+    HD_CMD_FUNCTIONS = 0x07, //  {}: list functions (hd_codec_nodes.h)
     //  broker -> client
     HD_CMD_ACCEPTED = 0x11,  //  {ids}
     HD_CMD_REJECTED = 0x12,  //  {id?, code, reason, retry?}
     HD_CMD_RESULT = 0x13,    //  ([env][payload])+  results
     HD_CMD_NODES_REPLY = 0x14,
-    HD_CMD_PONG = 0x15,
+    HD_CMD_PONG = 0x15,      //  {maxpay?}
+    HD_CMD_NOTICE = 0x16,    //  {fn, nodes, wait, reason}: tasks wait for a worker (hd_codec_nodes.h)
+    HD_CMD_FUNCTIONS_REPLY = 0x17,
     //  worker -> broker ("workers" socket)
     HD_CMD_HELLO = 0x21,     //  {name, slots, cores, arch, fns, tags, score?}
     HD_CMD_CREDIT = 0x22,    //  {n}: n more free slots

@@ -23,6 +23,8 @@ int hd_cmd_nodes (hd_cli_common_t *common, int argc, char **argv);
 //  heddle nodes pending | approve ID | reject ID: worker enrollment (admin key). argv[0] is
 //  the action.
 int hd_cmd_nodes_enroll (hd_cli_common_t *common, int argc, char **argv);
+//  heddle functions: the functions offered, the nodes offering each, queued and running tasks.
+int hd_cmd_functions (hd_cli_common_t *common, int argc, char **argv);
 //  heddle top: the nodes, the cluster's rate and its events, redrawn live.
 int hd_cmd_top (hd_cli_common_t *common, int argc, char **argv);
 //  heddle drain NODE / heddle resume NODE: stop or restart giving a node tasks (admin key).

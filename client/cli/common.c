@@ -187,6 +187,9 @@ hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char 
     case HD_OPT_INSECURE:
         self->insecure = true;
         return HD_CLI_OPT_TAKEN;
+    case HD_OPT_INSECURE_KEY_PERMS:
+        self->insecure_key_perms = true;
+        return HD_CLI_OPT_TAKEN;
     case HD_OPT_CERT:
         return s_string_option (&self->cert_path, cmd, "--cert", arg);
     case HD_OPT_CONFIG:
@@ -313,6 +316,8 @@ hd_cli_connect_help (FILE *out)
         "                          admin.cert_secret when it exists, as does every command\n"
         "                          when KEYS has no client.cert_secret)\n"
         "      --insecure          plain TCP, no CURVE: only for a broker run with --insecure\n"
+        "      --insecure-key-perms  use a secret key open to group or others (a warning;\n"
+        "                          refused otherwise: chmod 600 the file, 700 its directory)\n"
         "      --connect-timeout MS  how long the broker may take to answer (default %u)\n"
         "      --workers N         embedded cluster: workers (default: online cores)\n"
         "      --slots N           embedded cluster: slots per worker (default 1; 0: one\n"
@@ -404,7 +409,26 @@ hd_cli_client_config (const hd_cli_common_t *self, hd_client_config_t *out)
                                   .keys_dir = self->insecure ? NULL : self->keys_dir,
                                   .cert_path = self->insecure ? NULL : self->cert_path,
                                   .insecure = self->insecure,
+                                  .insecure_key_perms = self->insecure_key_perms,
                                   .timeout_ms = self->connect_timeout_ms };
+}
+
+//  The broker queued tasks for a function no worker offers yet: say so once per function,
+//  instead of letting the user wonder why nothing happens.
+static void
+s_on_notice (hd_client_t *client, const char *fn, uint32_t nodes, uint32_t wait_ms,
+             const char *text, void *arg)
+{
+    (void) client, (void) nodes, (void) arg;
+    static char said[16][64];
+    static uint32_t nsaid;
+    for (uint32_t i = 0; i < nsaid; i++)
+        if (strcmp (said[i], fn) == 0)
+            return;
+    if (nsaid < 16)
+        snprintf (said[nsaid++], sizeof said[0], "%s", fn);
+    fprintf (stderr, "heddle: %s; its tasks fail with 'unknown function' if none joins within "
+             "%.0f s\n", text, wait_ms / 1000.0);
 }
 
 int
@@ -415,6 +439,8 @@ hd_cli_connect (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *con
                             : s_start_embedded (self, window, conn);
     if (code != HD_CLI_EXIT_OK)
         hd_cli_disconnect (conn);
+    else
+        hd_client_set_notice_handler (conn->client, s_on_notice, NULL);
     return code;
 }
 

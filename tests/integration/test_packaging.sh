@@ -47,6 +47,12 @@ found=$(cd / && PYTHONPATH="$tmp/root/usr/lib/python3/dist-packages" PYTHONDONTW
 step "systemd-analyze verify"
 units=("$tmp/root/usr/lib/systemd/system/heddle-broker.service"
        "$tmp/root/usr/lib/systemd/system/heddle-worker.service")
+# Each connection costs a file: a unit without LimitNOFILE leaves the broker 1024 (issue 11).
+for u in "${units[@]}"; do
+    grep -q '^LimitNOFILE=[0-9]' "$u" || fail "$(basename "$u") sets no LimitNOFILE"
+    grep -q '^StateDirectoryMode=0700$' "$u" ||
+        fail "$(basename "$u"): the state directory may hold a secret key: StateDirectoryMode=0700"
+done
 grep -q "^ExecStart=$tmp/root/usr/bin/heddle-broker " "${units[0]}" ||
     fail "the broker unit does not run the installed program: $(grep ExecStart "${units[0]}")"
 out=$(systemd-analyze verify "${units[@]}" 2>&1) || fail "systemd-analyze verify: $out"

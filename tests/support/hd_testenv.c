@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,9 +65,41 @@ hd_testenv_spawn (hd_testenv_t *env, const char *const *argv, int *out_fd)
     return hd_testenv_spawn_fd (env, argv, out_fd, false);
 }
 
+//  fork + setrlimit + exec: posix_spawn cannot set a limit in the child only. The child calls
+//  async-signal-safe functions only.
+static pid_t
+s_spawn_limited (unsigned long nofile, const char *const *argv, int out, int unused, int to)
+{
+    pid_t pid = fork ();
+    if (pid != 0)
+        return pid;
+    struct rlimit rl = { nofile, nofile };
+    if (out >= 0 && (dup2 (out, to) < 0 || close (unused) != 0))
+        _exit (126);
+    if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
+        _exit (126);
+    execve (argv[0], (char *const *) argv, environ);
+    _exit (127);
+}
+
 pid_t
 hd_testenv_spawn_fd (hd_testenv_t *env, const char *const *argv, int *out_fd, bool from_stderr)
 {
+    if (env->nofile) {
+        int pipefd[2] = { -1, -1 };
+        if (out_fd && pipe (pipefd) != 0)
+            fail_msg ("pipe: %s", strerror (errno));
+        pid_t pid = s_spawn_limited (env->nofile, argv, pipefd[1], pipefd[0], from_stderr ? 2 : 1);
+        if (pid < 0)
+            fail_msg ("cannot start %s: %s", argv[0], strerror (errno));
+        if (out_fd) {
+            close (pipefd[1]);
+            *out_fd = pipefd[0];
+        }
+        if (env->nprocs < HD_TESTENV_MAX_PROCS)
+            env->pids[env->nprocs++] = pid;
+        return pid;
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init (&fa);
     int pipefd[2] = { -1, -1 };
@@ -147,6 +180,9 @@ hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
     if (sscanf (line, "clients=%127s workers=%127s metrics=%127s events=%127s", env->clients_ep,
                 env->workers_ep, env->metrics_ep, env->events_ep) != 4)
         fail_msg ("unexpected broker line: %s", line);
+    const char *http = strstr (line, " http=");
+    snprintf (env->http_ep, sizeof env->http_ep, "%s", http ? http + 6 : "none");
+    env->http_ep[strcspn (env->http_ep, " \n")] = 0;
 }
 
 pid_t

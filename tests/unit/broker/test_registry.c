@@ -236,6 +236,24 @@ test_registry_counts_providers (void **state)
     assert_int_equal (hd_registry_fn_providers (registry, s_fn (registry, "sum")), 0);
 }
 
+//  Offered: announced by some worker since the registry was made, even if it left since;
+//  interning the name for a task does not count.
+static void
+test_registry_remembers_functions_offered (void **state)
+{
+    hd_registry_t *registry = *state;
+    uint32_t typo;
+    assert_int_equal (hd_registry_fn_intern (registry, "sha265", &typo), HD_OK);
+    assert_false (hd_registry_fn_offered (registry, typo));
+    hd_hello_t hello = s_hello ("a", 1, "echo", NULL);
+    hd_node_t *a = s_add (registry, "rid-a", &hello);
+    assert_true (hd_registry_fn_offered (registry, s_fn (registry, "echo")));
+    hd_registry_remove (registry, a);
+    assert_true (hd_registry_fn_offered (registry, s_fn (registry, "echo")));
+    assert_false (hd_registry_fn_offered (registry, typo));
+    assert_false (hd_registry_fn_offered (registry, 999));
+}
+
 static void
 test_registry_readd_does_not_double_count_providers (void **state)
 {
@@ -373,6 +391,7 @@ main (void)
         S_TEST (test_registry_add_full_when_functions_exhausted),
         S_TEST (test_registry_counts_providers),
         S_TEST (test_registry_readd_does_not_double_count_providers),
+        S_TEST (test_registry_remembers_functions_offered),
         S_TEST (test_registry_capacity_is_score_else_slots),
         S_TEST (test_registry_draining_toggles_state),
         S_TEST (test_registry_hello_ends_draining),
