@@ -29,7 +29,7 @@ STATUS = {name: code for code, name in enumerate(_proto.STATUS_NAMES)}
 
 
 def connect(broker=None, keys=None, *, cert=None, insecure=None, session=None, pack=True,
-            connect_timeout=5.0, workers=1, slots=None):
+            connect_timeout=5.0, retry_busy=60.0, adopt=(), workers=1, slots=None):
     """Connect to a broker and return a Client.
 
     broker: tcp://host:port, host:port or host (port 7700); default $HEDDLE_BROKER, else the
@@ -41,27 +41,31 @@ def connect(broker=None, keys=None, *, cert=None, insecure=None, session=None, p
     (default KEYS/client.cert_secret, or KEYS/admin.cert_secret when it is the only one).
     insecure: plain TCP, for a broker run with --insecure. session: a name to resume (results
     of a named session wait at the broker for the next connect with the same name). pack:
-    send SUBMITs in the packed form (faster; the broker then packs RESULTs too).
+    send SUBMITs in the packed form (faster; the broker then packs RESULTs too). retry_busy:
+    a task refused BUSY or STORAGE is sent again after the broker's hint for up to this many
+    seconds (0: the refusal is its result at once). adopt: with session, the ids of tasks
+    submitted before a restart whose results this process wants: client.adopted maps each to
+    its Future.
     """
+    opts = dict(session=session, pack=pack, connect_timeout=connect_timeout,
+                retry_busy=retry_busy, adopt=adopt)
     s = _keys.client_settings(broker, keys, cert, insecure)
     if s["broker"] is None:
         cluster = Cluster(workers=workers, slots=slots)
         try:
-            client = _connect_to(cluster.clients, cluster.keys, None, False, session, pack,
-                                 connect_timeout, cluster)
+            client = _connect_to(cluster.clients, cluster.keys, None, False, cluster, opts)
             _wait_workers(client, workers, 10.0)
         except BaseException:
             cluster.stop()
             raise
         return client
     return _connect_to(_keys.endpoint(s["broker"], 7700), s["keys"], s["cert"], s["insecure"],
-                       session, pack, connect_timeout, None)
+                       None, opts)
 
 
-def _connect_to(endpoint, keys_dir, cert, insecure, session, pack, timeout, cluster):
+def _connect_to(endpoint, keys_dir, cert, insecure, cluster, opts):
     if insecure or not endpoint.startswith("tcp://"):
-        return Client(endpoint, insecure=True, session=session, pack=pack,
-                      connect_timeout=timeout, cluster=cluster)
+        return Client(endpoint, insecure=True, cluster=cluster, **opts)
     if not keys_dir and not cert:
         raise ConnectError("connecting to %s: no key directory (give keys=DIR or set "
                            "HEDDLE_KEYS; make one with 'heddle keys init'), or insecure=True "
@@ -75,8 +79,7 @@ def _connect_to(endpoint, keys_dir, cert, insecure, session, pack, timeout, clus
     except _keys.KeyError_ as e:
         raise ConnectError("connecting to %s: %s (give keys=DIR made by 'heddle keys init', or "
                            "insecure=True for a broker run with --insecure)" % (endpoint, e))
-    return Client(endpoint, cert=pair, server_key=server, session=session, pack=pack,
-                  connect_timeout=timeout, cluster=cluster)
+    return Client(endpoint, cert=pair, server_key=server, cluster=cluster, **opts)
 
 
 def _wait_workers(client, count, timeout):

@@ -322,7 +322,7 @@ class Client:
     call() and map() may be used from any number of threads."""
 
     def __init__(self, endpoint, *, cert=None, server_key=None, insecure=False, session=None,
-                 pack=True, connect_timeout=5.0, cluster=None):
+                 pack=True, connect_timeout=5.0, cluster=None, retry_busy=60.0, adopt=()):
         self.endpoint = endpoint
         self.cluster = cluster
         self.pack = bool(pack)
@@ -338,7 +338,13 @@ class Client:
         self._thread = None
         self._templates = {}
         self._tlock = threading.Lock()
-        self.stats = {"submitted": 0, "results": 0, "resubmitted": 0, "duplicates": 0}
+        self.retry_busy = float(retry_busy or 0)
+        self.notices = collections.deque(maxlen=100)
+        self.stats = {"submitted": 0, "results": 0, "resubmitted": 0, "duplicates": 0,
+                      "retried": 0}
+        # Resuming a named session: the tasks whose results this process still expects are
+        # known before anything is read, so a result kept by the broker reaches its future.
+        self.adopted = {bytes(t): Future(self, bytes(t), "") for t in adopt}
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 100000)
@@ -401,9 +407,12 @@ class Client:
         return reply.get("nodes", [])
 
     def functions(self, timeout=5.0):
-        """Functions the cluster offers, as {name: [node, ...]}, when the broker answers the
-        FUNCTIONS query; None when it does not."""
-        return None
+        """The broker's list of functions (FUNCTIONS): one dict per function some worker
+        offered since the broker started or with tasks queued or running: name, nodes (how many
+        offer it), names (the first 16), queued, running, done, ms (mean run time), sorted by
+        name."""
+        reply = self._request("F", None, timeout, "FUNCTIONS")
+        return sorted(reply.get("fns", []), key=lambda f: f.get("name", ""))
 
     def ping(self, timeout=5.0):
         """Round trip to the broker (PING/PONG); raises ConnectError when it does not answer."""
@@ -510,7 +519,8 @@ class _IO:
         self.acks_since = 0.0
         self.last_ping = 0.0
         self.backlog = collections.deque()
-        self.waiters = {"P": [], "N": [], "A": []}
+        self.waiters = {"P": [], "N": [], "A": [], "F": []}
+        self.inflight.update(client.adopted)
         self.stop = False
         self.touched = set()
 
@@ -612,6 +622,9 @@ class _IO:
         elif kind == "N":
             self.waiters["N"].append(arg[1])
             self._send([P.HEADERS[P.NODES], P.pack({})])
+        elif kind == "F":
+            self.waiters["F"].append(arg[1])
+            self._send([P.HEADERS[P.FUNCTIONS], P.pack({})])
         elif kind == "A":
             (op, node), box = arg
             self.waiters["A"].append(box)
@@ -668,9 +681,13 @@ class _IO:
                 self._on_rejected(frames[1])
             elif cmd == P.PONG:
                 self._answer("P", None)
-            elif cmd == P.NODES_REPLY:
-                env = msgpack.unpackb(frames[1], raw=False) if frames[1] else {}
-                self._answer("N", env if isinstance(env, dict) else {})
+            elif cmd == P.NODES_REPLY or cmd == P.FUNCTIONS_REPLY:
+                env = P.unpack_env(frames[1]) or {}
+                self._answer("N" if cmd == P.NODES_REPLY else "F", env)
+            elif cmd == P.NOTICE:
+                env = P.unpack_env(frames[1]) or {}
+                self.c.notices.append(env)
+                log.info("broker: %s", env.get("reason") or env)
         touched = self.touched
         if touched:
             for stream in touched:
@@ -727,6 +744,8 @@ class _IO:
         reason = env.get("reason", "")
         tid = env.get("id")
         if tid is not None:
+            if self._retry_later(tid, code, env.get("retry", 0)):
+                return
             sink = self.inflight.pop(tid, None)
             self.unaccepted.pop(tid, None)
             if sink is not None:
@@ -740,6 +759,23 @@ class _IO:
             for kind in ("P", "N"):
                 while self.waiters[kind]:
                     self._answer(kind, None, errors.VersionMismatch(reason))
+
+    def _retry_later(self, tid, code, retry_ms):
+        """A task refused BUSY or STORAGE with a retry hint is sent again (same id) after that
+        long, for up to retry_busy seconds after its first refusal (as the C library does)."""
+        if code not in (P.BUSY, P.STORAGE) or not retry_ms or not self.c.retry_busy:
+            return False
+        entry = self.unaccepted.get(tid)
+        if entry is None or tid not in self.inflight:
+            return False
+        now = time.monotonic()
+        if len(entry) < 4:
+            entry.append(now)
+        elif now - entry[3] > self.c.retry_busy:
+            return False
+        entry[2] = now + retry_ms / 1000.0 - RESUBMIT_AFTER  # the resubmit timer sends it
+        self.c.stats["retried"] += 1
+        return True
 
     def _on_monitor(self):
         try:

@@ -29,8 +29,10 @@ def make_cluster(workers=1, slots=2, **kw):
 
 @pytest.fixture(scope="session")
 def cluster():
-    """One broker (heartbeat 200 ms, max payload 200000) and one C worker with 2 slots."""
-    c = make_cluster(broker_args=["--heartbeat", "200", "--max-payload", "200000"])
+    """One broker (heartbeat 200 ms, max payload 200000, no waiting for workers: an unknown
+    function is refused at once) and one C worker with 2 slots."""
+    c = make_cluster(broker_args=["--heartbeat", "200", "--max-payload", "200000",
+                                  "--worker-wait", "0"])
     with c.client() as h:
         heddle._wait_workers(h, 1, 10)
     yield c

@@ -80,6 +80,12 @@ def test_thread_safe_submit(client):
         assert out[k] == [b"%d-%d" % (k, i) for i in range(300)]
 
 
+def test_functions(client):
+    fns = {f["name"]: f for f in client.functions()}
+    assert {"echo", "sha256", "sleep"} <= set(fns)
+    assert fns["echo"]["nodes"] == 1 and fns["echo"]["names"] == ["local-1"]
+
+
 def test_nodes(client):
     nodes = client.nodes()
     assert [n["name"] for n in nodes] == ["local-1"]
@@ -203,7 +209,7 @@ def test_busy_and_lost():
     """BUSY past --max-client-tasks; LOST when the only worker dies running a task."""
     c = make_cluster(slots=1, broker_args=["--heartbeat", "100", "--max-client-tasks", "3"])
     try:
-        with c.client() as h:
+        with c.client(retry_busy=0) as h:
             heddle._wait_workers(h, 1, 10)
             futs = [h.submit("sleep", b"10000", attempts=1) for _ in range(5)]
             deadline = time.monotonic() + 10
@@ -223,7 +229,7 @@ def test_busy_and_lost():
 
 def test_connect_errors(cluster, tmp_path):
     with pytest.raises(heddle.ConnectError, match="no key directory"):
-        heddle._connect_to(cluster.clients, None, None, False, None, True, 1, None)
+        heddle._connect_to(cluster.clients, None, None, False, None, {})
     other = tmp_path / "keys"
     subprocess.run([cluster.bin_dir + "/heddle", "keys", "init", str(other)], check=True,
                    stdout=subprocess.DEVNULL)
@@ -239,6 +245,23 @@ def test_closed_client_fails_its_futures(cluster):
         fut.result(5)
     with pytest.raises(heddle.Closed):
         h.submit("echo", b"")
+
+
+def test_busy_is_retried_and_waiting_for_a_worker():
+    """A task refused BUSY is sent again after the broker's hint (retry_busy); a task for a
+    function no worker offers yet waits (NOTICE), then ends UNKNOWN_FN."""
+    c = make_cluster(slots=1, broker_args=["--heartbeat", "100", "--max-client-tasks", "2"])
+    try:
+        with c.client() as h:
+            heddle._wait_workers(h, 1, 10)
+            futs = [h.submit("sleep", b"300") for _ in range(4)]
+            assert [f.result(30) for f in futs] == [b"300"] * 4
+            assert h.stats["retried"] >= 2
+            with pytest.raises(heddle.UnknownFunction):
+                h.call("not-offered", b"", timeout=0.3)
+            assert h.notices and h.notices[0]["fn"] == "not-offered"
+    finally:
+        c.stop()
 
 
 def test_broker_restart_mid_job():
