@@ -300,9 +300,11 @@ hd_codec_encode_admin (hd_buf_t *buf, const hd_admin_t *msg)
     hd_buf_reset (buf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 2);
+    msgpack_pack_map (&pk, 2 + (msg->grant[0] != 0));
     s_kv_str (&pk, "op", msg->op);
     s_kv_str (&pk, "node", msg->node);
+    if (msg->grant[0])
+        s_kv_str (&pk, "grant", msg->grant);
     return buf->size ? HD_OK : HD_ENOMEM;
 }
 
@@ -312,6 +314,7 @@ s_admin_pair (const msgpack_object_kv *kv, void *arg)
     hd_admin_t *a = arg;
     if (s_key_is (kv, "op")) return s_str (&kv->val, a->op, sizeof a->op);
     if (s_key_is (kv, "node")) return s_str (&kv->val, a->node, sizeof a->node);
+    if (s_key_is (kv, "grant")) return s_str (&kv->val, a->grant, sizeof a->grant);
     return true;
 }
 
@@ -557,4 +560,33 @@ hd_codec_decode_functions (const void *data, size_t size, hd_fninfo_t **out, uin
         return ctx.rc == HD_ETOOBIG ? HD_ETOOBIG : rc;
     }
     return HD_OK;
+}
+
+//  --- PONG -------------------------------------------------------------------------------------
+
+hd_err_t
+hd_codec_encode_pong (hd_buf_t *buf, uint32_t maxpay)
+{
+    hd_buf_reset (buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, s_write);
+    msgpack_pack_map (&pk, 1);
+    s_kv_uint (&pk, "maxpay", maxpay);
+    return buf->size ? HD_OK : HD_ENOMEM;
+}
+
+static bool
+s_pong_pair (const msgpack_object_kv *kv, void *arg)
+{
+    return !s_key_is (kv, "maxpay") || s_u32 (&kv->val, arg);
+}
+
+hd_err_t
+hd_codec_decode_pong (const void *data, size_t size, uint32_t *maxpay)
+{
+    *maxpay = 0;
+    hd_err_t rc = s_each_pair (data, size, s_pong_pair, maxpay);
+    if (rc != HD_OK)
+        *maxpay = 0;
+    return rc;
 }

@@ -42,9 +42,12 @@ typedef struct {
 } hd_nodeinfo_t;
 
 //  ADMIN {op: "drain" | "resume", node: name}; answered with REJECTED whose code is 0 on success.
+//  approve may carry grant: the payload secret sealed to the approved worker's key (Z85, for
+//  sealed payloads); op "grant" gives one to an already approved worker key (node: the key).
 typedef struct {
     char op[16];
     char node[HD_MAX_NAME + 1];
+    char grant[HD_GRANT_TEXT];  //  "" none
 } hd_admin_t;
 
 //  EVENT on the broker's events PUB socket: frames [header 'H' 'D' 1 HD_CMD_EVENT][envelope].
@@ -66,6 +69,11 @@ hd_err_t hd_codec_decode_nodes (const void *data, size_t size, hd_nodeinfo_t **o
 
 hd_err_t hd_codec_encode_admin (hd_buf_t *buf, const hd_admin_t *msg);
 hd_err_t hd_codec_decode_admin (const void *data, size_t size, hd_admin_t *out);
+//  PONG {maxpay} (broker -> client): the largest payload the broker accepts, bytes. Decoding
+//  accepts any map (an older broker sends {}): *maxpay is then 0, unknown.
+hd_err_t hd_codec_encode_pong (hd_buf_t *buf, uint32_t maxpay);
+hd_err_t hd_codec_decode_pong (const void *data, size_t size, uint32_t *maxpay);
+
 //  NOTICE {fn, nodes, wait, reason} (broker -> client): tasks of this SUBMIT wait for a worker
 //  that offers `fn` (none of the `nodes` connected does), at most `wait` ms, then UNKNOWN_FN.
 typedef struct {
