@@ -319,6 +319,8 @@ hd_broker_web_tick (hd_broker_t *self, int64_t now)
         web->next_sample_ms = now + HD_SNAP_SAMPLE_MS;
     }
     s_fill (self, web->back, now);
-    if (!hd_http_publish (web->http, &web->back))
-        web->next_publish_ms = now + 10;  //  a request is reading the last one: soon again
+    if (!hd_http_publish (web->http, &web->back)) {
+        web->next_publish_ms = now + 10;  //  a request is reading the last one: soon again,
+        web->dirty = true;                //  even if the loop has nothing else to do
+    }
 }
