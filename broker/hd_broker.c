@@ -3,6 +3,7 @@
     by the pure scheduler and registry modules. The broker decodes headers and envelopes only:
     payload frames move from client to job to worker untouched.  */
 #include "hd_broker_int.h"
+#include "hd_grants.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -91,6 +92,8 @@ s_load_keys (hd_broker_t *self, char *errbuf, size_t errlen)
     hd_keys_path (self->workers_keys, sizeof self->workers_keys, dir, "workers.keys");
     if (rc == HD_OK)
         hd_auth_set_enroll (self->auth, self->workers_keys, self->config.auto_approve);
+    if (rc == HD_OK)
+        rc = hd_broker_grants_open (self, errbuf, errlen);
     return rc;
 }
 
@@ -259,6 +262,7 @@ hd_broker_destroy (hd_broker_t **self_p)
         free (o);
     }
     hd_registry_destroy (&self->registry);
+    hd_grants_destroy (&self->grants);
     hd_frames_fini (&self->in);
     hd_buf_fini (&self->env);
     hd_buf_fini (&self->pack);

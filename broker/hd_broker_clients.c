@@ -3,6 +3,7 @@
 #include "hd_broker_int.h"
 
 #include "hd_log.h"
+#include "hd_seal.h"
 #include "hd_transport.h"
 
 #define S_BURST 256
@@ -142,6 +143,32 @@ s_resubmitted (hd_broker_t *self, hd_job_t *job, uint32_t client, int64_t now)
         hd_broker_send_results (self, client, &job, 1, now);
 }
 
+//  A sealed task no node can take because none holds its payload key (the seal- tag): say so,
+//  with what fixes it. false when the task is unsatisfiable for another reason too.
+static bool
+s_reject_unkeyed (hd_broker_t *self, const hd_submit_t *s)
+{
+    hd_submit_t t = *s;
+    const char *tag = NULL;
+    t.ntags = 0;
+    for (uint32_t i = 0; i < s->ntags; i++) {
+        if (strncmp (s->tags[i], HD_SEAL_TAG_PREFIX, strlen (HD_SEAL_TAG_PREFIX)) == 0)
+            tag = s->tags[i];
+        else
+            memcpy (t.tags[t.ntags++], s->tags[i], sizeof t.tags[0]);
+    }
+    char why[HD_MAX_ERROR + 1];
+    if (!tag || !hd_broker_satisfiable (self, &t, why, sizeof why))
+        return false;
+    hd_broker_reject (self, &s->id, HD_ST_UNSATISFIABLE, 0,
+                      "no worker offering '%s' holds the payload key this task is sealed to (%s): "
+                      "approve workers with `heddle nodes approve` using keys that hold "
+                      "payload.cert_secret (it is granted to them), or copy that file to their "
+                      "keys directory; --plain-payloads sends tasks unsealed",
+                      s->fn, tag);
+    return true;
+}
+
 //  Queue one task: its envelope, and its payload as a frame (taken, `frame`) or as bytes inside
 //  a packed frame (copied, `data`/`size`). On success its id joins the ACCEPTED list.
 static void
@@ -161,14 +188,18 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
     }
     char why[HD_MAX_ERROR + 1];
     if (!hd_broker_satisfiable (self, &s, why, sizeof why)) {
+        if (s.seal && s_reject_unkeyed (self, &s))
+            return;
         hd_broker_reject (self, &s.id, HD_ST_UNSATISFIABLE, 0, "%s", why);
         return;
     }
     if (frame)
         size = zmq_msg_size (frame);
-    if (size > self->config.max_payload) {
+    //  The limit is on what the user sent: a sealed payload carries a fixed overhead on top.
+    size_t user_size = s.seal && size >= HD_SEAL_TASK_OVERHEAD ? size - HD_SEAL_TASK_OVERHEAD : size;
+    if (user_size > self->config.max_payload) {
         hd_broker_reject (self, &s.id, HD_ST_TOO_LARGE, 0, "payload of %zu bytes is over the broker's "
-                  "limit of %u bytes", size, self->config.max_payload);
+                  "limit of %u bytes", user_size, self->config.max_payload);
         return;
     }
     hd_bclient_t *c = &self->client_tab[client];
@@ -179,6 +210,7 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
         return;
     }
     hd_payload_t *payload = frame ? hd_payload_take (frame) : hd_payload_from (data, size);
+    HD_PAYLOAD_TEST_HOOK (payload, 'T');
     if (!payload) {
         hd_broker_reject (self, &s.id, HD_ST_BUSY, 1000, "broker out of memory");
         return;

@@ -47,6 +47,7 @@ typedef struct {
     hd_job_t **jobs;
     uint32_t count, cap;
     bool listed;
+    char key[41];  //  the worker key its HELLO came with (ZAP User-Id); "" insecure
 } hd_nodeout_t;
 
 //  A task accepted in this pass, answered ACCEPTED once the journal commit covers it.
@@ -79,6 +80,8 @@ struct hd_broker {
     char workers_keys[4096];       //  KEYS_DIR/workers.keys: approvals are appended here
     zcert_t *cert;
     char fingerprint[HD_FINGERPRINT_TEXT];  //  of the public key; "" insecure
+    struct hd_grants *grants;      //  payload-key grants relayed to workers (sealed payloads)
+    char grants_path[4096];        //  KEYS_DIR/payload.grants; "" none
     hd_discovery_t *beacon;        //  the discovery beacon's actor; NULL when off
     char clients_ep[256], workers_ep[256], metrics_ep[256], events_ep[256];
     uint32_t metrics_port;
@@ -155,6 +158,15 @@ bool hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s, char *why, 
 //  REJECTED {id?, code, reason} to the sender of the current message.
 void hd_broker_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
                        const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+//  hd_broker_grants.c: payload-key grants (sealed payloads). Open: load KEYS/payload.grants.
+hd_err_t hd_broker_grants_open (hd_broker_t *self, char *errbuf, size_t errlen);
+//  Fill w's grants for the key that sent the current message (a HELLO) and remember that key
+//  as the node's.
+void hd_broker_grants_welcome (hd_broker_t *self, hd_node_t *node, hd_welcome_t *w);
+//  Keep (and save) a grant for worker `key`, and send it to that worker if connected.
+hd_err_t hd_broker_grants_add (hd_broker_t *self, const char *key, const char *grant,
+                               char *errbuf, size_t errlen);
+void hd_broker_admin_grant (hd_broker_t *self, const hd_admin_t *a);
 //  hd_broker_web.c: the web endpoint; every hook is a no-op while it is off.
 hd_err_t hd_broker_web_start (hd_broker_t *self, char *errbuf, size_t errlen);
 void hd_broker_web_stop (hd_broker_t *self);

@@ -358,7 +358,7 @@ s_emit_job (hd_job_t *job, void *arg)
 {
     hd_broker_t *self = arg;
     hd_submit_t s = { .id = job->id, .priority = job->priority, .timeout_ms = job->timeout_ms,
-                      .max_attempts = job->max_attempts };
+                      .max_attempts = job->max_attempts, .seal = job->seal };
     snprintf (s.fn, sizeof s.fn, "%s", hd_registry_fn_name (self->registry, job->fn));
     if (job->reqs) {
         s.min_mem_mb = job->reqs->min_mem_mb;

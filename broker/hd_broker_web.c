@@ -223,6 +223,21 @@ s_fill_history (hd_web_t *web, hd_snapshot_t *s)
     s->nseries = web->nseries;
 }
 
+#define S_SESSION_IDLE_MS 30000
+
+//  Client sessions in use: holding tasks or results, or heard from lately (the table itself
+//  keeps every client seen since start).
+static uint32_t
+s_sessions (const hd_broker_t *self, int64_t now)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < self->nclients; i++) {
+        const hd_bclient_t *c = &self->client_tab[i];
+        n += c->held || now - c->last_seen_ms < S_SESSION_IDLE_MS;
+    }
+    return n;
+}
+
 static void
 s_fill_counts (hd_broker_t *self, hd_snapshot_t *s)
 {
@@ -249,7 +264,7 @@ s_fill_counts (hd_broker_t *self, hd_snapshot_t *s)
     c->handshakes_admitted = self->auth ? hd_auth_admitted (self->auth) : 0;
     c->queued = hd_scheduler_queued (self->scheduler);
     c->running = hd_scheduler_leased (self->scheduler);
-    c->sessions = self->nclients;
+    c->sessions = s_sessions (self, hd_broker_now ());
     c->connections = self->conns ? hd_conns_count (self->conns) : 0;
     c->connections_refused = self->conns ? hd_conns_refused (self->conns) : 0;
     static const char *modes[] = { "none", "batch", "sync" };

@@ -17,7 +17,8 @@
 
 #include "hd_log.h"
 
-#define S_MAX_CONNECTIONS 32
+#define S_MAX_CONNECTIONS 32  //  at once; a scraper and a few dashboards need a handful
+#define S_MAX_PER_PEER 8      //  so one LAN host cannot take every slot
 #define S_TIMEOUT_S 10
 
 struct hd_http {
@@ -244,12 +245,14 @@ hd_http_start (hd_http_t **out, const char *listen, const char *token, char *err
         return HD_ENOMEM;
     snprintf (self->token, sizeof self->token, "%s", token ? token : "");
     pthread_mutex_init (&self->lock, NULL);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
                      (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
-    self->daemon = MHD_start_daemon (
-        flags, 0, NULL, NULL, s_handle, self, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned) S_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned) S_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER, s_log, NULL, MHD_OPTION_END);
+    self->daemon = MHD_start_daemon (flags, 0, NULL, NULL, s_handle, self, MHD_OPTION_SOCK_ADDR,
+                                     (struct sockaddr *) &sa, MHD_OPTION_CONNECTION_LIMIT,
+                                     (unsigned) S_MAX_CONNECTIONS,
+                                     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned) S_MAX_PER_PEER,
+                                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) S_TIMEOUT_S,
+                                     MHD_OPTION_EXTERNAL_LOGGER, s_log, NULL, MHD_OPTION_END);
     if (!self->daemon) {
         snprintf (errbuf, errlen, "cannot listen for HTTP on %s (address in use or not here?)",
                   listen);

@@ -119,7 +119,8 @@ s_broker (const hd_snapshot_t *s, hd_buf_t *out)
         rc = s_counter (out, counters[i].name, counters[i].help,
                         *(const uint64_t *) ((const char *) c + counters[i].off));
     if (rc == HD_OK)
-        rc = s_gauge (out, "heddle_sessions", "Client sessions the broker knows.", c->sessions);
+        rc = s_gauge (out, "heddle_sessions",
+                      "Client sessions holding work or heard from in the last 30 s.", c->sessions);
     if (rc == HD_OK)
         rc = s_gauge (out, "heddle_connections", "TCP connections open (clients and workers).",
                       c->connections);

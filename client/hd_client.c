@@ -109,7 +109,9 @@ s_init (hd_client_t *self, const hd_client_config_t *config)
     if (!self->inflight || !self->pending || !self->acks || !self->scratch || hd_frames_init (&self->in, 2 + 2 * HD_MAX_BATCH))
         return hd_client_fail (self, HD_ENOMEM, "out of memory");
     hd_err_t rc = self->config.insecure ? HD_OK : s_load_keys (self);
-    return rc == HD_OK ? s_open_socket (self) : rc;
+    if (rc == HD_OK)
+        rc = s_open_socket (self);
+    return rc == HD_OK ? hd_client_seal_setup (self) : rc;
 }
 
 hd_err_t hd_client_ping (hd_client_t *self);
@@ -194,6 +196,8 @@ hd_client_destroy (hd_client_t **self_p)
         hd_client_send_acks (self);
         zsock_set_linger (self->dealer, 200);
     }
+    if (self->raw && self->cancels_sent)
+        zsock_set_linger (self->dealer, 200);  //  an interrupted call's CANCEL, likewise
     for (uint32_t i = 0; self->pending && i < 2 * self->npending; i++)
         zmq_msg_close (&self->pending[i]);
     free (self->pending);
@@ -218,6 +222,10 @@ hd_client_destroy (hd_client_t **self_p)
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     zcert_destroy (&self->cert);
+    hd_seal_sender_destroy (&self->seal);
+    if (self->sealed.data)
+        hd_seal_wipe (self->sealed.data, self->sealed.size);
+    hd_buf_fini (&self->sealed);
     free (self);
     *self_p = NULL;
 }

@@ -17,6 +17,7 @@
 #ifndef HD_CLIENT_H
 #define HD_CLIENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,12 +43,20 @@ typedef struct {
     uint32_t window;          //  tasks in flight at most for jobs; default 1000
     const char *session;      //  this client's identity at the broker (1..255 bytes); results
                               //  of a session survive its reconnects. Default: random
+    bool plain_payloads;      //  do not seal payloads even when the keys directory holds the
+                              //  cluster's payload key (payload.cert): the broker then sees them
+    const char *payload_key;  //  override: the payload public key file (payload.cert)
     int32_t retry_ms;         //  a task refused BUSY or STORAGE (queue full, disk full) is sent
                               //  again after the broker's `retry` hint, for up to this long
                               //  after its first refusal; then the refusal is its result.
                               //  0: default 60000; negative: never retry
     bool insecure_key_perms;  //  a secret key (or keys_dir) open to group or others: log a
                               //  warning instead of refusing (HD_ECRYPTO)
+    const volatile sig_atomic_t *interrupt;  //  a program's signal flag (NULL: none). Once
+                              //  it is non-zero, waits inside the library (connect, call,
+                              //  nodes, admin) return HD_ECLOSED "interrupted" within 100 ms,
+                              //  and hd_client_job_run cancels its job (see there). czmq's
+                              //  zsys_interrupted stops them too, as before
 } hd_client_config_t;
 
 //  Per-task options; NULL means all defaults.
@@ -62,7 +71,8 @@ typedef struct {
 
 //  A task's outcome. status is a wire status: 0 OK, 1 FAILED, 2 UNKNOWN_FN, 3 TOO_LARGE,
 //  4 BUSY, 5 MALFORMED, 6 VERSION, 7 TIMEOUT, 8 CANCELLED, 9 DENIED, 10 STORAGE, 11 LOST,
-//  12 INTERNAL, 13 UNSATISFIABLE (hd_client_status_str gives the text).
+//  12 INTERNAL, 13 UNSATISFIABLE, 14 TAMPERED (a sealed payload or result failed
+//  verification: never delivered as data) (hd_client_status_str gives the text).
 typedef struct {
     uint8_t id[16];
     uint64_t seq;             //  caller's value given at submit (a job: the task's index)
@@ -149,6 +159,9 @@ hd_err_t hd_client_adopt (hd_client_t *self, const uint8_t id[16], uint64_t seq)
 uint64_t hd_client_retried (const hd_client_t *self);
 //  Cancel a task by id (queued tasks are answered CANCELLED; running ones are stopped).
 hd_err_t hd_client_cancel (hd_client_t *self, const uint8_t id[16]);
+//  Cancel every task in flight on this client (each still ends with a result: CANCELLED, or its
+//  real status when it finished first). Returns how many CANCEL requests went out.
+uint32_t hd_client_cancel_all (hd_client_t *self);
 
 //  Jobs: many tasks of one function, gathered in submission order or as they complete.
 typedef struct hd_client_job hd_client_job_t;
@@ -176,8 +189,11 @@ void hd_client_job_stats (const hd_client_job_t *self, hd_job_stats_t *out);
 //  Cancel the job (callable from its result or progress callback, e.g. to stop at the first
 //  failure): no more tasks are submitted, those in flight are cancelled (each still ends with a
 //  result, CANCELLED or its real status if it finished first), and hd_client_job_run returns
-//  once none is in flight, with stats.cancelled counting the tasks never submitted.
+//  once none is in flight, with stats.cancelled counting the tasks that got no result.
+//  The client's interrupt flag (hd_client_config_t) cancels the job the same way, but the run
+//  then waits at most HD_CLIENT_CANCEL_WAIT_MS for the answers (a person pressed Ctrl-C).
 void hd_client_job_cancel (hd_client_job_t *self);
+#define HD_CLIENT_CANCEL_WAIT_MS 500
 
 //  Cluster administration.
 #define HD_NODE_HAS_CPU 0x01    //  present bits of hd_node_info_t: a figure is absent (no source,
@@ -213,6 +229,13 @@ hd_err_t hd_client_admin (hd_client_t *self, const char *op, const char *node);
 //  HD_ENOTFOUND no pending key matches; HD_EINVAL prefix too short or ambiguous.
 hd_err_t hd_client_admin_text (hd_client_t *self, const char *op, const char *arg, char *out,
                                size_t len);
+//  Sealed payloads: seal every payload secret key in keys_dir (payload.cert_secret and older
+//  payload-*.cert_secret, at most 4) to worker key `worker_key` (Z85, 40 chars) and hand the
+//  grants to the broker, which gives them to that worker in its WELCOME (it cannot open them).
+//  Needs an admin key. *granted (may be NULL) gets how many. HD_OK; HD_ENOTFOUND keys_dir holds
+//  no payload secret; HD_EINVAL bad key; other errors as hd_client_admin.
+hd_err_t hd_client_grant_payload (hd_client_t *self, const char *worker_key, const char *keys_dir,
+                                  uint32_t *granted);
 //  The functions the cluster offers (FUNCTIONS): each function some worker offered since the
 //  broker started, or with tasks queued or running, in the broker's order.
 typedef struct {

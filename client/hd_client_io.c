@@ -18,7 +18,7 @@ s_reply_new (const hd_id_t *id, uint64_t seq, const void *data, size_t size)
         free (q);
         return NULL;
     }
-    if (size)
+    if (size && data)
         memcpy (q->reply.data, data, size);
     ((char *) q->reply.data)[size] = 0;
     q->reply.size = size;
@@ -67,6 +67,32 @@ hd_client_send_acks (hd_client_t *self)
     self->acks->count = 0;
 }
 
+//  A sealed task's reply: its output opened and verified. Output that fails verification (or
+//  an OK result without any) is never delivered as data: the status becomes TAMPERED. A result
+//  without output and with an error status is the broker's own (unknown function, lost...).
+static hd_reply_t *
+s_sealed_reply (hd_client_t *self, hd_result_t *r, uint64_t seq, const void *out, size_t size)
+{
+    if (!size && r->status != HD_ST_OK)
+        return s_reply_new (&r->id, seq, NULL, 0);
+    size_t plain = size > HD_SEAL_RESULT_OVERHEAD ? size - HD_SEAL_RESULT_OVERHEAD : 0;
+    hd_reply_t *reply = s_reply_new (&r->id, seq, NULL, plain);
+    if (!reply)
+        return NULL;
+    if (hd_seal_open_result (self->seal, r->id.b, r->status, out, size, reply->data, &reply->size)
+        != HD_OK) {
+        reply->size = 0;
+        ((char *) reply->data)[0] = 0;
+        r->status = HD_ST_TAMPERED;
+        snprintf (r->error, sizeof r->error, "the result failed verification (altered, moved "
+                                             "from another task, or not sealed): dropped");
+        self->tampered++;
+    }
+    else
+        ((char *) reply->data)[reply->size] = 0;
+    return reply;
+}
+
 //  One result: 1 when it was delivered (not a duplicate, not malformed).
 static uint32_t
 s_on_result (hd_client_t *self, const void *env, size_t env_size, const void *out,
@@ -84,7 +110,8 @@ s_on_result (hd_client_t *self, const void *env, size_t env_size, const void *ou
     if (!hd_idmap_take (self->inflight, &r.id, &v))
         return 0;  //  a duplicate of a result already delivered
     hd_client_unkeep (&v);
-    hd_reply_t *reply = s_reply_new (&r.id, v.seq, out, out_size);
+    hd_reply_t *reply = self->seal ? s_sealed_reply (self, &r, v.seq, out, out_size)
+                                   : s_reply_new (&r.id, v.seq, out, out_size);
     if (!reply)
         return 0;
     reply->status = r.status;
@@ -351,8 +378,13 @@ hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled)
         if (timeout_ms < 0 || timeout_ms > due)
             timeout_ms = due;
     }
-    if (zmq_poll (items, 2, timeout_ms) < 0)
+    if (zmq_poll (items, 2, timeout_ms) < 0) {
+        //  EINTR from a signal czmq did not take (the program's own handler, which reads its
+        //  flag when this returns) is no error: nothing arrived yet.
+        if (zmq_errno () == EINTR && !zsys_interrupted)
+            return HD_OK;
         return hd_client_fail (self, HD_ECLOSED, "interrupted");
+    }
     if (items[1].revents & ZMQ_POLLIN)
         s_watch_monitor (self);
     if (self->denied)
@@ -383,10 +415,11 @@ s_wait (hd_client_t *self, bool (*done) (hd_client_t *), int64_t deadline_us, co
             return hd_client_fail (self, HD_ETIMEDOUT, "no answer from %s to %s", self->endpoint,
                                    what);
         }
-        hd_err_t rc = hd_client_process (self, deadline_us ? (int) (left / 1000) + 1 : 100, NULL);
+        int wait_ms = deadline_us && left / 1000 + 1 < 100 ? (int) (left / 1000) + 1 : 100;
+        hd_err_t rc = hd_client_process (self, wait_ms, NULL);
         if (rc != HD_OK)
             return rc;
-        if (zsys_interrupted)
+        if (hd_client_interrupted (self))
             return hd_client_fail (self, HD_ECLOSED, "interrupted");
     }
     return HD_OK;

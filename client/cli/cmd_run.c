@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "hd_proto.h"
+#include "interrupt.h"
 #include "nodetable.h"
 
 #define S_CMD "run"
@@ -53,7 +54,9 @@ s_help (void)
             S_DEFAULT_TIMEOUT_MS);
     hd_cli_connect_help (stdout);
     printf ("\nExit status: 0 the command succeeded on every chosen node; 1 it failed, timed\n"
-            "out or was refused on some node, or no node matched; 2 bad usage.\n");
+            "out or was refused on some node, or no node matched; 2 bad usage; 130\n"
+            "interrupted (Ctrl-C cancels the commands still running and prints what came\n"
+            "back).\n");
 }
 
 static int
@@ -231,10 +234,14 @@ s_gather (hd_client_t *client, const s_args_t *a, s_target_t *targets, uint32_t 
     for (uint32_t i = 0; i < count; i++)
         missing += targets[i].submitted;
     double deadline = hd_cli_now () + (a->timeout_ms + S_GRACE_MS) / 1000.0;
-    while (missing > 0) {
+    while (missing > 0 && !hd_cli_interrupted) {
         int left = (int) ((deadline - hd_cli_now ()) * 1000.0);
         hd_reply_t *reply = NULL;
-        hd_err_t rc = left > 0 ? hd_client_next (client, left, &reply) : HD_ETIMEDOUT;
+        //  At most 100 ms at a time, so that Ctrl-C is seen.
+        hd_err_t rc = left > 0 ? hd_client_next (client, left < 100 ? left : 100, &reply)
+                               : HD_ETIMEDOUT;
+        if (rc == HD_ETIMEDOUT && left > 100)
+            continue;
         if (rc != HD_OK) {
             if (rc != HD_ETIMEDOUT)
                 snprintf (error, len, "%s", rc == HD_ENOTFOUND ? "the client lost track of it"
@@ -264,6 +271,8 @@ s_outcome (const s_target_t *t, const s_args_t *a, const char *error, char *out,
         snprintf (out, len, "refused: the node is down");
     else if (!t->submitted)
         snprintf (out, len, "refused: the node is draining (heddle resume %s)", t->name);
+    else if (!r && hd_cli_interrupted)
+        snprintf (out, len, "cancelled: interrupted");
     else if (!r && *error)
         snprintf (out, len, "failed: no result: %s", error);
     else if (!r)
@@ -321,7 +330,9 @@ s_run (hd_client_t *client, const hd_cli_common_t *common, const s_args_t *a)
         char error[600] = "";
         s_gather (client, a, targets, count, error, sizeof error);
         uint32_t bad = s_print (targets, count, a, error);
-        if (bad)
+        if (hd_cli_interrupted)
+            code = hd_cli_interrupt_code ();
+        else if (bad)
             code = hd_cli_fail ("run: the command did not succeed on %u of %u node%s", bad, count,
                                 count == 1 ? "" : "s");
     }

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "hd_proto.h"
+#include "interrupt.h"
 
 typedef int (s_command_fn) (hd_cli_common_t *common, int argc, char **argv);
 
@@ -145,6 +146,7 @@ s_run (hd_cli_common_t *common, int argc, char **argv)
 int
 main (int argc, char **argv)
 {
+    hd_cli_interrupt_catch ();
     hd_cli_common_t common;
     hd_cli_common_init (&common);
     //  `heddle config check` must work when the file it would check is broken.
