@@ -125,6 +125,8 @@ s_broker (const hd_snapshot_t *s, hd_buf_t *out)
         rc = s_gauge (out, "heddle_connections", "TCP connections open (clients and workers).",
                       c->connections);
     if (rc == HD_OK)
+        rc = s_gauge (out, "heddle_jobs", "Detached jobs the broker holds.", s->jobs_total);
+    if (rc == HD_OK)
         rc = s_gauge (out, "heddle_pending_worker_keys", "Worker keys waiting for approval.",
                       s->pending_total);
     return rc;
