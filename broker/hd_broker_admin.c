@@ -187,6 +187,8 @@ s_admin_enroll (hd_broker_t *self, const hd_admin_t *a, bool approve)
     }
     if (rc == HD_EIO)
         hd_error ("approved worker key %s, but not saved: %s", key, err);
+    if (approve && a->grant[0] && hd_broker_grants_add (self, key, a->grant, err, sizeof err) != HD_OK)
+        hd_error ("approved worker key %s, but its payload key grant was not kept: %s", key, err);
     hd_info ("worker key %s %s by an admin", key, approve ? "approved" : "rejected");
     hd_broker_reject (self, NULL, HD_ST_OK, 0, "%s %s%s%s", key,
                       approve ? "approved: the worker joins at its next connection attempt"
@@ -221,7 +223,10 @@ hd_broker_on_admin (hd_broker_t *self, uint32_t client)
         hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed ADMIN");
         return;
     }
-    if (!self->config.insecure && strcmp (self->client_tab[client].role, "admin") != 0) {
+    (void) client;
+    //  The role of this very message's key (its User-Id), never one cached for the session.
+    if (!self->config.insecure && strcmp (self->in_role, "admin") != 0) {
+        self->stats.denied++;
         hd_broker_reject (self, NULL, HD_ST_DENIED, 0, "'%s' needs an admin key (admins.keys)",
                           a.op);
         return;
@@ -232,6 +237,8 @@ hd_broker_on_admin (hd_broker_t *self, uint32_t client)
         s_admin_pending (self);
     else if (strcmp (a.op, "approve") == 0 || strcmp (a.op, "reject") == 0)
         s_admin_enroll (self, &a, strcmp (a.op, "approve") == 0);
+    else if (strcmp (a.op, "grant") == 0)
+        hd_broker_admin_grant (self, &a);
     else
         hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "unknown admin op '%s'", a.op);
 }

@@ -19,16 +19,7 @@
 #include "hd_ratelog.h"
 #include "hd_registry.h"
 #include "hd_scheduler.h"
-
-//  A client connection as the broker knows it (routing id), indexed from jobs.
-typedef struct {
-    uint8_t rid[HD_MAX_RID];
-    size_t rid_len;
-    char role[16];        //  "client", "admin" (from ZAP User-Id), "" insecure
-    int64_t last_seen_ms;
-    uint32_t held;        //  its jobs not yet released: queued, running, or result unacked
-    bool packs;           //  it sent a packed SUBMIT: its RESULTs go packed too (hd_pack)
-} hd_bclient_t;
+#include "hd_sessions.h"
 
 //  Completed jobs in completion order, for resending and expiry (looked up by id, so an entry
 //  whose job was acknowledged meanwhile is simply skipped).
@@ -47,6 +38,7 @@ typedef struct {
     hd_job_t **jobs;
     uint32_t count, cap;
     bool listed;
+    char key[41];  //  the worker key its HELLO came with (ZAP User-Id); "" insecure
 } hd_nodeout_t;
 
 //  A task accepted in this pass, answered ACCEPTED once the journal commit covers it.
@@ -65,7 +57,8 @@ typedef struct {
     uint64_t submitted, accepted, rejected, dispatched, completed, failed;
     uint64_t fenced, unknown_results, malformed, unroutable, lost_workers, dead;
     uint64_t acked, resent, expired, busy, expired_leases, metrics, bad_metrics, storage;
-    uint64_t requeued;
+    uint64_t undurable;            //  tasks whose result stands though their ACCEPT was not stored
+    uint64_t requeued, denied;      //  denied: messages refused for their key (session, task, role)
 } hd_broker_stats_t;
 
 typedef struct hd_web hd_web_t;  //  hd_broker_web.c
@@ -79,6 +72,8 @@ struct hd_broker {
     char workers_keys[4096];       //  KEYS_DIR/workers.keys: approvals are appended here
     zcert_t *cert;
     char fingerprint[HD_FINGERPRINT_TEXT];  //  of the public key; "" insecure
+    struct hd_grants *grants;      //  payload-key grants relayed to workers (sealed payloads)
+    char grants_path[4096];        //  KEYS_DIR/payload.grants; "" none
     hd_discovery_t *beacon;        //  the discovery beacon's actor; NULL when off
     char clients_ep[256], workers_ep[256], metrics_ep[256], events_ep[256];
     uint32_t metrics_port;
@@ -89,10 +84,9 @@ struct hd_broker {
     hd_buf_t env;                //  reused envelope encoder buffer
     hd_buf_t pack;               //  reused packed frame (hd_pack) of a TASK or RESULT message
     hd_idlist_t *accepted;       //  ids accepted from the current SUBMIT
-    zhashx_t *client_index;      //  hex(rid) -> index + 1
-    hd_bclient_t *client_tab;
-    uint32_t nclients, client_cap;
-    uint32_t last_client;        //  index of the last message's client (cache)
+    hd_sessions_t *sessions;     //  client sessions, owned by keys; a job's client indexes it
+    char in_role[16];            //  the current client message's role ("client", "admin")
+    char in_key[41];             //  ... and key, from its own ZAP User-Id ("" insecure)
     hd_nodeinfo_t *down;         //  nodes lost or gone, shown as "down" until they return
     uint32_t ndown;
     hd_job_t **outbox;           //  results finished in this burst, sent at its end
@@ -155,6 +149,15 @@ bool hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s, char *why, 
 //  REJECTED {id?, code, reason} to the sender of the current message.
 void hd_broker_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
                        const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+//  hd_broker_grants.c: payload-key grants (sealed payloads). Open: load KEYS/payload.grants.
+hd_err_t hd_broker_grants_open (hd_broker_t *self, char *errbuf, size_t errlen);
+//  Fill w's grants for the key that sent the current message (a HELLO) and remember that key
+//  as the node's.
+void hd_broker_grants_welcome (hd_broker_t *self, hd_node_t *node, hd_welcome_t *w);
+//  Keep (and save) a grant for worker `key`, and send it to that worker if connected.
+hd_err_t hd_broker_grants_add (hd_broker_t *self, const char *key, const char *grant,
+                               char *errbuf, size_t errlen);
+void hd_broker_admin_grant (hd_broker_t *self, const hd_admin_t *a);
 //  hd_broker_web.c: the web endpoint; every hook is a no-op while it is off.
 hd_err_t hd_broker_web_start (hd_broker_t *self, char *errbuf, size_t errlen);
 void hd_broker_web_stop (hd_broker_t *self);
@@ -199,8 +202,6 @@ int hd_broker_journal_fd (const hd_broker_t *self);
 //  Wait for a commit in flight, stop the syncer, close the journal (committing what is left).
 void hd_broker_journal_close (hd_broker_t *self);
 //  hd_broker_clients.c
-uint32_t hd_broker_client_by_rid (hd_broker_t *self, const uint8_t *rid, size_t len,
-                                  const char *role, int64_t now);
 void hd_broker_reject_to (hd_broker_t *self, uint32_t client, const hd_id_t *id, uint32_t code,
                           uint32_t retry_ms, const char *fmt, ...)
     __attribute__ ((format (printf, 6, 7)));

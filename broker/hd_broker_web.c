@@ -225,17 +225,12 @@ s_fill_history (hd_web_t *web, hd_snapshot_t *s)
 
 #define S_SESSION_IDLE_MS 30000
 
-//  Client sessions in use: holding tasks or results, or heard from lately (the table itself
-//  keeps every client seen since start).
+//  Client sessions in use: holding tasks or results, or heard from lately (the table keeps
+//  idle ones up to --session-idle).
 static uint32_t
 s_sessions (const hd_broker_t *self, int64_t now)
 {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < self->nclients; i++) {
-        const hd_bclient_t *c = &self->client_tab[i];
-        n += c->held || now - c->last_seen_ms < S_SESSION_IDLE_MS;
-    }
-    return n;
+    return hd_sessions_active (self->sessions, now, S_SESSION_IDLE_MS);
 }
 
 static void
@@ -259,7 +254,8 @@ s_fill_counts (hd_broker_t *self, hd_snapshot_t *s)
                              .dead = t->dead,
                              .metrics = t->metrics,
                              .bad_metrics = t->bad_metrics,
-                             .storage = t->storage };
+                             .storage = t->storage,
+                             .undurable = t->undurable };
     c->handshakes_refused = self->auth ? hd_auth_refused (self->auth) : 0;
     c->handshakes_admitted = self->auth ? hd_auth_admitted (self->auth) : 0;
     c->queued = hd_scheduler_queued (self->scheduler);
@@ -324,6 +320,8 @@ hd_broker_web_tick (hd_broker_t *self, int64_t now)
         web->next_sample_ms = now + HD_SNAP_SAMPLE_MS;
     }
     s_fill (self, web->back, now);
-    if (!hd_http_publish (web->http, &web->back))
-        web->next_publish_ms = now + 10;  //  a request is reading the last one: soon again
+    if (!hd_http_publish (web->http, &web->back)) {
+        web->next_publish_ms = now + 10;  //  a request is reading the last one: soon again,
+        web->dirty = true;                //  even if the loop has nothing else to do
+    }
 }

@@ -130,6 +130,7 @@ s_on_hello (hd_broker_t *self, const void *rid, size_t rid_len, int64_t now)
                        .max_payload = self->config.max_payload,
                        .metrics_port = self->metrics_port,
                        .pack = true };
+    hd_broker_grants_welcome (self, node, &w);
     hd_broker_event (self, "node", node->name, "joined", NULL);
     hd_broker_node_up (self, node->name);
     if (hd_codec_encode_welcome (&self->env, &w) == HD_OK && s_send_rid (self, node, HD_CMD_WELCOME) == 0)
@@ -218,6 +219,7 @@ static void
 s_keep (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size, hd_payload_t *data,
         int64_t now)
 {
+    HD_PAYLOAD_TEST_HOOK (data, 'R');
     if (!data || hd_broker_keep_result (self, job, env, env_size, data, now) != HD_OK) {
         hd_payload_free (data);
         hd_error ("out of memory keeping a result: task dropped");  //  say so loudly
@@ -340,7 +342,8 @@ s_pick (hd_broker_t *self, hd_job_t *job, hd_node_t *node)
 static bool
 s_encode_task (hd_broker_t *self, const hd_job_t *job)
 {
-    hd_task_t t = { .id = job->id, .attempt = job->attempt, .timeout_ms = job->timeout_ms };
+    hd_task_t t = { .id = job->id, .attempt = job->attempt, .timeout_ms = job->timeout_ms,
+                    .seal = job->seal };
     const char *fn = hd_registry_fn_name (self->registry, job->fn);
     size_t fnlen = strlen (fn);
     memcpy (t.fn, fn, fnlen < sizeof t.fn ? fnlen + 1 : sizeof t.fn);

@@ -197,6 +197,6 @@ hd_conns_tick (hd_conns_t *self, int64_t now_ms)
     char count[27];
     if (hd_ratelog_flush (&self->log, now_ms, &s))
         hd_warn ("connections: closed %s new connections at once in the last %" PRId64
-                 " s: %u open, the most allowed (--max-connections)",
-                 hd_ratelog_count_text (s.count, count), s.seconds, self->count);
+                 " s (at most %u at a time: --max-connections); %u open now",
+                 hd_ratelog_count_text (s.count, count), s.seconds, self->max, self->count);
 }

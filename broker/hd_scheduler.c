@@ -184,6 +184,7 @@ s_job_init (const hd_scheduler_t *self, hd_job_t *job, const hd_submit_t *msg, u
 {
     *job = (hd_job_t){ .id = msg->id, .fn = fn, .priority = msg->priority, .client = client };
     job->timeout_ms = msg->timeout_ms;
+    job->seal = msg->seal > UINT8_MAX ? UINT8_MAX : (uint8_t) msg->seal;
     job->max_attempts = msg->max_attempts ? msg->max_attempts : self->config.default_attempts;
 }
 

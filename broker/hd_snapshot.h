@@ -19,6 +19,7 @@
 #define HD_SNAP_MAX_NODES 64    //  nodes with a label of their own (registered first, then down)
 #define HD_SNAP_MAX_PENDING 16  //  pending worker keys listed (the count covers them all)
 #define HD_SNAP_MAX_EVENTS 32   //  recent events kept, oldest dropped first
+#define HD_SNAP_MAX_JOBS 16     //  detached jobs listed (the count covers them all)
 #define HD_SNAP_SERIES 180      //  history samples kept (one per HD_SNAP_SAMPLE_MS: 6 minutes)
 #define HD_SNAP_SAMPLE_MS 2000
 #define HD_SNAP_NSTATUS 14  //  result status codes 0..13 (hd_proto.h HD_ST_*)
@@ -78,6 +79,12 @@ typedef struct {
     char type[16], node[HD_SNAP_NAME], state[16], text[128];
 } hd_snap_event_t;
 
+//  A detached job (docs/OPERATIONS.md): filled by the broker once it holds such jobs.
+typedef struct {
+    char id[40], name[HD_SNAP_NAME], state[16];
+    uint64_t tasks, done, failed;
+} hd_snap_job_t;
+
 typedef struct {
     char key[48], address[64];
     int64_t age_s;
@@ -89,6 +96,7 @@ typedef struct {
     uint64_t submitted, accepted, rejected, dispatched, completed, failed, fenced, malformed;
     uint64_t requeued, lost_workers, expired_leases, busy, resent, dead;
     uint64_t handshakes_refused, handshakes_admitted, metrics, bad_metrics, storage;
+    uint64_t undurable;
     uint64_t connections_refused;
     uint32_t queued, running, sessions, connections;
 } hd_snap_counts_t;
@@ -110,6 +118,8 @@ typedef struct {
     uint32_t nevents;
     hd_snap_sample_t series[HD_SNAP_SERIES];  //  oldest first
     uint32_t nseries;
+    hd_snap_job_t jobs[HD_SNAP_MAX_JOBS];
+    uint32_t njobs, jobs_total;
 } hd_snapshot_t;
 
 //  Empty every list and counter (keeps nothing). The snapshot is a plain struct: callers may

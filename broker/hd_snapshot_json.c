@@ -176,6 +176,27 @@ s_series (const hd_snapshot_t *s, hd_buf_t *out)
     return rc ? rc : hd_buf_append (out, "]}", 2);
 }
 
+static hd_err_t
+s_jobs (const hd_snapshot_t *s, hd_buf_t *out)
+{
+    hd_err_t rc = hd_buf_printf (out, ",\"jobs_total\":%u,\"jobs\":[", s->jobs_total);
+    for (uint32_t i = 0; rc == HD_OK && i < s->njobs; i++) {
+        const hd_snap_job_t *j = &s->jobs[i];
+        rc = hd_buf_printf (out, "%s{", i ? "," : "");
+        if (rc == HD_OK)
+            rc = s_kstr (out, true, "id", j->id);
+        if (rc == HD_OK)
+            rc = s_kstr (out, false, "name", j->name);
+        if (rc == HD_OK)
+            rc = s_kstr (out, false, "state", j->state);
+        if (rc == HD_OK)
+            rc = hd_buf_printf (
+                out, ",\"tasks\":%" PRIu64 ",\"done\":%" PRIu64 ",\"failed\":%" PRIu64 "}",
+                j->tasks, j->done, j->failed);
+    }
+    return rc ? rc : hd_buf_append (out, "]", 1);
+}
+
 hd_err_t
 hd_snapshot_json (const hd_snapshot_t *self, hd_buf_t *out)
 {
@@ -197,5 +218,7 @@ hd_snapshot_json (const hd_snapshot_t *self, hd_buf_t *out)
         rc = s_events (self, out);
     if (rc == HD_OK)
         rc = s_series (self, out);
-    return rc ? rc : hd_buf_append (out, ",\"jobs\":[]}", 11);
+    if (rc == HD_OK)
+        rc = s_jobs (self, out);
+    return rc ? rc : hd_buf_append (out, "}", 1);
 }

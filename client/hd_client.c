@@ -111,7 +111,9 @@ s_init (hd_client_t *self, const hd_client_config_t *config)
     hd_err_t rc = hd_client_check_host (self);
     if (rc == HD_OK && !self->config.insecure)
         rc = s_load_keys (self);
-    return rc == HD_OK ? s_open_socket (self) : rc;
+    if (rc == HD_OK)
+        rc = s_open_socket (self);
+    return rc == HD_OK ? hd_client_seal_setup (self) : rc;
 }
 
 hd_err_t hd_client_ping (hd_client_t *self);
@@ -225,6 +227,10 @@ hd_client_destroy (hd_client_t **self_p)
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     zcert_destroy (&self->cert);
+    hd_seal_sender_destroy (&self->seal);
+    if (self->sealed.data)
+        hd_seal_wipe (self->sealed.data, self->sealed.size);
+    hd_buf_fini (&self->sealed);
     free (self);
     *self_p = NULL;
 }

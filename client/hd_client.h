@@ -43,6 +43,9 @@ typedef struct {
     uint32_t window;          //  tasks in flight at most for jobs; default 1000
     const char *session;      //  this client's identity at the broker (1..255 bytes); results
                               //  of a session survive its reconnects. Default: random
+    bool plain_payloads;      //  do not seal payloads even when the keys directory holds the
+                              //  cluster's payload key (payload.cert): the broker then sees them
+    const char *payload_key;  //  override: the payload public key file (payload.cert)
     int32_t retry_ms;         //  a task refused BUSY or STORAGE (queue full, disk full) is sent
                               //  again after the broker's `retry` hint, for up to this long
                               //  after its first refusal; then the refusal is its result.
@@ -68,7 +71,8 @@ typedef struct {
 
 //  A task's outcome. status is a wire status: 0 OK, 1 FAILED, 2 UNKNOWN_FN, 3 TOO_LARGE,
 //  4 BUSY, 5 MALFORMED, 6 VERSION, 7 TIMEOUT, 8 CANCELLED, 9 DENIED, 10 STORAGE, 11 LOST,
-//  12 INTERNAL, 13 UNSATISFIABLE (hd_client_status_str gives the text).
+//  12 INTERNAL, 13 UNSATISFIABLE, 14 TAMPERED (a sealed payload or result failed
+//  verification: never delivered as data) (hd_client_status_str gives the text).
 typedef struct {
     uint8_t id[16];
     uint64_t seq;             //  caller's value given at submit (a job: the task's index)
@@ -153,6 +157,9 @@ uint32_t hd_client_unaccepted (const hd_client_t *self);
 hd_err_t hd_client_adopt (hd_client_t *self, const uint8_t id[16], uint64_t seq);
 //  Refusals (BUSY, STORAGE) answered by sending the task again (config.retry_ms).
 uint64_t hd_client_retried (const hd_client_t *self);
+//  REJECTED answers for tasks not in flight (one that already had its outcome): counted and
+//  logged, never delivered. The broker sends none (one outcome per task, GUARANTEES.md).
+uint64_t hd_client_stray_rejects (const hd_client_t *self);
 //  Cancel a task by id (queued tasks are answered CANCELLED; running ones are stopped).
 hd_err_t hd_client_cancel (hd_client_t *self, const uint8_t id[16]);
 //  Cancel every task in flight on this client (each still ends with a result: CANCELLED, or its
@@ -225,6 +232,13 @@ hd_err_t hd_client_admin (hd_client_t *self, const char *op, const char *node);
 //  HD_ENOTFOUND no pending key matches; HD_EINVAL prefix too short or ambiguous.
 hd_err_t hd_client_admin_text (hd_client_t *self, const char *op, const char *arg, char *out,
                                size_t len);
+//  Sealed payloads: seal every payload secret key in keys_dir (payload.cert_secret and older
+//  payload-*.cert_secret, at most 4) to worker key `worker_key` (Z85, 40 chars) and hand the
+//  grants to the broker, which gives them to that worker in its WELCOME (it cannot open them).
+//  Needs an admin key. *granted (may be NULL) gets how many. HD_OK; HD_ENOTFOUND keys_dir holds
+//  no payload secret; HD_EINVAL bad key; other errors as hd_client_admin.
+hd_err_t hd_client_grant_payload (hd_client_t *self, const char *worker_key, const char *keys_dir,
+                                  uint32_t *granted);
 //  The functions the cluster offers (FUNCTIONS): each function some worker offered since the
 //  broker started, or with tasks queued or running, in the broker's order.
 typedef struct {

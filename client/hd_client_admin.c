@@ -145,6 +145,8 @@ s_admin_outcome (hd_client_t *self, const char *op, const char *node)
     }
 }
 
+static hd_err_t s_admin_send (hd_client_t *self, const hd_admin_t *msg);
+
 hd_err_t
 hd_client_admin (hd_client_t *self, const char *op, const char *node)
 {
@@ -154,9 +156,60 @@ hd_client_admin (hd_client_t *self, const char *op, const char *node)
         return hd_client_fail (self, HD_EINVAL, "admin: bad operation or node name");
     snprintf (msg.op, sizeof msg.op, "%s", op);
     snprintf (msg.node, sizeof msg.node, "%s", node);
+    return s_admin_send (self, &msg);
+}
+
+typedef struct {
+    hd_client_t *client;
+    const char *worker_key;
+    uint8_t worker_pub[32];
+    uint32_t granted;
+    hd_err_t rc;
+} s_grant_ctx_t;
+
+static void
+s_grant_one (const uint8_t secret[32], void *arg)
+{
+    s_grant_ctx_t *g = arg;
+    uint8_t sealed[HD_SEAL_SEALED_KEY_BYTES];
+    if (g->rc != HD_OK || g->granted == HD_MAX_GRANTS)
+        return;
+    hd_admin_t msg;
+    memset (&msg, 0, sizeof msg);
+    snprintf (msg.op, sizeof msg.op, "grant");
+    snprintf (msg.node, sizeof msg.node, "%s", g->worker_key);
+    if ((g->rc = hd_seal_grant (secret, g->worker_pub, sealed)) != HD_OK)
+        return;
+    zmq_z85_encode (msg.grant, sealed, sizeof sealed);
+    if ((g->rc = s_admin_send (g->client, &msg)) == HD_OK)
+        g->granted++;
+}
+
+hd_err_t
+hd_client_grant_payload (hd_client_t *self, const char *worker_key, const char *keys_dir,
+                         uint32_t *granted)
+{
+    s_grant_ctx_t g = { .client = self, .worker_key = worker_key, .rc = HD_OK };
+    if (granted)
+        *granted = 0;
+    if (!hd_keys_is_z85 (worker_key) || !zmq_z85_decode (g.worker_pub, worker_key))
+        return hd_client_fail (self, HD_EINVAL, "not a worker key: %s", worker_key);
+    size_t n = 0;
+    if (!keys_dir || hd_keys_each_payload_secret (keys_dir, s_grant_one, &g, &n) != HD_OK)
+        return hd_client_fail (self, HD_ENOTFOUND, "%s holds no payload secret key "
+                               "(payload.cert_secret)", keys_dir ? keys_dir : "no keys directory");
+    if (granted)
+        *granted = g.granted;
+    return g.rc;
+}
+
+static hd_err_t
+s_admin_send (hd_client_t *self, const hd_admin_t *msg)
+{
+    const char *op = msg->op, *node = msg->node;
     hd_err_t rc = hd_client_flush (self);
     if (rc == HD_OK)
-        rc = hd_codec_encode_admin (&self->env, &msg);
+        rc = hd_codec_encode_admin (&self->env, msg);
     self->admin_pending = true;
     self->admin_reason[0] = 0;
     if (rc == HD_OK)

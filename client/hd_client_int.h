@@ -11,6 +11,7 @@
 #include "hd_idmap.h"
 #include "hd_keys.h"
 #include "hd_pack.h"
+#include "hd_seal.h"
 
 #define HD_CLIENT_FLUSH_TASKS 256      //  a SUBMIT message carries at most this many tasks
 #define HD_CLIENT_FLUSH_BYTES (1u << 20)
@@ -87,6 +88,7 @@ struct hd_client {
     int64_t last_ping_us;
     uint64_t resubmitted;
     uint64_t retried;              //  refusals (BUSY, STORAGE) answered by a later resend
+    uint64_t stray_rejects;        //  REJECTED for a task not in flight
     hd_idlist_t *acks;             //  ids of results received and not yet ACKed
     int64_t acks_since_us;         //  when the oldest of them came
     hd_buf_t ack_env;              //  their ACK envelope: sent from inside a submit too, so not
@@ -94,6 +96,9 @@ struct hd_client {
     hd_idlist_t *scratch;          //  decoding ACCEPTED
     bool cancels_sent;             //  destroy lingers so that they leave
     char last_error[512];
+    hd_seal_sender_t *seal;        //  sealed payloads: NULL plain (hd_client_seal.c)
+    hd_buf_t sealed;               //  a sealed task input being queued
+    uint64_t tampered;             //  results that failed verification
 };
 
 //  The program's interrupt flag (config.interrupt) or czmq's is set.
@@ -114,6 +119,13 @@ int64_t hd_client_now_us (void);
 hd_err_t hd_client_check_host (hd_client_t *self);
 void hd_client_diagnose (hd_client_t *self);
 void hd_client_on_auth_failure (hd_client_t *self, uint32_t status);
+//  hd_client_seal.c: payloads sealed end to end when the keys directory holds payload.cert and
+//  the broker is reached over TCP (unless config.plain_payloads). HD_OK or a key error.
+hd_err_t hd_client_seal_setup (hd_client_t *self);
+//  Seal `data` for task `s` (its tag and seal version are added to s): the bytes to send go to
+//  *out / *out_size (self->sealed). HD_OK; HD_EINVAL no room for the tag; HD_ENOMEM.
+hd_err_t hd_client_seal_task (hd_client_t *self, hd_submit_t *s, const void *data, size_t size,
+                              const void **out, size_t *out_size);
 //  hd_client_io.c
 hd_err_t hd_client_ping (hd_client_t *self);
 //  Send the ACK for every result received so far (nothing when there is none).

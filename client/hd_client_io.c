@@ -18,7 +18,7 @@ s_reply_new (const hd_id_t *id, uint64_t seq, const void *data, size_t size)
         free (q);
         return NULL;
     }
-    if (size)
+    if (size && data)
         memcpy (q->reply.data, data, size);
     ((char *) q->reply.data)[size] = 0;
     q->reply.size = size;
@@ -67,6 +67,32 @@ hd_client_send_acks (hd_client_t *self)
     self->acks->count = 0;
 }
 
+//  A sealed task's reply: its output opened and verified. Output that fails verification (or
+//  an OK result without any) is never delivered as data: the status becomes TAMPERED. A result
+//  without output and with an error status is the broker's own (unknown function, lost...).
+static hd_reply_t *
+s_sealed_reply (hd_client_t *self, hd_result_t *r, uint64_t seq, const void *out, size_t size)
+{
+    if (!size && r->status != HD_ST_OK)
+        return s_reply_new (&r->id, seq, NULL, 0);
+    size_t plain = size > HD_SEAL_RESULT_OVERHEAD ? size - HD_SEAL_RESULT_OVERHEAD : 0;
+    hd_reply_t *reply = s_reply_new (&r->id, seq, NULL, plain);
+    if (!reply)
+        return NULL;
+    if (hd_seal_open_result (self->seal, r->id.b, r->status, out, size, reply->data, &reply->size)
+        != HD_OK) {
+        reply->size = 0;
+        ((char *) reply->data)[0] = 0;
+        r->status = HD_ST_TAMPERED;
+        snprintf (r->error, sizeof r->error, "the result failed verification (altered, moved "
+                                             "from another task, or not sealed): dropped");
+        self->tampered++;
+    }
+    else
+        ((char *) reply->data)[reply->size] = 0;
+    return reply;
+}
+
 //  One result: 1 when it was delivered (not a duplicate, not malformed).
 static uint32_t
 s_on_result (hd_client_t *self, const void *env, size_t env_size, const void *out,
@@ -84,7 +110,8 @@ s_on_result (hd_client_t *self, const void *env, size_t env_size, const void *ou
     if (!hd_idmap_take (self->inflight, &r.id, &v))
         return 0;  //  a duplicate of a result already delivered
     hd_client_unkeep (&v);
-    hd_reply_t *reply = s_reply_new (&r.id, v.seq, out, out_size);
+    hd_reply_t *reply = self->seal ? s_sealed_reply (self, &r, v.seq, out, out_size)
+                                   : s_reply_new (&r.id, v.seq, out, out_size);
     if (!reply)
         return 0;
     reply->status = r.status;
@@ -176,6 +203,7 @@ s_on_rejected (hd_client_t *self)
         return 0;
     }
     else {
+        self->stray_rejects += r.has_id;
         hd_client_fail (self, HD_EPROTO, "broker rejected a message: %s (%s)", r.reason,
                         hd_status_str (r.code));
         hd_warn ("%s", self->last_error);

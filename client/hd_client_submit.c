@@ -136,6 +136,8 @@ hd_client_submit (hd_client_t *self, const char *fn, const void *data, size_t si
     if (rc != HD_OK)
         return rc;
     hd_id_random (&s.id);
+    if (self->seal && (rc = hd_client_seal_task (self, &s, data, size, &data, &size)) != HD_OK)
+        return rc;
     if ((rc = hd_codec_encode_submit (&self->env, &s)) != HD_OK
         || (rc = s_append (self, data, size)) != HD_OK)
         return hd_client_fail (self, rc, "cannot queue the task: %s", hd_strerror (rc));
@@ -195,6 +197,12 @@ uint64_t
 hd_client_retried (const hd_client_t *self)
 {
     return self->retried;
+}
+
+uint64_t
+hd_client_stray_rejects (const hd_client_t *self)
+{
+    return self->stray_rejects;
 }
 
 static void

@@ -28,7 +28,8 @@ typedef struct {
 } hd_idlist_t;
 
 //  SUBMIT envelope, one per task. Keys: id (bin 16, required), fn (str, required), pri (int),
-//  timeout (uint ms), attempts (uint), tags (array of str), mem (uint MB), node (str).
+//  timeout (uint ms), attempts (uint), tags (array of str), mem (uint MB), node (str),
+//  seal (uint: the payload is sealed end to end in hd_seal format version N; absent: plain).
 typedef struct {
     hd_id_t id;
     char fn[HD_MAX_FN + 1];
@@ -39,14 +40,17 @@ typedef struct {
     uint32_t ntags;
     char tags[HD_MAX_TAGS][HD_MAX_NAME + 1];  //  every tag must be on the worker
     char node[HD_MAX_NAME + 1];               //  "" any node; else only that node
+    uint32_t seal;                            //  0 plain; else hd_seal format version
 } hd_submit_t;
 
-//  TASK envelope (broker -> worker). Keys: id, fn, attempt (uint, required), timeout (uint ms).
+//  TASK envelope (broker -> worker). Keys: id, fn, attempt (uint, required), timeout (uint ms),
+//  seal (uint, as in SUBMIT: the broker passes it on).
 typedef struct {
     hd_id_t id;
     char fn[HD_MAX_FN + 1];
     uint32_t attempt;     //  1 for the first dispatch
     uint32_t timeout_ms;  //  0: none; else the worker stops the task after this long
+    uint32_t seal;        //  0 plain; else the payload is sealed (hd_seal format version)
 } hd_task_t;
 
 //  RESULT / DONE envelope. Keys: id, attempt, status (uint), node (str), error (str), ms (uint).
@@ -87,12 +91,16 @@ typedef struct {
 
 //  WELCOME envelope. Keys: hb (uint ms, heartbeat interval), maxpay (uint bytes), mport (uint:
 //  TCP port of the broker's metrics SUB endpoint on the same host; absent or 0: none).
-//  pack (bool): the broker reads packed DONE messages.
+//  pack (bool): the broker reads packed DONE messages. grants (array of str): payload keys
+//  sealed to this worker's key by an admin (hd_seal_grant, Z85), which only the worker opens.
+//  A WELCOME may come again on a live connection: it then brings new grants.
 typedef struct {
     uint32_t heartbeat_ms;
     uint32_t max_payload;
     uint32_t metrics_port;
     bool pack;
+    uint32_t ngrants;
+    char grants[HD_MAX_GRANTS][HD_GRANT_TEXT];
 } hd_welcome_t;
 
 //  ERROR envelope. Keys: code (uint), reason (str).

@@ -474,6 +474,7 @@ static const s_field_t s_submit_fields[] = {
     S_LIST (hd_submit_t, "tags", F_STR, false, tags, ntags),
     S_ONE (hd_submit_t, "mem", F_UINT, false, min_mem_mb),
     S_ONE (hd_submit_t, "node", F_STR, false, node),
+    S_ONE (hd_submit_t, "seal", F_UINT, false, seal),
 };
 
 static const s_field_t s_task_fields[] = {
@@ -481,6 +482,7 @@ static const s_field_t s_task_fields[] = {
     S_ONE (hd_task_t, "fn", F_FN, true, fn),
     S_ONE (hd_task_t, "attempt", F_UINT, true, attempt),
     S_ONE (hd_task_t, "timeout", F_UINT, false, timeout_ms),
+    S_ONE (hd_task_t, "seal", F_UINT, false, seal),
 };
 
 static const s_field_t s_result_fields[] = {
@@ -516,6 +518,7 @@ static const s_field_t s_welcome_fields[] = {
     S_ONE (hd_welcome_t, "maxpay", F_UINT, false, max_payload),
     S_ONE (hd_welcome_t, "mport", F_UINT, false, metrics_port),
     S_ONE (hd_welcome_t, "pack", F_BOOL, false, pack),
+    S_LIST (hd_welcome_t, "grants", F_STR, false, grants, ngrants),
 };
 
 static const s_field_t s_error_fields[] = {

@@ -300,9 +300,11 @@ hd_codec_encode_admin (hd_buf_t *buf, const hd_admin_t *msg)
     hd_buf_reset (buf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 2);
+    msgpack_pack_map (&pk, 2 + (msg->grant[0] != 0));
     s_kv_str (&pk, "op", msg->op);
     s_kv_str (&pk, "node", msg->node);
+    if (msg->grant[0])
+        s_kv_str (&pk, "grant", msg->grant);
     return buf->size ? HD_OK : HD_ENOMEM;
 }
 
@@ -312,6 +314,7 @@ s_admin_pair (const msgpack_object_kv *kv, void *arg)
     hd_admin_t *a = arg;
     if (s_key_is (kv, "op")) return s_str (&kv->val, a->op, sizeof a->op);
     if (s_key_is (kv, "node")) return s_str (&kv->val, a->node, sizeof a->node);
+    if (s_key_is (kv, "grant")) return s_str (&kv->val, a->grant, sizeof a->grant);
     return true;
 }
 

@@ -42,9 +42,12 @@ typedef struct {
 } hd_nodeinfo_t;
 
 //  ADMIN {op: "drain" | "resume", node: name}; answered with REJECTED whose code is 0 on success.
+//  approve may carry grant: the payload secret sealed to the approved worker's key (Z85, for
+//  sealed payloads); op "grant" gives one to an already approved worker key (node: the key).
 typedef struct {
     char op[16];
     char node[HD_MAX_NAME + 1];
+    char grant[HD_GRANT_TEXT];  //  "" none
 } hd_admin_t;
 
 //  EVENT on the broker's events PUB socket: frames [header 'H' 'D' 1 HD_CMD_EVENT][envelope].

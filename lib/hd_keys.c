@@ -3,6 +3,7 @@
 #include "hd_keys.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hd_seal.h"
 #include "hd_log.h"
 
 static const char *s_roles[] = { "broker", "client", "worker", "admin" };
@@ -97,6 +99,19 @@ s_write_allowlist (const char *dir, const char *file, zcert_t *cert, const char 
     return HD_OK;
 }
 
+//  dir/payload.cert (public, for clients) and payload.cert_secret (for workers): the cluster's
+//  payload key pair (X25519, as CURVE keys are), made with zcert like every other key.
+static hd_err_t
+s_make_payload (const char *dir, const char *by, char *errbuf, size_t errlen)
+{
+    zcert_t *cert = zcert_new ();
+    if (!cert)
+        return HD_ENOMEM;
+    hd_err_t rc = s_save_cert_by (cert, dir, "payload", by, errbuf, errlen);
+    zcert_destroy (&cert);
+    return rc;
+}
+
 static bool
 s_dir_has_keys (const char *dir)
 {
@@ -133,6 +148,8 @@ hd_keys_init_dir (const char *dir, bool force, char *errbuf, size_t errlen)
             rc = s_write_allowlist (dir, lists[i], cert, s_roles[i], errbuf, errlen);
         zcert_destroy (&cert);
     }
+    if (rc == HD_OK)
+        rc = s_make_payload (dir, "heddle keys init", errbuf, errlen);
     return rc;
 }
 
@@ -458,4 +475,99 @@ hd_keys_matches (const char *key, const char *text, size_t min_len)
         || !s_hex_prefix (fp, digits))
         return false;
     return strncmp (digits, hex, strlen (hex)) == 0;
+hd_keys_load_payload_public (const char *dir, uint8_t out[32], char *errbuf, size_t errlen)
+{
+    char path[PATH_MAX];
+    hd_keys_path (path, sizeof path, dir, "payload.cert");
+    if (access (path, F_OK) != 0) {
+        snprintf (errbuf, errlen, "%s is missing", path);
+        return HD_ENOTFOUND;
+    }
+    zcert_t *cert = zcert_load (path);
+    if (!cert) {
+        snprintf (errbuf, errlen, "cannot load the payload key %s", path);
+        return HD_ECRYPTO;
+    }
+    memcpy (out, zcert_public_key (cert), 32);
+    zcert_destroy (&cert);
+    return HD_OK;
+}
+
+//  payload.cert_secret first (the current key), then payload-*.cert_secret (older ones, kept
+//  after a rotation until their jobs are done).
+hd_err_t
+hd_keys_each_payload_secret (const char *dir, void (*fn) (const uint8_t secret[32], void *arg),
+                             void *arg, size_t *count)
+{
+    *count = 0;
+    char path[PATH_MAX];
+    zcert_t *cert = zcert_load (hd_keys_path (path, sizeof path, dir, "payload.cert_secret"));
+    if (cert) {
+        fn (zcert_secret_key (cert), arg);
+        (*count)++;
+        zcert_destroy (&cert);
+    }
+    DIR *d = opendir (dir);
+    if (!d)
+        return *count ? HD_OK : HD_ENOTFOUND;
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        size_t len = strlen (e->d_name);
+        if (strncmp (e->d_name, "payload-", 8) != 0 || len < 20
+            || strcmp (e->d_name + len - 12, ".cert_secret") != 0)
+            continue;
+        cert = zcert_load (hd_keys_path (path, sizeof path, dir, e->d_name));
+        if (cert) {
+            fn (zcert_secret_key (cert), arg);
+            (*count)++;
+            zcert_destroy (&cert);
+        }
+    }
+    closedir (d);
+    return *count ? HD_OK : HD_ENOTFOUND;
+}
+
+hd_err_t
+hd_keys_save_payload_secret (const char *dir, const uint8_t secret[32], const char *name,
+                             char *errbuf, size_t errlen)
+{
+    uint8_t pub[32];
+    if (crypto_scalarmult_base (pub, secret) != 0) {
+        snprintf (errbuf, errlen, "invalid payload key");
+        return HD_ECRYPTO;
+    }
+    zcert_t *cert = zcert_new_from (pub, secret);
+    if (!cert)
+        return HD_ENOMEM;
+    hd_err_t rc = s_save_cert_by (cert, dir, name, "payload key grant", errbuf, errlen);
+    zcert_destroy (&cert);
+    return rc;
+}
+
+hd_err_t
+hd_keys_rotate_payload (const char *dir, char old_name[64], char *errbuf, size_t errlen)
+{
+    uint8_t pub[32];
+    old_name[0] = 0;
+    hd_err_t rc = hd_keys_load_payload_public (dir, pub, errbuf, errlen);
+    if (rc == HD_OK) {
+        //  The old pair stays as payload-<id>: workers keep opening the jobs sealed to it.
+        uint8_t id[HD_SEAL_ID_BYTES];
+        hd_seal_key_id (pub, id);
+        char hex[2 * HD_SEAL_ID_BYTES + 1];
+        sodium_bin2hex (hex, sizeof hex, id, sizeof id);
+        snprintf (old_name, 64, "payload-%s", hex);
+        char from[PATH_MAX], to[PATH_MAX + 16];
+        for (int secret = 0; secret < 2; secret++) {
+            hd_keys_path (from, sizeof from, dir, secret ? "payload.cert_secret" : "payload.cert");
+            snprintf (to, sizeof to, "%s/%s%s", dir, old_name, secret ? ".cert_secret" : ".cert");
+            if (rename (from, to) != 0) {
+                snprintf (errbuf, errlen, "cannot rename %s: %s", from, strerror (errno));
+                return HD_EIO;
+            }
+        }
+    }
+    else if (rc != HD_ENOTFOUND)
+        return rc;
+    return s_make_payload (dir, "heddle keys rotate-payload", errbuf, errlen);
 }

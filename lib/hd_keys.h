@@ -83,6 +83,25 @@ hd_err_t hd_keys_id (const char *key, char out[HD_KEY_ID_TEXT]);
 //  fingerprint in hex (any case, ':' between groups allowed, as fingerprints print)? Prefixes
 //  shorter than min_len characters (not counting ':') never match.
 bool hd_keys_matches (const char *key, const char *text, size_t min_len);
+//  --- payload keys (sealed payloads, hd_seal) ------------------------------------------------
+//  A keys directory also holds the cluster's payload key pair: payload.cert (public: clients
+//  seal job keys to it) and payload.cert_secret (workers open them); after a rotation the older
+//  pairs stay as payload-<id>.cert[_secret]. hd_keys_init_dir makes the first pair.
+//  The current payload public key (32 raw bytes). HD_OK; HD_ENOTFOUND no payload.cert (plain
+//  payloads); HD_ECRYPTO unreadable.
+hd_err_t hd_keys_load_payload_public (const char *dir, uint8_t out[32], char *errbuf,
+                                      size_t errlen);
+//  Call fn for every payload secret key in dir (current first). *count gets how many. HD_OK;
+//  HD_ENOTFOUND none.
+hd_err_t hd_keys_each_payload_secret (const char *dir,
+                                      void (*fn) (const uint8_t secret[32], void *arg), void *arg,
+                                      size_t *count);
+//  Save a payload secret key as dir/name.cert + name.cert_secret (0600). HD_OK; HD_EIO.
+hd_err_t hd_keys_save_payload_secret (const char *dir, const uint8_t secret[32], const char *name,
+                                      char *errbuf, size_t errlen);
+//  Make a new payload pair in dir; the current one (if any) is kept as payload-<id>, whose
+//  name goes to old_name ("" when there was none). HD_OK; HD_EIO/HD_ECRYPTO with text.
+hd_err_t hd_keys_rotate_payload (const char *dir, char old_name[64], char *errbuf, size_t errlen);
 //  Build "dir/name" into out (PATH_MAX-sized). Returns out.
 char *hd_keys_path (char *out, size_t outlen, const char *dir, const char *name);
 

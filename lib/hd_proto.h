@@ -18,6 +18,8 @@
 #define HD_MAX_NAME 63           //  node name, arch, tag, bytes
 #define HD_MAX_TAGS 8            //  tags on a task or a worker
 #define HD_MAX_FNS 128           //  functions a worker may announce
+#define HD_MAX_GRANTS 4          //  payload-key grants per worker key (sealed payloads)
+#define HD_GRANT_TEXT 101        //  one grant: 80 bytes as Z85, + NUL
 #define HD_MAX_ERROR 1023        //  error / reason text, bytes
 #define HD_MAX_BATCH 1024        //  tasks in one SUBMIT/TASK/RESULT message, ids in one list
 #define HD_MAX_ENVELOPE 65536    //  an envelope frame larger than this is malformed
@@ -72,7 +74,8 @@ typedef enum {
     HD_ST_LOST = 11,         //  attempts exhausted: workers died running it
     HD_ST_INTERNAL = 12,     //  a bug or resource failure on the peer
     HD_ST_UNSATISFIABLE = 13,//  no worker meets the task's requirements
-    HD_ST_MAX_ = 13
+    HD_ST_TAMPERED = 14,     //  a sealed payload or result failed verification (hd_seal)
+    HD_ST_MAX_ = 14
 } hd_status_t;
 
 //  Static text for a status ("ok", "failed", "unknown function", ...), never NULL.

@@ -23,7 +23,9 @@ s_help (const char *action)
         printf ("Usage: heddle nodes approve [OPTIONS] ID\n"
                 "Enroll a pending worker key: the worker joins at its next connection attempt,\n"
                 "and the key is appended to the broker's KEYS/workers.keys so that it survives\n"
-                "a restart.\n");
+                "a restart. When KEYS holds the payload secret (payload.cert_secret), it is\n"
+                "sealed to the worker's own key and handed to it through the broker, which\n"
+                "cannot open it: the worker can then run sealed tasks.\n");
     else
         printf ("Usage: heddle nodes reject [OPTIONS] ID\n"
                 "Refuse a pending worker key: it is no longer listed and stays refused (until\n"
@@ -126,8 +128,11 @@ hd_cmd_nodes_enroll (hd_cli_common_t *common, int argc, char **argv)
         return code;
     char text[1024];
     hd_err_t rc = hd_client_admin_text (conn.client, action, id, text, sizeof text);
-    if (rc == HD_OK)
+    if (rc == HD_OK) {
         s_print (action, text);
+        if (strcmp (action, "approve") == 0)
+            code = hd_cli_grant_payload (conn.client, text, common->keys_dir);
+    }
     else if (rc == HD_EDENIED)
         code = hd_cli_fail ("%s; use an admin key: --keys DIR holding admin.cert_secret, or "
                             "--cert FILE",

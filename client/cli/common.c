@@ -188,6 +188,9 @@ hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char 
     case HD_OPT_INSECURE:
         self->insecure = true;
         return HD_CLI_OPT_TAKEN;
+    case HD_OPT_PLAIN_PAYLOADS:
+        self->plain_payloads = true;
+        return HD_CLI_OPT_TAKEN;
     case HD_OPT_INSECURE_KEY_PERMS:
         self->insecure_key_perms = true;
         return HD_CLI_OPT_TAKEN;
@@ -249,6 +252,9 @@ hd_cli_common_load (hd_cli_common_t *self, int argc, char **argv)
     const char *env = getenv ("HEDDLE_BROKER");
     if (env && *env)
         self->broker = env;
+    const char *plain = getenv ("HEDDLE_PLAIN_PAYLOADS");
+    if (plain && *plain && strcmp (plain, "0") != 0)
+        self->plain_payloads = true;
     env = getenv ("HEDDLE_KEYS");
     if (env && *env)
         self->keys_dir = env;
@@ -318,6 +324,8 @@ hd_cli_connect_help (FILE *out)
         "                          admin.cert_secret when it exists, as does every command\n"
         "                          when KEYS has no client.cert_secret)\n"
         "      --insecure          plain TCP, no CURVE: only for a broker run with --insecure\n"
+        "      --plain-payloads    do not seal task payloads end to end (default: sealed\n"
+        "                          when KEYS holds payload.cert; $HEDDLE_PLAIN_PAYLOADS=1)\n"
         "      --insecure-key-perms  use a secret key open to group or others (a warning;\n"
         "                          refused otherwise: chmod 600 the file, 700 its directory)\n"
         "      --connect-timeout MS  how long the broker may take to answer (default %u)\n"
@@ -417,6 +425,7 @@ hd_cli_client_config (const hd_cli_common_t *self, hd_client_config_t *out)
                                   .keys_dir = self->insecure ? NULL : self->keys_dir,
                                   .cert_path = self->insecure ? NULL : self->cert_path,
                                   .insecure = self->insecure,
+                                  .plain_payloads = self->plain_payloads,
                                   .insecure_key_perms = self->insecure_key_perms,
                                   .timeout_ms = self->connect_timeout_ms,
                                   .interrupt = &hd_cli_interrupted };

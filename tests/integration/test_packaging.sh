@@ -31,6 +31,18 @@ for f in bin/heddle-broker bin/heddle-worker bin/heddle include/hd_client.h \
 done
 find "$tmp/root/usr" -name 'libheddle.so*' | grep -q . ||
     fail "cmake --install did not install libheddle.so"
+for f in lib/python3/dist-packages/heddle/__init__.py lib/python3/dist-packages/heddle/client.py \
+         lib/python3/dist-packages/heddle/worker/__main__.py \
+         share/doc/heddle/examples/heddle-python-worker.service; do
+    [ -e "$tmp/root/usr/$f" ] || fail "cmake --install did not install $f"
+done
+# The installed Python package finds the installed programs next to it (PREFIX/bin).
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+found=$(cd / && PYTHONPATH="$tmp/root/usr/lib/python3/dist-packages" PYTHONDONTWRITEBYTECODE=1 \
+        HEDDLE_BIN_DIR= PATH=/usr/bin:/bin "$py" -c 'import heddle.cluster as c; print(c.find_bin_dir())') ||
+    fail "the installed heddle Python package does not import (python3-zmq, python3-msgpack: scripts/install-deps test)"
+[ "$found" = "$tmp/root/usr/bin" ] || fail "installed heddle looks for the programs in $found, not $tmp/root/usr/bin"
 
 # The installed programs find the installed libheddle.so.0 (RPATH $ORIGIN/../lib), not the
 # build tree's and without LD_LIBRARY_PATH (issue 12: they did not).
@@ -80,7 +92,9 @@ for pat in '/usr/bin/heddle-broker$' '/usr/bin/heddle-worker$' '/usr/bin/heddle$
            '/libheddle\.so' '/usr/include/hd_client\.h$' \
            '/usr/lib/systemd/system/heddle-broker\.service$' \
            '/usr/lib/systemd/system/heddle-worker\.service$' \
-           '/usr/share/doc/heddle/heddle\.conf\.example$'; do
+           '/usr/share/doc/heddle/heddle\.conf\.example$' \
+           '/usr/lib/python3/dist-packages/heddle/__init__\.py$' \
+           '/usr/lib/python3/dist-packages/heddle/worker/__main__\.py$'; do
     grep -Eq "$pat" <<<"$list" || fail "the .deb lacks $pat; it holds:
 $list"
 done
@@ -96,5 +110,6 @@ grep -q '^ Package: heddle$' <<<"$info" || fail "no 'Package: heddle': $info"
 grep -q "^ Architecture: $(dpkg --print-architecture)\$" <<<"$info" || fail "wrong Architecture: $info"
 grep -Eq '^ Depends: .*libczmq4' <<<"$info" || fail "Depends lacks libczmq4 (shlibdeps): $info"
 grep -Eq '^ Depends: .*libsodium' <<<"$info" || fail "Depends lacks libsodium (shlibdeps): $info"
+grep -Eq '^ Recommends: .*python3-zmq' <<<"$info" || fail "Recommends lacks python3-zmq: $info"
 grep -q 'postinst' <<<"$info" || fail "no postinst (the heddle user): $info"
 step "ok"

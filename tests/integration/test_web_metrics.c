@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hd_testcli.h"
 #include "hd_testenv.h"
@@ -107,6 +108,25 @@ test_web_metrics_match_the_job (void **state)
     free (text);
 }
 
+//  Node figures come from the worker metrics (PUB/SUB, about one a second): within 10 s each
+//  node's memory shows in a scrape.
+static void
+test_web_metrics_carry_node_figures (void **state)
+{
+    (void) state;
+    for (int i = 0; i < 100; i++) {
+        char *text = hd_testweb_get (s_env.http_ep, "/metrics", 200);
+        bool both = strstr (text, "\nheddle_node_memory_available_bytes{node=\"w1\"} ")
+                    && strstr (text, "\nheddle_node_memory_available_bytes{node=\"w2\"} ")
+                    && strstr (text, "\nheddle_node_metrics_age_seconds{node=\"w2\"} ");
+        free (text);
+        if (both)
+            return;
+        usleep (100 * 1000);
+    }
+    fail_msg ("no memory figures for w1 and w2 in /metrics after 10 s");
+}
+
 static void
 test_web_state_is_json_with_both_nodes (void **state)
 {
@@ -196,6 +216,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_web_metrics_pass_promtool),
         cmocka_unit_test (test_web_metrics_match_the_job),
+        cmocka_unit_test (test_web_metrics_carry_node_figures),
         cmocka_unit_test (test_web_state_is_json_with_both_nodes),
         cmocka_unit_test (test_web_grafana_dashboard_uses_scraped_metrics),
         cmocka_unit_test (test_web_alert_rules_pass_promtool),

@@ -68,12 +68,15 @@ hd_testenv_spawn (hd_testenv_t *env, const char *const *argv, int *out_fd)
 //  fork + setrlimit + exec: posix_spawn cannot set a limit in the child only. The child calls
 //  async-signal-safe functions only.
 static pid_t
-s_spawn_limited (unsigned long nofile, const char *const *argv, int out, int unused, int to)
+s_spawn_limited (unsigned long nofile, const char *const *argv, int out, int unused, int to,
+                 int err)
 {
     pid_t pid = fork ();
     if (pid != 0)
         return pid;
     struct rlimit rl = { nofile, nofile };
+    if (err >= 0 && dup2 (err, 2) < 0)
+        _exit (126);
     if (out >= 0 && (dup2 (out, to) < 0 || close (unused) != 0))
         _exit (126);
     if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
@@ -89,7 +92,13 @@ hd_testenv_spawn_fd (hd_testenv_t *env, const char *const *argv, int *out_fd, bo
         int pipefd[2] = { -1, -1 };
         if (out_fd && pipe (pipefd) != 0)
             fail_msg ("pipe: %s", strerror (errno));
-        pid_t pid = s_spawn_limited (env->nofile, argv, pipefd[1], pipefd[0], from_stderr ? 2 : 1);
+        int err = env->stderr_path
+                      ? open (env->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
+                      : -1;
+        pid_t pid = s_spawn_limited (env->nofile, argv, pipefd[1], pipefd[0], from_stderr ? 2 : 1,
+                                     err);
+        if (err >= 0)
+            close (err);
         if (pid < 0)
             fail_msg ("cannot start %s: %s", argv[0], strerror (errno));
         if (out_fd) {
@@ -102,6 +111,9 @@ hd_testenv_spawn_fd (hd_testenv_t *env, const char *const *argv, int *out_fd, bo
     }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init (&fa);
+    if (env->stderr_path)
+        posix_spawn_file_actions_addopen (&fa, 2, env->stderr_path, O_WRONLY | O_CREAT | O_APPEND,
+                                          0644);
     int pipefd[2] = { -1, -1 };
     if (out_fd) {
         if (pipe (pipefd) != 0)
@@ -162,7 +174,7 @@ hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
 {
     char bin[512], journal[320];
     snprintf (journal, sizeof journal, "%s/journal", env->dir);
-    const char *argv[32] = { hd_testenv_bin ("heddle-broker", bin, sizeof bin), "--keys",
+    const char *argv[32] = { hd_testenv_bin (env->broker_bin ? env->broker_bin : "heddle-broker", bin, sizeof bin), "--keys",
                              env->keys, "--clients", "tcp://127.0.0.1:*", "--workers",
                              "tcp://127.0.0.1:*", "--metrics", "tcp://127.0.0.1:*", "--events",
                              "tcp://127.0.0.1:*", "--print-endpoints", "--log-level",
@@ -190,7 +202,7 @@ hd_testenv_restart_broker (hd_testenv_t *env, const char *const *extra)
 {
     char bin[512], journal[320];
     snprintf (journal, sizeof journal, "%s/journal", env->dir);
-    const char *argv[32] = { hd_testenv_bin ("heddle-broker", bin, sizeof bin), "--keys",
+    const char *argv[32] = { hd_testenv_bin (env->broker_bin ? env->broker_bin : "heddle-broker", bin, sizeof bin), "--keys",
                              env->keys, "--clients", env->clients_ep, "--workers",
                              env->workers_ep, "--metrics", env->metrics_ep, "--events",
                              env->events_ep, "--log-level", s_log_level (), "--journal-dir",

@@ -167,8 +167,28 @@ test_snapshot_json_lists_everything (void **state)
     assert_null (strstr (text, "\"cpu\":"));
     assert_non_null (strstr (text, "\"samples\":[[5,3,1,0]]"));
     assert_non_null (strstr (text, "\"events\":[{\"t_ms\":0,\"type\":\"node\""));
+    assert_non_null (strstr (text, "\"jobs_total\":0,\"jobs\":[]"));
     assert_int_equal (text[strlen (text) - 1], '}');
     free (text);
+}
+
+static void
+test_snapshot_lists_jobs_with_progress (void **state)
+{
+    hd_snapshot_t *s = *state;
+    s->jobs_total = 3;
+    s->njobs = 1;
+    s->jobs[0] = (hd_snap_job_t){
+        .id = "j1", .name = "render", .state = "running", .tasks = 10, .done = 4, .failed = 1
+    };
+    char *json = s_render (s, hd_snapshot_json);
+    assert_non_null (strstr (json, "\"jobs_total\":3,\"jobs\":[{\"id\":\"j1\",\"name\":"
+                                   "\"render\",\"state\":\"running\",\"tasks\":10,\"done\":4,"
+                                   "\"failed\":1}]}"));
+    char *prom = s_render (s, hd_snapshot_prom);
+    assert_non_null (strstr (prom, "# TYPE heddle_jobs gauge\nheddle_jobs 3\n"));
+    free (json);
+    free (prom);
 }
 
 int
@@ -186,6 +206,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_snapshot_prom_shows_a_down_node_as_down_only, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_snapshot_json_lists_everything, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_snapshot_lists_jobs_with_progress, s_setup,
+                                         s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
