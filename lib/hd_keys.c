@@ -475,6 +475,9 @@ hd_keys_matches (const char *key, const char *text, size_t min_len)
         || !s_hex_prefix (fp, digits))
         return false;
     return strncmp (digits, hex, strlen (hex)) == 0;
+}
+
+hd_err_t
 hd_keys_load_payload_public (const char *dir, uint8_t out[32], char *errbuf, size_t errlen)
 {
     char path[PATH_MAX];
