@@ -197,7 +197,8 @@ hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char 
     case HD_OPT_CERT:
         return s_string_option (&self->cert_path, cmd, "--cert", arg);
     case HD_OPT_CONFIG:
-        return HD_CLI_OPT_TAKEN;  //  already read by hd_cli_common_load
+        self->config_path = arg;  //  already read by hd_cli_common_load; `config check` uses it
+        return HD_CLI_OPT_TAKEN;
     case 'v':
     case HD_OPT_VERBOSE:
         self->verbose = true;
