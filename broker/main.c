@@ -46,6 +46,12 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "      --max-client-tasks N per client: queued + running + unacknowledged "
              "(default %u)\n"
              "      --result-ttl MS      forget a result unacknowledged this long (default %u)\n"
+             "      --max-worker-slots N     refuse a worker declaring more slots (default %u)\n"
+             "      --max-worker-queue N     refuse a worker declaring a larger queue (default "
+             "%u)\n"
+             "      --max-worker-functions N refuse a worker offering more functions, 1..%d\n"
+             "                           (default %u)\n"
+             "      --max-names-per-key N    node names one worker key may own (default %u)\n"
              "      --stale MS           no task to a node whose metrics are this old (default "
              "%u)\n"
              "      --temp-limit C       no task to a node this hot, 0: no limit (default %.0f)\n"
@@ -71,7 +77,8 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "7701).\n",
              d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
              d->journal_dir, d->journal_batch_ms, d->prefetch, d->prefetch_short, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
-             d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->stale_ms,
+             d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->max_worker_slots,
+             d->max_worker_queue, HD_MAX_FNS, d->max_worker_fns, d->max_names_per_key, d->stale_ms,
              d->temp_limit_c, d->cluster, d->beacon_port);
 }
 
@@ -144,7 +151,10 @@ static const struct option s_opts[] = {
     { "temp-limit", 1, 0, 't' }, { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' },
     { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' }, { "help", 0, 0, 'h' },
     { "cluster", 1, 0, 'N' }, { "beacon-port", 1, 0, 'o' }, { "no-beacon", 0, 0, 'n' },
-    { "beacon-interface", 1, 0, 'i' }, { 0, 0, 0, 0 } };
+    { "beacon-interface", 1, 0, 'i' },
+    { "max-worker-slots", 1, 0, 1001 }, { "max-worker-queue", 1, 0, 1002 },
+    { "max-worker-functions", 1, 0, 1003 }, { "max-names-per-key", 1, 0, 1004 },
+    { 0, 0, 0, 0 } };
 
 static int
 s_prefetch_arg (const char *name, const char *text, uint32_t max, uint32_t *out)
@@ -154,6 +164,19 @@ s_prefetch_arg (const char *name, const char *text, uint32_t max, uint32_t *out)
         return -1;
     if (*out > max) {
         fprintf (stderr, "heddle-broker: --%s is 0..%u\n", name, max);
+        return -1;
+    }
+    return 0;
+}
+
+//  1..max.
+static int
+s_range_arg (const char *name, const char *text, uint32_t max, uint32_t *out)
+{
+    if (s_uint_arg (name, text, out) != 0)
+        return -1;
+    if (*out > max) {
+        fprintf (stderr, "heddle-broker: --%s is 1..%u\n", name, max);
         return -1;
     }
     return 0;
@@ -227,6 +250,10 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'o': return s_port_arg (arg, &c->beacon_port);
         case 'n': a->no_beacon = true; return 0;
         case 'i': c->beacon_interface = arg; return 0;
+        case 1001: return s_uint_arg ("max-worker-slots", arg, &c->max_worker_slots);
+        case 1002: return s_uint_arg ("max-worker-queue", arg, &c->max_worker_queue);
+        case 1003: return s_range_arg ("max-worker-functions", arg, HD_MAX_FNS, &c->max_worker_fns);
+        case 1004: return s_uint_arg ("max-names-per-key", arg, &c->max_names_per_key);
         case 'G': return 0;  //  read before any other option (hd_config_open)
         case 'p': a->print = true; return 0;
         case 'E': s_print_endpoints = true; return 0;
@@ -271,7 +298,9 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             "heartbeat = %u\nmisses = %u\n"
             "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nstale = %u\n"
             "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n"
-            "cluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n",
+            "cluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n"
+            "max-worker-slots = %u\nmax-worker-queue = %u\nmax-worker-functions = %u\n"
+            "max-names-per-key = %u\n",
             file ? hd_config_name (file) : "(none)", a->clients, a->workers,
             c->metrics_endpoint ? c->metrics_endpoint : "none",
             c->events_endpoint ? c->events_endpoint : "none", c->keys_dir ? c->keys_dir : "(none)",
@@ -281,7 +310,8 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             (const char *[]) { "none", "batch", "sync" }[c->journal_mode], c->journal_dir,
             c->journal_batch_ms, c->cluster, c->beacon_port,
             c->beacon_interface ? c->beacon_interface : "(default)",
-            a->no_beacon ? "yes" : "no");
+            a->no_beacon ? "yes" : "no", c->max_worker_slots, c->max_worker_queue,
+            c->max_worker_fns, c->max_names_per_key);
 }
 
 static int

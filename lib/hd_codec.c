@@ -430,6 +430,7 @@ hd_status_str (uint32_t status)
         [HD_ST_LOST] = "lost",
         [HD_ST_INTERNAL] = "internal error",
         [HD_ST_UNSATISFIABLE] = "unsatisfiable",
+        [HD_ST_REFUSED] = "refused",
     };
     if (status > HD_ST_MAX_ || !text[status])
         return "unknown status";

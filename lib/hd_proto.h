@@ -69,7 +69,10 @@ typedef enum {
     HD_ST_LOST = 11,         //  attempts exhausted: workers died running it
     HD_ST_INTERNAL = 12,     //  a bug or resource failure on the peer
     HD_ST_UNSATISFIABLE = 13,//  no worker meets the task's requirements
-    HD_ST_MAX_ = 13
+    HD_ST_REFUSED = 14,      //  the broker refused a worker's HELLO for good (its name belongs to
+                             //  another key, a value over a bound, its key revoked, or a newer
+                             //  connection with its key): the worker logs it and stops
+    HD_ST_MAX_ = 14
 } hd_status_t;
 
 //  Static text for a status ("ok", "failed", "unknown function", ...), never NULL.
