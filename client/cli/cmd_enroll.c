@@ -1,6 +1,8 @@
 /*  cmd_enroll: `heddle nodes pending`, `heddle nodes approve ID`, `heddle nodes reject ID`:
-    worker keys the broker refused and holds for an admin. ID is the key (Z85, 40 chars) or a
-    unique prefix of at least 8 chars. Needs an admin key, like drain and resume.  */
+    worker keys the broker refused and holds for an admin; `heddle nodes revoke ID`: an
+    enrolled worker key loses its right (a stolen board). ID is the key (Z85, 40 chars) or a
+    unique prefix of at least 8 chars (revoke: or a node name the key owns). Needs an admin key,
+    like drain and resume.  */
 #include <string.h>
 
 #include "commands.h"
@@ -19,6 +21,14 @@ s_help (const char *action)
                 "Enroll a pending worker key (ID: the key or a unique prefix of 8+ chars): the\n"
                 "worker joins at its next connection attempt, and the key is appended to the\n"
                 "broker's KEYS/workers.keys so that it survives a restart.\n");
+    else if (strcmp (action, "revoke") == 0)
+        printf ("Usage: heddle nodes revoke [OPTIONS] ID\n"
+                "Revoke an enrolled worker key (ID: a node name it owns, the key, or a unique\n"
+                "prefix of 8+ chars), e.g. of a stolen or reflashed board: the key is removed\n"
+                "from the broker's KEYS/workers.keys and memory, its node names are freed\n"
+                "(KEYS/workers.names), every node connected with it is disconnected (its\n"
+                "worker stops) and their tasks are requeued. The key can no longer connect;\n"
+                "enroll the board again with a new key (heddle nodes approve).\n");
     else
         printf ("Usage: heddle nodes reject [OPTIONS] ID\n"
                 "Refuse a pending worker key (ID: the key or a unique prefix of 8+ chars): it is\n"
@@ -72,6 +82,8 @@ s_print (const char *action, const char *text)
         printf ("no pending worker keys\n");
     else
         printf ("%-40s %-21s %8s %8s\n%s", "KEY", "ADDRESS", "LAST(s)", "ATTEMPTS", text);
+    //  Lines ending in "name-conflict: 'NAME' belongs to key ..." are boards refused because
+    //  another key owns the node name they claim (hd_broker_hello.c).
 }
 
 int
