@@ -3,10 +3,12 @@
     by the pure scheduler and registry modules. The broker decodes headers and envelopes only:
     payload frames move from client to job to worker untouched.  */
 #include "hd_broker_int.h"
+#include "hd_grants.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,12 +46,14 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->default_attempts = 3;
     config->max_client_tasks = 200000;
     config->result_ttl_ms = 600000;
+    config->worker_wait_ms = 60000;
     config->cluster = HD_CLUSTER_DEFAULT;
     config->beacon_port = HD_BEACON_PORT;
     config->max_worker_slots = 1024;
     config->max_worker_queue = 65536;
     config->max_worker_fns = HD_MAX_FNS;
     config->max_names_per_key = 256;
+    config->handshake_ms = 10000;
 }
 
 static void
@@ -68,8 +72,10 @@ s_load_keys (hd_broker_t *self, char *errbuf, size_t errlen)
         return HD_ECRYPTO;
     }
     char path[PATH_MAX];
-    hd_err_t rc = hd_keys_load_secret (hd_keys_path (path, sizeof path, dir, "broker.cert_secret"),
-                                       &self->cert, errbuf, errlen);
+    bool lax = self->config.insecure_key_perms;
+    hd_err_t rc = hd_keys_load_secret_checked (
+        hd_keys_path (path, sizeof path, dir, "broker.cert_secret"), dir, lax, &self->cert,
+        errbuf, errlen);
     if (rc == HD_OK)
         rc = hd_keys_fingerprint (zcert_public_txt (self->cert), self->fingerprint);
     if (rc == HD_OK)
@@ -81,23 +87,56 @@ s_load_keys (hd_broker_t *self, char *errbuf, size_t errlen)
         { "admins.keys", HD_DOMAIN_CLIENTS, "admin" },
         { "workers.keys", HD_DOMAIN_WORKERS, "worker" },
     };
-    for (size_t i = 0; rc == HD_OK && i < sizeof lists / sizeof lists[0]; i++)
-        rc = hd_auth_load (self->auth, lists[i].domain,
-                           hd_keys_path (path, sizeof path, dir, lists[i].file), lists[i].role,
-                           errbuf, errlen);
+    for (size_t i = 0; rc == HD_OK && i < sizeof lists / sizeof lists[0]; i++) {
+        hd_keys_path (path, sizeof path, dir, lists[i].file);
+        rc = hd_keys_check_mode (path, HD_KEYS_ALLOWLIST, lax, errbuf, errlen);
+        if (rc == HD_OK)
+            rc = hd_auth_load (self->auth, lists[i].domain, path, lists[i].role, errbuf, errlen);
+    }
     hd_keys_path (self->workers_keys, sizeof self->workers_keys, dir, "workers.keys");
     hd_keys_path (self->workers_names, sizeof self->workers_names, dir, "workers.names");
     if (rc == HD_OK)
         hd_auth_set_enroll (self->auth, self->workers_keys, self->config.auto_approve);
     if (rc == HD_OK)
         rc = hd_broker_names_open (self, errbuf, errlen);
+    if (rc == HD_OK)
+        rc = hd_broker_grants_open (self, errbuf, errlen);
+    return rc;
+}
+
+//  Count the connections of every listening socket against the cap (hd_conns), which stays
+//  below the open-files limit: at that limit libzmq spins on accept() and serves no one new.
+static hd_err_t
+s_watch_conns (hd_broker_t *self, char *errbuf, size_t errlen)
+{
+    struct rlimit rl;
+    uint64_t limit = getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                         ? rl.rlim_cur
+                         : 1048576;
+    uint32_t max = hd_conns_cap (self->config.max_connections, limit);
+    if (self->config.max_connections > max)
+        hd_warn ("--max-connections %u does not fit under the open-files limit %" PRIu64
+                 " (less %u for the broker's own files): %u", self->config.max_connections,
+                 limit, HD_CONNS_RESERVE, max);
+    self->conns = hd_conns_new (max, limit);
+    zsock_t *socks[] = { self->clients, self->workers, self->metrics, self->events };
+    hd_err_t rc = self->conns ? HD_OK : HD_ENOMEM;
+    for (size_t i = 0; rc == HD_OK && i < sizeof socks / sizeof socks[0]; i++)
+        if (socks[i])
+            rc = hd_conns_watch (self->conns, socks[i]);
+    if (rc != HD_OK)
+        snprintf (errbuf, errlen, "cannot watch the connections: %s", hd_strerror (rc));
+    else
+        hd_info ("at most %u connections at once (--max-connections; open-files limit %" PRIu64
+                 "), handshake timeout %u ms", max, limit, self->config.handshake_ms);
     return rc;
 }
 
 static hd_err_t
 s_bind (hd_broker_t *self, char *errbuf, size_t errlen)
 {
-    hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert };
+    hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert,
+                        .handshake_ms = (int) self->config.handshake_ms };
     //  Frames over this size drop the connection inside libzmq; between max_payload and this
     //  the broker answers TOO_LARGE itself, which is what a user should see.
     o.max_msg_size = (int64_t) self->config.max_payload * 4 + HD_MAX_ENVELOPE;
@@ -125,7 +164,9 @@ s_bind (hd_broker_t *self, char *errbuf, size_t errlen)
     if (rc != HD_OK)
         return rc;
     self->stop_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
-    return self->stop_fd >= 0 ? HD_OK : HD_ENOMEM;
+    if (self->stop_fd < 0)
+        return HD_ENOMEM;
+    return s_watch_conns (self, errbuf, errlen);
 }
 
 //  Announce the workers endpoint on the LAN (hd_discovery). Never fatal: without a beacon,
@@ -182,6 +223,7 @@ hd_broker_new (const hd_broker_config_t *config, hd_broker_t **out, char *errbuf
         return HD_ENOMEM;
     self->config = *config;
     self->stop_fd = -1;
+    hd_ratelog_init (&self->full_log, HD_RATELOG_WINDOW_MS);
     if (!self->config.heartbeat_ms || !self->config.heartbeat_misses || !self->config.max_queue) {
         snprintf (errbuf, errlen, "heartbeat, misses and queue size must be positive");
         free (self);
@@ -194,6 +236,8 @@ hd_broker_new (const hd_broker_config_t *config, hd_broker_t **out, char *errbuf
         rc = hd_broker_journal_open (self, errbuf, errlen);
     if (rc == HD_OK)
         rc = s_bind (self, errbuf, errlen);
+    if (rc == HD_OK)
+        rc = hd_broker_web_start (self, errbuf, errlen);
     if (rc != HD_OK) {
         hd_broker_destroy (&self);
         return rc;
@@ -217,6 +261,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     if (!self)
         return;
     hd_discovery_destroy (&self->beacon);  //  first: stop announcing a broker that is going
+    hd_broker_web_stop (self);
     hd_broker_journal_close (self);  //  commits what is pending, best effort
     hd_scheduler_destroy (&self->scheduler);
     for (hd_node_t *n = self->registry ? hd_registry_first (self->registry) : NULL; n;
@@ -227,6 +272,7 @@ hd_broker_destroy (hd_broker_t **self_p)
         free (o);
     }
     hd_registry_destroy (&self->registry);
+    hd_grants_destroy (&self->grants);
     hd_frames_fini (&self->in);
     hd_buf_fini (&self->env);
     hd_buf_fini (&self->pack);
@@ -239,8 +285,10 @@ hd_broker_destroy (hd_broker_t **self_p)
     free (self->down);
     free (self->conflicts);
     hd_nodenames_destroy (&self->names);
+    free (self->fnwait);
     hd_buf_fini (&self->jbuf);
     zhashx_destroy (&self->client_index);
+    hd_conns_destroy (&self->conns);  //  its monitors first, then the sockets they watch
     zsock_destroy (&self->clients);
     zsock_destroy (&self->workers);
     if (self->stop_fd >= 0)
@@ -318,7 +366,8 @@ hd_broker_run (hd_broker_t *self)
     //  every pass (two syscalls each). The quiet ones (ZAP requests, worker metrics, stop) are
     //  plain fds: ZAP's and the metrics SUB's ZMQ_FD are edge-triggered, and their handlers
     //  read until ZMQ_EVENTS shows nothing left, so no edge is lost.
-    enum { S_CLIENTS, S_WORKERS, S_STOP, S_METRICS, S_AUTH, S_SYNCED, S_NITEMS };
+    enum { S_CLIENTS, S_WORKERS, S_STOP, S_METRICS, S_AUTH, S_SYNCED, S_CONNS,
+           S_NITEMS = S_CONNS + HD_CONNS_MAX_WATCH };
     zmq_pollitem_t items[S_NITEMS] = {
         [S_CLIENTS] = { self->clients_raw, 0, ZMQ_POLLIN, 0 },
         [S_WORKERS] = { self->workers_raw, 0, ZMQ_POLLIN, 0 },
@@ -330,6 +379,10 @@ hd_broker_run (hd_broker_t *self)
                      ZMQ_POLLIN, 0 },
         [S_SYNCED] = { NULL, hd_broker_journal_fd (self), ZMQ_POLLIN, 0 },  //  a commit ended
     };
+    int conn_fds[HD_CONNS_MAX_WATCH];  //  connections accepted or closed (-1: unused)
+    hd_conns_fds (self->conns, conn_fds);
+    for (int i = 0; i < HD_CONNS_MAX_WATCH; i++)
+        items[S_CONNS + i] = (zmq_pollitem_t) { NULL, conn_fds[i], ZMQ_POLLIN, 0 };
     //  Whatever arrived before the loop started raised its edge already: look once.
     bool first = true, metrics_more = false;
     hd_info ("serving clients on %s, workers on %s%s", self->clients_ep, self->workers_ep,
@@ -350,6 +403,9 @@ hd_broker_run (hd_broker_t *self)
         int64_t accepts = hd_broker_accepts_due_in (self, now0);
         if (accepts >= 0 && accepts < wait)
             wait = accepts;
+        int64_t web = hd_broker_web_due_in (self, now0);
+        if (web >= 0 && web < wait)
+            wait = web;
         if (first || metrics_more)
             wait = 0;
         if (zmq_poll (items, S_NITEMS, wait > 0 ? (long) wait : 0) < 0)
@@ -359,6 +415,11 @@ hd_broker_run (hd_broker_t *self)
         hd_scheduler_set_now (self->scheduler, hd_broker_now ());  //  dates backoffs of losses
         if (self->auth && (first || (items[S_AUTH].revents & ZMQ_POLLIN)))
             hd_auth_handle (self->auth);
+        bool conns = first;
+        for (int i = 0; i < HD_CONNS_MAX_WATCH; i++)
+            conns |= (items[S_CONNS + i].revents & ZMQ_POLLIN) != 0;
+        if (conns)
+            hd_conns_handle (self->conns, hd_broker_now ());
         if (self->metrics && (first || metrics_more || (items[S_METRICS].revents & ZMQ_POLLIN)))
             metrics_more = hd_broker_on_metrics (self);  //  more left than one round takes
         first = false;
@@ -371,12 +432,17 @@ hd_broker_run (hd_broker_t *self)
         if (now >= self->next_beat_ms) {
             first = true;  //  belt and braces: look at the quiet sockets once a beat
             hd_broker_beat (self, now);
+            if (self->auth)
+                hd_auth_tick (self->auth);  //  a window of counted refusals is summed up
+            hd_conns_tick (self->conns, now);
             hd_broker_expire (self, now);
+            hd_broker_wait_expire (self, now);
             hd_registry_check_stale (self->registry, now, self->config.stale_ms);
             hd_broker_stats_event (self, now - self->next_beat_ms + self->config.heartbeat_ms);
             self->next_beat_ms = now + self->config.heartbeat_ms;
         }
         hd_broker_journal_tick (self, now);
+        hd_broker_web_tick (self, now);
     }
     s_log_stats (self);
     return self->fatal ? HD_EIO : HD_OK;

@@ -23,7 +23,8 @@ s_port_of (const char *endpoint)
 hd_err_t
 hd_broker_bind_extra (hd_broker_t *self, char *errbuf, size_t errlen)
 {
-    hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert };
+    hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert,
+                        .handshake_ms = (int) self->config.handshake_ms };
     hd_err_t rc = HD_OK;
     if (self->config.metrics_endpoint) {
         o.zap_domain = HD_DOMAIN_WORKERS;  //  only worker keys may publish metrics
@@ -91,6 +92,7 @@ void
 hd_broker_event (hd_broker_t *self, const char *type, const char *node, const char *state,
                  const char *text)
 {
+    hd_broker_web_event (self, type, node, state, text);
     if (!self->events)
         return;
     hd_event_t e = { 0 };
@@ -192,6 +194,8 @@ s_admin_enroll (hd_broker_t *self, const hd_admin_t *a, bool approve)
     }
     if (rc == HD_EIO)
         hd_error ("approved worker key %s, but not saved: %s", key, err);
+    if (approve && a->grant[0] && hd_broker_grants_add (self, key, a->grant, err, sizeof err) != HD_OK)
+        hd_error ("approved worker key %s, but its payload key grant was not kept: %s", key, err);
     hd_info ("worker key %s %s by an admin", key, approve ? "approved" : "rejected");
     hd_broker_reject (self, NULL, HD_ST_OK, 0, "%s %s%s%s", key,
                       approve ? "approved: the worker joins at its next connection attempt"
@@ -239,27 +243,42 @@ hd_broker_on_admin (hd_broker_t *self, uint32_t client)
         s_admin_enroll (self, &a, strcmp (a.op, "approve") == 0);
     else if (strcmp (a.op, "revoke") == 0)
         hd_broker_revoke (self, a.node);
+    else if (strcmp (a.op, "grant") == 0)
+        hd_broker_admin_grant (self, &a);
     else
         hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "unknown admin op '%s'", a.op);
 }
 
+//  Some registered node offering the function meets the task's requirements, or could once its
+//  figures are in (hd_scheduler_eligible, HD_ELIGIBLE_EVER). No registered node offering it at
+//  all is not this check's to answer (the task waits for a worker: hd_broker_wait.c), except
+//  for a task pinned to a registered node, which does not offer it.
 bool
-hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s)
+hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s, char *why, size_t len)
 {
     uint32_t fn;
-    if (hd_registry_fn_find (self->registry, s->fn, &fn) != HD_OK)
-        return true;  //  the scheduler answers UNKNOWN_FN, which says more
-    for (hd_node_t *node = hd_registry_first (self->registry); node;
-         node = hd_registry_next (self->registry, node)) {
-        bool ok = hd_registry_offers (node, fn) && (!s->node[0] || !strcmp (s->node, node->name));
-        for (uint32_t t = 0; ok && t < s->ntags; t++) {
-            ok = false;
-            for (uint32_t k = 0; k < node->ntags && !ok; k++)
-                ok = strcmp (node->tags[k], s->tags[t]) == 0;
-        }
-        if (ok)
+    hd_reqs_t reqs;
+    if (!hd_scheduler_reqs_of (s, &reqs))
+        return true;
+    if (hd_registry_fn_find (self->registry, s->fn, &fn) != HD_OK
+        || hd_registry_fn_providers (self->registry, fn) == 0) {
+        //  No node offers it (yet): the task waits, unless it is pinned to a node that is here
+        //  and does not (`heddle run` on a node without --allow-exec must not wait).
+        if (!s->node[0] || !hd_registry_find_name (self->registry, s->node))
             return true;
+        snprintf (why, len, "node %s does not offer function '%s'", s->node, s->fn);
+        return false;
     }
+    for (hd_node_t *node = hd_registry_first (self->registry); node;
+         node = hd_registry_next (self->registry, node))
+        if (hd_scheduler_eligible (node, fn, &reqs, HD_ELIGIBLE_EVER))
+            return true;
+    char mem[48] = "";
+    if (s->min_mem_mb)
+        snprintf (mem, sizeof mem, "%u MB of memory", s->min_mem_mb);
+    snprintf (why, len, "no node offering '%s' has %s%s%s%s%s%s (see heddle nodes)", s->fn,
+              s->node[0] ? "the name " : "", s->node, s->node[0] && (s->ntags || *mem) ? ", " : "",
+              s->ntags ? "the tags asked for" : "", s->ntags && *mem ? ", " : "", mem);
     return false;
 }
 
@@ -350,4 +369,48 @@ hd_broker_on_nodes (hd_broker_t *self, uint32_t client)
         && hd_broker_send_to_client (self, client, HD_CMD_NODES_REPLY) == 0)
         hd_send_frame (self->clients_raw, self->env.data, self->env.size, 0);
     free (info);
+}
+
+//  One function's entry: nodes offering it now (the first HD_FN_NAMES by index), its tasks.
+static void
+s_fill_fn (hd_broker_t *self, uint32_t fn, hd_fninfo_t *f)
+{
+    snprintf (f->name, sizeof f->name, "%s", hd_registry_fn_name (self->registry, fn));
+    for (hd_node_t *node = hd_registry_first (self->registry); node;
+         node = hd_registry_next (self->registry, node)) {
+        if (!hd_registry_offers (node, fn))
+            continue;
+        if (f->nnames < HD_FN_NAMES)
+            snprintf (f->names[f->nnames++], sizeof f->names[0], "%s", node->name);
+        f->nodes++;
+    }
+    hd_fnstats_t st;
+    hd_scheduler_fn_stats (self->scheduler, fn, &st);
+    f->queued = st.queued;
+    f->running = st.running;
+    f->done = st.done;
+    f->ms = st.mean_ms;
+}
+
+//  FUNCTIONS: every function some worker offered since the broker started, or with tasks.
+void
+hd_broker_on_functions (hd_broker_t *self, uint32_t client)
+{
+    uint32_t n = hd_registry_fn_count (self->registry), k = 0;
+    hd_fninfo_t *fns = calloc (n ? n : 1, sizeof *fns);
+    if (!fns)
+        return;
+    for (uint32_t fn = 0; fn < n && k < HD_MAX_FUNCTIONS; fn++) {
+        if (!hd_registry_fn_name (self->registry, fn))
+            continue;  //  forgotten to make room (hd_registry_fn_intern)
+        s_fill_fn (self, fn, &fns[k]);
+        if (hd_registry_fn_offered (self->registry, fn) || fns[k].queued || fns[k].running)
+            k++;
+        else
+            memset (&fns[k], 0, sizeof fns[k]);
+    }
+    if (hd_codec_encode_functions (&self->env, fns, k) == HD_OK
+        && hd_broker_send_to_client (self, client, HD_CMD_FUNCTIONS_REPLY) == 0)
+        hd_send_frame (self->clients_raw, self->env.data, self->env.size, 0);
+    free (fns);
 }

@@ -3,6 +3,7 @@
 #include "hd_broker_int.h"
 
 #include "hd_log.h"
+#include "hd_seal.h"
 #include "hd_transport.h"
 
 #define S_BURST 256
@@ -142,6 +143,32 @@ s_resubmitted (hd_broker_t *self, hd_job_t *job, uint32_t client, int64_t now)
         hd_broker_send_results (self, client, &job, 1, now);
 }
 
+//  A sealed task no node can take because none holds its payload key (the seal- tag): say so,
+//  with what fixes it. false when the task is unsatisfiable for another reason too.
+static bool
+s_reject_unkeyed (hd_broker_t *self, const hd_submit_t *s)
+{
+    hd_submit_t t = *s;
+    const char *tag = NULL;
+    t.ntags = 0;
+    for (uint32_t i = 0; i < s->ntags; i++) {
+        if (strncmp (s->tags[i], HD_SEAL_TAG_PREFIX, strlen (HD_SEAL_TAG_PREFIX)) == 0)
+            tag = s->tags[i];
+        else
+            memcpy (t.tags[t.ntags++], s->tags[i], sizeof t.tags[0]);
+    }
+    char why[HD_MAX_ERROR + 1];
+    if (!tag || !hd_broker_satisfiable (self, &t, why, sizeof why))
+        return false;
+    hd_broker_reject (self, &s->id, HD_ST_UNSATISFIABLE, 0,
+                      "no worker offering '%s' holds the payload key this task is sealed to (%s): "
+                      "approve workers with `heddle nodes approve` using keys that hold "
+                      "payload.cert_secret (it is granted to them), or copy that file to their "
+                      "keys directory; --plain-payloads sends tasks unsealed",
+                      s->fn, tag);
+    return true;
+}
+
 //  Queue one task: its envelope, and its payload as a frame (taken, `frame`) or as bytes inside
 //  a packed frame (copied, `data`/`size`). On success its id joins the ACCEPTED list.
 static void
@@ -151,23 +178,28 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
     hd_submit_t s;
     hd_err_t rc = hd_codec_decode_submit (env, env_size, &s);
     self->stats.submitted++;
-    if (rc != HD_OK) {
+    if (rc != HD_OK) {  //  the refusal names the task when its id can be read
         self->stats.malformed++;
-        hd_broker_reject (self, NULL, rc == HD_ETOOBIG ? HD_ST_TOO_LARGE : HD_ST_MALFORMED, 0,
-                  "malformed SUBMIT envelope: %s", hd_strerror (rc));
+        bool has_id = hd_codec_peek_id (env, env_size, &s.id) == HD_OK;
+        hd_broker_reject (self, has_id ? &s.id : NULL,
+                          rc == HD_ETOOBIG ? HD_ST_TOO_LARGE : HD_ST_MALFORMED, 0,
+                          "malformed SUBMIT envelope: %s", hd_strerror (rc));
         return;
     }
-    if ((s.node[0] || s.ntags) && !hd_broker_satisfiable (self, &s)) {
-        hd_broker_reject (self, &s.id, HD_ST_UNSATISFIABLE, 0, "no node offering '%s' has %s%s%s",
-                          s.fn, s.node[0] ? "the name " : "the tags asked for", s.node,
-                          s.node[0] ? "" : " (see heddle nodes)");
+    char why[HD_MAX_ERROR + 1];
+    if (!hd_broker_satisfiable (self, &s, why, sizeof why)) {
+        if (s.seal && s_reject_unkeyed (self, &s))
+            return;
+        hd_broker_reject (self, &s.id, HD_ST_UNSATISFIABLE, 0, "%s", why);
         return;
     }
     if (frame)
         size = zmq_msg_size (frame);
-    if (size > self->config.max_payload) {
+    //  The limit is on what the user sent: a sealed payload carries a fixed overhead on top.
+    size_t user_size = s.seal && size >= HD_SEAL_TASK_OVERHEAD ? size - HD_SEAL_TASK_OVERHEAD : size;
+    if (user_size > self->config.max_payload) {
         hd_broker_reject (self, &s.id, HD_ST_TOO_LARGE, 0, "payload of %zu bytes is over the broker's "
-                  "limit of %u bytes", size, self->config.max_payload);
+                  "limit of %u bytes", user_size, self->config.max_payload);
         return;
     }
     hd_bclient_t *c = &self->client_tab[client];
@@ -178,6 +210,7 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
         return;
     }
     hd_payload_t *payload = frame ? hd_payload_take (frame) : hd_payload_from (data, size);
+    HD_PAYLOAD_TEST_HOOK (payload, 'T');
     if (!payload) {
         hd_broker_reject (self, &s.id, HD_ST_BUSY, 1000, "broker out of memory");
         return;
@@ -185,10 +218,12 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
     hd_job_t *job = NULL;
     rc = hd_scheduler_submit (self->scheduler, &s, client, payload, now, &job);
     uint32_t fn;
-    if (rc == HD_ENOTFOUND && hd_registry_fn_find (self->registry, s.fn, &fn) == HD_OK)
-        //  A function some worker offered before, or one of tasks the journal brought back:
-        //  its workers are away (restarting, rejoining a restarted broker), not gone. Queue.
+    if (rc == HD_ENOTFOUND && hd_registry_fn_find (self->registry, s.fn, &fn) == HD_OK
+        && hd_registry_fn_offered (self->registry, fn))
+        //  A function some worker offered before: its workers are away (restarting), not gone.
         rc = hd_scheduler_restore (self->scheduler, &s, client, payload, now, &job);
+    if (rc == HD_ENOTFOUND)  //  no worker offered it yet: wait for one (hd_broker_wait.c)
+        rc = hd_broker_wait_queue (self, &s, client, payload, now, &job);
     if (rc != HD_OK)  //  not consumed
         hd_payload_free (payload);
     switch (rc) {
@@ -218,8 +253,10 @@ s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
 {
     hd_frames_t *in = &self->in;
     //  Packed (hd_pack): [rid][header][pack]; else [rid][header]([envelope][payload])+.
+    //  A packed frame's pairs before a malformed byte stand; the rest is refused (PROTOCOL.md 2).
+    bool bad = false;
     int packed = in->count == 3 && !in->truncated
-                     ? hd_pack_count (hd_frames_data (in, 2), hd_frames_size (in, 2))
+                     ? hd_pack_count_readable (hd_frames_data (in, 2), hd_frames_size (in, 2), &bad)
                      : 0;
     if (in->truncated || packed > HD_MAX_BATCH) {
         self->stats.malformed++;
@@ -227,7 +264,7 @@ s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
                           HD_MAX_BATCH);
         return;
     }
-    if (packed < 0) {
+    if (in->count == 3 && !packed) {
         self->stats.malformed++;
         hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed packed SUBMIT frame");
         return;
@@ -240,6 +277,7 @@ s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
         return;
     }
     //  ACCEPTED goes out after the journal commit that covers these tasks (hd_broker_journal).
+    self->noticed_fn = 0;
     if (packed) {
         self->client_tab[client].packs = true;
         hd_pack_reader_t r;
@@ -248,6 +286,9 @@ s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
         size_t env_size, size;
         while (hd_pack_next (&r, &env, &env_size, &data, &size) == 1)
             s_submit_one (self, client, env, env_size, NULL, data, size, now);
+        if (bad)
+            hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed packed SUBMIT frame "
+                              "after %d tasks: the rest of it is dropped", packed);
         return;
     }
     for (size_t i = 2; i + 1 < in->count; i += 2)
@@ -266,18 +307,28 @@ s_abort_on_worker (hd_broker_t *self, hd_job_t *job)
         hd_send_frame (self->workers_raw, self->env.data, self->env.size, 0);
 }
 
+//  An ids envelope that does not decode: over HD_MAX_BATCH ids is TOO_LARGE, else MALFORMED.
+static void
+s_reject_ids (hd_broker_t *self, hd_err_t rc, const char *cmd)
+{
+    bool big = rc == HD_ETOOBIG;
+    hd_broker_reject (self, NULL, big ? HD_ST_TOO_LARGE : HD_ST_MALFORMED, 0,
+                      big ? "%s with more than 1024 ids" : "malformed %s", cmd);
+}
+
 static void
 s_on_cancel (hd_broker_t *self)
 {
     hd_idlist_t *ids = self->accepted;  //  reuse: no SUBMIT is being handled now
-    if (hd_codec_decode_ids (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2), ids)
-        != HD_OK) {
-        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed CANCEL");
+    hd_err_t rc =
+        hd_codec_decode_ids (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2), ids);
+    if (rc != HD_OK) {
+        s_reject_ids (self, rc, "CANCEL");
         return;
     }
     for (uint32_t i = 0; i < ids->count; i++) {
         hd_job_t *job = NULL;
-        hd_err_t rc = hd_scheduler_cancel (self->scheduler, &ids->ids[i], &job);
+        rc = hd_scheduler_cancel (self->scheduler, &ids->ids[i], &job);
         if (rc == HD_OK) {
             hd_broker_fail_job (self, job, HD_ST_CANCELLED, "cancelled by the client");
         }
@@ -290,20 +341,13 @@ static void
 s_on_ack (hd_broker_t *self, uint32_t client)
 {
     hd_idlist_t *ids = self->accepted;  //  reuse: no SUBMIT is being handled now
-    if (hd_codec_decode_ids (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2), ids)
-        != HD_OK) {
-        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed ACK");
+    hd_err_t rc =
+        hd_codec_decode_ids (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2), ids);
+    if (rc != HD_OK) {
+        s_reject_ids (self, rc, "ACK");
         return;
     }
     hd_broker_on_ack (self, client, ids);
-}
-
-static void
-s_on_simple (hd_broker_t *self, uint32_t client, uint8_t reply_cmd)
-{
-    if (hd_codec_encode_empty (&self->env) == HD_OK
-        && hd_broker_send_to_client (self, client, reply_cmd) == 0)
-        s_send_env (self, false);
 }
 
 static void
@@ -315,7 +359,10 @@ s_on_ping (hd_broker_t *self, uint32_t client, int64_t now)
         hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed PING");
         return;
     }
-    s_on_simple (self, client, HD_CMD_PONG);
+    //  PONG says the payload limit, so a client can learn it (PROTOCOL.md, section 5).
+    if (hd_codec_encode_pong (&self->env, self->config.max_payload) == HD_OK
+        && hd_broker_send_to_client (self, client, HD_CMD_PONG) == 0)
+        s_send_env (self, false);
     if (resend)
         hd_broker_resend (self, client, now);
 }
@@ -335,6 +382,7 @@ s_on_client_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now)
         case HD_CMD_ACK: s_on_ack (self, client); break;
         case HD_CMD_PING: s_on_ping (self, client, now); break;
         case HD_CMD_NODES: hd_broker_on_nodes (self, client); break;
+        case HD_CMD_FUNCTIONS: hd_broker_on_functions (self, client); break;
         case HD_CMD_ADMIN: hd_broker_on_admin (self, client); break;
         default:
             self->stats.malformed++;

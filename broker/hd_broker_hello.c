@@ -249,6 +249,7 @@ s_welcome (hd_broker_t *self, hd_node_t *node, uint32_t nfns)
                        .max_payload = self->config.max_payload,
                        .metrics_port = self->metrics_port,
                        .pack = true };
+    hd_broker_grants_welcome (self, node, &w);
     hd_broker_event (self, "node", node->name, "joined", NULL);
     hd_broker_node_up (self, node->name);
     if (hd_codec_encode_welcome (&self->env, &w) == HD_OK

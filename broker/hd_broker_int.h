@@ -11,11 +11,13 @@
 #include "hd_buf.h"
 #include "hd_codec.h"
 #include "hd_codec_nodes.h"
+#include "hd_conns.h"
 #include "hd_discovery.h"
 #include "hd_frames.h"
 #include "hd_nodenames.h"
 #include "hd_pack.h"
 #include "hd_payload.h"
+#include "hd_ratelog.h"
 #include "hd_registry.h"
 #include "hd_scheduler.h"
 
@@ -46,6 +48,7 @@ typedef struct {
     hd_job_t **jobs;
     uint32_t count, cap;
     bool listed;
+    char key[41];  //  the worker key its HELLO came with (ZAP User-Id); "" insecure
 } hd_nodeout_t;
 
 //  A task accepted in this pass, answered ACCEPTED once the journal commit covers it.
@@ -67,6 +70,12 @@ typedef struct {
     uint32_t attempts;
 } hd_conflict_t;
 
+//  A function no worker offered yet with tasks waiting for one (hd_broker_wait.c).
+typedef struct {
+    uint32_t fn;
+    int64_t due_ms;  //  the earliest deadline among its waiting tasks
+} hd_fnwait_t;
+
 typedef struct {
     uint64_t submitted, accepted, rejected, dispatched, completed, failed;
     uint64_t fenced, unknown_results, malformed, unroutable, lost_workers, dead;
@@ -75,6 +84,8 @@ typedef struct {
     uint64_t refused_hellos, replaced, foreign;  //  foreign: a message or metrics from a key
                                                  //  that is not the node's (dropped)
 } hd_broker_stats_t;
+
+typedef struct hd_web hd_web_t;  //  hd_broker_web.c
 
 struct hd_broker {
     hd_broker_config_t config;
@@ -89,6 +100,8 @@ struct hd_broker {
     uint32_t nconflicts;
     zcert_t *cert;
     char fingerprint[HD_FINGERPRINT_TEXT];  //  of the public key; "" insecure
+    struct hd_grants *grants;      //  payload-key grants relayed to workers (sealed payloads)
+    char grants_path[4096];        //  KEYS_DIR/payload.grants; "" none
     hd_discovery_t *beacon;        //  the discovery beacon's actor; NULL when off
     char clients_ep[256], workers_ep[256], metrics_ep[256], events_ep[256];
     uint32_t metrics_port;
@@ -114,6 +127,9 @@ struct hd_broker {
     hd_buf_t jbuf;                 //  reused record buffer
     uint64_t live_bytes;           //  estimate of the journal's live records, for compaction
     int64_t last_compact_ms;
+    uint64_t journal_budget;       //  bytes the journal may use (journal_max_mb or default)
+    uint64_t low_space;            //  free bytes under which space is short
+    bool refused_storage;          //  a commit failed for lack of space since the last compaction
     hd_pending_acc_t *acc;
     uint32_t nacc, acc_cap;
     uint32_t nacc_durable;         //  the first nacc_durable of them are covered by a commit
@@ -122,7 +138,13 @@ struct hd_broker {
     int64_t acc_since_ms;          //  when the oldest of them was accepted
     bool fatal;                    //  the journal failed: stop
     int64_t next_beat_ms;
+    hd_fnwait_t *fnwait;           //  functions waited for (HD_MAX_FN_IDS entries, lazily)
+    uint32_t nfnwait;
+    uint32_t noticed_fn;           //  fn + 1 a NOTICE went out for in this SUBMIT; 0: none
     hd_broker_stats_t stats;
+    hd_web_t *web;                 //  the web endpoint (--http); NULL when off
+    hd_ratelog_t full_log;         //  "disk full: refusing tasks": once per window, then counted
+    hd_conns_t *conns;             //  TCP connections counted against --max-connections
 };
 
 #define HD_BROKER_MAX_CONFLICTS 64
@@ -171,14 +193,45 @@ void hd_broker_event (hd_broker_t *self, const char *type, const char *node, con
 void hd_broker_stats_event (hd_broker_t *self, int64_t elapsed_ms);
 void hd_broker_on_admin (hd_broker_t *self, uint32_t client);
 void hd_broker_on_nodes (hd_broker_t *self, uint32_t client);
+void hd_broker_on_functions (hd_broker_t *self, uint32_t client);
 //  Remember a node that left (state "down"), or forget it when it returns.
 void hd_broker_node_down (hd_broker_t *self, const hd_node_t *node, const char *state);
 void hd_broker_node_up (hd_broker_t *self, const char *name);
-//  Whether some registered node could ever take this task (function, tags, pinned node).
-bool hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s);
+//  Whether some registered node could ever take this task (hd_scheduler_eligible: function,
+//  tags with the architecture as one, pinned node, total memory); if not, why (for REJECTED).
+bool hd_broker_satisfiable (hd_broker_t *self, const hd_submit_t *s, char *why, size_t len);
 //  REJECTED {id?, code, reason} to the sender of the current message.
 void hd_broker_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
                        const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+//  hd_broker_grants.c: payload-key grants (sealed payloads). Open: load KEYS/payload.grants.
+hd_err_t hd_broker_grants_open (hd_broker_t *self, char *errbuf, size_t errlen);
+//  Fill w's grants for the key that sent the current message (a HELLO) and remember that key
+//  as the node's.
+void hd_broker_grants_welcome (hd_broker_t *self, hd_node_t *node, hd_welcome_t *w);
+//  Keep (and save) a grant for worker `key`, and send it to that worker if connected.
+hd_err_t hd_broker_grants_add (hd_broker_t *self, const char *key, const char *grant,
+                               char *errbuf, size_t errlen);
+void hd_broker_admin_grant (hd_broker_t *self, const hd_admin_t *a);
+//  hd_broker_web.c: the web endpoint; every hook is a no-op while it is off.
+hd_err_t hd_broker_web_start (hd_broker_t *self, char *errbuf, size_t errlen);
+void hd_broker_web_stop (hd_broker_t *self);
+//  Once a loop pass: publishes a snapshot when one is due (at most 4 a second).
+void hd_broker_web_tick (hd_broker_t *self, int64_t now);
+//  Milliseconds until a snapshot is due for passes that came too early (0: now); -1: none is.
+//  A bound for the loop's poll timeout, so the endpoint is never more than 250 ms behind.
+int64_t hd_broker_web_due_in (const hd_broker_t *self, int64_t now);
+//  A task of `fn` finished with `status`; its run time (-1: none, a broker-made result).
+void hd_broker_web_result (hd_broker_t *self, uint32_t fn, uint32_t status, int64_t elapsed_ms);
+void hd_broker_web_event (hd_broker_t *self, const char *type, const char *node,
+                          const char *state, const char *text);
+//  hd_broker_wait.c: tasks for a function no worker offered yet
+//  Queue a task whose function no worker has offered (hd_scheduler_submit said HD_ENOTFOUND)
+//  to wait for one, and tell the client (NOTICE) once per SUBMIT and function. HD_ENOTFOUND
+//  when the broker does not wait (--worker-wait 0); else as hd_scheduler_restore.
+hd_err_t hd_broker_wait_queue (hd_broker_t *self, const hd_submit_t *s, uint32_t client,
+                               void *payload, int64_t now, hd_job_t **job);
+//  Once a beat: waiting tasks whose wait is over end UNKNOWN_FN.
+void hd_broker_wait_expire (hd_broker_t *self, int64_t now);
 //  hd_broker_journal.c
 hd_err_t hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen);
 void hd_broker_journal_accept (hd_broker_t *self, const hd_job_t *job, const void *env,

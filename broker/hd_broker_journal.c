@@ -8,12 +8,16 @@
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "hd_log.h"
 #include "hd_syncer.h"
 #include "hd_transport.h"
 
 #define S_COMPACT_EVERY_MS 1000
+#define S_STORAGE_RETRY_MS 2000    //  STORAGE's retry hint: compaction is tried every second
+#define S_COMPACT_MAX (64ull << 20) //  compaction threshold: a quarter of the budget, at most this
+#define S_COMPACT_MIN (16ull << 10) //  ... and at least this
 
 //  --- records ------------------------------------------------------------------------------
 
@@ -168,6 +172,42 @@ s_on_record (hd_jrec_type_t type, const hd_id_t *id, const void *a, size_t alen,
 
 //  --- open, commit, compaction ------------------------------------------------------------
 
+//  Free bytes of the journal's file system for an unprivileged writer; UINT64_MAX unknown.
+static uint64_t
+s_free_bytes (const char *dir)
+{
+    struct statvfs vfs;
+    if (statvfs (dir, &vfs) != 0)
+        return UINT64_MAX;
+    return (uint64_t) vfs.f_bavail * vfs.f_frsize;
+}
+
+//  The space the journal may use: --journal-max-mb, else half of what it could have at start
+//  (free space plus its own file). It compacts past a quarter of that (16 KiB .. 64 MiB), and
+//  space counts as short when the free space falls under the same figure.
+static void
+s_budget (hd_broker_t *self, const char *dir, hd_journal_config_t *jc)
+{
+    char path[4096];
+    struct stat st;
+    snprintf (path, sizeof path, "%s/journal.log", dir);
+    uint64_t have = stat (path, &st) == 0 ? (uint64_t) st.st_size : 0;
+    uint64_t free_bytes = s_free_bytes (dir);
+    if (self->config.journal_max_mb)
+        self->journal_budget = (uint64_t) self->config.journal_max_mb << 20;
+    else
+        self->journal_budget = free_bytes == UINT64_MAX ? 4 * S_COMPACT_MAX
+                                                        : (free_bytes + have) / 2;
+    uint64_t q = self->journal_budget / 4;
+    jc->compact_bytes = q > S_COMPACT_MAX ? S_COMPACT_MAX : q < S_COMPACT_MIN ? S_COMPACT_MIN : q;
+    self->low_space = jc->compact_bytes;
+    if (jc->mode != HD_JOURNAL_NONE)
+        hd_info ("journal %s: may use %" PRIu64 " KiB (%s), compacts past %" PRIu64 " KiB or "
+                 "when under %" PRIu64 " KiB are free", dir, self->journal_budget >> 10,
+                 self->config.journal_max_mb ? "--journal-max-mb" : "half the free space",
+                 jc->compact_bytes >> 10, self->low_space >> 10);
+}
+
 hd_err_t
 hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen)
 {
@@ -178,6 +218,8 @@ hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen)
         snprintf (errbuf, errlen, "cannot create journal directory %s: %s", dir, strerror (errno));
         return HD_EIO;
     }
+    if (jc.mode != HD_JOURNAL_NONE)
+        s_budget (self, dir, &jc);
     hd_err_t rc = hd_journal_open (dir, &jc, &self->journal, errbuf, errlen);
     if (rc != HD_OK)
         return rc;
@@ -274,12 +316,17 @@ s_send_accepts (hd_broker_t *self, int64_t now)
 static void
 s_refuse_accepts (hd_broker_t *self, uint32_t from, uint32_t to, const char *why)
 {
-    hd_warn ("journal: %s: refusing %u new task(s)", why, to - from);
+    self->refused_storage = true;
+    //  One line per refused commit was 52,000 lines in 6 s of full disk: the first of a spell
+    //  is logged, the others counted and summed up (hd_broker_journal_tick).
+    if (hd_ratelog_hit (&self->full_log, hd_broker_now (), NULL, to - from))
+        hd_warn ("journal: %s: refusing %u new task(s) (more in the next %d s are counted, not "
+                 "logged)", why, to - from, HD_RATELOG_WINDOW_MS / 1000);
     for (uint32_t k = from; k < to; k++) {
         hd_job_t *job = hd_scheduler_find (self->scheduler, &self->acc[k].id);
         if (job && !job->result)
             hd_broker_release (self, job);
-        hd_broker_reject_to (self, self->acc[k].client, &self->acc[k].id, HD_ST_STORAGE, 5000,
+        hd_broker_reject_to (self, self->acc[k].client, &self->acc[k].id, HD_ST_STORAGE, S_STORAGE_RETRY_MS,
                              "the broker cannot store the task: %s", why);
     }
     self->stats.storage += to - from;
@@ -290,8 +337,10 @@ s_refuse_accepts (hd_broker_t *self, uint32_t from, uint32_t to, const char *why
 static void
 s_committed (hd_broker_t *self, hd_err_t rc, uint32_t covered)
 {
-    if (rc == HD_OK)
+    if (rc == HD_OK) {
         self->nacc_durable = self->nacc_flight = covered;
+        self->refused_storage = false;
+    }
     else if (rc == HD_EFULL) {
         s_refuse_accepts (self, self->nacc_durable, covered,
                           hd_journal_last_error (self->journal));
@@ -309,7 +358,7 @@ s_emit_job (hd_job_t *job, void *arg)
 {
     hd_broker_t *self = arg;
     hd_submit_t s = { .id = job->id, .priority = job->priority, .timeout_ms = job->timeout_ms,
-                      .max_attempts = job->max_attempts };
+                      .max_attempts = job->max_attempts, .seal = job->seal };
     snprintf (s.fn, sizeof s.fn, "%s", hd_registry_fn_name (self->registry, job->fn));
     if (job->reqs) {
         s.min_mem_mb = job->reqs->min_mem_mb;
@@ -341,21 +390,62 @@ s_emit_live (hd_journal_t *journal, void *arg)
     hd_scheduler_each (self->scheduler, s_emit_job, self);
 }
 
+//  Space is short: a commit failed for lack of it, the journal is over its budget, or the
+//  file system has less than low_space free.
+static bool
+s_space_short (hd_broker_t *self)
+{
+    if (self->refused_storage || hd_journal_size (self->journal) > self->journal_budget)
+        return true;
+    const char *dir = self->config.journal_dir ? self->config.journal_dir : ".";
+    return s_free_bytes (dir) < self->low_space;
+}
+
+static void
+s_count_job (hd_job_t *job, void *arg)
+{
+    (void) job;
+    (*(uint64_t *) arg)++;
+}
+
+//  No task queued, running or waiting for its ACK: nothing in the journal is live.
+static bool
+s_nothing_live (hd_broker_t *self)
+{
+    if (hd_scheduler_queued (self->scheduler) || hd_scheduler_leased (self->scheduler))
+        return false;
+    uint64_t n = 0;
+    hd_scheduler_each (self->scheduler, s_count_job, &n);
+    return n == 0;
+}
+
 static void
 s_compact (hd_broker_t *self, int64_t now)
 {
     if (now - self->last_compact_ms < S_COMPACT_EVERY_MS)
         return;
     self->last_compact_ms = now;
+    if (self->config.journal_mode == HD_JOURNAL_NONE)
+        return;
+    hd_journal_set_urgent (self->journal, s_space_short (self));
     bool done = false;
     hd_err_t rc = hd_journal_maybe_compact (self->journal, self->live_bytes, s_emit_live, self,
                                             &done);
+    //  No room for even a small new file (the journal filled the disk itself): when nothing is
+    //  live the file is cut back where it is.
+    if (rc == HD_EFULL && s_nothing_live (self)) {
+        rc = hd_journal_reset (self->journal);
+        done = rc == HD_OK;
+    }
     if (rc == HD_EIO) {
         hd_error ("journal compaction: %s: stopping", hd_journal_last_error (self->journal));
         self->fatal = true;
     }
-    else if (done)
+    else if (done) {
         hd_info ("journal compacted to %" PRIu64 " bytes", hd_journal_size (self->journal));
+        self->live_bytes = hd_journal_size (self->journal);  //  exact again: drift ends here
+        self->refused_storage = false;
+    }
 }
 
 //  Without a syncer (journal none, or no thread could be had): commit on this thread.
@@ -402,6 +492,12 @@ s_tick_async (hd_broker_t *self, int64_t now)
 void
 hd_broker_journal_tick (hd_broker_t *self, int64_t now)
 {
+    hd_ratelog_summary_t s;
+    char tasks[27], commits[27];
+    if (self->full_log.count && hd_ratelog_flush (&self->full_log, now, &s))
+        hd_warn ("journal: refused %s new tasks in %s commits in the last %" PRId64 " s (%s)",
+                 hd_ratelog_count_text (s.amount, tasks), hd_ratelog_count_text (s.count, commits),
+                 s.seconds, hd_journal_last_error (self->journal));
     hd_journal_set_now (self->journal, now);
     if (self->syncer)
         s_tick_async (self, now);

@@ -44,11 +44,31 @@ s_fifo_push (hd_broker_t *self, const hd_job_t *job, int64_t now)
     return HD_OK;
 }
 
+//  The journal's live bytes (for compaction) a job holds: its ACCEPT record, with the payload
+//  while it has one (the envelope's size is not kept: S_ACCEPT_EST stands for it), and its
+//  RESULT once kept. An estimate: compaction sets the exact figure again.
+#define S_ACCEPT_EST 48
+
+static uint64_t
+s_result_bytes (const s_result_t *r)
+{
+    return hd_journal_record_size (r->env_size, hd_payload_size (r->data));
+}
+
+static void
+s_live_less (hd_broker_t *self, uint64_t bytes)
+{
+    self->live_bytes = self->live_bytes > bytes ? self->live_bytes - bytes : 0;
+}
+
 void
 hd_broker_release (hd_broker_t *self, hd_job_t *job)
 {
     if (job->client < self->nclients && self->client_tab[job->client].held)
         self->client_tab[job->client].held--;
+    s_live_less (self, hd_journal_record_size (S_ACCEPT_EST, job->payload
+                                               ? hd_payload_size (job->payload) : 0)
+                           + (job->result ? s_result_bytes (job->result) : 0));
     hd_scheduler_release (self->scheduler, &job);
 }
 
@@ -65,9 +85,12 @@ hd_broker_keep_result (hd_broker_t *self, hd_job_t *job, const void *env, size_t
     r->env_size = (uint32_t) env_size;
     if (env_size)
         memcpy (r->env, env, env_size);
+    if (job->payload)
+        s_live_less (self, hd_payload_size (job->payload));
     hd_payload_free (job->payload);  //  the task's input is not needed any more
     job->payload = NULL;
     job->result = r;
+    self->live_bytes += s_result_bytes (r);
     job->result_ms = 0;
     return HD_OK;
 }
@@ -158,6 +181,7 @@ hd_broker_fail_job (hd_broker_t *self, hd_job_t *job, uint32_t status, const cha
 {
     hd_result_t r = { .id = job->id, .attempt = job->attempt, .status = status };
     snprintf (r.error, sizeof r.error, "%s", reason);
+    hd_broker_web_result (self, job->fn, status, -1);
     hd_payload_t *data = hd_payload_from (NULL, 0);
     if (!data || hd_codec_encode_result (&self->env, &r) != HD_OK) {
         hd_payload_free (data);

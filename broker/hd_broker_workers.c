@@ -94,6 +94,7 @@ s_complete_one (hd_broker_t *self, hd_node_t *node, const void *env, size_t env_
     self->stats.completed++;
     if (r.status == HD_ST_OK || r.status == HD_ST_FAILED)
         hd_scheduler_observe_run (self->scheduler, job->fn, r.elapsed_ms);
+    hd_broker_web_result (self, job->fn, r.status, r.elapsed_ms);
     if (r.status != HD_ST_OK) {
         node->failed++;
         self->stats.failed++;
@@ -146,6 +147,7 @@ static void
 s_keep (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size, hd_payload_t *data,
         int64_t now)
 {
+    HD_PAYLOAD_TEST_HOOK (data, 'R');
     if (!data || hd_broker_keep_result (self, job, env, env_size, data, now) != HD_OK) {
         hd_payload_free (data);
         hd_error ("out of memory keeping a result: task dropped");  //  say so loudly
@@ -276,7 +278,8 @@ s_pick (hd_broker_t *self, hd_job_t *job, hd_node_t *node)
 static bool
 s_encode_task (hd_broker_t *self, const hd_job_t *job)
 {
-    hd_task_t t = { .id = job->id, .attempt = job->attempt, .timeout_ms = job->timeout_ms };
+    hd_task_t t = { .id = job->id, .attempt = job->attempt, .timeout_ms = job->timeout_ms,
+                    .seal = job->seal };
     const char *fn = hd_registry_fn_name (self->registry, job->fn);
     size_t fnlen = strlen (fn);
     memcpy (t.fn, fn, fnlen < sizeof t.fn ? fnlen + 1 : sizeof t.fn);

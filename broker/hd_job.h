@@ -41,6 +41,9 @@ typedef struct hd_job {
     uint32_t client;          //  the reactor's client index
     hd_job_state_t state;
     bool parked;              //  scheduler-private: QUEUED, waiting out its retry backoff
+    uint8_t seal;             //  SUBMIT's seal: passed on in TASK (the payload stays opaque)
+    bool waits_fn;            //  queued for a function no worker offered yet: UNKNOWN_FN once
+                              //  submitted_ms + the broker's worker wait (or its timeout) pass
     hd_reqs_t *reqs;          //  owned; NULL: none
     struct hd_node *worker; //  lease holder while LEASED; NULL in every other state
     union {                         //  one time whose meaning follows the state (8 bytes a job)

@@ -156,6 +156,13 @@ hd_err_t hd_journal_compact_emit (hd_journal_t *self, hd_jrec_type_t type, const
 //  (sticky). HD_ENOMEM / HD_ETOOBIG from emit: new file removed, old one kept.
 hd_err_t hd_journal_maybe_compact (hd_journal_t *self, uint64_t live_bytes_estimate,
                                    hd_journal_live_fn *live, void *arg, bool *done);
+//  Space is short (the disk is nearly full, or a commit failed for lack of it): while set,
+//  maybe_compact runs whatever the file's size once a quarter of it (and 4 KiB) is not live.
+void hd_journal_set_urgent (hd_journal_t *self, bool urgent);
+//  The caller holds no live record at all: commit what is pending (records a full disk refuses
+//  are dropped) and cut journal.log back to its header in place, which needs no free space.
+//  HD_OK; HD_EIO (sticky).
+hd_err_t hd_journal_reset (hd_journal_t *self);
 
 //  Test hook: the calls commit and compaction use to write and sync. Copied; NULL (or a NULL
 //  member) restores the real writev / fdatasync.

@@ -18,11 +18,23 @@
 #define S_FLUSH (1u << 20)  //  write the new file in pieces this big: memory stays bounded
 
 //  Rewriting costs the live bytes; waiting until they are under half the file keeps that
-//  cost below what was appended since the last compaction (amortised O(1) per record).
+//  cost below what was appended since the last compaction (amortised O(1) per record). When
+//  space is short (hd_journal_set_urgent) any file with a quarter (and 4 KiB) to gain goes.
+#define S_URGENT_GAIN 4096
+
 static bool
 s_wanted (const hd_journal_t *self, uint64_t live_bytes)
 {
+    if (self->urgent && live_bytes + S_URGENT_GAIN <= self->size
+        && live_bytes < self->size - self->size / 4)
+        return true;
     return self->size > self->cfg.compact_bytes && live_bytes < self->size / 2;
+}
+
+void
+hd_journal_set_urgent (hd_journal_t *self, bool urgent)
+{
+    self->urgent = urgent;
 }
 
 static hd_err_t
@@ -107,6 +119,27 @@ hd_journal_compact_emit (hd_journal_t *self, hd_jrec_type_t type, const hd_id_t 
         hd_journal_fail (self, rc, "compaction: %s", hd_strerror (rc));
     self->compact_err = rc;
     return rc;
+}
+
+//  Nothing is live: cut the file back to its header where it is. Needs no room at all, which
+//  is what a disk filled by the journal itself lacks for a compaction's new file. A crash at
+//  any moment leaves either the old records, every task of which has ended, or none.
+hd_err_t
+hd_journal_reset (hd_journal_t *self)
+{
+    assert (self && !self->compacting && !self->in_flight);
+    if (self->failed)
+        return HD_EIO;
+    if (self->cfg.mode == HD_JOURNAL_NONE || self->size <= HD_JOURNAL_HEADER)
+        return HD_OK;
+    hd_err_t rc = hd_journal_commit (self);  //  HD_EFULL: those records were cut off: fine here
+    if (rc == HD_EIO)
+        return rc;
+    if (ftruncate (self->fd, HD_JOURNAL_HEADER) != 0 || self->io.fdatasync_fn (self->fd) != 0)
+        return hd_journal_fail (self, HD_EIO, "cannot cut %s back to its header: %s",
+                                HD_JOURNAL_LOG, strerror (errno));
+    self->size = HD_JOURNAL_HEADER;
+    return HD_OK;
 }
 
 hd_err_t

@@ -33,6 +33,7 @@ struct hd_journal {
     uint64_t last_lsn, durable_lsn;
     bool replayed;
     bool failed;  //  sticky: every later append and commit returns HD_EIO
+    bool urgent;  //  space is short: compact whenever a quarter of the file is reclaimable
     //  compaction in progress (only inside maybe_compact)
     bool compacting;
     int tmp_fd;

@@ -86,3 +86,30 @@ hd_payload_free (hd_payload_t *self)
         zmq_msg_close (s_frame (self));
     free (self);
 }
+
+#ifdef HD_TEST_HOOKS
+#include <stdio.h>
+
+void
+hd_payload_test_hook (hd_payload_t *self, char dir)
+{
+    if (!self)
+        return;
+    uint8_t *bytes = self->framed ? zmq_msg_data (s_frame (self)) : (uint8_t *) (self + 1);
+    const char *log = getenv ("HEDDLE_TEST_PAYLOAD_LOG");
+    if (log && *log) {
+        FILE *f = fopen (log, "ab");
+        if (f) {
+            fprintf (f, "%c %u:", dir, self->size);
+            fwrite (bytes, 1, self->size, f);
+            fputc ('\n', f);
+            fclose (f);
+        }
+    }
+    const char *tamper = getenv ("HEDDLE_TEST_TAMPER");
+    if (tamper && self->size
+        && ((dir == 'T' && strcmp (tamper, "task") == 0)
+            || (dir == 'R' && strcmp (tamper, "result") == 0)))
+        bytes[self->size - 1] ^= 0x01;  //  the last byte: ciphertext or tag, never the header
+}
+#endif

@@ -27,4 +27,15 @@ int hd_payload_send (const hd_payload_t *self, void *sock, int flags);
 //  NULL-safe.
 void hd_payload_free (hd_payload_t *self);
 
+#ifdef HD_TEST_HOOKS
+//  Test builds only (the test suite's heddle-broker-testhooks, never installed): every payload
+//  the broker takes in ('T' a task input, 'R' a result output) is appended to the file named by
+//  $HEDDLE_TEST_PAYLOAD_LOG, and with $HEDDLE_TEST_TAMPER set to "task" or "result" one byte of
+//  each such payload is flipped: a stand-in for a compromised broker. NULL-safe.
+void hd_payload_test_hook (hd_payload_t *self, char dir);
+#define HD_PAYLOAD_TEST_HOOK(p, dir) hd_payload_test_hook (p, dir)
+#else
+#define HD_PAYLOAD_TEST_HOOK(p, dir) ((void) 0)
+#endif
+
 #endif

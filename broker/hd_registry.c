@@ -35,6 +35,7 @@ struct hd_registry {
     uint32_t pins[HD_MAX_FN_IDS];   //  == pin_epoch: interned by the HELLO being read
     uint32_t pin_epoch;
     uint32_t reclaim_at;            //  where the next search for a free id starts
+    bool offered[HD_MAX_FN_IDS];    //  some worker announced it since the registry was made
     uint32_t fn_table[S_FN_TABLE];  //  function id + 1; 0 is an empty slot
     uint64_t generation;            //  bumped by add and remove
     hd_node_t *changed;             //  nodes changed since taken, through changed_next
@@ -136,6 +137,7 @@ s_fn_free_id (hd_registry_t *self, uint32_t *out)
             s_fn_erase (self, s_fn_slot (self, self->fn_names[fn]));
             free (self->fn_names[fn]);
             self->fn_names[fn] = NULL;
+            self->offered[fn] = false;
             self->nlive--;
             self->forgotten++;
         }
@@ -177,7 +179,7 @@ hd_registry_fn_hold (hd_registry_t *self, uint32_t fn, int delta)
 }
 
 uint32_t
-hd_registry_fn_count (const hd_registry_t *self)
+hd_registry_fn_live (const hd_registry_t *self)
 {
     assert (self);
     return self->nlive;
@@ -213,6 +215,20 @@ hd_registry_fn_providers (const hd_registry_t *self, uint32_t fn)
 {
     assert (self);
     return fn < self->nfns ? self->providers[fn] : 0;
+}
+
+uint32_t
+hd_registry_fn_count (const hd_registry_t *self)
+{
+    assert (self);
+    return self->nfns;
+}
+
+bool
+hd_registry_fn_offered (const hd_registry_t *self, uint32_t fn)
+{
+    assert (self);
+    return fn < self->nfns && self->offered[fn];
 }
 
 //  --- routing-id table ---------------------------------------------------------------------
@@ -339,6 +355,7 @@ s_providers_adjust (hd_registry_t *self, const hd_node_t *node, int delta)
         for (uint64_t bits = node->fnset[word]; bits; bits &= bits - 1) {
             uint32_t fn = word * 64 + (uint32_t) __builtin_ctzll (bits);
             self->providers[fn] = (uint32_t) ((int64_t) self->providers[fn] + delta);
+            self->offered[fn] |= delta > 0;
         }
 }
 

@@ -80,15 +80,20 @@ hd_err_t hd_registry_fn_intern (hd_registry_t *self, const char *name, uint32_t 
 //  forgotten. The scheduler calls this when it creates and frees a job.
 void hd_registry_fn_hold (hd_registry_t *self, uint32_t fn, int delta);
 //  Names interned now (held or not), and how many were forgotten to make room since start.
-uint32_t hd_registry_fn_count (const hd_registry_t *self);
+uint32_t hd_registry_fn_live (const hd_registry_t *self);
 uint64_t hd_registry_fn_forgotten (const hd_registry_t *self);
 //  Look up without interning: HD_OK or HD_ENOTFOUND.
 hd_err_t hd_registry_fn_find (const hd_registry_t *self, const char *name, uint32_t *out);
 //  Name of an interned function (borrowed), NULL if out of range or forgotten.
 const char *hd_registry_fn_name (const hd_registry_t *self, uint32_t fn);
+//  Function ids handed out so far: 0 .. count - 1 (a forgotten one has no name: NULL).
+uint32_t hd_registry_fn_count (const hd_registry_t *self);
 //  Number of registered (READY or DRAINING) workers offering `fn` now (0 means "unknown
 //  function"); 0 for an id never interned.
 uint32_t hd_registry_fn_providers (const hd_registry_t *self, uint32_t fn);
+//  Whether some worker has announced `fn` since the registry was made (interning it for a
+//  task does not count): a function never offered is one no worker offers *yet*.
+bool hd_registry_fn_offered (const hd_registry_t *self, uint32_t fn);
 
 //  Register a worker from its HELLO (or re-register: same rid replaces the old entry's
 //  announcement: name, arch, slots, cores, capacity, tags, functions, state READY, last_seen; it

@@ -167,18 +167,14 @@ s_job_recycle (hd_scheduler_t *self, hd_job_t *job)
 static hd_err_t
 s_reqs_new (const hd_submit_t *msg, hd_reqs_t **out)
 {
+    hd_reqs_t reqs;
     *out = NULL;
-    if (msg->ntags == 0 && msg->min_mem_mb == 0 && msg->node[0] == '\0')
+    if (!hd_scheduler_reqs_of (msg, &reqs))
         return HD_OK;
-    hd_reqs_t *reqs = calloc (1, sizeof *reqs);
-    if (!reqs)
+    *out = malloc (sizeof reqs);
+    if (!*out)
         return HD_ENOMEM;
-    reqs->min_mem_mb = msg->min_mem_mb;
-    reqs->ntags = msg->ntags < HD_MAX_TAGS ? msg->ntags : HD_MAX_TAGS;
-    for (uint32_t i = 0; i < reqs->ntags; i++)
-        memcpy (reqs->tags[i], msg->tags[i], sizeof reqs->tags[i]);
-    memcpy (reqs->node, msg->node, sizeof reqs->node);
-    *out = reqs;
+    **out = reqs;
     return HD_OK;
 }
 
@@ -188,6 +184,7 @@ s_job_init (const hd_scheduler_t *self, hd_job_t *job, const hd_submit_t *msg, u
 {
     *job = (hd_job_t){ .id = msg->id, .fn = fn, .priority = msg->priority, .client = client };
     job->timeout_ms = msg->timeout_ms;
+    job->seal = msg->seal > UINT8_MAX ? UINT8_MAX : (uint8_t) msg->seal;
     job->max_attempts = msg->max_attempts ? msg->max_attempts : self->config.default_attempts;
 }
 
@@ -435,6 +432,8 @@ hd_scheduler_observe_run (hd_scheduler_t *self, uint32_t fn, uint32_t run_ms)
         return;
     //  A moving average over about 16 results: a function that turns slow stops being short
     //  within a few of them, and one slow run among many short ones does not flip it.
+    fnq->done++;
+    fnq->total_ms += run_ms;
     fnq->run_ms = fnq->runs ? fnq->run_ms + ((double) run_ms - fnq->run_ms) / 16.0 : run_ms;
     if (fnq->runs < S_RUNS_MIN)
         fnq->runs++;
@@ -445,6 +444,20 @@ hd_scheduler_observe_run (hd_scheduler_t *self, uint32_t fn, uint32_t run_ms)
         if (fnq->heaped)
             fnq->gen = 0;  //  the CREDIT heap's members follow the other limit now: rebuild
     }
+}
+
+void
+hd_scheduler_fn_stats (const hd_scheduler_t *self, uint32_t fn, hd_fnstats_t *out)
+{
+    assert (self && out);
+    const hd_fnqueue_t *fnq = fn < HD_MAX_FN_IDS ? self->fnqs[fn] : NULL;
+    *out = (hd_fnstats_t){ 0 };
+    if (!fnq)
+        return;
+    out->queued = fnq->nqueued + fnq->nparked;
+    out->running = fnq->nleased;
+    out->done = fnq->done;
+    out->mean_ms = fnq->done ? fnq->total_ms / (double) fnq->done : 0;
 }
 
 bool

@@ -64,6 +64,15 @@ bool hd_scheduler_next (hd_scheduler_t *self, int64_t now_ms, hd_job_t **job_out
 //  node->deep_credit instead of node->credit, so that many travel in each TASK message. Jobs
 //  with a deadline still need a free slot. Unknown fn: ignored.
 void hd_scheduler_observe_run (hd_scheduler_t *self, uint32_t fn, uint32_t run_ms);
+//  One function's figures for the operator's view (heddle functions): jobs queued (waiting out
+//  a retry backoff included) and leased now, results observed (hd_scheduler_observe_run) and
+//  their mean run time in ms (0 when none). All 0 for a function with no job ever.
+typedef struct {
+    uint32_t queued, running;
+    uint64_t done;
+    double mean_ms;
+} hd_fnstats_t;
+void hd_scheduler_fn_stats (const hd_scheduler_t *self, uint32_t fn, hd_fnstats_t *out);
 //  Whether `fn` counts as short now (for tests and the operator's view).
 bool hd_scheduler_is_short (const hd_scheduler_t *self, uint32_t fn);
 
@@ -120,11 +129,28 @@ hd_err_t hd_scheduler_restore (hd_scheduler_t *self, const hd_submit_t *msg, uin
 void hd_scheduler_each (const hd_scheduler_t *self, void (*fn) (hd_job_t *job, void *arg),
                         void *arg);
 
+//  The one eligibility rule (hd_scheduler_match.c): `node` offers `fn` and meets `reqs` (NULL:
+//  none): every tag is on it (its architecture counts as a tag: arm64 = aarch64, amd64 =
+//  x86_64), a pinned name is its name, and its memory is enough: HD_ELIGIBLE_NOW asks for free
+//  memory the node reported (what dispatch uses, with state and credit on top); HD_ELIGIBLE_EVER
+//  for total memory, unknown counting as enough (what the broker checks at SUBMIT: no registered
+//  node eligible ever means UNSATISFIABLE).
+typedef enum { HD_ELIGIBLE_NOW = 0, HD_ELIGIBLE_EVER } hd_when_t;
+bool hd_scheduler_eligible (const hd_node_t *node, uint32_t fn, const hd_reqs_t *reqs,
+                            hd_when_t when);
+//  A submit's requirements as a job holds them; false (and *out zeroed) when it has none.
+bool hd_scheduler_reqs_of (const hd_submit_t *msg, hd_reqs_t *out);
+
 //  Lookup by id; NULL when unknown. Borrowed.
 hd_job_t *hd_scheduler_find (const hd_scheduler_t *self, const hd_id_t *id);
 //  Counters for status and benchmarks. Queued includes jobs waiting out a retry backoff.
 uint32_t hd_scheduler_queued (const hd_scheduler_t *self);
 uint32_t hd_scheduler_leased (const hd_scheduler_t *self);
+//  Per function (hd_scheduler_stats.c): queued[fn] (backoffs included) and running[fn] (leased)
+//  for fn < nrows - 1; every higher id is added into row nrows - 1. O(functions + parked +
+//  leased): never walks the queues.
+void hd_scheduler_fn_counts (const hd_scheduler_t *self, uint32_t *queued, uint32_t *running,
+                             uint32_t nrows);
 
 //  The clock, for retry backoffs: hd_scheduler_worker_lost takes no time, so it reads the
 //  latest value given here or passed as now_ms to submit, restore, next or expire. The broker

@@ -84,6 +84,11 @@ struct hd_fnqueue {
     bool deep;
     double run_ms;   //  that average
     uint32_t runs;   //  results it has seen, up to S_RUNS_MIN
+    //  For the operator's view (heddle functions): jobs parked and leased now, and every run
+    //  time reported since the scheduler was made.
+    uint32_t nparked, nleased;
+    uint64_t done;
+    double total_ms;
     hd_nheap_t heaps[HD_HEAPS];
 };
 
@@ -157,6 +162,13 @@ static inline bool
 hd_scheduler_heap_before (const hd_nheap_ent_t *a, const hd_nheap_ent_t *b)
 {
     return a->key < b->key || (a->key == b->key && a->index < b->index);
+}
+
+//  The function queue a job belongs to (its client queue's level's).
+static inline hd_fnqueue_t *
+hd_scheduler_job_fnq (const hd_job_t *job)
+{
+    return ((const hd_cqueue_t *) job->qowner)->level->fnq;
 }
 
 static inline void

@@ -1,7 +1,10 @@
-/*  hd_scheduler_match: whether one worker may take one job now: it offers the function, is
-    READY (not draining), neither stale nor hot, has room under its lease limit, and meets the
-    job's requirements (tags, where the worker's architecture counts as a tag; a pinned node
-    name; free memory). Knows nothing of queues or of the order among workers.  */
+/*  hd_scheduler_match: the one eligibility rule. Whether a node meets a task's requirements:
+    it offers the function; every tag asked for is on it (its architecture counts as a tag, with
+    the usual aliases: arm64 = aarch64, amd64 = x86_64); a pinned node name is its name; and it
+    has the memory asked for. The scheduler asks "now" (free memory, READY, under its limit:
+    hd_scheduler_node_fits); the broker's check at SUBMIT asks "ever" (total memory), so that
+    a task no registered node could ever run is refused UNSATISFIABLE instead of waiting for
+    ever. Knows nothing of queues or of the order among workers.  */
 #include "hd_scheduler_int.h"
 
 #include <string.h>
@@ -32,9 +35,24 @@ s_node_has_tag (const hd_node_t *node, const char *tag)
     return node->arch[0] && strcmp (s_arch_canonical (tag), s_arch_canonical (node->arch)) == 0;
 }
 
+//  Memory, now: free memory the node reported (a node without that figure cannot prove it has
+//  enough). Ever: its total memory, when known (metrics arrive after HELLO: unknown may still do).
 static bool
-s_node_meets (const hd_node_t *node, const hd_reqs_t *reqs)
+s_node_has_memory (const hd_node_t *node, uint32_t min_mem_mb, hd_when_t when)
 {
+    uint64_t need = (uint64_t) min_mem_mb << 20;
+    if (!min_mem_mb)
+        return true;
+    if (when == HD_ELIGIBLE_NOW)
+        return (node->sys.present & HD_M_MEM_AVAIL) && node->sys.mem_avail >= need;
+    return !(node->sys.present & HD_M_MEM_TOTAL) || node->sys.mem_total >= need;
+}
+
+bool
+hd_scheduler_eligible (const hd_node_t *node, uint32_t fn, const hd_reqs_t *reqs, hd_when_t when)
+{
+    if (!hd_registry_offers (node, fn))
+        return false;
     if (!reqs)
         return true;
     if (reqs->node[0] && strcmp (reqs->node, node->name) != 0)
@@ -42,17 +60,21 @@ s_node_meets (const hd_node_t *node, const hd_reqs_t *reqs)
     for (uint32_t i = 0; i < reqs->ntags; i++)
         if (!s_node_has_tag (node, reqs->tags[i]))
             return false;
-    return true;
+    return s_node_has_memory (node, reqs->min_mem_mb, when);
 }
 
-//  Minimum free memory: a node without a memory figure cannot prove it has enough.
-static bool
-s_node_has_memory (const hd_node_t *node, const hd_reqs_t *reqs)
+bool
+hd_scheduler_reqs_of (const hd_submit_t *msg, hd_reqs_t *out)
 {
-    if (!reqs || !reqs->min_mem_mb)
-        return true;
-    return (node->sys.present & HD_M_MEM_AVAIL) &&
-           node->sys.mem_avail >= (uint64_t) reqs->min_mem_mb << 20;
+    memset (out, 0, sizeof *out);
+    if (msg->ntags == 0 && msg->min_mem_mb == 0 && msg->node[0] == '\0')
+        return false;
+    out->min_mem_mb = msg->min_mem_mb;
+    out->ntags = msg->ntags < HD_MAX_TAGS ? msg->ntags : HD_MAX_TAGS;
+    for (uint32_t i = 0; i < out->ntags; i++)
+        memcpy (out->tags[i], msg->tags[i], sizeof out->tags[i]);
+    memcpy (out->node, msg->node, sizeof out->node);
+    return true;
 }
 
 //  Tasks beyond the node's slots wait in its local backlog (prefetch, so that many tasks travel
@@ -60,8 +82,6 @@ s_node_has_memory (const hd_node_t *node, const hd_reqs_t *reqs)
 bool
 hd_scheduler_node_fits (const hd_node_t *node, const hd_job_t *job, int kind)
 {
-    return node->state == HD_NODE_READY && !node->stale && !node->hot &&
-           node->in_flight < hd_scheduler_limit (node, kind) &&
-           hd_registry_offers (node, job->fn) && s_node_meets (node, job->reqs) &&
-           s_node_has_memory (node, job->reqs);
+    return hd_scheduler_wants (kind, node)
+           && hd_scheduler_eligible (node, job->fn, job->reqs, HD_ELIGIBLE_NOW);
 }

@@ -137,6 +137,7 @@ s_lease (hd_scheduler_t *self, hd_job_t *job, hd_node_t *node, int64_t now_ms)
     hd_jlist_append (&self->leases[node->index], job);
     node->in_flight++;
     self->leased++;
+    hd_scheduler_job_fnq (job)->nleased++;
     s_rekey (self, node);
     return true;
 }
@@ -150,6 +151,7 @@ hd_scheduler_lease_end (hd_scheduler_t *self, hd_job_t *job)
         node->in_flight--;
     job->worker = NULL;
     self->leased--;
+    hd_scheduler_job_fnq (job)->nleased--;
     s_rekey (self, node);
 }
 

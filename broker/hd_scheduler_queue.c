@@ -309,6 +309,7 @@ hd_scheduler_park (hd_scheduler_t *self, hd_job_t *job)
     job->parked = true;
     job->state = HD_JOB_QUEUED;
     hd_jlist_append (&self->parked[step], job);
+    hd_scheduler_job_fnq (job)->nparked++;
     self->queued++;
     if (self->nparked++ == 0 || job->not_before_ms < self->parked_due)
         self->parked_due = job->not_before_ms;
@@ -319,6 +320,7 @@ s_unpark_one (hd_scheduler_t *self, hd_jlist_t *list, hd_job_t *job)
 {
     hd_jlist_remove (list, job);
     job->parked = false;
+    hd_scheduler_job_fnq (job)->nparked--;
     self->nparked--;
     self->queued--;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 struct hd_syncer {
@@ -18,7 +19,16 @@ struct hd_syncer {
     bool requested, finished, stopping;
     int err;
     int efd;
+    hd_promhist_t commits;  //  durations of the writes, under lock (hd_syncer_commit_hist)
 };
+
+static double
+s_seconds (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
 
 static void *
 s_main (void *arg)
@@ -32,8 +42,11 @@ s_main (void *arg)
             break;  //  stopping, nothing asked
         self->requested = false;
         pthread_mutex_unlock (&self->lock);
+        double t0 = s_seconds ();
         int err = hd_journal_commit_write (self->journal);
+        double took = s_seconds () - t0;
         pthread_mutex_lock (&self->lock);
+        hd_promhist_observe (&self->commits, hd_promhist_commit_bounds, took);
         self->err = err;
         self->finished = true;
         pthread_cond_broadcast (&self->finish);
@@ -128,4 +141,12 @@ hd_syncer_wait (hd_syncer_t *self, int *err)
     pthread_mutex_unlock (&self->lock);
     uint64_t count;
     (void) !read (self->efd, &count, sizeof count);
+}
+
+void
+hd_syncer_commit_hist (hd_syncer_t *self, hd_promhist_t *out)
+{
+    pthread_mutex_lock (&self->lock);
+    *out = self->commits;
+    pthread_mutex_unlock (&self->lock);
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "hd_journal.h"
+#include "hd_snapshot.h"
 
 typedef struct hd_syncer hd_syncer_t;
 
@@ -26,5 +27,7 @@ int hd_syncer_fd (const hd_syncer_t *self);
 bool hd_syncer_done (hd_syncer_t *self, int *err);
 //  Block until the write started last has finished; *err as above.
 void hd_syncer_wait (hd_syncer_t *self, int *err);
+//  Durations of the writes (writev + fdatasync) so far, in seconds (hd_promhist_commit_bounds).
+void hd_syncer_commit_hist (hd_syncer_t *self, hd_promhist_t *out);
 
 #endif

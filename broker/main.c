@@ -8,8 +8,10 @@
 
 #include "hd_broker.h"
 #include "hd_config.h"
+#include "hd_conns.h"
 #include "hd_discovery.h"
 #include "hd_log.h"
+#include "hd_nofile.h"
 #include "hd_transport.h"
 
 static void
@@ -22,17 +24,35 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "  -w, --workers ENDPOINT   workers endpoint (default %s)\n"
              "      --metrics ENDPOINT   SUB for worker metrics, or 'none' (default %s)\n"
              "      --events ENDPOINT    PUB of cluster events, or 'none' (default %s)\n"
+             "      --http HOST:PORT     web endpoint: /metrics (Prometheus), /api/state, "
+             "dashboard\n"
+             "                           on /; 'none' turns it off (default %s; beyond "
+             "loopback\n"
+             "                           it needs --http-token)\n"
+             "      --http-token TOKEN   what peers beyond loopback must send (Authorization: "
+             "Bearer\n"
+             "                           TOKEN or ?token=TOKEN); better in the config file\n"
              "  -k, --keys DIR           keys directory from `heddle keys init` (default "
              "$HEDDLE_KEYS)\n"
              "      --insecure           plain TCP without CURVE (a warning is logged)\n"
              "      --auto-approve       admit unknown worker keys at once and add them to\n"
              "                           KEYS/workers.keys (a warning each; trusted networks "
              "only)\n"
+             "      --insecure-key-perms start even when KEYS, its secret key or an allowlist "
+             "is open\n"
+             "                           to group or others (a warning; refused otherwise)\n"
+             "      --max-connections N  TCP connections at once, all endpoints; more are "
+             "closed at\n"
+             "                           once (default: open-files limit - %u, at most %u)\n"
+             "      --handshake-timeout MS  close a connection that has not finished its "
+             "handshake\n"
+             "                           within MS (default %u)\n"
              "      --journal MODE       sync: ACCEPTED only after fdatasync (default); batch: "
              "group\n"
              "                           commit within --journal-batch MS; none: no journal\n"
              "      --journal-dir DIR    where journal.log lives (default %s)\n"
              "      --journal-batch MS   batch mode's longest delay (default %u)\n"
+             "      --journal-max-mb MB  journal's space (default: half the free at start)\n"
              "      --prefetch N         tasks per slot a worker may hold waiting, 0..4 (default "
              "%u)\n"
              "      --prefetch-short N   the same for short functions (runs under 0.5 ms), "
@@ -46,6 +66,16 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "      --max-client-tasks N per client: queued + running + unacknowledged "
              "(default %u)\n"
              "      --result-ttl MS      forget a result unacknowledged this long (default %u)\n"
+             "      --worker-wait MS     a task for a function no worker offers yet waits this "
+             "long\n"
+             "                           for one, then fails UNKNOWN_FN; 0: at once (default "
+             "%u)\n",
+             d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
+             d->http_endpoint ? d->http_endpoint : "none",
+             HD_CONNS_RESERVE, HD_CONNS_DEFAULT_MAX, d->handshake_ms, d->journal_dir, d->journal_batch_ms, d->prefetch, d->prefetch_short, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
+             d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->worker_wait_ms);
+    //  Two calls: C99 promises string literals of 4095 bytes only.
+    fprintf (out,
              "      --max-worker-slots N     refuse a worker declaring more slots (default %u)\n"
              "      --max-worker-queue N     refuse a worker declaring a larger queue (default "
              "%u)\n"
@@ -75,10 +105,8 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "  -h, --help               this text\n"
              "Endpoints take tcp://host:port, host:port, or a bare host (default ports 7700 and "
              "7701).\n",
-             d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
-             d->journal_dir, d->journal_batch_ms, d->prefetch, d->prefetch_short, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
-             d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->max_worker_slots,
-             d->max_worker_queue, HD_MAX_FNS, d->max_worker_fns, d->max_names_per_key, d->stale_ms,
+             d->max_worker_slots, d->max_worker_queue, HD_MAX_FNS, d->max_worker_fns,
+             d->max_names_per_key, d->stale_ms,
              d->temp_limit_c, d->cluster, d->beacon_port);
 }
 
@@ -140,20 +168,25 @@ typedef struct {
     bool no_beacon;  //  wins over --beacon-port, whatever their order
 } s_args_t;
 
+enum { S_OPT_HTTP = 0x100, S_OPT_HTTP_TOKEN, S_OPT_WSLOTS, S_OPT_WQUEUE, S_OPT_WFNS, S_OPT_WNAMES };  //  long options without a short letter
+
 static const struct option s_opts[] = {
     { "clients", 1, 0, 'c' }, { "workers", 1, 0, 'w' }, { "keys", 1, 0, 'k' },
     { "insecure", 0, 0, 'I' }, { "auto-approve", 0, 0, 'U' }, { "max-payload", 1, 0, 'P' },
     { "max-queue", 1, 0, 'Q' },
     { "heartbeat", 1, 0, 'H' }, { "misses", 1, 0, 'M' }, { "attempts", 1, 0, 'A' },
     { "prefetch", 1, 0, 'F' }, { "prefetch-short", 1, 0, 'f' }, { "journal", 1, 0, 'j' }, { "journal-dir", 1, 0, 'J' },
-    { "journal-batch", 1, 0, 'B' }, { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' },
+    { "journal-batch", 1, 0, 'B' }, { "journal-max-mb", 1, 0, 'X' }, { "metrics", 1, 0, 'm' }, { "events", 1, 0, 'e' },
     { "max-client-tasks", 1, 0, 'C' }, { "result-ttl", 1, 0, 'T' }, { "stale", 1, 0, 'S' },
     { "temp-limit", 1, 0, 't' }, { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' },
     { "print-config", 0, 0, 'p' }, { "print-endpoints", 0, 0, 'E' }, { "help", 0, 0, 'h' },
     { "cluster", 1, 0, 'N' }, { "beacon-port", 1, 0, 'o' }, { "no-beacon", 0, 0, 'n' },
-    { "beacon-interface", 1, 0, 'i' },
-    { "max-worker-slots", 1, 0, 1001 }, { "max-worker-queue", 1, 0, 1002 },
-    { "max-worker-functions", 1, 0, 1003 }, { "max-names-per-key", 1, 0, 1004 },
+    { "beacon-interface", 1, 0, 'i' }, { "worker-wait", 1, 0, 'W' },
+    { "insecure-key-perms", 0, 0, 'K' }, { "max-connections", 1, 0, 'x' },
+    { "handshake-timeout", 1, 0, 'y' }, { "http", 1, 0, S_OPT_HTTP },
+    { "http-token", 1, 0, S_OPT_HTTP_TOKEN },
+    { "max-worker-slots", 1, 0, S_OPT_WSLOTS }, { "max-worker-queue", 1, 0, S_OPT_WQUEUE },
+    { "max-worker-functions", 1, 0, S_OPT_WFNS }, { "max-names-per-key", 1, 0, S_OPT_WNAMES },
     { 0, 0, 0, 0 } };
 
 static int
@@ -218,6 +251,25 @@ s_port_arg (const char *text, uint32_t *out)
     return 0;
 }
 
+//  --http HOST:PORT or none. A port alone means loopback; the address given is then required
+//  (a bind failure is fatal), unlike the default, which only warns.
+static int
+s_http_arg (hd_broker_config_t *c, const char *text)
+{
+    static char buf[256];
+    c->http_optional = false;
+    if (strcmp (text, "none") == 0) {
+        c->http_endpoint = NULL;
+        return 0;
+    }
+    if (!strchr (text, ':') && strspn (text, "0123456789") == strlen (text) && *text)
+        snprintf (buf, sizeof buf, "127.0.0.1:%s", text);
+    else
+        snprintf (buf, sizeof buf, "%s", text);
+    c->http_endpoint = buf;
+    return 0;
+}
+
 //  One option, from the command line or from the config file (same names, same checks).
 static int
 s_option (s_args_t *a, int ch, const char *arg)
@@ -229,6 +281,9 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'k': c->keys_dir = arg; return 0;
         case 'I': c->insecure = true; return 0;
         case 'U': c->auto_approve = true; return 0;
+        case 'K': c->insecure_key_perms = true; return 0;
+        case 'x': return s_uint_arg ("max-connections", arg, &c->max_connections);
+        case 'y': return s_uint_arg ("handshake-timeout", arg, &c->handshake_ms);
         case 'P': return s_uint_arg ("max-payload", arg, &c->max_payload);
         case 'Q': return s_uint_arg ("max-queue", arg, &c->max_queue);
         case 'H': return s_uint_arg ("heartbeat", arg, &c->heartbeat_ms);
@@ -239,10 +294,12 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'F': return s_prefetch_arg ("prefetch", arg, 4, &c->prefetch);
         case 'f': return s_prefetch_arg ("prefetch-short", arg, HD_MAX_BATCH - 1, &c->prefetch_short);
         case 'B': return s_uint_arg ("journal-batch", arg, &c->journal_batch_ms);
+        case 'X': return s_uint_arg ("journal-max-mb", arg, &c->journal_max_mb);
         case 'm': c->metrics_endpoint = s_endpoint_or_none (arg, s_metrics_ep, 7702); return 0;
         case 'e': c->events_endpoint = s_endpoint_or_none (arg, s_events_ep, 7703); return 0;
         case 'C': return s_uint_arg ("max-client-tasks", arg, &c->max_client_tasks);
         case 'T': return s_uint_arg ("result-ttl", arg, &c->result_ttl_ms);
+        case 'W': return s_prefetch_arg ("worker-wait", arg, UINT32_MAX, &c->worker_wait_ms);
         case 'S': return s_uint_arg ("stale", arg, &c->stale_ms);
         case 't': return s_double_arg ("temp-limit", arg, &c->temp_limit_c);
         case 'L': return s_log_level_arg (arg);
@@ -250,10 +307,12 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'o': return s_port_arg (arg, &c->beacon_port);
         case 'n': a->no_beacon = true; return 0;
         case 'i': c->beacon_interface = arg; return 0;
-        case 1001: return s_uint_arg ("max-worker-slots", arg, &c->max_worker_slots);
-        case 1002: return s_uint_arg ("max-worker-queue", arg, &c->max_worker_queue);
-        case 1003: return s_range_arg ("max-worker-functions", arg, HD_MAX_FNS, &c->max_worker_fns);
-        case 1004: return s_uint_arg ("max-names-per-key", arg, &c->max_names_per_key);
+        case S_OPT_WSLOTS: return s_uint_arg ("max-worker-slots", arg, &c->max_worker_slots);
+        case S_OPT_WQUEUE: return s_uint_arg ("max-worker-queue", arg, &c->max_worker_queue);
+        case S_OPT_WFNS: return s_range_arg ("max-worker-functions", arg, HD_MAX_FNS, &c->max_worker_fns);
+        case S_OPT_WNAMES: return s_uint_arg ("max-names-per-key", arg, &c->max_names_per_key);
+        case S_OPT_HTTP: return s_http_arg (c, arg);
+        case S_OPT_HTTP_TOKEN: c->http_token = arg; return 0;
         case 'G': return 0;  //  read before any other option (hd_config_open)
         case 'p': a->print = true; return 0;
         case 'E': s_print_endpoints = true; return 0;
@@ -289,6 +348,16 @@ s_parse (int argc, char **argv, s_args_t *a)
     return 0;
 }
 
+static const char *
+s_max_conns_text (uint32_t n)
+{
+    static char text[16];
+    if (!n)
+        return "auto";
+    snprintf (text, sizeof text, "%u", n);
+    return text;
+}
+
 static void
 s_print_config (const s_args_t *a, const hd_config_t *file)
 {
@@ -296,9 +365,11 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
     printf ("config = %s\nclients = %s\nworkers = %s\nmetrics = %s\nevents = %s\nkeys = %s\n"
             "insecure = %s\nauto-approve = %s\nmax-payload = %u\nmax-queue = %u\n"
             "heartbeat = %u\nmisses = %u\n"
-            "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nstale = %u\n"
+            "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nworker-wait = %u\nstale = %u\n"
             "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n"
-            "cluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n"
+            "journal-max-mb = %u\ncluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n"
+            "insecure-key-perms = %s\nmax-connections = %s\nhandshake-timeout = %u\n"
+            "http = %s\nhttp-token = %s\n"
             "max-worker-slots = %u\nmax-worker-queue = %u\nmax-worker-functions = %u\n"
             "max-names-per-key = %u\n",
             file ? hd_config_name (file) : "(none)", a->clients, a->workers,
@@ -306,17 +377,21 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             c->events_endpoint ? c->events_endpoint : "none", c->keys_dir ? c->keys_dir : "(none)",
             c->insecure ? "yes" : "no", c->auto_approve ? "yes" : "no", c->max_payload,
             c->max_queue, c->heartbeat_ms, c->heartbeat_misses, c->default_attempts,
-            c->max_client_tasks, c->result_ttl_ms, c->stale_ms, c->temp_limit_c,
+            c->max_client_tasks, c->result_ttl_ms, c->worker_wait_ms, c->stale_ms, c->temp_limit_c,
             (const char *[]) { "none", "batch", "sync" }[c->journal_mode], c->journal_dir,
-            c->journal_batch_ms, c->cluster, c->beacon_port,
+            c->journal_batch_ms, c->journal_max_mb, c->cluster, c->beacon_port,
             c->beacon_interface ? c->beacon_interface : "(default)",
-            a->no_beacon ? "yes" : "no", c->max_worker_slots, c->max_worker_queue,
-            c->max_worker_fns, c->max_names_per_key);
+            a->no_beacon ? "yes" : "no", c->insecure_key_perms ? "yes" : "no",
+            s_max_conns_text (c->max_connections), c->handshake_ms,
+            c->http_endpoint ? c->http_endpoint : "none", c->http_token ? "(set)" : "(none)",
+            c->max_worker_slots, c->max_worker_queue, c->max_worker_fns, c->max_names_per_key);
 }
 
 static int
 s_run (const hd_broker_config_t *config)
 {
+    //  Before any socket: each connection costs a file, and systemd's soft limit is 1024.
+    hd_nofile_raise_and_log (1024);
     zsys_init ();
     hd_broker_t *broker = NULL;
     char err[512] = "";
@@ -330,11 +405,12 @@ s_run (const hd_broker_config_t *config)
         hd_info ("broker key %s, fingerprint %s (workers can check it: --broker-fingerprint)",
                  hd_broker_public_key (broker), fp);
     if (s_print_endpoints) {
-        printf ("clients=%s workers=%s metrics=%s events=%s fingerprint=%s\n",
+        printf ("clients=%s workers=%s metrics=%s events=%s fingerprint=%s http=%s\n",
                 hd_broker_clients_endpoint (broker), hd_broker_workers_endpoint (broker),
                 *hd_broker_metrics_endpoint (broker) ? hd_broker_metrics_endpoint (broker) : "none",
                 *hd_broker_events_endpoint (broker) ? hd_broker_events_endpoint (broker) : "none",
-                *fp ? fp : "none");
+                *fp ? fp : "none",
+                *hd_broker_http_endpoint (broker) ? hd_broker_http_endpoint (broker) : "none");
         fflush (stdout);
     }
     rc = hd_broker_run (broker);
@@ -351,6 +427,11 @@ main (int argc, char **argv)
     s_args_t a;
     memset (&a, 0, sizeof a);
     hd_broker_config_defaults (&a.config);
+    //  The program serves its web endpoint on loopback by default (docs/OPERATIONS.md): it
+    //  costs a snapshot four times a second and shows nothing beyond this machine; when the
+    //  port is taken (a second broker here), the broker runs on without it.
+    a.config.http_endpoint = "127.0.0.1:7780";
+    a.config.http_optional = true;
     snprintf (a.clients, sizeof a.clients, "%s", a.config.clients_endpoint);
     snprintf (a.workers, sizeof a.workers, "%s", a.config.workers_endpoint);
     hd_config_t *file = NULL;

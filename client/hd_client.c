@@ -54,7 +54,8 @@ s_load_keys (hd_client_t *self)
         cert = hd_keys_path (path, sizeof path, c->keys_dir, "client.cert_secret");
     if (!broker)
         broker = hd_keys_path (bpath, sizeof bpath, c->keys_dir, "broker.cert");
-    hd_err_t rc = hd_keys_load_secret (cert, &self->cert, err, sizeof err);
+    hd_err_t rc = hd_keys_load_secret_checked (cert, c->keys_dir, c->insecure_key_perms,
+                                               &self->cert, err, sizeof err);
     if (rc == HD_OK)
         rc = hd_keys_load_public (broker, self->server_key, err, sizeof err);
     return rc == HD_OK ? HD_OK : hd_client_fail (self, rc, "%s", err);
@@ -95,6 +96,8 @@ s_init (hd_client_t *self, const hd_client_config_t *config)
         self->config.timeout_ms = 5000;
     if (!self->config.window)
         self->config.window = 1000;
+    if (!self->config.retry_ms)
+        self->config.retry_ms = 60000;
     if (!hd_transport_is_tcp (self->endpoint))
         self->config.insecure = true;  //  inproc/ipc: same machine, no CURVE needed
     self->inflight = hd_idmap_new ();
@@ -106,22 +109,22 @@ s_init (hd_client_t *self, const hd_client_config_t *config)
     if (!self->inflight || !self->pending || !self->acks || !self->scratch || hd_frames_init (&self->in, 2 + 2 * HD_MAX_BATCH))
         return hd_client_fail (self, HD_ENOMEM, "out of memory");
     hd_err_t rc = self->config.insecure ? HD_OK : s_load_keys (self);
-    return rc == HD_OK ? s_open_socket (self) : rc;
+    if (rc == HD_OK)
+        rc = s_open_socket (self);
+    return rc == HD_OK ? hd_client_seal_setup (self) : rc;
 }
 
 hd_err_t hd_client_ping (hd_client_t *self);
 
 hd_err_t
-hd_client_connect_verbose (const hd_client_config_t *config, hd_client_t **out, char *errbuf,
-                           size_t errlen)
+hd_client_open (const hd_client_config_t *config, hd_client_t **out, char *errbuf,
+                size_t errlen)
 {
     *out = NULL;
     hd_client_t *self = calloc (1, sizeof *self);
     if (!self)
         return HD_ENOMEM;
     hd_err_t rc = s_init (self, config);
-    if (rc == HD_OK)
-        rc = hd_client_ping (self);
     if (rc != HD_OK) {
         if (errbuf)
             snprintf (errbuf, errlen, "%s", self->last_error);
@@ -130,6 +133,27 @@ hd_client_connect_verbose (const hd_client_config_t *config, hd_client_t **out, 
     }
     *out = self;
     return HD_OK;
+}
+
+hd_err_t
+hd_client_start (hd_client_t *self)
+{
+    return hd_client_ping (self);
+}
+
+hd_err_t
+hd_client_connect_verbose (const hd_client_config_t *config, hd_client_t **out, char *errbuf,
+                           size_t errlen)
+{
+    hd_client_t *self;
+    hd_err_t rc = hd_client_open (config, &self, errbuf, errlen);
+    if (rc == HD_OK && (rc = hd_client_start (self)) != HD_OK) {
+        if (errbuf)
+            snprintf (errbuf, errlen, "%s", self->last_error);
+        hd_client_destroy (&self);
+    }
+    *out = self;
+    return rc;
 }
 
 hd_err_t
@@ -172,6 +196,8 @@ hd_client_destroy (hd_client_t **self_p)
         hd_client_send_acks (self);
         zsock_set_linger (self->dealer, 200);
     }
+    if (self->raw && self->cancels_sent)
+        zsock_set_linger (self->dealer, 200);  //  an interrupted call's CANCEL, likewise
     for (uint32_t i = 0; self->pending && i < 2 * self->npending; i++)
         zmq_msg_close (&self->pending[i]);
     free (self->pending);
@@ -183,6 +209,7 @@ hd_client_destroy (hd_client_t **self_p)
     }
     hd_reply_destroy (&self->captured);
     free (self->nodes);
+    free (self->fns);
     free (self->acks);
     free (self->scratch);
     if (self->inflight)
@@ -195,6 +222,10 @@ hd_client_destroy (hd_client_t **self_p)
     zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     zcert_destroy (&self->cert);
+    hd_seal_sender_destroy (&self->seal);
+    if (self->sealed.data)
+        hd_seal_wipe (self->sealed.data, self->sealed.size);
+    hd_buf_fini (&self->sealed);
     free (self);
     *self_p = NULL;
 }

@@ -17,6 +17,7 @@
 #ifndef HD_CLIENT_H
 #define HD_CLIENT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +43,20 @@ typedef struct {
     uint32_t window;          //  tasks in flight at most for jobs; default 1000
     const char *session;      //  this client's identity at the broker (1..255 bytes); results
                               //  of a session survive its reconnects. Default: random
+    bool plain_payloads;      //  do not seal payloads even when the keys directory holds the
+                              //  cluster's payload key (payload.cert): the broker then sees them
+    const char *payload_key;  //  override: the payload public key file (payload.cert)
+    int32_t retry_ms;         //  a task refused BUSY or STORAGE (queue full, disk full) is sent
+                              //  again after the broker's `retry` hint, for up to this long
+                              //  after its first refusal; then the refusal is its result.
+                              //  0: default 60000; negative: never retry
+    bool insecure_key_perms;  //  a secret key (or keys_dir) open to group or others: log a
+                              //  warning instead of refusing (HD_ECRYPTO)
+    const volatile sig_atomic_t *interrupt;  //  a program's signal flag (NULL: none). Once
+                              //  it is non-zero, waits inside the library (connect, call,
+                              //  nodes, admin) return HD_ECLOSED "interrupted" within 100 ms,
+                              //  and hd_client_job_run cancels its job (see there). czmq's
+                              //  zsys_interrupted stops them too, as before
 } hd_client_config_t;
 
 //  Per-task options; NULL means all defaults.
@@ -56,7 +71,8 @@ typedef struct {
 
 //  A task's outcome. status is a wire status: 0 OK, 1 FAILED, 2 UNKNOWN_FN, 3 TOO_LARGE,
 //  4 BUSY, 5 MALFORMED, 6 VERSION, 7 TIMEOUT, 8 CANCELLED, 9 DENIED, 10 STORAGE, 11 LOST,
-//  12 INTERNAL, 13 UNSATISFIABLE (hd_client_status_str gives the text).
+//  12 INTERNAL, 13 UNSATISFIABLE, 14 TAMPERED (a sealed payload or result failed
+//  verification: never delivered as data) (hd_client_status_str gives the text).
 typedef struct {
     uint8_t id[16];
     uint64_t seq;             //  caller's value given at submit (a job: the task's index)
@@ -76,11 +92,23 @@ typedef struct {
 hd_err_t hd_client_connect (const hd_client_config_t *config, hd_client_t **out);
 hd_err_t hd_client_connect_verbose (const hd_client_config_t *config, hd_client_t **out,
                                     char *errbuf, size_t errlen);
+//  The same in two steps, for a program that resumes a session: hd_client_open sets the client
+//  up and starts connecting but reads nothing from the broker; the program then adopts the ids
+//  it waits for (hd_client_adopt), and hd_client_start checks the broker answers. Results the
+//  broker kept for the session can arrive as soon as the connection is up: adopting before
+//  anything is read is what makes each of them reach this process (an id not adopted when its
+//  result arrives is taken for a duplicate, ACKed and dropped).
+hd_err_t hd_client_open (const hd_client_config_t *config, hd_client_t **out, char *errbuf,
+                         size_t errlen);
+hd_err_t hd_client_start (hd_client_t *self);
 //  NULL-safe; sets *self_p = NULL. Unfinished tasks are abandoned (their results are dropped).
 void hd_client_destroy (hd_client_t **self_p);
 //  Text of the last error on this client (static or owned, never NULL).
 const char *hd_client_last_error (const hd_client_t *self);
 const char *hd_client_status_str (uint32_t status);
+//  The largest task payload the broker accepts, bytes, as its PONG said at connect (a larger
+//  one is answered TOO_LARGE); 0 when the broker did not say (an older broker).
+uint32_t hd_client_max_payload (const hd_client_t *self);
 
 //  Synchronous call: submit one task and wait for its result (up to opts->timeout_ms plus a
 //  margin, or forever when 0). HD_OK with *out (caller destroys) whatever the task's status;
@@ -102,6 +130,13 @@ int hd_client_fd (hd_client_t *self);
 //  Callback for results; the reply is the callee's to keep (destroy it when done).
 typedef void (hd_reply_fn) (hd_client_t *self, hd_reply_t *reply, void *arg);
 void hd_client_set_handler (hd_client_t *self, hd_reply_fn *fn, void *arg);
+//  The broker queued tasks for a function no connected worker offers yet (none of `nodes` does):
+//  they wait up to wait_ms for a worker that offers it, then end with status UNKNOWN_FN. `text`
+//  says so in a sentence ("waiting for a worker that offers 'sha256' (0 nodes connected)").
+//  Called for each NOTICE (one per SUBMIT message and function), from hd_client_process.
+typedef void (hd_notice_fn) (hd_client_t *self, const char *fn, uint32_t nodes, uint32_t wait_ms,
+                             const char *text, void *arg);
+void hd_client_set_notice_handler (hd_client_t *self, hd_notice_fn *fn, void *arg);
 //  Receive and handle what has arrived, waiting up to timeout_ms (0: do not wait, -1: forever)
 //  for the first message. Each result goes to the handler if set, else to an internal queue read
 //  by hd_client_next. *handled (may be NULL) gets the number of results. HD_OK or an error.
@@ -109,16 +144,24 @@ hd_err_t hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled
 //  Next result as completed, waiting up to timeout_ms. HD_OK with *out (caller destroys);
 //  HD_ETIMEDOUT; HD_ENOTFOUND when nothing is in flight.
 hd_err_t hd_client_next (hd_client_t *self, int timeout_ms, hd_reply_t **out);
-//  Tasks submitted and not yet answered.
+//  Tasks submitted and not yet answered. A result received and waiting for hd_client_next
+//  counts as answered: to take every result, call hd_client_next until it returns HD_ENOTFOUND
+//  (or count the results), not while this is above 0.
 uint32_t hd_client_in_flight (const hd_client_t *self);
 //  Of those, tasks the broker has not yet ACCEPTED (made durable). The library resends them
 //  until it does; a program about to exit can wait for 0 before it lets go.
 uint32_t hd_client_unaccepted (const hd_client_t *self);
 //  After a restart with the same `session`: expect the result of task `id` (as seq), so that
-//  results the broker kept for the old process are delivered to this one.
+//  results the broker kept for the old process are delivered to this one. Call it between
+//  hd_client_open and hd_client_start: after connect, results may already have been dropped.
 hd_err_t hd_client_adopt (hd_client_t *self, const uint8_t id[16], uint64_t seq);
+//  Refusals (BUSY, STORAGE) answered by sending the task again (config.retry_ms).
+uint64_t hd_client_retried (const hd_client_t *self);
 //  Cancel a task by id (queued tasks are answered CANCELLED; running ones are stopped).
 hd_err_t hd_client_cancel (hd_client_t *self, const uint8_t id[16]);
+//  Cancel every task in flight on this client (each still ends with a result: CANCELLED, or its
+//  real status when it finished first). Returns how many CANCEL requests went out.
+uint32_t hd_client_cancel_all (hd_client_t *self);
 
 //  Jobs: many tasks of one function, gathered in submission order or as they complete.
 typedef struct hd_client_job hd_client_job_t;
@@ -146,8 +189,11 @@ void hd_client_job_stats (const hd_client_job_t *self, hd_job_stats_t *out);
 //  Cancel the job (callable from its result or progress callback, e.g. to stop at the first
 //  failure): no more tasks are submitted, those in flight are cancelled (each still ends with a
 //  result, CANCELLED or its real status if it finished first), and hd_client_job_run returns
-//  once none is in flight, with stats.cancelled counting the tasks never submitted.
+//  once none is in flight, with stats.cancelled counting the tasks that got no result.
+//  The client's interrupt flag (hd_client_config_t) cancels the job the same way, but the run
+//  then waits at most HD_CLIENT_CANCEL_WAIT_MS for the answers (a person pressed Ctrl-C).
 void hd_client_job_cancel (hd_client_job_t *self);
+#define HD_CLIENT_CANCEL_WAIT_MS 500
 
 //  Cluster administration.
 #define HD_NODE_HAS_CPU 0x01    //  present bits of hd_node_info_t: a figure is absent (no source,
@@ -183,6 +229,25 @@ hd_err_t hd_client_admin (hd_client_t *self, const char *op, const char *node);
 //  HD_ENOTFOUND no pending key matches; HD_EINVAL prefix too short or ambiguous.
 hd_err_t hd_client_admin_text (hd_client_t *self, const char *op, const char *arg, char *out,
                                size_t len);
+//  Sealed payloads: seal every payload secret key in keys_dir (payload.cert_secret and older
+//  payload-*.cert_secret, at most 4) to worker key `worker_key` (Z85, 40 chars) and hand the
+//  grants to the broker, which gives them to that worker in its WELCOME (it cannot open them).
+//  Needs an admin key. *granted (may be NULL) gets how many. HD_OK; HD_ENOTFOUND keys_dir holds
+//  no payload secret; HD_EINVAL bad key; other errors as hd_client_admin.
+hd_err_t hd_client_grant_payload (hd_client_t *self, const char *worker_key, const char *keys_dir,
+                                  uint32_t *granted);
+//  The functions the cluster offers (FUNCTIONS): each function some worker offered since the
+//  broker started, or with tasks queued or running, in the broker's order.
+typedef struct {
+    char name[64];
+    uint32_t nodes;          //  nodes offering it now
+    char names[1040];        //  comma-separated names of (up to 16 of) those nodes
+    uint32_t queued, running;
+    uint64_t done;           //  results since the broker started
+    double mean_ms;          //  their mean run time on the workers, ms (0: none yet)
+} hd_function_info_t;
+//  *out is an array of *count entries (caller frees with free()).
+hd_err_t hd_client_functions (hd_client_t *self, hd_function_info_t **out, uint32_t *count);
 //  Wait until at least `count` nodes are registered (polling NODES), up to timeout_ms.
 hd_err_t hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms);
 

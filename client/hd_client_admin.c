@@ -72,6 +72,38 @@ hd_client_nodes (hd_client_t *self, hd_node_info_t **out, uint32_t *count)
 }
 
 hd_err_t
+hd_client_functions (hd_client_t *self, hd_function_info_t **out, uint32_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    hd_err_t rc = hd_client_flush (self);
+    if (rc == HD_OK)
+        rc = hd_client_fetch_functions (self);
+    if (rc != HD_OK)
+        return rc;
+    const hd_fninfo_t *src = self->fns;
+    hd_function_info_t *fns = calloc (self->nfns ? self->nfns : 1, sizeof *fns);
+    if (!fns)
+        return HD_ENOMEM;
+    for (uint32_t i = 0; i < self->nfns; i++) {
+        hd_function_info_t *d = &fns[i];
+        snprintf (d->name, sizeof d->name, "%s", src[i].name);
+        d->nodes = src[i].nodes;
+        size_t used = 0;
+        for (uint32_t k = 0; k < src[i].nnames; k++)
+            used += (size_t) snprintf (d->names + used, sizeof d->names - used, "%s%s",
+                                       k ? "," : "", src[i].names[k]);
+        d->queued = src[i].queued;
+        d->running = src[i].running;
+        d->done = src[i].done;
+        d->mean_ms = src[i].ms;
+    }
+    *out = fns;
+    *count = self->nfns;
+    return HD_OK;
+}
+
+hd_err_t
 hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms)
 {
     int64_t deadline = hd_client_now_us () + (int64_t) timeout_ms * 1000;
@@ -85,6 +117,8 @@ hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms)
         free (nodes);
         if (rc != HD_OK || n >= count)
             return rc;
+        if (hd_client_interrupted (self))
+            return hd_client_fail (self, HD_ECLOSED, "interrupted");
         if (hd_client_now_us () >= deadline)
             return hd_client_fail (self, HD_ETIMEDOUT, "only %u of %u workers joined within %u ms",
                                    n, count, timeout_ms);
@@ -112,6 +146,8 @@ s_admin_outcome (hd_client_t *self, const char *op, const char *node)
     }
 }
 
+static hd_err_t s_admin_send (hd_client_t *self, const hd_admin_t *msg);
+
 hd_err_t
 hd_client_admin (hd_client_t *self, const char *op, const char *node)
 {
@@ -121,9 +157,60 @@ hd_client_admin (hd_client_t *self, const char *op, const char *node)
         return hd_client_fail (self, HD_EINVAL, "admin: bad operation or node name");
     snprintf (msg.op, sizeof msg.op, "%s", op);
     snprintf (msg.node, sizeof msg.node, "%s", node);
+    return s_admin_send (self, &msg);
+}
+
+typedef struct {
+    hd_client_t *client;
+    const char *worker_key;
+    uint8_t worker_pub[32];
+    uint32_t granted;
+    hd_err_t rc;
+} s_grant_ctx_t;
+
+static void
+s_grant_one (const uint8_t secret[32], void *arg)
+{
+    s_grant_ctx_t *g = arg;
+    uint8_t sealed[HD_SEAL_SEALED_KEY_BYTES];
+    if (g->rc != HD_OK || g->granted == HD_MAX_GRANTS)
+        return;
+    hd_admin_t msg;
+    memset (&msg, 0, sizeof msg);
+    snprintf (msg.op, sizeof msg.op, "grant");
+    snprintf (msg.node, sizeof msg.node, "%s", g->worker_key);
+    if ((g->rc = hd_seal_grant (secret, g->worker_pub, sealed)) != HD_OK)
+        return;
+    zmq_z85_encode (msg.grant, sealed, sizeof sealed);
+    if ((g->rc = s_admin_send (g->client, &msg)) == HD_OK)
+        g->granted++;
+}
+
+hd_err_t
+hd_client_grant_payload (hd_client_t *self, const char *worker_key, const char *keys_dir,
+                         uint32_t *granted)
+{
+    s_grant_ctx_t g = { .client = self, .worker_key = worker_key, .rc = HD_OK };
+    if (granted)
+        *granted = 0;
+    if (!hd_keys_is_z85 (worker_key) || !zmq_z85_decode (g.worker_pub, worker_key))
+        return hd_client_fail (self, HD_EINVAL, "not a worker key: %s", worker_key);
+    size_t n = 0;
+    if (!keys_dir || hd_keys_each_payload_secret (keys_dir, s_grant_one, &g, &n) != HD_OK)
+        return hd_client_fail (self, HD_ENOTFOUND, "%s holds no payload secret key "
+                               "(payload.cert_secret)", keys_dir ? keys_dir : "no keys directory");
+    if (granted)
+        *granted = g.granted;
+    return g.rc;
+}
+
+static hd_err_t
+s_admin_send (hd_client_t *self, const hd_admin_t *msg)
+{
+    const char *op = msg->op, *node = msg->node;
     hd_err_t rc = hd_client_flush (self);
     if (rc == HD_OK)
-        rc = hd_codec_encode_admin (&self->env, &msg);
+        rc = hd_codec_encode_admin (&self->env, msg);
     self->admin_pending = true;
     self->admin_reason[0] = 0;
     if (rc == HD_OK)
@@ -134,8 +221,10 @@ hd_client_admin (hd_client_t *self, const char *op, const char *node)
         if (left_ms <= 0)
             rc = hd_client_fail (self, HD_ETIMEDOUT, "no answer from %s to ADMIN %s",
                                  self->endpoint, op);
+        else if (hd_client_interrupted (self))
+            rc = hd_client_fail (self, HD_ECLOSED, "interrupted");
         else
-            rc = hd_client_process (self, (int) left_ms, NULL);
+            rc = hd_client_process (self, left_ms < 100 ? (int) left_ms : 100, NULL);
     }
     bool answered = !self->admin_pending;
     self->admin_pending = false;

@@ -52,7 +52,8 @@ s_keys (hd_events_t *self, const hd_client_config_t *c, hd_sockopts_t *o, char *
         cert = hd_keys_path (path, sizeof path, c->keys_dir, "client.cert_secret");
     if (!broker)
         broker = hd_keys_path (bpath, sizeof bpath, c->keys_dir, "broker.cert");
-    hd_err_t rc = hd_keys_load_secret (cert, &self->cert, errbuf, errlen);
+    hd_err_t rc = hd_keys_load_secret_checked (cert, c->keys_dir, c->insecure_key_perms,
+                                               &self->cert, errbuf, errlen);
     if (rc == HD_OK)
         rc = hd_keys_load_public (broker, o->server_key, errbuf, errlen);
     o->cert = self->cert;

@@ -11,6 +11,7 @@
 #include "hd_idmap.h"
 #include "hd_keys.h"
 #include "hd_pack.h"
+#include "hd_seal.h"
 
 #define HD_CLIENT_FLUSH_TASKS 256      //  a SUBMIT message carries at most this many tasks
 #define HD_CLIENT_FLUSH_BYTES (1u << 20)
@@ -21,6 +22,8 @@
 typedef struct {
     uint32_t env_size, size;
     bool framed;
+    int64_t refused_us;  //  first BUSY/STORAGE refusal of this task (0: none): retries end
+                         //  config.retry_ms after it
     uint64_t align_;  //  what follows is 8-byte aligned (zmq_msg_t)
 } hd_kept_t;
 
@@ -60,15 +63,21 @@ struct hd_client {
     hd_queued_t *head, *tail;      //  results waiting for hd_client_next
     hd_reply_fn *handler;
     void *handler_arg;
+    hd_notice_fn *notice_fn;       //  NOTICE from the broker: tasks wait for a worker
+    void *notice_arg;
     //  hd_client_call waits for one id: its result lands here instead of the queue
     bool capturing;
     hd_id_t capture_id;
     hd_reply_t *captured;
     //  NODES_REPLY / PONG seen by the receive loop
     bool pong;
+    uint32_t max_payload;          //  the broker's, from its last PONG (0: not said)
     void *nodes;                   //  hd_nodeinfo_t array from the last NODES_REPLY
     uint32_t nnodes;
     bool nodes_seen;
+    void *fns;                     //  hd_fninfo_t array from the last FUNCTIONS_REPLY
+    uint32_t nfns;
+    bool fns_seen;
     //  ADMIN sent and its answer (a REJECTED without id) not yet seen; then its code and reason
     bool admin_pending;
     uint32_t admin_code;
@@ -77,13 +86,25 @@ struct hd_client {
     char session[64];
     int64_t last_ping_us;
     uint64_t resubmitted;
+    uint64_t retried;              //  refusals (BUSY, STORAGE) answered by a later resend
     hd_idlist_t *acks;             //  ids of results received and not yet ACKed
     int64_t acks_since_us;         //  when the oldest of them came
     hd_buf_t ack_env;              //  their ACK envelope: sent from inside a submit too, so not
                                    //  in `env`, which holds the SUBMIT being queued
     hd_idlist_t *scratch;          //  decoding ACCEPTED
+    bool cancels_sent;             //  destroy lingers so that they leave
     char last_error[512];
+    hd_seal_sender_t *seal;        //  sealed payloads: NULL plain (hd_client_seal.c)
+    hd_buf_t sealed;               //  a sealed task input being queued
+    uint64_t tampered;             //  results that failed verification
 };
+
+//  The program's interrupt flag (config.interrupt) or czmq's is set.
+static inline bool
+hd_client_interrupted (const hd_client_t *self)
+{
+    return zsys_interrupted || (self->config.interrupt && *self->config.interrupt);
+}
 
 //  hd_client.c
 hd_err_t hd_client_fail (hd_client_t *self, hd_err_t rc, const char *fmt, ...)
@@ -91,13 +112,22 @@ hd_err_t hd_client_fail (hd_client_t *self, hd_err_t rc, const char *fmt, ...)
 //  Send [header][env] with the current self->env.
 hd_err_t hd_client_send_env (hd_client_t *self, uint8_t cmd);
 int64_t hd_client_now_us (void);
+//  hd_client_seal.c: payloads sealed end to end when the keys directory holds payload.cert and
+//  the broker is reached over TCP (unless config.plain_payloads). HD_OK or a key error.
+hd_err_t hd_client_seal_setup (hd_client_t *self);
+//  Seal `data` for task `s` (its tag and seal version are added to s): the bytes to send go to
+//  *out / *out_size (self->sealed). HD_OK; HD_EINVAL no room for the tag; HD_ENOMEM.
+hd_err_t hd_client_seal_task (hd_client_t *self, hd_submit_t *s, const void *data, size_t size,
+                              const void **out, size_t *out_size);
 //  hd_client_io.c
 hd_err_t hd_client_ping (hd_client_t *self);
 //  Send the ACK for every result received so far (nothing when there is none).
 void hd_client_send_acks (hd_client_t *self);
 hd_err_t hd_client_fetch_nodes (hd_client_t *self);
+hd_err_t hd_client_fetch_functions (hd_client_t *self);
 //  Free what an in-flight entry keeps (the frames to resend until accepted).
 void hd_client_unkeep (hd_idval_t *val);
+//  hd_client_io.c: a refused task is resent this long after the broker's `retry` hint
 hd_err_t hd_client_wait_capture (hd_client_t *self, const hd_id_t *id, int64_t deadline_us);
 
 #endif

@@ -18,7 +18,7 @@ s_reply_new (const hd_id_t *id, uint64_t seq, const void *data, size_t size)
         free (q);
         return NULL;
     }
-    if (size)
+    if (size && data)
         memcpy (q->reply.data, data, size);
     ((char *) q->reply.data)[size] = 0;
     q->reply.size = size;
@@ -67,6 +67,32 @@ hd_client_send_acks (hd_client_t *self)
     self->acks->count = 0;
 }
 
+//  A sealed task's reply: its output opened and verified. Output that fails verification (or
+//  an OK result without any) is never delivered as data: the status becomes TAMPERED. A result
+//  without output and with an error status is the broker's own (unknown function, lost...).
+static hd_reply_t *
+s_sealed_reply (hd_client_t *self, hd_result_t *r, uint64_t seq, const void *out, size_t size)
+{
+    if (!size && r->status != HD_ST_OK)
+        return s_reply_new (&r->id, seq, NULL, 0);
+    size_t plain = size > HD_SEAL_RESULT_OVERHEAD ? size - HD_SEAL_RESULT_OVERHEAD : 0;
+    hd_reply_t *reply = s_reply_new (&r->id, seq, NULL, plain);
+    if (!reply)
+        return NULL;
+    if (hd_seal_open_result (self->seal, r->id.b, r->status, out, size, reply->data, &reply->size)
+        != HD_OK) {
+        reply->size = 0;
+        ((char *) reply->data)[0] = 0;
+        r->status = HD_ST_TAMPERED;
+        snprintf (r->error, sizeof r->error, "the result failed verification (altered, moved "
+                                             "from another task, or not sealed): dropped");
+        self->tampered++;
+    }
+    else
+        ((char *) reply->data)[reply->size] = 0;
+    return reply;
+}
+
 //  One result: 1 when it was delivered (not a duplicate, not malformed).
 static uint32_t
 s_on_result (hd_client_t *self, const void *env, size_t env_size, const void *out,
@@ -84,7 +110,8 @@ s_on_result (hd_client_t *self, const void *env, size_t env_size, const void *ou
     if (!hd_idmap_take (self->inflight, &r.id, &v))
         return 0;  //  a duplicate of a result already delivered
     hd_client_unkeep (&v);
-    hd_reply_t *reply = s_reply_new (&r.id, v.seq, out, out_size);
+    hd_reply_t *reply = self->seal ? s_sealed_reply (self, &r, v.seq, out, out_size)
+                                   : s_reply_new (&r.id, v.seq, out, out_size);
     if (!reply)
         return 0;
     reply->status = r.status;
@@ -131,6 +158,31 @@ s_on_accepted (hd_client_t *self)
     }
 }
 
+#define S_RESUBMIT_US 3000000  //  a task not ACCEPTED by then is sent again (same id)
+
+//  BUSY or STORAGE with a retry hint, for a task whose copy is kept (not accepted yet): resend
+//  it after the hint (s_resubmit_one, at the next heartbeat past it) unless it has been refused
+//  for longer than config.retry_ms. True when it will be resent.
+static bool
+s_retry_later (hd_client_t *self, const hd_reject_t *r)
+{
+    if ((r->code != HD_ST_BUSY && r->code != HD_ST_STORAGE) || !r->retry_ms
+        || self->config.retry_ms < 0)
+        return false;
+    hd_idval_t *v = hd_idmap_get (self->inflight, &r->id);
+    hd_kept_t *kept = v ? v->keep : NULL;
+    int64_t now = hd_client_now_us ();
+    if (!kept)
+        return false;
+    if (!kept->refused_us)
+        kept->refused_us = now;
+    if (now - kept->refused_us > (int64_t) self->config.retry_ms * 1000)
+        return false;
+    v->t_us = now + (int64_t) r->retry_ms * 1000 - S_RESUBMIT_US;
+    self->retried++;
+    return true;
+}
+
 static uint32_t
 s_on_rejected (hd_client_t *self)
 {
@@ -138,6 +190,8 @@ s_on_rejected (hd_client_t *self)
     hd_idval_t v;
     if (hd_codec_decode_reject (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), &r)
         != HD_OK)
+        return 0;
+    if (r.has_id && s_retry_later (self, &r))
         return 0;
     if (r.has_id && hd_idmap_take (self->inflight, &r.id, &v))
         hd_client_unkeep (&v);
@@ -175,6 +229,41 @@ s_on_nodes (hd_client_t *self)
     self->nodes_seen = true;
 }
 
+static void
+s_on_pong (hd_client_t *self)
+{
+    uint32_t maxpay = 0;
+    if (hd_codec_decode_pong (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1),
+                              &maxpay) == HD_OK && maxpay)
+        self->max_payload = maxpay;
+    self->pong = true;
+}
+
+static void
+s_on_notice (hd_client_t *self)
+{
+    hd_notice_t n;
+    if (hd_codec_decode_notice (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), &n)
+        != HD_OK)
+        return;
+    if (self->notice_fn)
+        self->notice_fn (self, n.fn, n.nodes, n.wait_ms, n.reason, self->notice_arg);
+    else
+        hd_debug ("%s", n.reason);
+}
+
+static void
+s_on_functions (hd_client_t *self)
+{
+    free (self->fns);
+    self->fns = NULL;
+    hd_fninfo_t *fns = NULL;
+    if (hd_codec_decode_functions (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1),
+                                   &fns, &self->nfns) == HD_OK)
+        self->fns = fns;
+    self->fns_seen = true;
+}
+
 static uint32_t
 s_on_message (hd_client_t *self)
 {
@@ -187,9 +276,11 @@ s_on_message (hd_client_t *self)
     switch (cmd) {
         case HD_CMD_RESULT: return s_on_results (self);
         case HD_CMD_REJECTED: return s_on_rejected (self);
-        case HD_CMD_PONG: self->pong = true; return 0;
+        case HD_CMD_PONG: s_on_pong (self); return 0;
         case HD_CMD_NODES_REPLY: s_on_nodes (self); return 0;
         case HD_CMD_ACCEPTED: s_on_accepted (self); return 0;
+        case HD_CMD_NOTICE: s_on_notice (self); return 0;
+        case HD_CMD_FUNCTIONS_REPLY: s_on_functions (self); return 0;
         default: return 0;
     }
 }
@@ -212,7 +303,6 @@ s_watch_monitor (hd_client_t *self)
 }
 
 #define S_PING_US 1000000      //  heartbeat while tasks are in flight
-#define S_RESUBMIT_US 3000000  //  a task not ACCEPTED by then is sent again (same id)
 
 typedef struct {
     hd_client_t *self;
@@ -288,8 +378,13 @@ hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled)
         if (timeout_ms < 0 || timeout_ms > due)
             timeout_ms = due;
     }
-    if (zmq_poll (items, 2, timeout_ms) < 0)
+    if (zmq_poll (items, 2, timeout_ms) < 0) {
+        //  EINTR from a signal czmq did not take (the program's own handler, which reads its
+        //  flag when this returns) is no error: nothing arrived yet.
+        if (zmq_errno () == EINTR && !zsys_interrupted)
+            return HD_OK;
         return hd_client_fail (self, HD_ECLOSED, "interrupted");
+    }
     if (items[1].revents & ZMQ_POLLIN)
         s_watch_monitor (self);
     if (self->denied)
@@ -320,10 +415,11 @@ s_wait (hd_client_t *self, bool (*done) (hd_client_t *), int64_t deadline_us, co
             return hd_client_fail (self, HD_ETIMEDOUT, "no answer from %s to %s", self->endpoint,
                                    what);
         }
-        hd_err_t rc = hd_client_process (self, deadline_us ? (int) (left / 1000) + 1 : 100, NULL);
+        int wait_ms = deadline_us && left / 1000 + 1 < 100 ? (int) (left / 1000) + 1 : 100;
+        hd_err_t rc = hd_client_process (self, wait_ms, NULL);
         if (rc != HD_OK)
             return rc;
-        if (zsys_interrupted)
+        if (hd_client_interrupted (self))
             return hd_client_fail (self, HD_ECLOSED, "interrupted");
     }
     return HD_OK;
@@ -367,6 +463,29 @@ hd_client_fetch_nodes (hd_client_t *self)
                  hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000, "NODES");
     if (rc == HD_OK && !self->nodes)
         return hd_client_fail (self, HD_EPROTO, "malformed NODES_REPLY from the broker");
+    return rc;
+}
+
+static bool
+s_fns_seen (hd_client_t *self)
+{
+    return self->fns_seen;
+}
+
+hd_err_t
+hd_client_fetch_functions (hd_client_t *self)
+{
+    self->fns_seen = false;
+    hd_err_t rc = hd_codec_encode_empty (&self->env);
+    if (rc == HD_OK)
+        rc = hd_client_send_env (self, HD_CMD_FUNCTIONS);
+    if (rc != HD_OK)
+        return rc;
+    rc = s_wait (self, s_fns_seen,
+                 hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000, "FUNCTIONS");
+    if (rc == HD_OK && !self->fns)
+        return hd_client_fail (self, HD_EPROTO, "malformed FUNCTIONS_REPLY from the broker (an "
+                               "older broker? it answers FUNCTIONS as an unknown command)");
     return rc;
 }
 

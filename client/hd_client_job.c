@@ -14,8 +14,9 @@ struct hd_client_job {
     uint64_t count, cap;
     hd_reply_t **held;     //  ORDERED: results waiting for their turn, by index % window
     hd_job_stats_t stats;
-    bool cancelling;       //  hd_client_job_cancel was called
+    bool cancelling;       //  hd_client_job_cancel was called (or the interrupt flag was set)
     bool cancel_sent;
+    int64_t give_up_us;    //  interrupted: stop waiting for the cancelled tasks' answers then
 };
 
 hd_client_job_t *
@@ -123,15 +124,6 @@ hd_client_job_cancel (hd_client_job_t *self)
     self->cancelling = true;
 }
 
-//  CANCEL every task of the job in flight (all the client's in-flight tasks while the job runs):
-//  queued ones come back CANCELLED at once, running ones when their worker stops them.
-static void
-s_cancel_in_flight (const hd_id_t *id, hd_idval_t *v, void *arg)
-{
-    (void) v;
-    hd_client_cancel (arg, id->b);
-}
-
 //  A cancelled job: results still held for ordering go out in index order, gaps skipped.
 static void
 s_drain_held (s_run_t *run)
@@ -150,9 +142,15 @@ s_submit_more (s_run_t *run, uint64_t *next_submit)
 {
     hd_client_job_t *job = run->job;
     hd_client_t *c = job->client;
+    if (!job->cancelling && hd_client_interrupted (c)) {
+        job->cancelling = true;
+        job->give_up_us = hd_client_now_us () + HD_CLIENT_CANCEL_WAIT_MS * 1000LL;
+    }
     if (job->cancelling) {
+        //  Every task of the job in flight (all the client's while the job runs): queued ones
+        //  come back CANCELLED at once, running ones when their worker stops them.
         if (!job->cancel_sent)
-            hd_idmap_each (c->inflight, s_cancel_in_flight, c);
+            hd_client_cancel_all (c);
         job->cancel_sent = true;
         return hd_client_flush (c);
     }
@@ -184,8 +182,10 @@ hd_client_job_run (hd_client_job_t *self, hd_gather_t gather, hd_job_result_fn *
     uint64_t next_submit = 0;
     hd_err_t rc = HD_OK;
     self->cancelling = self->cancel_sent = false;
+    self->give_up_us = 0;
     while (rc == HD_OK && self->stats.done < self->count
-           && !(self->cancelling && !hd_client_in_flight (self->client))) {
+           && !(self->cancelling && !hd_client_in_flight (self->client))
+           && !(self->give_up_us && hd_client_now_us () >= self->give_up_us)) {
         rc = s_submit_more (&run, &next_submit);
         if (rc == HD_OK)
             rc = hd_client_process (self->client, 100, NULL);

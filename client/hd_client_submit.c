@@ -136,6 +136,8 @@ hd_client_submit (hd_client_t *self, const char *fn, const void *data, size_t si
     if (rc != HD_OK)
         return rc;
     hd_id_random (&s.id);
+    if (self->seal && (rc = hd_client_seal_task (self, &s, data, size, &data, &size)) != HD_OK)
+        return rc;
     if ((rc = hd_codec_encode_submit (&self->env, &s)) != HD_OK
         || (rc = s_append (self, data, size)) != HD_OK)
         return hd_client_fail (self, rc, "cannot queue the task: %s", hd_strerror (rc));
@@ -172,10 +174,29 @@ hd_client_set_handler (hd_client_t *self, hd_reply_fn *fn, void *arg)
     self->handler_arg = arg;
 }
 
+void
+hd_client_set_notice_handler (hd_client_t *self, hd_notice_fn *fn, void *arg)
+{
+    self->notice_fn = fn;
+    self->notice_arg = arg;
+}
+
+uint32_t
+hd_client_max_payload (const hd_client_t *self)
+{
+    return self->max_payload;
+}
+
 uint32_t
 hd_client_in_flight (const hd_client_t *self)
 {
     return hd_idmap_size (self->inflight);
+}
+
+uint64_t
+hd_client_retried (const hd_client_t *self)
+{
+    return self->retried;
 }
 
 static void
@@ -234,7 +255,52 @@ hd_client_cancel (hd_client_t *self, const uint8_t id[16])
     hd_err_t rc = hd_client_flush (self);
     if (rc == HD_OK)
         rc = hd_codec_encode_ids (&self->env, &one, 1);
-    return rc == HD_OK ? hd_client_send_env (self, HD_CMD_CANCEL) : rc;
+    if (rc == HD_OK)
+        rc = hd_client_send_env (self, HD_CMD_CANCEL);
+    self->cancels_sent = self->cancels_sent || rc == HD_OK;
+    return rc;
+}
+
+typedef struct {
+    hd_client_t *self;
+    hd_idlist_t *ids;
+    uint32_t sent;
+} s_cancel_all_t;
+
+static void
+s_send_cancels (s_cancel_all_t *c)
+{
+    hd_client_t *self = c->self;
+    if (c->ids->count && hd_codec_encode_ids (&self->env, c->ids->ids, c->ids->count) == HD_OK
+        && hd_client_send_env (self, HD_CMD_CANCEL) == HD_OK) {
+        c->sent += c->ids->count;
+        self->cancels_sent = true;
+    }
+    c->ids->count = 0;
+}
+
+static void
+s_cancel_one (const hd_id_t *id, hd_idval_t *v, void *arg)
+{
+    (void) v;
+    s_cancel_all_t *c = arg;
+    c->ids->ids[c->ids->count++] = *id;
+    if (c->ids->count == HD_MAX_BATCH)
+        s_send_cancels (c);
+}
+
+uint32_t
+hd_client_cancel_all (hd_client_t *self)
+{
+    if (hd_client_flush (self) != HD_OK)
+        return 0;
+    //  One CANCEL per HD_MAX_BATCH ids (more is MALFORMED at the broker). `scratch` is free
+    //  here: it holds ids only while an ACCEPTED is decoded.
+    s_cancel_all_t c = { self, self->scratch, 0 };
+    c.ids->count = 0;
+    hd_idmap_each (self->inflight, s_cancel_one, &c);
+    s_send_cancels (&c);
+    return c.sent;
 }
 
 //  The grace a call waits past the task's own deadline for the worker's TIMEOUT to arrive.
@@ -263,7 +329,7 @@ hd_client_call (hd_client_t *self, const char *fn, const void *data, size_t size
         hd_idval_t v;
         if (hd_idmap_take (self->inflight, &want, &v))
             hd_client_unkeep (&v);
-        if (rc == HD_ETIMEDOUT)
+        if (rc == HD_ETIMEDOUT || hd_client_interrupted (self))
             hd_client_cancel (self, id);
     }
     return rc;

@@ -51,6 +51,8 @@ s_start_broker (hd_cluster_t *self, char *workers_ep, size_t len)
     bc.metrics_endpoint = NULL;  //  threads of one process: HELLO's figures are enough
     bc.events_endpoint = NULL;
     bc.journal_mode = HD_JOURNAL_NONE;  //  lives and dies with this process
+    bc.worker_wait_ms = 2000;  //  its workers are threads that join in milliseconds: a function
+                               //  none of them offers after that is a typo, not a slow boot
     char err[256] = "";
     hd_err_t rc = hd_broker_new (&bc, &self->broker, err, sizeof err);
     if (rc != HD_OK) {

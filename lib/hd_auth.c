@@ -8,6 +8,7 @@
 
 #include "hd_keys.h"
 #include "hd_log.h"
+#include "hd_ratelog.h"
 
 #define S_MAX_DOMAINS 4
 
@@ -26,7 +27,18 @@ struct hd_auth {
     zhashx_t *rejected;          //  Z85 key -> "": refused and no longer listed
     const char *workers_file;    //  borrowed; approvals are appended here
     bool auto_approve;
+    //  A refused key is logged once per window, then counted (a handshake flood once wrote
+    //  one WARN line per attempt: 4,000 lines in 20 s); so are new pending worker keys.
+    hd_ratelog_t refusals, newcomers;
 };
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 hd_err_t
 hd_auth_new (hd_auth_t **out)
@@ -45,6 +57,8 @@ hd_auth_new_at (hd_auth_t **out, const char *endpoint)
     //  The broker's only thread serves this socket: a receive must never wait (RCVTIMEO 0).
     if (self->sock)
         zsock_set_rcvtimeo (self->sock, 0);
+    hd_ratelog_init (&self->refusals, HD_RATELOG_WINDOW_MS);
+    hd_ratelog_init (&self->newcomers, HD_RATELOG_WINDOW_MS);
     if (!self->sock || zsock_bind (self->sock, "%s", endpoint) != 0) {
         hd_auth_destroy (&self);
         return HD_EIO;
@@ -242,8 +256,10 @@ s_pending_note (hd_auth_t *self, const char *key, const char *address)
         memset (p, 0, sizeof *p);
         snprintf (p->key, sizeof p->key, "%s", key);
         p->first_seen = now;
-        hd_warn ("worker key %s from %s is not enrolled: pending (heddle nodes approve %.8s)",
-                 key, address && *address ? address : "?", key);
+        hd_auth_tick (self);
+        if (hd_ratelog_hit (&self->newcomers, s_now_ms (), address, 1))
+            hd_warn ("worker key %s from %s is not enrolled: pending (heddle nodes approve %.8s)",
+                     key, address && *address ? address : "?", key);
     }
     snprintf (p->address, sizeof p->address, "%s", address && *address ? address : "?");
     p->last_seen = now;
@@ -296,10 +312,35 @@ hd_auth_check (hd_auth_t *self, const char *domain, const char *key_z85, const c
     else {
         self->refused++;
         //  Worker keys are logged once, when they become pending (s_pending_note).
-        if (strcmp (domain, HD_DOMAIN_WORKERS) != 0)
-            hd_warn ("refused key %s on %s (not on that role's allowlist)", key_z85, domain);
+        hd_auth_tick (self);
+        if (strcmp (domain, HD_DOMAIN_WORKERS) != 0
+            && hd_ratelog_hit (&self->refusals, s_now_ms (), address, 1))
+            hd_warn ("refused key %s from %s on %s (not on that role's allowlist; more "
+                     "refusals in the next %d s are counted, not logged)",
+                     key_z85, address && *address ? address : "?", domain,
+                     HD_RATELOG_WINDOW_MS / 1000);
     }
     return role;
+}
+
+//  "VERB 3,912 WHAT from 127.0.0.1 in the last 10 s"
+static void
+s_summary (hd_ratelog_t *r, const char *verb, const char *what)
+{
+    hd_ratelog_summary_t s;
+    char count[27];
+    if (hd_ratelog_flush (r, s_now_ms (), &s))
+        hd_warn ("%s %s %s from %s%s in the last %" PRId64 " s", verb,
+                 hd_ratelog_count_text (s.count, count), what,
+                 s.mixed ? "several addresses, first " : "", *s.source ? s.source : "?",
+                 s.seconds);
+}
+
+void
+hd_auth_tick (hd_auth_t *self)
+{
+    s_summary (&self->refusals, "refused", "handshakes");
+    s_summary (&self->newcomers, "noted", "new worker keys as pending");
 }
 
 size_t

@@ -83,6 +83,10 @@ void hd_auth_handle (hd_auth_t *self);
 //  libzmq carries it in each message's metadata) into role and Z85 public key. false (both
 //  set to "") when user_id is NULL or not of that form (an insecure socket has none).
 bool hd_auth_split_user_id (const char *user_id, char role[16], char key[41]);
+//  Log the summary of a window of refusals (or of new pending keys) that has closed: the first
+//  refusal of a spell is logged in full, the others are counted (hd_ratelog). Call it now and
+//  then (the broker does on every heartbeat) so that the last window of a flood is told too.
+void hd_auth_tick (hd_auth_t *self);
 //  Counters: handshakes admitted and refused since start.
 uint64_t hd_auth_admitted (const hd_auth_t *self);
 uint64_t hd_auth_refused (const hd_auth_t *self);

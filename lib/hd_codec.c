@@ -120,7 +120,8 @@ hd_codec_encode_submit (hd_buf_t *buf, const hd_submit_t *msg)
     s_enc_t enc;
     s_enc_start (&enc, buf,
                  2 + (msg->priority != 0) + (msg->timeout_ms != 0) + (msg->max_attempts != 0) +
-                     (msg->ntags != 0) + (msg->min_mem_mb != 0) + (msg->node[0] != 0));
+                     (msg->ntags != 0) + (msg->min_mem_mb != 0) + (msg->node[0] != 0) +
+                     (msg->seal != 0));
     s_pack_id (&enc, "id", &msg->id);
     s_pack_str (&enc, "fn", msg->fn);
     if (msg->priority != 0) {
@@ -137,6 +138,8 @@ hd_codec_encode_submit (hd_buf_t *buf, const hd_submit_t *msg)
         s_pack_uint (&enc, "mem", msg->min_mem_mb);
     if (msg->node[0] != 0)
         s_pack_str (&enc, "node", msg->node);
+    if (msg->seal != 0)
+        s_pack_uint (&enc, "seal", msg->seal);
     return s_enc_end (&enc);
 }
 
@@ -147,12 +150,14 @@ hd_codec_encode_task (hd_buf_t *buf, const hd_task_t *msg)
     if (!s_strs_fit (msg->fn, sizeof msg->fn, 1, true))
         return HD_EINVAL;
     s_enc_t enc;
-    s_enc_start (&enc, buf, 3 + (msg->timeout_ms != 0));
+    s_enc_start (&enc, buf, 3 + (msg->timeout_ms != 0) + (msg->seal != 0));
     s_pack_id (&enc, "id", &msg->id);
     s_pack_str (&enc, "fn", msg->fn);
     s_pack_uint (&enc, "attempt", msg->attempt);
     if (msg->timeout_ms != 0)
         s_pack_uint (&enc, "timeout", msg->timeout_ms);
+    if (msg->seal != 0)
+        s_pack_uint (&enc, "seal", msg->seal);
     return s_enc_end (&enc);
 }
 
@@ -242,7 +247,12 @@ hd_codec_encode_welcome (hd_buf_t *buf, const hd_welcome_t *msg)
 {
     hd_buf_reset (buf);
     s_enc_t enc;
-    s_enc_start (&enc, buf, 1 + (msg->max_payload != 0) + (msg->metrics_port != 0) + msg->pack);
+    if (msg->ngrants > HD_MAX_GRANTS || !s_strs_fit (msg->grants[0], sizeof msg->grants[0],
+                                                     msg->ngrants, false))
+        return HD_EINVAL;
+    s_enc_start (&enc, buf,
+                 1 + (msg->max_payload != 0) + (msg->metrics_port != 0) + msg->pack +
+                     (msg->ngrants != 0));
     s_pack_uint (&enc, "hb", msg->heartbeat_ms);
     if (msg->max_payload != 0)
         s_pack_uint (&enc, "maxpay", msg->max_payload);
@@ -252,6 +262,8 @@ hd_codec_encode_welcome (hd_buf_t *buf, const hd_welcome_t *msg)
         s_pack_text (&enc, "pack");
         msgpack_pack_true (&enc.pk);
     }
+    if (msg->ngrants != 0)
+        s_pack_strs (&enc, "grants", msg->grants[0], sizeof msg->grants[0], msg->ngrants);
     return s_enc_end (&enc);
 }
 
@@ -350,11 +362,14 @@ s_cmd_is_known (uint8_t cmd)
     case HD_CMD_NODES:
     case HD_CMD_PING:
     case HD_CMD_ADMIN:
+    case HD_CMD_FUNCTIONS:
     case HD_CMD_ACCEPTED:
     case HD_CMD_REJECTED:
     case HD_CMD_RESULT:
     case HD_CMD_NODES_REPLY:
     case HD_CMD_PONG:
+    case HD_CMD_NOTICE:
+    case HD_CMD_FUNCTIONS_REPLY:
     case HD_CMD_HELLO:
     case HD_CMD_CREDIT:
     case HD_CMD_DONE:
@@ -430,6 +445,7 @@ hd_status_str (uint32_t status)
         [HD_ST_LOST] = "lost",
         [HD_ST_INTERNAL] = "internal error",
         [HD_ST_UNSATISFIABLE] = "unsatisfiable",
+        [HD_ST_TAMPERED] = "tampered",
         [HD_ST_REFUSED] = "refused",
     };
     if (status > HD_ST_MAX_ || !text[status])

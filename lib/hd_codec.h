@@ -28,7 +28,8 @@ typedef struct {
 } hd_idlist_t;
 
 //  SUBMIT envelope, one per task. Keys: id (bin 16, required), fn (str, required), pri (int),
-//  timeout (uint ms), attempts (uint), tags (array of str), mem (uint MB), node (str).
+//  timeout (uint ms), attempts (uint), tags (array of str), mem (uint MB), node (str),
+//  seal (uint: the payload is sealed end to end in hd_seal format version N; absent: plain).
 typedef struct {
     hd_id_t id;
     char fn[HD_MAX_FN + 1];
@@ -39,14 +40,17 @@ typedef struct {
     uint32_t ntags;
     char tags[HD_MAX_TAGS][HD_MAX_NAME + 1];  //  every tag must be on the worker
     char node[HD_MAX_NAME + 1];               //  "" any node; else only that node
+    uint32_t seal;                            //  0 plain; else hd_seal format version
 } hd_submit_t;
 
-//  TASK envelope (broker -> worker). Keys: id, fn, attempt (uint, required), timeout (uint ms).
+//  TASK envelope (broker -> worker). Keys: id, fn, attempt (uint, required), timeout (uint ms),
+//  seal (uint, as in SUBMIT: the broker passes it on).
 typedef struct {
     hd_id_t id;
     char fn[HD_MAX_FN + 1];
     uint32_t attempt;     //  1 for the first dispatch
     uint32_t timeout_ms;  //  0: none; else the worker stops the task after this long
+    uint32_t seal;        //  0 plain; else the payload is sealed (hd_seal format version)
 } hd_task_t;
 
 //  RESULT / DONE envelope. Keys: id, attempt, status (uint), node (str), error (str), ms (uint).
@@ -87,12 +91,16 @@ typedef struct {
 
 //  WELCOME envelope. Keys: hb (uint ms, heartbeat interval), maxpay (uint bytes), mport (uint:
 //  TCP port of the broker's metrics SUB endpoint on the same host; absent or 0: none).
-//  pack (bool): the broker reads packed DONE messages.
+//  pack (bool): the broker reads packed DONE messages. grants (array of str): payload keys
+//  sealed to this worker's key by an admin (hd_seal_grant, Z85), which only the worker opens.
+//  A WELCOME may come again on a live connection: it then brings new grants.
 typedef struct {
     uint32_t heartbeat_ms;
     uint32_t max_payload;
     uint32_t metrics_port;
     bool pack;
+    uint32_t ngrants;
+    char grants[HD_MAX_GRANTS][HD_GRANT_TEXT];
 } hd_welcome_t;
 
 //  ERROR envelope. Keys: code (uint), reason (str).
@@ -156,6 +164,10 @@ hd_err_t hd_codec_decode_drain (const void *data, size_t size, bool *out);
 //  every declared length fitting in the bytes present. HD_OK or HD_EPROTO. Used by every decoder
 //  before it reads a field, and exposed for the fuzz targets.
 hd_err_t hd_codec_validate (const void *data, size_t size);
+//  An envelope's top-level "id" (bin 16) when it can be read, even if the envelope is otherwise
+//  malformed (so a refusal can name the task): HD_OK with *out, else HD_ENOTFOUND (not a map,
+//  no readable id before the first malformed entry, an id that is not bin 16, or two ids).
+hd_err_t hd_codec_peek_id (const void *data, size_t size, hd_id_t *out);
 
 //  Id helpers: fresh random id (libsodium), hex text (33 bytes with NUL), equality.
 void hd_id_random (hd_id_t *out);

@@ -219,6 +219,31 @@ hd_codec_validate (const void *data, size_t size)
     return HD_OK;
 }
 
+//  The top-level map's "id" (bin 16) as far as the bytes can be read: entries before the
+//  first malformed one count; a second "id" makes it ambiguous.
+hd_err_t
+hd_codec_peek_id (const void *data, size_t size, hd_id_t *out)
+{
+    s_cursor_t cur = { data, (const uint8_t *) data + size };
+    s_head_t map, key, value;
+    bool found = false;
+    if (!size || size > HD_MAX_ENVELOPE || !s_read_head (&cur, &map) || map.kind != S_MAP)
+        return HD_ENOTFOUND;
+    for (uint64_t i = 0; i < map.u && s_read_head (&cur, &key); i++) {
+        bool is_id = key.kind == S_STR && key.u == 2 && memcmp (key.body, "id", 2) == 0;
+        if (!is_id) {
+            if (!s_skip_value (&cur, 1))
+                break;
+            continue;
+        }
+        if (found || !s_read_head (&cur, &value) || value.kind != S_BIN || value.u != HD_ID_BYTES)
+            return HD_ENOTFOUND;
+        memcpy (out->b, value.body, HD_ID_BYTES);
+        found = true;
+    }
+    return found ? HD_OK : HD_ENOTFOUND;
+}
+
 //  --- field readers: check one item against what a field accepts ----------------------------
 
 //  A C string destination of `size` bytes: too long is HD_ETOOBIG (the peer may answer
@@ -449,6 +474,7 @@ static const s_field_t s_submit_fields[] = {
     S_LIST (hd_submit_t, "tags", F_STR, false, tags, ntags),
     S_ONE (hd_submit_t, "mem", F_UINT, false, min_mem_mb),
     S_ONE (hd_submit_t, "node", F_STR, false, node),
+    S_ONE (hd_submit_t, "seal", F_UINT, false, seal),
 };
 
 static const s_field_t s_task_fields[] = {
@@ -456,6 +482,7 @@ static const s_field_t s_task_fields[] = {
     S_ONE (hd_task_t, "fn", F_FN, true, fn),
     S_ONE (hd_task_t, "attempt", F_UINT, true, attempt),
     S_ONE (hd_task_t, "timeout", F_UINT, false, timeout_ms),
+    S_ONE (hd_task_t, "seal", F_UINT, false, seal),
 };
 
 static const s_field_t s_result_fields[] = {
@@ -491,6 +518,7 @@ static const s_field_t s_welcome_fields[] = {
     S_ONE (hd_welcome_t, "maxpay", F_UINT, false, max_payload),
     S_ONE (hd_welcome_t, "mport", F_UINT, false, metrics_port),
     S_ONE (hd_welcome_t, "pack", F_BOOL, false, pack),
+    S_LIST (hd_welcome_t, "grants", F_STR, false, grants, ngrants),
 };
 
 static const s_field_t s_error_fields[] = {

@@ -300,9 +300,11 @@ hd_codec_encode_admin (hd_buf_t *buf, const hd_admin_t *msg)
     hd_buf_reset (buf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 2);
+    msgpack_pack_map (&pk, 2 + (msg->grant[0] != 0));
     s_kv_str (&pk, "op", msg->op);
     s_kv_str (&pk, "node", msg->node);
+    if (msg->grant[0])
+        s_kv_str (&pk, "grant", msg->grant);
     return buf->size ? HD_OK : HD_ENOMEM;
 }
 
@@ -312,6 +314,7 @@ s_admin_pair (const msgpack_object_kv *kv, void *arg)
     hd_admin_t *a = arg;
     if (s_key_is (kv, "op")) return s_str (&kv->val, a->op, sizeof a->op);
     if (s_key_is (kv, "node")) return s_str (&kv->val, a->node, sizeof a->node);
+    if (s_key_is (kv, "grant")) return s_str (&kv->val, a->grant, sizeof a->grant);
     return true;
 }
 
@@ -367,4 +370,223 @@ hd_codec_decode_event (const void *data, size_t size, hd_event_t *out)
     memset (out, 0, sizeof *out);
     hd_err_t rc = s_each_pair (data, size, s_event_pair, out);
     return rc == HD_OK && out->type[0] ? HD_OK : HD_EPROTO;
+}
+
+//  --- NOTICE -----------------------------------------------------------------------------------
+
+hd_err_t
+hd_codec_encode_notice (hd_buf_t *buf, const hd_notice_t *msg)
+{
+    hd_buf_reset (buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, s_write);
+    msgpack_pack_map (&pk, 4);
+    s_kv_str (&pk, "fn", msg->fn);
+    s_kv_uint (&pk, "nodes", msg->nodes);
+    s_kv_uint (&pk, "wait", msg->wait_ms);
+    s_kv_str (&pk, "reason", msg->reason);
+    return buf->size ? HD_OK : HD_ENOMEM;
+}
+
+typedef struct {
+    hd_notice_t *n;
+    uint32_t seen;
+} s_notice_ctx_t;
+
+static bool
+s_notice_pair (const msgpack_object_kv *kv, void *arg)
+{
+    s_notice_ctx_t *ctx = arg;
+    hd_notice_t *n = ctx->n;
+    const msgpack_object *v = &kv->val;
+    const char *keys[] = { "fn", "nodes", "wait", "reason" };
+    for (uint32_t i = 0; i < 4; i++)
+        if (s_key_is (kv, keys[i])) {
+            if (ctx->seen & (1u << i))
+                return false;  //  a known key twice
+            ctx->seen |= 1u << i;
+        }
+    if (s_key_is (kv, "fn")) return s_str (v, n->fn, sizeof n->fn) && n->fn[0];
+    if (s_key_is (kv, "nodes")) return s_u32 (v, &n->nodes);
+    if (s_key_is (kv, "wait")) return s_u32 (v, &n->wait_ms);
+    if (s_key_is (kv, "reason")) return s_str (v, n->reason, sizeof n->reason);
+    return true;
+}
+
+hd_err_t
+hd_codec_decode_notice (const void *data, size_t size, hd_notice_t *out)
+{
+    memset (out, 0, sizeof *out);
+    s_notice_ctx_t ctx = { out, 0 };
+    hd_err_t rc = s_each_pair (data, size, s_notice_pair, &ctx);
+    return rc == HD_OK && (ctx.seen & 5) == 5 ? HD_OK : HD_EPROTO;
+}
+
+//  --- FUNCTIONS_REPLY --------------------------------------------------------------------------
+
+static void
+s_pack_fn (msgpack_packer *pk, const hd_fninfo_t *f)
+{
+    uint32_t nnames = f->nnames < HD_FN_NAMES ? f->nnames : HD_FN_NAMES;
+    msgpack_pack_map (pk, 6 + (nnames > 0));
+    s_kv_str (pk, "name", f->name);
+    s_kv_uint (pk, "nodes", f->nodes);
+    if (nnames) {
+        s_key (pk, "names");
+        msgpack_pack_array (pk, nnames);
+        for (uint32_t i = 0; i < nnames; i++)
+            s_key (pk, f->names[i]);
+    }
+    s_kv_uint (pk, "queued", f->queued);
+    s_kv_uint (pk, "running", f->running);
+    s_kv_uint (pk, "done", f->done);
+    s_kv_double (pk, "ms", f->ms);
+}
+
+hd_err_t
+hd_codec_encode_functions (hd_buf_t *buf, const hd_fninfo_t *fns, uint32_t count)
+{
+    hd_buf_reset (buf);
+    if (count > HD_MAX_FUNCTIONS)
+        return HD_EINVAL;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, s_write);
+    msgpack_pack_map (&pk, 1);
+    s_key (&pk, "fns");
+    msgpack_pack_array (&pk, count);
+    for (uint32_t i = 0; i < count; i++)
+        s_pack_fn (&pk, &fns[i]);
+    return buf->size ? HD_OK : HD_ENOMEM;
+}
+
+static bool
+s_fn_names (const msgpack_object *o, hd_fninfo_t *f)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > HD_FN_NAMES)
+        return false;
+    for (uint32_t i = 0; i < o->via.array.size; i++)
+        if (!s_str (&o->via.array.ptr[i], f->names[i], sizeof f->names[i]))
+            return false;
+    f->nnames = o->via.array.size;
+    return true;
+}
+
+//  One key of a function's map; sets its bit in *seen (a known key twice is malformed).
+static bool
+s_fn_field (const msgpack_object_kv *kv, hd_fninfo_t *f, uint32_t *seen)
+{
+    static const char *const keys[] = { "name", "nodes", "names", "queued", "running", "done",
+                                        "ms" };
+    uint32_t k = 0;
+    while (k < 7 && !s_key_is (kv, keys[k]))
+        k++;
+    if (k == 7)
+        return true;  //  unknown: ignored
+    if (*seen & (1u << k))
+        return false;
+    *seen |= 1u << k;
+    const msgpack_object *v = &kv->val;
+    switch (k) {
+    case 0: return s_str (v, f->name, sizeof f->name) && f->name[0];
+    case 1: return s_u32 (v, &f->nodes);
+    case 2: return s_fn_names (v, f);
+    case 3: return s_u32 (v, &f->queued);
+    case 4: return s_u32 (v, &f->running);
+    case 5: return s_uint (v, &f->done);
+    default: return s_double (v, &f->ms) && f->ms >= 0;
+    }
+}
+
+static hd_err_t
+s_decode_fns (const msgpack_object *list, hd_fninfo_t **out, uint32_t *count)
+{
+    if (list->type != MSGPACK_OBJECT_ARRAY)
+        return HD_EPROTO;
+    if (list->via.array.size > HD_MAX_FUNCTIONS)
+        return HD_ETOOBIG;
+    uint32_t n = list->via.array.size;
+    hd_fninfo_t *fns = calloc (n ? n : 1, sizeof *fns);
+    if (!fns)
+        return HD_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *o = &list->via.array.ptr[i];
+        uint32_t seen = 0;
+        bool ok = o->type == MSGPACK_OBJECT_MAP;
+        for (uint32_t k = 0; ok && k < o->via.map.size; k++)
+            ok = s_fn_field (&o->via.map.ptr[k], &fns[i], &seen);
+        if (!ok || (seen & 0x7b) != 0x7b) {  //  all but names
+            free (fns);
+            return HD_EPROTO;
+        }
+    }
+    *out = fns;
+    *count = n;
+    return HD_OK;
+}
+
+typedef struct {
+    hd_fninfo_t **out;
+    uint32_t *count;
+    hd_err_t rc;
+    bool seen;
+} s_fns_ctx_t;
+
+static bool
+s_fns_pair (const msgpack_object_kv *kv, void *arg)
+{
+    s_fns_ctx_t *ctx = arg;
+    if (!s_key_is (kv, "fns"))
+        return true;
+    if (ctx->seen)
+        return false;
+    ctx->seen = true;
+    ctx->rc = s_decode_fns (&kv->val, ctx->out, ctx->count);
+    return ctx->rc == HD_OK;
+}
+
+hd_err_t
+hd_codec_decode_functions (const void *data, size_t size, hd_fninfo_t **out, uint32_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    s_fns_ctx_t ctx = { out, count, HD_EPROTO, false };
+    hd_err_t rc = s_each_pair (data, size, s_fns_pair, &ctx);
+    if (rc == HD_OK && !ctx.seen)
+        rc = HD_EPROTO;
+    if (rc != HD_OK) {
+        free (*out);
+        *out = NULL;
+        *count = 0;
+        return ctx.rc == HD_ETOOBIG ? HD_ETOOBIG : rc;
+    }
+    return HD_OK;
+}
+
+//  --- PONG -------------------------------------------------------------------------------------
+
+hd_err_t
+hd_codec_encode_pong (hd_buf_t *buf, uint32_t maxpay)
+{
+    hd_buf_reset (buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, s_write);
+    msgpack_pack_map (&pk, 1);
+    s_kv_uint (&pk, "maxpay", maxpay);
+    return buf->size ? HD_OK : HD_ENOMEM;
+}
+
+static bool
+s_pong_pair (const msgpack_object_kv *kv, void *arg)
+{
+    return !s_key_is (kv, "maxpay") || s_u32 (&kv->val, arg);
+}
+
+hd_err_t
+hd_codec_decode_pong (const void *data, size_t size, uint32_t *maxpay)
+{
+    *maxpay = 0;
+    hd_err_t rc = s_each_pair (data, size, s_pong_pair, maxpay);
+    if (rc != HD_OK)
+        *maxpay = 0;
+    return rc;
 }

@@ -3,13 +3,18 @@
 #include "hd_keys.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "hd_seal.h"
+#include "hd_log.h"
 
 static const char *s_roles[] = { "broker", "client", "worker", "admin" };
 #define S_NROLES 4
@@ -57,13 +62,30 @@ s_save_cert (zcert_t *cert, const char *dir, const char *role, char *errbuf, siz
     return s_save_cert_by (cert, dir, role, "heddle keys init", errbuf, errlen);
 }
 
+//  fopen with the file made 0644 (readable, writable by its owner only), whatever the umask:
+//  a group-writable allowlist is refused at start (hd_keys_check_mode).
+static FILE *
+s_open_allowlist (const char *path, int flags, const char *mode)
+{
+    int fd = open (path, flags | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if ((flags & O_TRUNC) && fstat (fd, &st) == 0 && (st.st_mode & 022))
+        fchmod (fd, 0644);
+    FILE *f = fdopen (fd, mode);
+    if (!f)
+        close (fd);
+    return f;
+}
+
 static hd_err_t
 s_write_allowlist (const char *dir, const char *file, zcert_t *cert, const char *role,
                    char *errbuf, size_t errlen)
 {
     char path[PATH_MAX];
     hd_keys_path (path, sizeof path, dir, file);
-    FILE *f = fopen (path, "w");
+    FILE *f = s_open_allowlist (path, O_WRONLY | O_CREAT | O_TRUNC, "w");
     if (!f) {
         snprintf (errbuf, errlen, "cannot write %s: %s", path, strerror (errno));
         return HD_EIO;
@@ -75,6 +97,19 @@ s_write_allowlist (const char *dir, const char *file, zcert_t *cert, const char 
         return HD_EIO;
     }
     return HD_OK;
+}
+
+//  dir/payload.cert (public, for clients) and payload.cert_secret (for workers): the cluster's
+//  payload key pair (X25519, as CURVE keys are), made with zcert like every other key.
+static hd_err_t
+s_make_payload (const char *dir, const char *by, char *errbuf, size_t errlen)
+{
+    zcert_t *cert = zcert_new ();
+    if (!cert)
+        return HD_ENOMEM;
+    hd_err_t rc = s_save_cert_by (cert, dir, "payload", by, errbuf, errlen);
+    zcert_destroy (&cert);
+    return rc;
 }
 
 static bool
@@ -96,6 +131,12 @@ hd_keys_init_dir (const char *dir, bool force, char *errbuf, size_t errlen)
         snprintf (errbuf, errlen, "%s already holds keys (use --force to replace them)", dir);
         return HD_EIO;
     }
+    //  It is about to hold secret keys: the broker, worker and client refuse a keys
+    //  directory that group or others can enter (hd_keys_check_mode).
+    if (chmod (dir, 0700) != 0) {
+        snprintf (errbuf, errlen, "cannot make %s private (chmod 700): %s", dir, strerror (errno));
+        return HD_EIO;
+    }
     static const char *lists[] = { NULL, "clients.keys", "workers.keys", "admins.keys" };
     hd_err_t rc = HD_OK;
     for (int i = 0; i < S_NROLES && rc == HD_OK; i++) {
@@ -107,6 +148,8 @@ hd_keys_init_dir (const char *dir, bool force, char *errbuf, size_t errlen)
             rc = s_write_allowlist (dir, lists[i], cert, s_roles[i], errbuf, errlen);
         zcert_destroy (&cert);
     }
+    if (rc == HD_OK)
+        rc = s_make_payload (dir, "heddle keys init", errbuf, errlen);
     return rc;
 }
 
@@ -127,6 +170,45 @@ hd_keys_load_secret (const char *path, zcert_t **out, char *errbuf, size_t errle
     }
     *out = cert;
     return HD_OK;
+}
+
+hd_err_t
+hd_keys_check_mode (const char *path, hd_keys_kind_t kind, bool lax, char *errbuf, size_t errlen)
+{
+    static const struct {
+        mode_t bad;
+        const char *what, *fix;
+    } rules[] = {
+        [HD_KEYS_SECRET] = { 077, "a secret key must not be open to group or others", "600" },
+        [HD_KEYS_DIR] = { 077, "a directory of secret keys must not be open to group or others",
+                          "700" },
+        [HD_KEYS_ALLOWLIST] = { 022, "only its owner may write an allowlist", "go-w" },
+    };
+    struct stat st;
+    if (stat (path, &st) != 0 || !(st.st_mode & rules[kind].bad))
+        return HD_OK;
+    snprintf (errbuf, errlen, "%s has mode %04o: %s (fix: chmod %s %s%s)", path,
+              (unsigned) (st.st_mode & 07777), rules[kind].what, rules[kind].fix, path,
+              lax ? "; --insecure-key-perms: going on" : ", or start with --insecure-key-perms "
+                                                         "to accept it");
+    if (!lax)
+        return HD_ECRYPTO;
+    hd_warn ("%s", errbuf);
+    errbuf[0] = '\0';
+    return HD_OK;
+}
+
+hd_err_t
+hd_keys_load_secret_checked (const char *path, const char *dir, bool lax, zcert_t **out,
+                             char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    hd_err_t rc = dir ? hd_keys_check_mode (dir, HD_KEYS_DIR, lax, errbuf, errlen) : HD_OK;
+    if (rc == HD_OK)
+        rc = hd_keys_check_mode (path, HD_KEYS_SECRET, lax, errbuf, errlen);
+    if (rc == HD_OK)
+        rc = hd_keys_load_secret (path, out, errbuf, errlen);
+    return rc;
 }
 
 hd_err_t
@@ -202,7 +284,7 @@ hd_err_t
 hd_keys_append_allowlist (const char *path, const char *key, const char *comment, char *errbuf,
                           size_t errlen)
 {
-    FILE *f = fopen (path, "a+");
+    FILE *f = s_open_allowlist (path, O_RDWR | O_CREAT | O_APPEND, "a+");
     //  A last line without its newline would swallow the comment and break the file.
     bool newline = true;
     if (f && fseek (f, -1, SEEK_END) == 0)
@@ -258,23 +340,26 @@ hd_keys_remove_allowlist (const char *path, const char *key, char *errbuf, size_
 }
 
 hd_err_t
-hd_keys_load_or_make (const char *dir, const char *name, zcert_t **out, bool *made, char *errbuf,
-                      size_t errlen)
+hd_keys_load_or_make (const char *dir, const char *name, bool lax, zcert_t **out, bool *made,
+                      char *errbuf, size_t errlen)
 {
     char path[PATH_MAX];
     hd_keys_path (path, sizeof path, dir, name);
     strncat (path, ".cert_secret", sizeof path - strlen (path) - 1);
     *made = false;
     if (access (path, F_OK) == 0)
-        return hd_keys_load_secret (path, out, errbuf, errlen);
+        return hd_keys_load_secret_checked (path, dir, lax, out, errbuf, errlen);
     if (mkdir (dir, 0700) != 0 && errno != EEXIST) {
         snprintf (errbuf, errlen, "cannot create state directory %s: %s", dir, strerror (errno));
         return HD_EIO;
     }
+    hd_err_t rc = hd_keys_check_mode (dir, HD_KEYS_DIR, lax, errbuf, errlen);
+    if (rc != HD_OK)
+        return rc;
     zcert_t *cert = zcert_new ();
     if (!cert)
         return HD_ENOMEM;
-    hd_err_t rc = s_save_cert_by (cert, dir, name, "heddle-worker (first start)", errbuf, errlen);
+    rc = s_save_cert_by (cert, dir, name, "heddle-worker (first start)", errbuf, errlen);
     zcert_destroy (&cert);
     //  Load back what was written, so that a file zcert cannot read fails now, not later.
     if (rc == HD_OK && (rc = hd_keys_load_secret (path, out, errbuf, errlen)) == HD_OK)
@@ -383,4 +468,102 @@ hd_keys_parse_fingerprint (const char *text, char out[HD_FINGERPRINT_TEXT])
         return HD_EINVAL;
     s_hex_groups (bytes, out);
     return HD_OK;
+}
+
+hd_err_t
+hd_keys_load_payload_public (const char *dir, uint8_t out[32], char *errbuf, size_t errlen)
+{
+    char path[PATH_MAX];
+    hd_keys_path (path, sizeof path, dir, "payload.cert");
+    if (access (path, F_OK) != 0) {
+        snprintf (errbuf, errlen, "%s is missing", path);
+        return HD_ENOTFOUND;
+    }
+    zcert_t *cert = zcert_load (path);
+    if (!cert) {
+        snprintf (errbuf, errlen, "cannot load the payload key %s", path);
+        return HD_ECRYPTO;
+    }
+    memcpy (out, zcert_public_key (cert), 32);
+    zcert_destroy (&cert);
+    return HD_OK;
+}
+
+//  payload.cert_secret first (the current key), then payload-*.cert_secret (older ones, kept
+//  after a rotation until their jobs are done).
+hd_err_t
+hd_keys_each_payload_secret (const char *dir, void (*fn) (const uint8_t secret[32], void *arg),
+                             void *arg, size_t *count)
+{
+    *count = 0;
+    char path[PATH_MAX];
+    zcert_t *cert = zcert_load (hd_keys_path (path, sizeof path, dir, "payload.cert_secret"));
+    if (cert) {
+        fn (zcert_secret_key (cert), arg);
+        (*count)++;
+        zcert_destroy (&cert);
+    }
+    DIR *d = opendir (dir);
+    if (!d)
+        return *count ? HD_OK : HD_ENOTFOUND;
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        size_t len = strlen (e->d_name);
+        if (strncmp (e->d_name, "payload-", 8) != 0 || len < 20
+            || strcmp (e->d_name + len - 12, ".cert_secret") != 0)
+            continue;
+        cert = zcert_load (hd_keys_path (path, sizeof path, dir, e->d_name));
+        if (cert) {
+            fn (zcert_secret_key (cert), arg);
+            (*count)++;
+            zcert_destroy (&cert);
+        }
+    }
+    closedir (d);
+    return *count ? HD_OK : HD_ENOTFOUND;
+}
+
+hd_err_t
+hd_keys_save_payload_secret (const char *dir, const uint8_t secret[32], const char *name,
+                             char *errbuf, size_t errlen)
+{
+    uint8_t pub[32];
+    if (crypto_scalarmult_base (pub, secret) != 0) {
+        snprintf (errbuf, errlen, "invalid payload key");
+        return HD_ECRYPTO;
+    }
+    zcert_t *cert = zcert_new_from (pub, secret);
+    if (!cert)
+        return HD_ENOMEM;
+    hd_err_t rc = s_save_cert_by (cert, dir, name, "payload key grant", errbuf, errlen);
+    zcert_destroy (&cert);
+    return rc;
+}
+
+hd_err_t
+hd_keys_rotate_payload (const char *dir, char old_name[64], char *errbuf, size_t errlen)
+{
+    uint8_t pub[32];
+    old_name[0] = 0;
+    hd_err_t rc = hd_keys_load_payload_public (dir, pub, errbuf, errlen);
+    if (rc == HD_OK) {
+        //  The old pair stays as payload-<id>: workers keep opening the jobs sealed to it.
+        uint8_t id[HD_SEAL_ID_BYTES];
+        hd_seal_key_id (pub, id);
+        char hex[2 * HD_SEAL_ID_BYTES + 1];
+        sodium_bin2hex (hex, sizeof hex, id, sizeof id);
+        snprintf (old_name, 64, "payload-%s", hex);
+        char from[PATH_MAX], to[PATH_MAX + 16];
+        for (int secret = 0; secret < 2; secret++) {
+            hd_keys_path (from, sizeof from, dir, secret ? "payload.cert_secret" : "payload.cert");
+            snprintf (to, sizeof to, "%s/%s%s", dir, old_name, secret ? ".cert_secret" : ".cert");
+            if (rename (from, to) != 0) {
+                snprintf (errbuf, errlen, "cannot rename %s: %s", from, strerror (errno));
+                return HD_EIO;
+            }
+        }
+    }
+    else if (rc != HD_ENOTFOUND)
+        return rc;
+    return s_make_payload (dir, "heddle keys rotate-payload", errbuf, errlen);
 }

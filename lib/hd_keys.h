@@ -13,12 +13,32 @@
 #define HD_KEY_TEXT 41          //  Z85 public key, 40 chars + NUL
 #define HD_FINGERPRINT_TEXT 40  //  "xxxx:xxxx:xxxx:xxxx:xxxx:xxxx:xxxx:xxxx" + NUL
 
-//  Create the directory and every file above. HD_EIO with text in errbuf when the directory
+//  Create the directory (0700, also when it existed) and every file above: secret key files
+//  0600, public ones and allowlists 0644. HD_EIO with text in errbuf when the directory
 //  already holds keys and force is false, or on any I/O error.
 hd_err_t hd_keys_init_dir (const char *dir, bool force, char *errbuf, size_t errlen);
 //  Load a secret certificate (zcert "…_secret" file). Caller destroys. HD_ECRYPTO (with text)
 //  when the file is missing, unreadable, or has no secret key.
 hd_err_t hd_keys_load_secret (const char *path, zcert_t **out, char *errbuf, size_t errlen);
+//  What a file is, for hd_keys_check_mode.
+typedef enum {
+    HD_KEYS_SECRET,     //  a secret key file: no access at all for group or others (0600)
+    HD_KEYS_DIR,        //  a directory holding secret keys: the same (0700)
+    HD_KEYS_ALLOWLIST,  //  an allowlist: nobody but the owner may write it (0644 is fine)
+} hd_keys_kind_t;
+
+//  Key hygiene, as ssh does it: a secret key file or a directory holding one that group or
+//  others may read, write or enter (mode & 077), or an allowlist that group or others may
+//  write (mode & 022), is refused: HD_ECRYPTO with a text naming the file, its mode and the
+//  chmod that fixes it. With lax (--insecure-key-perms) the same text is logged as a warning
+//  and the result is HD_OK. A path that cannot be examined is HD_OK: the load that follows
+//  says why it cannot be read.
+hd_err_t hd_keys_check_mode (const char *path, hd_keys_kind_t kind, bool lax, char *errbuf,
+                             size_t errlen);
+//  hd_keys_check_mode on `dir` (when not NULL) and on the secret file `path`, then
+//  hd_keys_load_secret. Caller destroys *out.
+hd_err_t hd_keys_load_secret_checked (const char *path, const char *dir, bool lax, zcert_t **out,
+                                      char *errbuf, size_t errlen);
 //  Read a public key: from a cert file, or `text` itself when it is 40 Z85 chars.
 //  HD_ECRYPTO with text otherwise.
 hd_err_t hd_keys_load_public (const char *path_or_text, char out[HD_KEY_TEXT], char *errbuf,
@@ -29,7 +49,7 @@ bool hd_keys_is_z85 (const char *text);
 //  HD_EINVAL with "path:line: ..." in errbuf for a malformed line.
 hd_err_t hd_keys_read_allowlist (const char *path, void (*add) (const char *key, void *arg),
                                  void *arg, char *errbuf, size_t errlen);
-//  Append `key` to an allowlist file (created 0644 if missing), after a "# comment" line.
+//  Append `key` to an allowlist file (created 0644 if missing, whatever the umask), after a "# comment" line.
 //  HD_OK; HD_EIO with text in errbuf.
 hd_err_t hd_keys_append_allowlist (const char *path, const char *key, const char *comment,
                                    char *errbuf, size_t errlen);
@@ -39,10 +59,11 @@ hd_err_t hd_keys_append_allowlist (const char *path, const char *key, const char
 hd_err_t hd_keys_remove_allowlist (const char *path, const char *key, char *errbuf,
                                    size_t errlen);
 //  A node's own key pair in a state directory: load dir/name.cert_secret, or on first use
-//  create dir (0700) and dir/name.cert + dir/name.cert_secret (0600). Caller destroys *out.
+//  create dir (0700) and dir/name.cert + dir/name.cert_secret (0600). Both the directory and
+//  the secret file go through hd_keys_check_mode (lax: only warn). Caller destroys *out.
 //  *made tells whether it was created now. HD_OK; HD_EIO/HD_ECRYPTO with text in errbuf.
-hd_err_t hd_keys_load_or_make (const char *dir, const char *name, zcert_t **out, bool *made,
-                               char *errbuf, size_t errlen);
+hd_err_t hd_keys_load_or_make (const char *dir, const char *name, bool lax, zcert_t **out,
+                               bool *made, char *errbuf, size_t errlen);
 //  Trust on first use: record `key` (Z85) in dir/broker.pin when that file is missing; else
 //  compare. HD_OK; HD_ECRYPTO with a clear message when the pinned key differs; HD_EIO.
 hd_err_t hd_keys_pin (const char *dir, const char *key, char *errbuf, size_t errlen);
@@ -58,6 +79,25 @@ hd_err_t hd_keys_fingerprint (const char *key, char out[HD_FINGERPRINT_TEXT]);
 //  A fingerprint as a person types it: 32 hex digits, any case, with or without ':' between
 //  groups, into the canonical form above. HD_OK; HD_EINVAL for anything else.
 hd_err_t hd_keys_parse_fingerprint (const char *text, char out[HD_FINGERPRINT_TEXT]);
+//  --- payload keys (sealed payloads, hd_seal) ------------------------------------------------
+//  A keys directory also holds the cluster's payload key pair: payload.cert (public: clients
+//  seal job keys to it) and payload.cert_secret (workers open them); after a rotation the older
+//  pairs stay as payload-<id>.cert[_secret]. hd_keys_init_dir makes the first pair.
+//  The current payload public key (32 raw bytes). HD_OK; HD_ENOTFOUND no payload.cert (plain
+//  payloads); HD_ECRYPTO unreadable.
+hd_err_t hd_keys_load_payload_public (const char *dir, uint8_t out[32], char *errbuf,
+                                      size_t errlen);
+//  Call fn for every payload secret key in dir (current first). *count gets how many. HD_OK;
+//  HD_ENOTFOUND none.
+hd_err_t hd_keys_each_payload_secret (const char *dir,
+                                      void (*fn) (const uint8_t secret[32], void *arg), void *arg,
+                                      size_t *count);
+//  Save a payload secret key as dir/name.cert + name.cert_secret (0600). HD_OK; HD_EIO.
+hd_err_t hd_keys_save_payload_secret (const char *dir, const uint8_t secret[32], const char *name,
+                                      char *errbuf, size_t errlen);
+//  Make a new payload pair in dir; the current one (if any) is kept as payload-<id>, whose
+//  name goes to old_name ("" when there was none). HD_OK; HD_EIO/HD_ECRYPTO with text.
+hd_err_t hd_keys_rotate_payload (const char *dir, char old_name[64], char *errbuf, size_t errlen);
 //  Build "dir/name" into out (PATH_MAX-sized). Returns out.
 char *hd_keys_path (char *out, size_t outlen, const char *dir, const char *name);
 

@@ -117,7 +117,7 @@ hd_pack_next (hd_pack_reader_t *r, const void **env, size_t *env_size, const voi
 }
 
 int
-hd_pack_count (const void *data, size_t size)
+hd_pack_count_readable (const void *data, size_t size, bool *bad)
 {
     hd_pack_reader_t r;
     hd_pack_reader_init (&r, data, size);
@@ -126,5 +126,14 @@ hd_pack_count (const void *data, size_t size)
     int n = 0, rc;
     while ((rc = hd_pack_next (&r, &e, &es, &p, &ps)) == 1)
         n++;
-    return rc < 0 || n == 0 ? -1 : n;
+    *bad = rc < 0;
+    return n;
+}
+
+int
+hd_pack_count (const void *data, size_t size)
+{
+    bool bad;
+    int n = hd_pack_count_readable (data, size, &bad);
+    return bad || n == 0 ? -1 : n;
 }

@@ -37,5 +37,9 @@ int hd_pack_next (hd_pack_reader_t *r, const void **env, size_t *env_size, const
                   size_t *payload_size);
 //  Pairs in a frame, or -1 when it is malformed or holds none.
 int hd_pack_count (const void *data, size_t size);
+//  Pairs readable from the start of a frame, before the first malformed byte if any (*bad then
+//  true: the rest of the frame is unreadable). 0 when the first is already unreadable or the
+//  frame is empty.
+int hd_pack_count_readable (const void *data, size_t size, bool *bad);
 
 #endif

@@ -18,6 +18,8 @@
 #define HD_MAX_NAME 63           //  node name, arch, tag, bytes
 #define HD_MAX_TAGS 8            //  tags on a task or a worker
 #define HD_MAX_FNS 128           //  functions a worker may announce
+#define HD_MAX_GRANTS 4          //  payload-key grants per worker key (sealed payloads)
+#define HD_GRANT_TEXT 101        //  one grant: 80 bytes as Z85, + NUL
 #define HD_MAX_ERROR 1023        //  error / reason text, bytes
 #define HD_MAX_BATCH 1024        //  tasks in one SUBMIT/TASK/RESULT message, ids in one list
 #define HD_MAX_ENVELOPE 65536    //  an envelope frame larger than this is malformed
@@ -32,12 +34,15 @@ typedef enum {
     HD_CMD_NODES = 0x04,     //  {} admin: list nodes
     HD_CMD_PING = 0x05,      //  {} liveness
     HD_CMD_ADMIN = 0x06,     //  {op, node}: drain/resume (admin key)
+    HD_CMD_FUNCTIONS = 0x07, //  {}: list functions (hd_codec_nodes.h)
     //  broker -> client
     HD_CMD_ACCEPTED = 0x11,  //  {ids}
     HD_CMD_REJECTED = 0x12,  //  {id?, code, reason, retry?}
     HD_CMD_RESULT = 0x13,    //  ([env][payload])+  results
     HD_CMD_NODES_REPLY = 0x14,
-    HD_CMD_PONG = 0x15,
+    HD_CMD_PONG = 0x15,      //  {maxpay?}
+    HD_CMD_NOTICE = 0x16,    //  {fn, nodes, wait, reason}: tasks wait for a worker (hd_codec_nodes.h)
+    HD_CMD_FUNCTIONS_REPLY = 0x17,
     //  worker -> broker ("workers" socket)
     HD_CMD_HELLO = 0x21,     //  {name, slots, cores, arch, fns, tags, score?}
     HD_CMD_CREDIT = 0x22,    //  {n}: n more free slots
@@ -69,10 +74,11 @@ typedef enum {
     HD_ST_LOST = 11,         //  attempts exhausted: workers died running it
     HD_ST_INTERNAL = 12,     //  a bug or resource failure on the peer
     HD_ST_UNSATISFIABLE = 13,//  no worker meets the task's requirements
-    HD_ST_REFUSED = 14,      //  the broker refused a worker's HELLO for good (its name belongs to
+    HD_ST_TAMPERED = 14,     //  a sealed payload or result failed verification (hd_seal)
+    HD_ST_REFUSED = 15,      //  the broker refused a worker's HELLO for good (its name belongs to
                              //  another key, a value over a bound, its key revoked, or a newer
                              //  connection with its key): the worker logs it and stops
-    HD_ST_MAX_ = 14
+    HD_ST_MAX_ = 15
 } hd_status_t;
 
 //  Static text for a status ("ok", "failed", "unknown function", ...), never NULL.

@@ -122,6 +122,10 @@ hd_split_parse (const char *text, hd_split_spec_t *out, char *errbuf, size_t err
         return s_invalid (errbuf, errlen,
                           "bad count '%s' in split spec '%s': expected an integer from 1 to %llu",
                           colon + 1, text, (unsigned long long) HD_SPLIT_MAX_COUNT);
+    //  "lines:N" hands out the input's own bytes: a chunk of 100 lines counts 100 lines (it
+    //  counted 99 when its last '\n' was removed), and summing the chunks' counts gives the
+    //  whole file's. One line ("lines") is a record: its terminator is not part of it.
+    spec.keep = colon && spec.mode == HD_SPLIT_LINES;
     *out = spec;
     return HD_OK;
 }
@@ -196,7 +200,7 @@ s_feed_delimited (hd_split_t *self, const uint8_t *data, size_t size, int delim)
         pos = (size_t) (hit - data) + 1;
         if (++self->seen < self->spec.count)
             continue;
-        hd_err_t rc = s_close_piece (self, data + start, pos - 1 - start);
+        hd_err_t rc = s_close_piece (self, data + start, pos - (self->spec.keep ? 0 : 1) - start);
         if (rc != HD_OK)
             return rc;
         start = pos;
@@ -248,9 +252,10 @@ hd_split_end (hd_split_t *self)
         return s_close_piece (self, pending->data, 0);
     if (pending->size == 0)
         return HD_OK;
-    //  A group of lines cut short by the end: its last line's terminator is not part of it.
+    //  A group of lines cut short by the end: its last line's terminator is not part of it,
+    //  unless pieces keep their terminators.
     int delim = self->spec.mode == HD_SPLIT_NULL ? '\0' : '\n';
-    if (self->spec.mode != HD_SPLIT_BYTES && self->seen > 0 &&
+    if (self->spec.mode != HD_SPLIT_BYTES && !self->spec.keep && self->seen > 0 &&
         pending->data[pending->size - 1] == delim)
         pending->size--;
     return s_close_piece (self, pending->data, 0);

@@ -4,7 +4,9 @@
 
     Spec       one piece is                                      empty input gives
     lines      one line, its '\n' removed (the default)            no piece
-    lines:N    N lines joined by '\n', the last '\n' removed       no piece
+    lines:N    N lines as they are in the input, each with its       no piece
+               '\n' (so wc(1) counts N lines in it, and the pieces
+               put back together are the input)
     bytes:N    N bytes (the last piece may be shorter);            no piece
                N may end in K, M or G (powers of 1024)
     whole      the whole input                                     one empty piece
@@ -13,6 +15,7 @@
 #ifndef HD_SPLIT_H
 #define HD_SPLIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +28,7 @@ typedef enum { HD_SPLIT_LINES = 0, HD_SPLIT_BYTES, HD_SPLIT_WHOLE, HD_SPLIT_NULL
 typedef struct {
     hd_split_mode_t mode;
     uint64_t count;  //  lines per piece (lines), bytes per piece (bytes), 1 otherwise
+    bool keep;       //  pieces keep their terminators (lines:N); else each one is removed
 } hd_split_spec_t;
 
 //  Parse `text` (NULL means the default, "lines") into *out.

@@ -43,6 +43,8 @@ s_common_options (zsock_t *sock, int type, const hd_sockopts_t *o)
     zsock_set_linger (sock, 0);
     if (o->max_msg_size > 0)
         zsock_set_maxmsgsize (sock, (int) o->max_msg_size);
+    if (o->handshake_ms > 0)
+        zsock_set_handshake_ivl (sock, o->handshake_ms);
     if (type == ZMQ_ROUTER) {
         //  An unroutable message is an error we count, never a silent drop. With mandatory
         //  routing a send to a peer whose queue is full would block the broker's only thread

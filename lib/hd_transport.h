@@ -21,6 +21,8 @@ typedef struct {
     int64_t max_msg_size;           //  ZMQ_MAXMSGSIZE, 0: unlimited
     int hwm;                        //  send and receive high-water marks, 0: 100000
     bool handover;                  //  ROUTER_HANDOVER (a reconnecting peer takes its id back)
+    int handshake_ms;               //  ZMQ_HANDSHAKE_IVL: a connection whose handshake has not
+                                    //  finished this long is closed; 0: libzmq's 30 s
     const char *routing_id;         //  connect side: ZMQ_ROUTING_ID, NULL: libzmq's choice
     zsock_t **monitor_out;          //  connect side: attach a handshake monitor (see
                                     //  hd_transport_monitor) BEFORE connecting, so that no

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "hd_log.h"
+#include "hd_seal.h"
 #include "hd_task.h"
 
 //  Outputs from this size up are handed to libzmq without a copy.
@@ -46,6 +47,7 @@ typedef struct {
     hd_id_t id;       //  task running now; under the lock
     bool busy;        //  under the lock
     hd_buf_t env;     //  slot thread's encoder buffer
+    hd_buf_t plain;   //  a sealed task's opened input (wiped after each run)
 } s_slot_t;
 
 struct hd_runner {
@@ -66,6 +68,7 @@ struct hd_runner {
     hd_buf_t cancel_env;   //  main thread's encoder for tasks cancelled while queued
     s_fnstat_t stats[HD_MAX_FNS];  //  by function index; under the lock
     s_slot_t inline_slot;  //  the caller's context for inline runs (main thread only)
+    hd_seal_keyring_t *ring;  //  payload keys for sealed tasks (borrowed); NULL: none
     double inline_us;      //  runs averaging under this may be inline (under the lock)
     uint64_t inlined;
     _Atomic uint64_t done, failed;
@@ -170,6 +173,59 @@ s_note_run (hd_runner_t *self, const hd_fnentry_t *fn, int64_t us)
         st->runs++;
 }
 
+//  A sealed task's input, opened into slot->plain (its job key to job_key for the result).
+//  HD_OK, or a status and error for a task that must not run.
+static uint32_t
+s_unseal (s_slot_t *slot, const hd_task_t *task, zmq_msg_t *payload, uint8_t job_key[32],
+          char *error, size_t errlen)
+{
+    hd_seal_keyring_t *ring = slot->runner->ring;
+    size_t size = zmq_msg_size (payload);
+    if (task->seal != HD_SEAL_VERSION) {
+        snprintf (error, errlen, "sealed payload format %u is not supported (this worker reads %u)",
+                  task->seal, HD_SEAL_VERSION);
+        return HD_ST_FAILED;
+    }
+    if (!ring || !hd_seal_keyring_count (ring)) {
+        snprintf (error, errlen, "this worker holds no payload key (heddle nodes approve grants "
+                                 "it; or copy payload.cert_secret to its keys directory)");
+        return HD_ST_DENIED;
+    }
+    size_t need = size > HD_SEAL_TASK_OVERHEAD ? size - HD_SEAL_TASK_OVERHEAD : 0;
+    size_t got = 0;
+    hd_buf_reset (&slot->plain);
+    if (hd_buf_reserve (&slot->plain, need + 1) != HD_OK) {
+        snprintf (error, errlen, "out of memory opening a sealed payload");
+        return HD_ST_INTERNAL;
+    }
+    hd_err_t rc = hd_seal_open_task (ring, task->id.b, task->fn, zmq_msg_data (payload), size,
+                                     slot->plain.data, &got, job_key);
+    if (rc == HD_ENOTFOUND) {
+        snprintf (error, errlen, "sealed to a payload key this worker does not hold");
+        return HD_ST_DENIED;
+    }
+    if (rc != HD_OK) {
+        snprintf (error, errlen, "sealed input failed verification (altered, or moved from "
+                                 "another task): not run");
+        return HD_ST_TAMPERED;
+    }
+    slot->plain.size = got;
+    return HD_ST_OK;
+}
+
+//  A sealed task's output frame: sealed under the job key, bound to the task and status.
+static void
+s_sealed_output_msg (heddle_task_t *ctx, size_t size, const uint8_t job_key[32],
+                     const hd_task_t *task, uint32_t status, zmq_msg_t *out)
+{
+    zmq_msg_close (out);
+    if (zmq_msg_init_size (out, size + HD_SEAL_RESULT_OVERHEAD) != 0) {
+        zmq_msg_init (out);
+        return;
+    }
+    hd_seal_result (job_key, task->id.b, status, ctx->out.data, size, zmq_msg_data (out));
+}
+
 //  Run one task; returns its run time in microseconds.
 static int64_t
 s_run_one (s_slot_t *slot, const hd_task_t *task, const hd_fnentry_t *fn, zmq_msg_t *payload,
@@ -180,9 +236,19 @@ s_run_one (s_slot_t *slot, const hd_task_t *task, const hd_fnentry_t *fn, zmq_ms
     int64_t start = start_us / 1000;
     hd_task_reset (ctx, task->timeout_ms ? start + task->timeout_ms : 0,
                    slot->runner->max_output);
-    int rc = fn->fn (ctx, zmq_msg_data (payload), zmq_msg_size (payload), fn->arg);
     hd_result_t r = { .id = task->id, .attempt = task->attempt };
-    r.status = s_status (ctx, rc, task, r.error, sizeof r.error);
+    uint8_t job_key[32];
+    bool keyed = false;  //  a sealed task whose job key is known: its result is sealed
+    if (task->seal) {
+        r.status = s_unseal (slot, task, payload, job_key, r.error, sizeof r.error);
+        keyed = r.status == HD_ST_OK;
+    }
+    if (r.status == HD_ST_OK) {
+        const void *in = task->seal ? slot->plain.data : zmq_msg_data (payload);
+        size_t size = task->seal ? slot->plain.size : zmq_msg_size (payload);
+        int rc = fn->fn (ctx, in, size, fn->arg);
+        r.status = s_status (ctx, rc, task, r.error, sizeof r.error);
+    }
     r.elapsed_ms = (uint32_t) (hd_now_ms () - start);
     memcpy (r.node, slot->runner->node, sizeof r.node);
     if (r.status == HD_ST_OK)
@@ -194,8 +260,20 @@ s_run_one (s_slot_t *slot, const hd_task_t *task, const hd_fnentry_t *fn, zmq_ms
         hd_buf_reset (&slot->env);
     }
     s_env_msg (&slot->env, &res->env);
-    s_output_msg (ctx, r.status == HD_ST_OK || r.status == HD_ST_FAILED ? ctx->out.size : 0,
-                  &res->out);
+    size_t out = r.status == HD_ST_OK || r.status == HD_ST_FAILED ? ctx->out.size : 0;
+    if (!task->seal)
+        s_output_msg (ctx, out, &res->out);
+    else {
+        //  Every worker-made result of a sealed task is sealed, even an empty one: the client
+        //  then tells a real result from one the broker made up or altered.
+        if (keyed)
+            s_sealed_output_msg (ctx, out, job_key, task, r.status, &res->out);
+        else
+            s_output_msg (ctx, 0, &res->out);
+        hd_seal_wipe (slot->plain.data, slot->plain.size);
+        hd_seal_wipe (ctx->out.data, ctx->out.size);
+        hd_seal_wipe (job_key, sizeof job_key);
+    }
     return s_now_us () - start_us;
 }
 
@@ -302,6 +380,7 @@ hd_runner_destroy (hd_runner_t **self_p)
             pthread_join (slot->thread, NULL);
         hd_task_fini (&slot->ctx);
         hd_buf_fini (&slot->env);
+        hd_buf_fini (&slot->plain);
     }
     //  Only the live entries hold anything (the others were never filled, or moved from).
     for (uint32_t i = 0; self->queue && i < self->qcount; i++)
@@ -317,6 +396,7 @@ hd_runner_destroy (hd_runner_t **self_p)
     hd_buf_fini (&self->cancel_env);
     hd_task_fini (&self->inline_slot.ctx);
     hd_buf_fini (&self->inline_slot.env);
+    hd_buf_fini (&self->inline_slot.plain);
     free (self->slots);
     free (self->queue);
     free (self->results);
@@ -451,6 +531,12 @@ hd_runner_cancel (hd_runner_t *self, const hd_id_t *id)
         }
     pthread_mutex_unlock (&self->lock);
     return rc;
+}
+
+void
+hd_runner_set_keyring (hd_runner_t *self, hd_seal_keyring_t *ring)
+{
+    self->ring = ring;
 }
 
 void

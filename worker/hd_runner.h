@@ -18,6 +18,7 @@
 
 #include "hd_codec.h"
 #include "hd_fnreg.h"
+#include "hd_seal.h"
 
 typedef struct hd_runner hd_runner_t;
 
@@ -44,6 +45,10 @@ hd_err_t hd_runner_cancel (hd_runner_t *self, const hd_id_t *id);
 //  A file descriptor that polls readable while results wait to be collected (it may also be
 //  readable when none are: collecting then returns 0).
 int hd_runner_fd (const hd_runner_t *self);
+//  Payload keys for sealed tasks (borrowed; set before the first task). A sealed task opens its
+//  input on the slot's thread, runs on the plaintext, and its output is sealed back; without
+//  a ring such tasks are refused DENIED, and one that fails verification TAMPERED.
+void hd_runner_set_keyring (hd_runner_t *self, hd_seal_keyring_t *ring);
 //  Run inline (above) tasks of functions whose runs average under `us` microseconds (default
 //  50; 0: never inline).
 void hd_runner_set_inline_us (hd_runner_t *self, double us);

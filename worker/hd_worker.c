@@ -24,6 +24,7 @@
 #include "hd_metrics_pub.h"
 #include "hd_pack.h"
 #include "hd_runner.h"
+#include "hd_seal.h"
 #include "hd_task.h"
 #include "hd_transport.h"
 #include "hd_worker_keys.h"
@@ -39,6 +40,7 @@ struct hd_worker {
     zcert_t *cert;
     hd_fnreg_t *fns;
     hd_runner_t *runner;
+    hd_seal_keyring_t *ring;    //  payload keys: sealed tasks are opened with them
     hd_metrics_pub_t *metrics;  //  NULL until a WELCOME names a metrics port
     double score;               //  capacity score in HELLO and METRICS
     zsock_t *dealer, *monitor;
@@ -83,6 +85,34 @@ s_load_keys (hd_worker_t *self, char *errbuf, size_t errlen)
         hd_worker_keys_load (&self->config, &self->cert, self->opts.server_key, errbuf, errlen);
     self->opts.cert = self->cert;
     return rc;
+}
+
+static void
+s_add_payload_key (const uint8_t secret[32], void *arg)
+{
+    hd_err_t rc = hd_seal_keyring_add (arg, secret);
+    if (rc != HD_OK)
+        hd_warn ("payload key not used: %s (at most %d are held)", hd_strerror (rc),
+                 HD_SEAL_MAX_KEYS);
+}
+
+//  Payload secret keys, for sealed tasks: KEYS/payload*.cert_secret (copied from the broker's
+//  keys directory) and STATE/payload*.cert_secret (granted at enrollment). None is fine: the
+//  worker then offers no seal- tag and is sent no sealed task.
+static hd_err_t
+s_load_payload_keys (hd_worker_t *self)
+{
+    if (!(self->ring = hd_seal_keyring_new ()))
+        return HD_ENOMEM;
+    size_t n = 0;
+    if (self->config.keys_dir)
+        hd_keys_each_payload_secret (self->config.keys_dir, s_add_payload_key, self->ring, &n);
+    if (self->config.state_dir && *self->config.state_dir)
+        hd_keys_each_payload_secret (self->config.state_dir, s_add_payload_key, self->ring, &n);
+    if (hd_seal_keyring_count (self->ring))
+        hd_info ("%zu payload key(s): sealed tasks are opened here (%s)",
+                 hd_seal_keyring_count (self->ring), hd_seal_keyring_tag (self->ring, 0));
+    return HD_OK;
 }
 
 //  The capacity and metrics settings: a score of 0 means "measure it at start".
@@ -149,6 +179,8 @@ hd_worker_new (const hd_worker_config_t *config, hd_worker_t **out, char *errbuf
     hd_err_t rc = s_check_config (self, errbuf, errlen);
     if (rc == HD_OK && !self->config.insecure)
         rc = s_load_keys (self, errbuf, errlen);
+    if (rc == HD_OK)
+        rc = s_load_payload_keys (self);
     if (rc == HD_OK && !(self->fns = hd_fnreg_new ()))
         rc = HD_ENOMEM;
     if (rc == HD_OK && !self->config.no_builtins)
@@ -201,6 +233,7 @@ hd_worker_destroy (hd_worker_t **self_p)
     if (self->stop_fd >= 0)
         close (self->stop_fd);
     zcert_destroy (&self->cert);
+    hd_seal_keyring_destroy (&self->ring);
     free (self);
     *self_p = NULL;
 }
@@ -276,6 +309,12 @@ s_fill_hello (hd_worker_t *self, hd_hello_t *h)
     for (char *save = NULL, *t = strtok_r (tags, ",", &save); t && h->ntags < HD_MAX_TAGS;
          t = strtok_r (NULL, ",", &save))
         snprintf (h->tags[h->ntags++], sizeof h->tags[0], "%.63s", t);
+    //  One tag per payload key held: clients require it on sealed tasks, so that only workers
+    //  able to open them are sent them.
+    for (size_t i = 0; self->ring && i < hd_seal_keyring_count (self->ring); i++)
+        if (h->ntags < HD_MAX_TAGS)
+            snprintf (h->tags[h->ntags++], sizeof h->tags[0], "%s",
+                      hd_seal_keyring_tag (self->ring, i));
     h->score = self->score;
 }
 
@@ -437,6 +476,43 @@ s_start_metrics (hd_worker_t *self, uint32_t port)
         hd_warn ("capacity metrics disabled: %s", err[0] ? err : hd_strerror (rc));
 }
 
+//  Payload keys granted to this worker's key (sealed to it by an admin, relayed by the broker):
+//  opened, kept in the state directory (0600), and announced by a new HELLO whose tags now
+//  include them. Returns whether the key ring grew.
+static bool
+s_take_grants (hd_worker_t *self, const hd_welcome_t *w)
+{
+    size_t before = hd_seal_keyring_count (self->ring);
+    for (uint32_t i = 0; self->cert && i < w->ngrants; i++) {
+        uint8_t grant[HD_SEAL_SEALED_KEY_BYTES], secret[32];
+        if (strlen (w->grants[i]) != HD_GRANT_TEXT - 1 || !zmq_z85_decode (grant, w->grants[i])
+            || hd_seal_open_grant (grant, zcert_public_key (self->cert),
+                                   zcert_secret_key (self->cert), secret)
+                   != HD_OK) {
+            hd_warn ("a payload key grant from the broker does not open with this worker's key: "
+                     "ignored (was it sealed for another worker?)");
+            continue;
+        }
+        size_t had = hd_seal_keyring_count (self->ring);
+        if (hd_seal_keyring_add (self->ring, secret) == HD_OK
+            && hd_seal_keyring_count (self->ring) > had && self->config.state_dir
+            && *self->config.state_dir) {
+            char name[64], err[256] = "";
+            snprintf (name, sizeof name, "payload-%s",
+                      hd_seal_keyring_tag (self->ring, had) + strlen (HD_SEAL_TAG_PREFIX));
+            if (hd_keys_save_payload_secret (self->config.state_dir, secret, name, err,
+                                             sizeof err)
+                != HD_OK)
+                hd_warn ("granted payload key not saved: %s", err);
+        }
+        hd_seal_wipe (secret, sizeof secret);
+    }
+    size_t after = hd_seal_keyring_count (self->ring);
+    if (after > before)
+        hd_info ("%zu payload key(s) granted: sealed tasks are opened here", after - before);
+    return after > before;
+}
+
 static void
 s_on_welcome (hd_worker_t *self)
 {
@@ -446,6 +522,8 @@ s_on_welcome (hd_worker_t *self)
         hd_warn ("malformed WELCOME from the broker: ignored");
         return;
     }
+    if (s_take_grants (self, &w))
+        s_send_hello (self);  //  the new seal- tags: sealed tasks may now come here
     self->heartbeat_ms = w.heartbeat_ms ? w.heartbeat_ms : 1000;
     self->broker_packs = w.pack;
     if (!self->ready) {
@@ -655,6 +733,7 @@ hd_worker_run (hd_worker_t *self)
                                   self->config.max_output);
     if (!self->runner)
         return HD_ENOMEM;
+    hd_runner_set_keyring (self->runner, self->ring);
     uint32_t cap = hd_runner_capacity (self->runner);
     self->out_cap = cap < HD_MAX_BATCH ? cap : HD_MAX_BATCH;
     self->out_env = calloc (self->out_cap, sizeof (zmq_msg_t));

@@ -31,6 +31,7 @@ typedef struct {
     const char *state_dir;    //  without a worker cert: own key pair made here on first start,
                               //  and broker.pin; default /var/lib/heddle
     bool insecure;            //  no CURVE (inproc, or a broker run with --insecure)
+    bool insecure_key_perms;  //  a secret key open to group/others: warn instead of refusing
     const char *name;         //  node name, unique in the cluster; default: host name
     uint32_t slots;           //  tasks run at once; default: online cores
     const char *tags;         //  comma-separated tags offered to task requirements

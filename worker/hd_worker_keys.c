@@ -27,11 +27,12 @@ s_load_cert (const hd_worker_config_t *c, zcert_t **cert, bool *own, char *errbu
 {
     char path[PATH_MAX];
     *own = false;
+    bool lax = c->insecure_key_perms;
     if (c->cert_path)
-        return hd_keys_load_secret (c->cert_path, cert, errbuf, errlen);
+        return hd_keys_load_secret_checked (c->cert_path, NULL, lax, cert, errbuf, errlen);
     if (c->keys_dir &&
         access (hd_keys_path (path, sizeof path, c->keys_dir, "worker.cert_secret"), F_OK) == 0)
-        return hd_keys_load_secret (path, cert, errbuf, errlen);
+        return hd_keys_load_secret_checked (path, c->keys_dir, lax, cert, errbuf, errlen);
     if (!c->state_dir || !*c->state_dir) {
         snprintf (errbuf, errlen,
                   "no worker key (--cert FILE, --keys DIR holding "
@@ -39,7 +40,8 @@ s_load_cert (const hd_worker_config_t *c, zcert_t **cert, bool *own, char *errbu
         return HD_ECRYPTO;
     }
     bool made = false;
-    hd_err_t rc = hd_keys_load_or_make (c->state_dir, "worker", cert, &made, errbuf, errlen);
+    hd_err_t rc = hd_keys_load_or_make (c->state_dir, "worker", lax, cert, &made, errbuf,
+                                        errlen);
     if (rc != HD_OK)
         return rc;
     *own = true;

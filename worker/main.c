@@ -12,6 +12,7 @@
 #include "hd_config.h"
 #include "hd_discovery.h"
 #include "hd_log.h"
+#include "hd_nofile.h"
 #include "hd_worker.h"
 #include "hd_worker_keys.h"
 
@@ -45,6 +46,9 @@ s_usage (FILE *out)
              "                          own key pair, made here on first start (0600), and the\n"
              "                          pinned broker key broker.pin (default /var/lib/heddle)\n"
              "      --insecure          plain TCP without CURVE (the broker must agree)\n"
+             "      --insecure-key-perms  start even when the secret key or its directory is "
+             "open\n"
+             "                          to group or others (a warning; refused otherwise)\n"
              "  -n, --name NAME         node name, unique in the cluster (default: host name)\n"
              "  -s, --slots N           tasks run at once (default: online cores)\n"
              "  -t, --tags A,B          tags offered to task requirements (default: none)\n"
@@ -154,7 +158,8 @@ static const struct option s_opts[] = {
     { "capacity", 1, 0, 'Y' }, { "metrics-interval", 1, 0, 'i' }, { "work-dir", 1, 0, 'W' },
     { "log-level", 1, 0, 'L' }, { "config", 1, 0, 'G' }, { "help", 0, 0, 'h' },
     { "cluster", 1, 0, 'U' }, { "beacon-port", 1, 0, 'P' }, { "beacon-interface", 1, 0, 'F' },
-    { "discover-timeout", 1, 0, 'T' }, { "broker-fingerprint", 1, 0, 'R' }, { 0, 0, 0, 0 } };
+    { "discover-timeout", 1, 0, 'T' }, { "broker-fingerprint", 1, 0, 'R' },
+    { "insecure-key-perms", 0, 0, 'Z' }, { 0, 0, 0, 0 } };
 
 //  One option, from the command line or from the config file (same names, same checks).
 static int
@@ -169,6 +174,7 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'K': c->broker_key = arg; return 0;
         case 'D': c->state_dir = arg; return 0;
         case 'I': c->insecure = true; return 0;
+        case 'Z': c->insecure_key_perms = true; return 0;
         case 'n': c->name = arg; return 0;
         case 's': return s_uint_arg ("slots", arg, &c->slots);
         case 't': c->tags = arg; return 0;
@@ -328,6 +334,7 @@ main (int argc, char **argv)
         hd_config_destroy (&file);
         return code;
     }
+    hd_nofile_raise_and_log (256);  //  plugins and exec'd commands open files too
     hd_worker_t *worker = NULL;
     char err[512] = "";
     hd_err_t rc = hd_worker_new (&a.config, &worker, err, sizeof err);
@@ -338,7 +345,11 @@ main (int argc, char **argv)
     hd_worker_destroy (&worker);
     hd_config_destroy (&file);
     if (rc != HD_OK) {
-        fprintf (stderr, "heddle-worker: %s%s%s\n", hd_strerror (rc), err[0] ? ": " : "", err);
+        if (rc == HD_EDENIED && !err[0])  //  hd_worker_run logged the broker's reason
+            fprintf (stderr, "heddle-worker: refused by the broker (reason above)\n");
+        else
+            fprintf (stderr, "heddle-worker: %s%s%s\n", hd_strerror (rc), err[0] ? ": " : "",
+                     err);
         return 1;
     }
     return 0;

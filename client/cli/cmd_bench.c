@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "failures.h"
 #include "hd_hist.h"
+#include "hd_proto.h"
+#include "interrupt.h"
 #include "progress.h"
 #include "tally.h"
 
@@ -22,7 +25,6 @@
 #define S_MAX_WINDOW 1000000
 #define S_MAX_SIZE (64u << 20)
 #define S_STALL_SECONDS 30.0  //  no result for this long (beyond a task deadline): give up
-#define S_SHOWN_FAILURES 5    //  failures printed one by one
 
 enum {
     S_OPT_HELP = 'h',
@@ -47,8 +49,9 @@ typedef struct {
     const hd_task_opts_t *opts;
     uint8_t *payload;
     double *sent_at;  //  submit time of each task, by seq
-    uint64_t submitted, received, failed;
+    uint64_t submitted, received, failed, cancelled;
     double started, seconds;
+    hd_cli_failures_t failures;
     hd_hist_t *hist;
     hd_cli_tally_t tally;
     hd_cli_progress_t progress;
@@ -60,7 +63,9 @@ s_help (void)
     printf ("Usage: heddle bench [OPTIONS]\n"
             "Run many tasks through the cluster and report throughput (tasks/s) and round-trip\n"
             "latency percentiles (submit to result, in ms). Any failed task makes the exit\n"
-            "status 1. Results of the 'echo' function are checked against what was sent.\n\n"
+            "status 1, and the report then says that its figures are no measurement. Results\n"
+            "of the 'echo' function are checked against what was sent. Ctrl-C cancels the\n"
+            "tasks still out and reports what was done so far.\n\n"
             "Options:\n"
             "  -n, --tasks N           tasks to run (default %d; %d with --latency)\n"
             "  -w, --window N          tasks in flight at most (default %d)\n"
@@ -75,7 +80,7 @@ s_help (void)
     hd_cli_task_help (stdout);
     hd_cli_connect_help (stdout);
     printf ("\nExit status: 0 every task succeeded; 1 some task failed, or the run could not\n"
-            "finish; 2 bad usage.\n");
+            "finish; 2 bad usage; 130 interrupted (Ctrl-C).\n");
 }
 
 static int
@@ -160,15 +165,15 @@ s_parse (s_bench_t *self, hd_cli_common_t *common, int argc, char **argv)
 // --- running ------------------------------------------------------------------------------
 
 static void
-s_report_failure (s_bench_t *self, const hd_reply_t *reply, const char *why)
+s_report_failure (s_bench_t *self, const hd_reply_t *reply, uint32_t status, const char *why)
 {
-    if (++self->failed > S_SHOWN_FAILURES)
+    self->failed++;
+    if (!hd_cli_failures_add (&self->failures, status, why))
         return;
     hd_cli_progress_clear (&self->progress);
     fprintf (stderr, "heddle: task %llu failed%s%s: %s%s%s\n", (unsigned long long) reply->seq,
-             *reply->node ? " on " : "", reply->node, why, *reply->error ? ": " : "", reply->error);
-    if (self->failed == S_SHOWN_FAILURES)
-        fprintf (stderr, "heddle: (further failures are counted, not shown)\n");
+             *reply->node ? " on " : "", reply->node, hd_client_status_str (status),
+             *why ? ": " : "", why);
 }
 
 static void
@@ -177,13 +182,17 @@ s_account (s_bench_t *self, const hd_reply_t *reply, double now)
     if (reply->seq >= self->submitted)
         return;  //  not one of ours: cannot happen with one client per run
     self->received++;
+    if (hd_cli_interrupted && reply->status == HD_ST_CANCELLED) {
+        self->cancelled++;  //  by Ctrl-C: no round trip to measure
+        return;
+    }
     hd_hist_record (self->hist, (uint64_t) ((now - self->sent_at[reply->seq]) * 1e6));
     hd_cli_tally_add (&self->tally, reply->node);
     if (reply->status != 0)
-        s_report_failure (self, reply, hd_client_status_str (reply->status));
+        s_report_failure (self, reply, reply->status, reply->error);
     else if (strcmp (self->fn, "echo") == 0 &&
              (reply->size != self->size || memcmp (reply->data, self->payload, self->size)))
-        s_report_failure (self, reply, "echo returned other bytes than were sent");
+        s_report_failure (self, reply, HD_ST_FAILED, "echo returned other bytes than were sent");
 }
 
 //  Fill the window, then send what was queued.
@@ -218,6 +227,19 @@ s_receive_some (s_bench_t *self, int wait_ms)
     return rc == HD_ETIMEDOUT || rc == HD_ENOTFOUND ? HD_OK : rc;
 }
 
+//  Ctrl-C: cancel what is in flight and take the answers for up to HD_CLIENT_CANCEL_WAIT_MS.
+static void
+s_interrupt (s_bench_t *self)
+{
+    self->seconds = hd_cli_now () - self->started;
+    hd_cli_progress_clear (&self->progress);
+    hd_client_cancel_all (self->client);
+    double give_up = hd_cli_now () + HD_CLIENT_CANCEL_WAIT_MS / 1000.0;
+    while (hd_client_in_flight (self->client) && hd_cli_now () < give_up)
+        if (s_receive_some (self, 50) != HD_OK)
+            break;
+}
+
 static int
 s_loop (s_bench_t *self)
 {
@@ -225,6 +247,10 @@ s_loop (s_bench_t *self)
     double last_result = hd_cli_now ();
     self->started = last_result;
     while (self->received < self->tasks) {
+        if (hd_cli_interrupted) {
+            s_interrupt (self);
+            return -1;
+        }
         hd_err_t rc = s_submit_some (self);
         uint64_t before = self->received;
         if (rc == HD_OK)
@@ -258,17 +284,36 @@ s_rate (const s_bench_t *self)
     return self->seconds > 0 ? (double) self->received / self->seconds : 0.0;
 }
 
+//  A run with failed or cancelled tasks measured something else than the cluster's speed.
+static bool
+s_valid (const s_bench_t *self)
+{
+    return !self->failed && !hd_cli_interrupted && self->received == self->tasks;
+}
+
 static void
 s_print_text (s_bench_t *self)
 {
+    if (!s_valid (self))
+        printf ("bench: NOT A MEASUREMENT: %s%llu of %u tasks done, %llu failed, %llu cancelled "
+                "or not run; the figures below cover the tasks that came back\n",
+                hd_cli_interrupted ? "interrupted: " : "",
+                (unsigned long long) (self->received - self->failed - self->cancelled),
+                self->tasks, (unsigned long long) self->failed,
+                (unsigned long long) (self->tasks - (self->received - self->cancelled)));
     if (self->target)
         printf ("bench: %s x %u tasks, %u B each, window %u, broker %s\n", self->fn, self->tasks,
                 self->size, self->window, self->target);
     else
         printf ("bench: %s x %u tasks, %u B each, window %u, embedded cluster (%u workers)\n",
                 self->fn, self->tasks, self->size, self->window, self->workers);
-    printf ("throughput: %.0f tasks/s (%llu tasks in %.3f s)\n", s_rate (self),
-            (unsigned long long) self->received, self->seconds);
+    if (s_valid (self))
+        printf ("throughput: %.0f tasks/s (%llu tasks in %.3f s)\n", s_rate (self),
+                (unsigned long long) self->received, self->seconds);
+    else
+        printf ("throughput: not measured (%llu results in %.3f s, %llu of them failed)\n",
+                (unsigned long long) (self->received - self->cancelled), self->seconds,
+                (unsigned long long) self->failed);
     printf ("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (min %.3f, mean "
             "%.3f)\n",
             s_ms (self, 50), s_ms (self, 90), s_ms (self, 99), s_ms (self, 99.9), s_ms (self, 100),
@@ -286,9 +331,13 @@ s_print_json (s_bench_t *self)
     printf (", \"tasks\": %u, \"size\": %u, \"window\": %u, \"broker\": ", self->tasks, self->size,
             self->window);
     hd_cli_json_string (stdout, self->target ? self->target : "embedded");
-    printf (", \"workers\": %u, \"seconds\": %.6f, \"tasks_per_s\": %.1f, \"failed\": %llu, ",
+    //  "valid": false when tasks failed or were cancelled: tasks_per_s is then no throughput.
+    printf (", \"workers\": %u, \"seconds\": %.6f, \"tasks_per_s\": %.1f, \"failed\": %llu, "
+            "\"cancelled\": %llu, \"valid\": %s, ",
             self->target ? 0 : self->workers, self->seconds, s_rate (self),
-            (unsigned long long) self->failed);
+            (unsigned long long) self->failed,
+            (unsigned long long) (self->tasks - (self->received - self->cancelled)),
+            s_valid (self) ? "true" : "false");
     printf ("\"latency_ms\": {\"min\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, "
             "\"p99_9\": %.3f, \"max\": %.3f, \"mean\": %.3f}, \"per_node\": ",
             s_ms (self, 0), s_ms (self, 50), s_ms (self, 90), s_ms (self, 99), s_ms (self, 99.9),
@@ -310,11 +359,14 @@ s_run (s_bench_t *self)
         code = s_loop (self);
     if (code < 0) {
         hd_cli_tally_sort (&self->tally);
+        hd_cli_failures_report (&self->failures, S_CMD, stderr);
         if (self->json)
             s_print_json (self);
         else
             s_print_text (self);
-        code = self->failed ? HD_CLI_EXIT_FAIL : HD_CLI_EXIT_OK;
+        code = hd_cli_interrupted ? hd_cli_interrupt_code ()
+               : self->failed     ? HD_CLI_EXIT_FAIL
+                                  : HD_CLI_EXIT_OK;
     }
     free (self->sent_at);
     free (self->payload);
@@ -337,6 +389,7 @@ hd_cmd_bench (hd_cli_common_t *common, int argc, char **argv)
     self.opts = &common->task;
     hd_cli_progress_init (&self.progress, !self.quiet && !self.json && isatty (STDERR_FILENO));
     hd_cli_tally_init (&self.tally);
+    hd_cli_failures_init (&self.failures);
     hd_cli_conn_t conn;
     code = hd_cli_connect (common, self.window, &conn);
     if (code == HD_CLI_EXIT_OK) {

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "hd_proto.h"
+#include "interrupt.h"
 
 #define S_CMD "call"
 
@@ -28,7 +29,8 @@ s_help (void)
     hd_cli_task_help (stdout);
     hd_cli_connect_help (stdout);
     printf ("\nExit status: 0 the task succeeded; 1 it failed or heddle could not run it;\n"
-            "2 bad usage; 3 the task timed out.\n");
+            "2 bad usage; 3 the task timed out; 130 interrupted (Ctrl-C: the task is\n"
+            "cancelled).\n");
 }
 
 //  Parse argv into common, *fn and *input. Returns -1 to go on, else an exit code.
@@ -110,6 +112,10 @@ s_call (hd_client_t *client, const char *fn, const hd_buf_t *input, const hd_tas
     hd_reply_t *reply = NULL;
     hd_err_t rc = hd_client_call (client, fn, input->size ? input->data : (const void *) "",
                                   input->size, opts, &reply);
+    if (rc != HD_OK && hd_cli_interrupted) {
+        fprintf (stderr, "heddle: %s: interrupted: the task was cancelled\n", fn);
+        return hd_cli_interrupt_code ();
+    }
     if (rc == HD_ETIMEDOUT) {
         hd_cli_fail ("%s: no result in time: %s", fn, hd_client_last_error (client));
         return HD_CLI_EXIT_TIMEOUT;

@@ -20,7 +20,10 @@ s_help (const char *action)
         printf ("Usage: heddle nodes approve [OPTIONS] ID\n"
                 "Enroll a pending worker key (ID: the key or a unique prefix of 8+ chars): the\n"
                 "worker joins at its next connection attempt, and the key is appended to the\n"
-                "broker's KEYS/workers.keys so that it survives a restart.\n");
+                "broker's KEYS/workers.keys so that it survives a restart. When KEYS holds the\n"
+                "payload secret (payload.cert_secret), it is sealed to the worker's own key and\n"
+                "handed to it through the broker, which cannot open it: the worker can then run\n"
+                "sealed tasks.\n");
     else if (strcmp (action, "revoke") == 0)
         printf ("Usage: heddle nodes revoke [OPTIONS] ID\n"
                 "Revoke an enrolled worker key (ID: a node name it owns, the key, or a unique\n"
@@ -102,8 +105,11 @@ hd_cmd_nodes_enroll (hd_cli_common_t *common, int argc, char **argv)
         return code;
     char text[1024];
     hd_err_t rc = hd_client_admin_text (conn.client, action, id, text, sizeof text);
-    if (rc == HD_OK)
+    if (rc == HD_OK) {
         s_print (action, text);
+        if (strcmp (action, "approve") == 0)
+            code = hd_cli_grant_payload (conn.client, text, common->keys_dir);
+    }
     else if (rc == HD_EDENIED)
         code = hd_cli_fail ("%s; use an admin key: --keys DIR holding admin.cert_secret, or "
                             "--cert FILE",

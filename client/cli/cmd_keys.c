@@ -28,9 +28,12 @@ s_help (void)
 {
     printf ("Usage: heddle keys init [OPTIONS] [DIR]\n"
             "       heddle keys fingerprint [FILE | KEY]\n"
+            "       heddle keys rotate-payload [DIR]   (new payload key pair; --help)\n"
             "init: make the keys of a new cluster in DIR (default: $HEDDLE_KEYS, else\n"
             "~/.config/heddle/keys): certificates for the broker, a worker, a client and an\n"
-            "admin, and the broker's allowlists (clients.keys, workers.keys, admins.keys).\n"
+            "admin, the broker's allowlists (clients.keys, workers.keys, admins.keys), and the\n"
+            "payload key pair that seals task payloads end to end (payload.cert for clients,\n"
+            "payload.cert_secret for workers; the broker needs neither).\n"
             "Secret files are written mode 0600. Missing parent directories are made (0700).\n"
             "It then tells which files to copy to the broker, the workers and the clients.\n"
             "fingerprint: print the fingerprint of a public key (a .cert or .cert_secret file,\n"
@@ -139,7 +142,13 @@ s_print_role (const s_files_t *files, const char *label, const char *role)
         bool mine = strncmp (name, role, strlen (role)) == 0 && s_is_secret (name);
         bool broker_public = !is_broker && strncmp (name, "broker", 6) == 0 && !s_is_secret (name);
         bool allowlist = is_broker && len > 5 && strcmp (name + len - 5, ".keys") == 0;
-        if (mine || broker_public || allowlist)
+        //  payload.cert seals (clients); payload*.cert_secret opens (workers), and an admin
+        //  seals it to each board it approves
+        bool payload = strncmp (name, "payload", 7) == 0
+                       && (((strcmp (role, "worker") == 0 || strcmp (role, "admin") == 0)
+                            && s_is_secret (name))
+                           || (strcmp (role, "client") == 0 && strcmp (name, "payload.cert") == 0));
+        if (mine || broker_public || allowlist || payload)
             printf (" %s", name);
     }
     putchar ('\n');
@@ -169,8 +178,10 @@ s_print_guide (const char *dir)
             == HD_OK
         && hd_keys_fingerprint (key, fp) == HD_OK)
         printf ("\nA new board needs no file at all: `heddle-worker` with no --broker finds the\n"
-                "broker on the LAN and waits for `heddle nodes approve`. To make sure it is\n"
-                "this broker, give it --broker-fingerprint %s\n",
+                "broker on the LAN and waits for `heddle nodes approve`. Discovery trusts the\n"
+                "first broker that answers; to make sure it is this one, pin it with this line\n"
+                "in the [worker] section of the board's heddle.conf (or --broker-fingerprint):\n"
+                "\n  broker-fingerprint = %s\n",
                 fp);
 }
 
@@ -198,6 +209,9 @@ hd_cmd_keys (hd_cli_common_t *common, int argc, char **argv)
 {
     bool force = false;
     const char *dir = NULL, *action = NULL;
+    for (int i = 1; i < argc && strcmp (argv[i], "--") != 0; i++)
+        if (strcmp (argv[i], "rotate-payload") == 0)
+            return hd_cmd_keys_rotate_payload (common, argc, argv);
     int code = s_parse (argc, argv, &force, &action, &dir);
     if (code >= 0)
         return code;

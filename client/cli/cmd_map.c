@@ -1,14 +1,19 @@
 /*  cmd_map: `heddle map FN [INPUT]`: split the input into pieces (hd_split), run one task of FN
     per piece as one job, and write the results to stdout in input order (or as they complete).
-    Failures go to stderr with the task's index; a summary with the per-node counts ends the run.
-    The input is streamed into the job, so only the job's copy of it is held in memory.  */
+    The first failures go to stderr with the task's index, the rest are counted by reason
+    (failures.h); a summary with the per-node counts ends the run. Ctrl-C cancels the job: what
+    came back is written and the summary tells done, failed and cancelled apart. The input is
+    streamed into the job, so only the job's copy of it is held in memory.  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "commands.h"
+#include "failures.h"
+#include "hd_proto.h"
 #include "hd_split.h"
+#include "interrupt.h"
 #include "progress.h"
 #include "tally.h"
 
@@ -45,7 +50,8 @@ typedef struct {
     hd_client_job_t *job;
     hd_cli_progress_t progress;
     hd_cli_tally_t tally;
-    uint64_t failed;
+    hd_cli_failures_t failures;
+    uint64_t ok, failed;  //  results: succeeded, failed (cancelled ones are neither)
 } s_map_t;
 
 static void
@@ -56,8 +62,9 @@ s_help (void)
             "file or '-' for standard input (the default), and write the results to stdout.\n\n"
             "Options:\n"
             "  -s, --split SPEC        how to cut the input into tasks (default lines):\n"
-            "                          lines, lines:N (N lines per task), bytes:N (N may end\n"
-            "                          in K, M, G), whole (one task), null (NUL-separated)\n"
+            "                          lines (one line, without its newline), lines:N (N\n"
+            "                          lines as in the input, newlines kept), bytes:N (N may\n"
+            "                          end in K, M, G), whole (one task), null (NUL-separated)\n"
             "      --ordered           write results in input order (default)\n"
             "  -u, --unordered         write results as they complete\n"
             "  -w, --window N          tasks in flight at most (default %d)\n"
@@ -69,12 +76,15 @@ s_help (void)
             "  -q, --quiet             no progress bar and no summary on stderr\n"
             "  -h, --help              show this help and exit\n\n"
             "A progress bar is drawn on stderr when it is a terminal. Failed tasks write\n"
-            "nothing to stdout; their index (0-based) and error go to stderr.\n",
-            S_DEFAULT_WINDOW);
+            "nothing to stdout; the first %d failures go to stderr with their index (0-based)\n"
+            "and error, the others are counted by reason. Ctrl-C cancels the tasks still out,\n"
+            "writes the results that came back and says how many tasks were done, failed and\n"
+            "cancelled; a second Ctrl-C exits at once.\n",
+            S_DEFAULT_WINDOW, HD_CLI_FAILURES_SHOWN);
     hd_cli_task_help (stdout);
     hd_cli_connect_help (stdout);
     printf ("\nExit status: 0 every task succeeded; 1 some task failed, or heddle could not run\n"
-            "them; 2 bad usage.\n");
+            "them; 2 bad usage; 130 interrupted (Ctrl-C).\n");
 }
 
 //  C-style escapes of --sep. 0, or -1 when the result does not fit.
@@ -203,11 +213,22 @@ s_print_summary (s_map_t *self)
     hd_job_stats_t stats;
     hd_client_job_stats (self->job, &stats);
     hd_cli_progress_clear (&self->progress);
+    hd_cli_failures_report (&self->failures, S_CMD, stderr);
     hd_cli_tally_sort (&self->tally);
-    fprintf (stderr, "map: %llu task%s (%llu failed) in %.2f s, %.0f tasks/s; per node: ",
-             (unsigned long long) stats.tasks, stats.tasks == 1 ? "" : "s",
-             (unsigned long long) self->failed, stats.seconds,
-             stats.seconds > 0 ? (double) stats.done / stats.seconds : 0.0);
+    uint64_t cancelled = stats.tasks - self->ok - self->failed;
+    double rate = stats.seconds > 0 ? (double) stats.done / stats.seconds : 0.0;
+    if (cancelled == 0)
+        fprintf (stderr, "map: %llu task%s (%llu failed) in %.2f s, %.0f tasks/s; per node: ",
+                 (unsigned long long) stats.tasks, stats.tasks == 1 ? "" : "s",
+                 (unsigned long long) self->failed, stats.seconds, rate);
+    else
+        fprintf (stderr,
+                 "map: %s: %llu of %llu task%s done, %llu failed, %llu cancelled in %.2f s; per "
+                 "node: ",
+                 hd_cli_interrupted ? "interrupted" : "stopped at the first failure",
+                 (unsigned long long) self->ok, (unsigned long long) stats.tasks,
+                 stats.tasks == 1 ? "" : "s", (unsigned long long) self->failed,
+                 (unsigned long long) cancelled, stats.seconds);
     hd_cli_tally_print (&self->tally, stderr);
     fputc ('\n', stderr);
 }
@@ -228,18 +249,21 @@ static void
 s_on_result (const hd_reply_t *reply, void *arg)
 {
     s_map_t *self = arg;
-    if (self->stopping && reply->status == 8)
-        return;  //  cancelled by --fail-fast itself: not a failure of its own
+    if ((self->stopping || hd_cli_interrupted) && reply->status == HD_ST_CANCELLED)
+        return;  //  cancelled by --fail-fast or Ctrl-C: counted as cancelled, not as failed
     hd_cli_tally_add (&self->tally, reply->node);  //  out of memory only loses a count
     if (reply->status == 0) {
+        self->ok++;
         s_write_result (self, reply);
         return;
     }
     self->failed++;
-    hd_cli_progress_clear (&self->progress);
-    fprintf (stderr, "heddle: task %llu failed%s%s: %s%s%s\n", (unsigned long long) reply->seq,
-             *reply->node ? " on " : "", reply->node, hd_client_status_str (reply->status),
-             *reply->error ? ": " : "", reply->error);
+    if (hd_cli_failures_add (&self->failures, reply->status, reply->error)) {
+        hd_cli_progress_clear (&self->progress);
+        fprintf (stderr, "heddle: task %llu failed%s%s: %s%s%s\n", (unsigned long long) reply->seq,
+                 *reply->node ? " on " : "", reply->node, hd_client_status_str (reply->status),
+                 *reply->error ? ": " : "", reply->error);
+    }
     if (self->fail_fast)
         s_stop_now (self);
 }
@@ -266,9 +290,15 @@ s_load_tasks (s_map_t *self, FILE *in)
     hd_split_t *split = hd_split_new (&self->split, s_add_task, self->job);
     char *chunk = malloc (S_READ_CHUNK);
     hd_err_t rc = split && chunk ? HD_OK : HD_ENOMEM;
-    while (rc == HD_OK && !feof (in) && !ferror (in)) {
+    while (rc == HD_OK && !feof (in) && !ferror (in) && !hd_cli_interrupted) {
         size_t n = fread (chunk, 1, S_READ_CHUNK, in);
         rc = hd_split_feed (split, chunk, n);
+    }
+    if (hd_cli_interrupted) {
+        hd_split_destroy (&split);
+        free (chunk);
+        fprintf (stderr, "heddle: map: interrupted while reading the input: nothing was run\n");
+        return hd_cli_interrupt_code ();
     }
     int read_errno = ferror (in) ? errno : 0;
     if (rc == HD_OK && !read_errno)
@@ -299,6 +329,8 @@ s_run_job (s_map_t *self, hd_client_t *client, FILE *in, const hd_task_opts_t *o
             code = hd_cli_fail ("map %s: %s", self->fn, hd_client_last_error (client));
     }
     hd_client_job_destroy (&self->job);
+    if (code < 0 && hd_cli_interrupted)
+        return hd_cli_interrupt_code ();
     return code >= 0 ? code : self->failed ? HD_CLI_EXIT_FAIL : HD_CLI_EXIT_OK;
 }
 
@@ -326,6 +358,7 @@ hd_cmd_map (hd_cli_common_t *common, int argc, char **argv)
         return hd_cli_fail ("opening %s: %s", self.input, strerror (errno));
     hd_cli_progress_init (&self.progress, !self.quiet && isatty (STDERR_FILENO));
     hd_cli_tally_init (&self.tally);
+    hd_cli_failures_init (&self.failures);
     hd_cli_conn_t conn;
     code = hd_cli_connect (common, self.window, &conn);
     if (code == HD_CLI_EXIT_OK) {

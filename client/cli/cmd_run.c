@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "hd_proto.h"
+#include "interrupt.h"
 #include "nodetable.h"
 
 #define S_CMD "run"
@@ -53,7 +54,9 @@ s_help (void)
             S_DEFAULT_TIMEOUT_MS);
     hd_cli_connect_help (stdout);
     printf ("\nExit status: 0 the command succeeded on every chosen node; 1 it failed, timed\n"
-            "out or was refused on some node, or no node matched; 2 bad usage.\n");
+            "out or was refused on some node, or no node matched; 2 bad usage; 130\n"
+            "interrupted (Ctrl-C cancels the commands still running and prints what came\n"
+            "back).\n");
 }
 
 static int
@@ -220,18 +223,36 @@ s_submit (hd_client_t *client, const hd_cli_common_t *common, const s_args_t *a,
 }
 
 //  Collect the replies until each submitted task has one or the deadline passes; cancel the
-//  tasks still out then.
+//  tasks still out then. Counts the replies missing, not hd_client_in_flight: results that came
+//  in one message wait in the library's queue, answered but not yet taken (counting in-flight
+//  tasks stopped at the first of them and reported the others as timed out at once). An error
+//  that ends the wait early is kept in *error, so no node is said to have timed out when none did.
 static void
-s_gather (hd_client_t *client, const s_args_t *a, s_target_t *targets, uint32_t count)
+s_gather (hd_client_t *client, const s_args_t *a, s_target_t *targets, uint32_t count,
+          char *error, size_t len)
 {
+    uint32_t missing = 0;
+    for (uint32_t i = 0; i < count; i++)
+        missing += targets[i].submitted;
     double deadline = hd_cli_now () + (a->timeout_ms + S_GRACE_MS) / 1000.0;
-    while (hd_client_in_flight (client) > 0) {
+    while (missing > 0 && !hd_cli_interrupted) {
         int left = (int) ((deadline - hd_cli_now ()) * 1000.0);
         hd_reply_t *reply = NULL;
-        if (left <= 0 || hd_client_next (client, left, &reply) != HD_OK)
+        //  At most 100 ms at a time, so that Ctrl-C is seen.
+        hd_err_t rc = left > 0 ? hd_client_next (client, left < 100 ? left : 100, &reply)
+                               : HD_ETIMEDOUT;
+        if (rc == HD_ETIMEDOUT && left > 100)
+            continue;
+        if (rc != HD_OK) {
+            if (rc != HD_ETIMEDOUT)
+                snprintf (error, len, "%s", rc == HD_ENOTFOUND ? "the client lost track of it"
+                                                              : hd_client_last_error (client));
             break;
-        if (reply->seq < count && !targets[reply->seq].reply)
+        }
+        if (reply->seq < count && targets[reply->seq].submitted && !targets[reply->seq].reply) {
             targets[reply->seq].reply = reply;
+            missing--;
+        }
         else
             hd_reply_destroy (&reply);
     }
@@ -242,7 +263,7 @@ s_gather (hd_client_t *client, const s_args_t *a, s_target_t *targets, uint32_t 
 
 //  The "(...)" of a node's header line. true when the command succeeded there.
 static bool
-s_outcome (const s_target_t *t, const s_args_t *a, char *out, size_t len)
+s_outcome (const s_target_t *t, const s_args_t *a, const char *error, char *out, size_t len)
 {
     const hd_reply_t *r = t->reply;
     if (!t->known)
@@ -251,6 +272,10 @@ s_outcome (const s_target_t *t, const s_args_t *a, char *out, size_t len)
         snprintf (out, len, "refused: the node is down");
     else if (!t->submitted)
         snprintf (out, len, "refused: the node is draining (heddle resume %s)", t->name);
+    else if (!r && hd_cli_interrupted)
+        snprintf (out, len, "cancelled: interrupted");
+    else if (!r && *error)
+        snprintf (out, len, "failed: no result: %s", error);
     else if (!r)
         snprintf (out, len, "failed: no result within %u ms", a->timeout_ms + S_GRACE_MS);
     else if (r->status == HD_ST_OK)
@@ -271,12 +296,12 @@ s_outcome (const s_target_t *t, const s_args_t *a, char *out, size_t len)
 
 //  Print every node's outcome and output. Returns how many did not succeed.
 static uint32_t
-s_print (const s_target_t *targets, uint32_t count, const s_args_t *a)
+s_print (const s_target_t *targets, uint32_t count, const s_args_t *a, const char *error)
 {
     uint32_t bad = 0;
     for (uint32_t i = 0; i < count; i++) {
         char outcome[1200];
-        if (!s_outcome (&targets[i], a, outcome, sizeof outcome))
+        if (!s_outcome (&targets[i], a, error, outcome, sizeof outcome))
             bad++;
         printf ("== %s (%s)\n", targets[i].name, outcome);
         const hd_reply_t *r = targets[i].reply;
@@ -303,9 +328,12 @@ s_run (hd_client_t *client, const hd_cli_common_t *common, const s_args_t *a)
     if (code == HD_CLI_EXIT_OK)
         code = s_submit (client, common, a, &input, targets, count);
     if (code == HD_CLI_EXIT_OK) {
-        s_gather (client, a, targets, count);
-        uint32_t bad = s_print (targets, count, a);
-        if (bad)
+        char error[600] = "";
+        s_gather (client, a, targets, count, error, sizeof error);
+        uint32_t bad = s_print (targets, count, a, error);
+        if (hd_cli_interrupted)
+            code = hd_cli_interrupt_code ();
+        else if (bad)
             code = hd_cli_fail ("run: the command did not succeed on %u of %u node%s", bad, count,
                                 count == 1 ? "" : "s");
     }

@@ -23,6 +23,12 @@ int hd_cmd_nodes (hd_cli_common_t *common, int argc, char **argv);
 //  heddle nodes pending | approve ID | reject ID: worker enrollment (admin key). argv[0] is
 //  the action.
 int hd_cmd_nodes_enroll (hd_cli_common_t *common, int argc, char **argv);
+//  cmd_payload.c: `keys rotate-payload`, and the payload-key grant after `nodes approve`
+//  (approved_text: the broker's answer, which starts with the whole worker key).
+int hd_cmd_keys_rotate_payload (hd_cli_common_t *common, int argc, char **argv);
+int hd_cli_grant_payload (hd_client_t *client, const char *approved_text, const char *keys_dir);
+//  heddle functions: the functions offered, the nodes offering each, queued and running tasks.
+int hd_cmd_functions (hd_cli_common_t *common, int argc, char **argv);
 //  heddle top: the nodes, the cluster's rate and its events, redrawn live.
 int hd_cmd_top (hd_cli_common_t *common, int argc, char **argv);
 //  heddle drain NODE / heddle resume NODE: stop or restart giving a node tasks (admin key).

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "hd_log.h"
+#include "interrupt.h"
 
 #define S_MAX_WORKERS 1024
 #define S_MAX_SLOTS 1024
@@ -187,6 +188,12 @@ hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char 
     case HD_OPT_INSECURE:
         self->insecure = true;
         return HD_CLI_OPT_TAKEN;
+    case HD_OPT_PLAIN_PAYLOADS:
+        self->plain_payloads = true;
+        return HD_CLI_OPT_TAKEN;
+    case HD_OPT_INSECURE_KEY_PERMS:
+        self->insecure_key_perms = true;
+        return HD_CLI_OPT_TAKEN;
     case HD_OPT_CERT:
         return s_string_option (&self->cert_path, cmd, "--cert", arg);
     case HD_OPT_CONFIG:
@@ -244,6 +251,9 @@ hd_cli_common_load (hd_cli_common_t *self, int argc, char **argv)
     const char *env = getenv ("HEDDLE_BROKER");
     if (env && *env)
         self->broker = env;
+    const char *plain = getenv ("HEDDLE_PLAIN_PAYLOADS");
+    if (plain && *plain && strcmp (plain, "0") != 0)
+        self->plain_payloads = true;
     env = getenv ("HEDDLE_KEYS");
     if (env && *env)
         self->keys_dir = env;
@@ -313,6 +323,10 @@ hd_cli_connect_help (FILE *out)
         "                          admin.cert_secret when it exists, as does every command\n"
         "                          when KEYS has no client.cert_secret)\n"
         "      --insecure          plain TCP, no CURVE: only for a broker run with --insecure\n"
+        "      --plain-payloads    do not seal task payloads end to end (default: sealed\n"
+        "                          when KEYS holds payload.cert; $HEDDLE_PLAIN_PAYLOADS=1)\n"
+        "      --insecure-key-perms  use a secret key open to group or others (a warning;\n"
+        "                          refused otherwise: chmod 600 the file, 700 its directory)\n"
         "      --connect-timeout MS  how long the broker may take to answer (default %u)\n"
         "      --workers N         embedded cluster: workers (default: online cores)\n"
         "      --slots N           embedded cluster: slots per worker (default 1; 0: one\n"
@@ -366,6 +380,8 @@ s_connect_remote (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *c
                  self->insecure ? "insecure" : self->cert_path ? self->cert_path : self->keys_dir);
     char reason[512] = "";
     hd_err_t rc = hd_client_connect_verbose (&config, &conn->client, reason, sizeof reason);
+    if (rc != HD_OK && hd_cli_interrupted)
+        return hd_cli_interrupt_code ();
     if (rc != HD_OK)
         return hd_cli_fail ("connecting to %s: %s%s", self->broker,
                             *reason ? reason : hd_strerror (rc), s_connect_hint (rc));
@@ -384,13 +400,17 @@ s_start_embedded (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *c
     hd_client_config_t config = { .endpoint = hd_cluster_endpoint (conn->cluster),
                                   .insecure = true,
                                   .timeout_ms = self->connect_timeout_ms,
-                                  .window = window };
+                                  .window = window,
+                                  .interrupt = &hd_cli_interrupted };
     char reason[512] = "";
     rc = hd_client_connect_verbose (&config, &conn->client, reason, sizeof reason);
-    if (rc != HD_OK)
+    if (rc == HD_OK)
+        rc = hd_client_wait_nodes (conn->client, self->workers, HD_CLI_WAIT_NODES_MS);
+    if (rc != HD_OK && hd_cli_interrupted)
+        return hd_cli_interrupt_code ();
+    if (rc != HD_OK && !conn->client)
         return hd_cli_fail ("connecting to the embedded cluster: %s",
                             *reason ? reason : hd_strerror (rc));
-    rc = hd_client_wait_nodes (conn->client, self->workers, HD_CLI_WAIT_NODES_MS);
     if (rc != HD_OK)
         return hd_cli_fail ("embedded cluster: waiting for %u workers: %s", self->workers,
                             hd_client_last_error (conn->client));
@@ -404,7 +424,28 @@ hd_cli_client_config (const hd_cli_common_t *self, hd_client_config_t *out)
                                   .keys_dir = self->insecure ? NULL : self->keys_dir,
                                   .cert_path = self->insecure ? NULL : self->cert_path,
                                   .insecure = self->insecure,
-                                  .timeout_ms = self->connect_timeout_ms };
+                                  .plain_payloads = self->plain_payloads,
+                                  .insecure_key_perms = self->insecure_key_perms,
+                                  .timeout_ms = self->connect_timeout_ms,
+                                  .interrupt = &hd_cli_interrupted };
+}
+
+//  The broker queued tasks for a function no worker offers yet: say so once per function,
+//  instead of letting the user wonder why nothing happens.
+static void
+s_on_notice (hd_client_t *client, const char *fn, uint32_t nodes, uint32_t wait_ms,
+             const char *text, void *arg)
+{
+    (void) client, (void) nodes, (void) arg;
+    static char said[16][64];
+    static uint32_t nsaid;
+    for (uint32_t i = 0; i < nsaid; i++)
+        if (strcmp (said[i], fn) == 0)
+            return;
+    if (nsaid < 16)
+        snprintf (said[nsaid++], sizeof said[0], "%s", fn);
+    fprintf (stderr, "heddle: %s; its tasks fail with 'unknown function' if none joins within "
+             "%.0f s\n", text, wait_ms / 1000.0);
 }
 
 int
@@ -415,6 +456,8 @@ hd_cli_connect (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *con
                             : s_start_embedded (self, window, conn);
     if (code != HD_CLI_EXIT_OK)
         hd_cli_disconnect (conn);
+    else
+        hd_client_set_notice_handler (conn->client, s_on_notice, NULL);
     return code;
 }
 

@@ -42,6 +42,8 @@ enum {
     HD_OPT_MIN_MEM,
     HD_OPT_CERT,
     HD_OPT_CONFIG,
+    HD_OPT_PLAIN_PAYLOADS,
+    HD_OPT_INSECURE_KEY_PERMS,
     HD_OPT_COMMAND_ = 300  //  commands number their own long-only options from here
 };
 
@@ -58,7 +60,9 @@ enum {
     { "log-level", required_argument, NULL, HD_OPT_LOG_LEVEL }, \
     { "verbose", no_argument, NULL, HD_OPT_VERBOSE }, \
     { "cert", required_argument, NULL, HD_OPT_CERT }, \
-    { "config", required_argument, NULL, HD_OPT_CONFIG }
+    { "config", required_argument, NULL, HD_OPT_CONFIG }, \
+    { "plain-payloads", no_argument, NULL, HD_OPT_PLAIN_PAYLOADS }, \
+    { "insecure-key-perms", no_argument, NULL, HD_OPT_INSECURE_KEY_PERMS }
 
 //  Per-task options, in the commands that submit tasks.
 #define HD_CLI_TASK_OPTIONS \
@@ -80,6 +84,8 @@ typedef struct {
                            //  prefers an admin key and that file exists. NULL: KEYS/client...
     bool prefer_admin;     //  set by a command before finish: drain, resume, run
     bool insecure;
+    bool plain_payloads;   //  do not seal payloads (--plain-payloads, HEDDLE_PLAIN_PAYLOADS=1)
+    bool insecure_key_perms;  //  a secret key open to group/others: warn, do not refuse
     uint32_t connect_timeout_ms;
     uint32_t workers;  //  embedded cluster: workers (default: online cores)
     uint32_t slots;    //  embedded cluster: slots per worker (default 1)

@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "hd_proto.h"
+#include "interrupt.h"
 
 typedef int (s_command_fn) (hd_cli_common_t *common, int argc, char **argv);
 
@@ -25,6 +26,7 @@ static const s_command_t s_commands[] = {
     { "map", hd_cmd_map, "run one task per line (or chunk) of an input, print the results" },
     { "bench", hd_cmd_bench, "measure throughput and latency of many small tasks" },
     { "nodes", hd_cmd_nodes, "list the cluster's nodes and their load" },
+    { "functions", hd_cmd_functions, "list the functions offered, by whom, tasks queued and running" },
     { "top", hd_cmd_top, "watch the nodes, the task rate and the cluster's events live" },
     { "drain", hd_cmd_drain, "stop giving a node new tasks, for maintenance (admin key)" },
     { "resume", hd_cmd_resume, "give a drained node tasks again (admin key)" },
@@ -44,7 +46,7 @@ s_usage (FILE *out)
                   "With no --broker and no $HEDDLE_BROKER, commands start an embedded cluster\n"
                   "(one worker per core) inside the heddle process.\n\nCommands:\n");
     for (size_t i = 0; i < S_COMMANDS; i++)
-        fprintf (out, "  %-8s  %s\n", s_commands[i].name, s_commands[i].summary);
+        fprintf (out, "  %-9s  %s\n", s_commands[i].name, s_commands[i].summary);
     fprintf (out, "\nEach command has --help. Connection options may come before or after the\n"
                   "command word.\n");
     hd_cli_connect_help (out);
@@ -144,6 +146,7 @@ s_run (hd_cli_common_t *common, int argc, char **argv)
 int
 main (int argc, char **argv)
 {
+    hd_cli_interrupt_catch ();
     hd_cli_common_t common;
     hd_cli_common_init (&common);
     //  `heddle config check` must work when the file it would check is broken.

@@ -3,8 +3,11 @@
     not a node at 0 degrees.  */
 #include "nodetable.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -38,81 +41,152 @@ hd_cli_human_bytes (char *out, size_t len, uint64_t bytes)
     snprintf (out, len, "%.1f%c", value, units[u]);
 }
 
-//  The live columns of one node: CPU%, MEM (avail/total), TEMP, SCORE.
-typedef struct {
-    char cpu[16], mem[32], temp[16], score[24];
-} s_live_t;
+//  The table's columns, left to right. `drop` orders what goes first when the table is wider
+//  than the terminal (1 first; 0 never): a narrow terminal keeps who is up and how busy.
+enum { C_NODE, C_STATE, C_ARCH, C_CORES, C_SLOTS, C_QUEUED, C_CAPACITY, C_CPU, C_MEM, C_TEMP,
+       C_SCORE, C_DONE, C_FAILED, C_TAGS, C_COUNT };
+
+static const struct {
+    const char *header;
+    bool left;  //  left-aligned (text); numbers are right-aligned
+    int drop;
+} s_columns[C_COUNT] = {
+    [C_NODE] = { "NODE", true, 0 },      [C_STATE] = { "STATE", true, 0 },
+    [C_ARCH] = { "ARCH", true, 3 },      [C_CORES] = { "CORES", false, 2 },
+    [C_SLOTS] = { "SLOTS", false, 0 },   [C_QUEUED] = { "QUEUED", false, 6 },
+    [C_CAPACITY] = { "CAPACITY", false, 4 }, [C_CPU] = { "CPU%", false, 8 },
+    [C_MEM] = { "MEMORY", true, 7 },     [C_TEMP] = { "TEMP", false, 5 },
+    [C_SCORE] = { "SCORE", false, 1 },   [C_DONE] = { "DONE", false, 0 },
+    [C_FAILED] = { "FAILED", false, 9 }, [C_TAGS] = { "TAGS", true, 0 },
+};
+
+typedef char s_row_t[C_COUNT][80];
 
 static void
-s_live (const hd_node_info_t *n, s_live_t *l)
+s_live_cells (const hd_node_info_t *n, s_row_t row)
 {
-    snprintf (l->cpu, sizeof l->cpu, "-");
-    snprintf (l->mem, sizeof l->mem, "-");
-    snprintf (l->temp, sizeof l->temp, "-");
-    snprintf (l->score, sizeof l->score, "-");
+    snprintf (row[C_CPU], sizeof row[0], "-");
+    snprintf (row[C_MEM], sizeof row[0], "-");
+    snprintf (row[C_TEMP], sizeof row[0], "-");
+    snprintf (row[C_SCORE], sizeof row[0], "-");
     if (n->present & HD_NODE_HAS_CPU)
-        snprintf (l->cpu, sizeof l->cpu, "%.0f%%", n->cpu * 100.0);
+        snprintf (row[C_CPU], sizeof row[0], "%.0f%%", n->cpu * 100.0);
     if (n->present & HD_NODE_HAS_MEM) {
         char avail[12], total[12];
         hd_cli_human_bytes (avail, sizeof avail, n->mem_avail);
         hd_cli_human_bytes (total, sizeof total, n->mem_total);
-        snprintf (l->mem, sizeof l->mem, "%s/%s", avail, total);
+        snprintf (row[C_MEM], sizeof row[0], "%s/%s", avail, total);
     }
     if (n->present & HD_NODE_HAS_TEMP)
-        snprintf (l->temp, sizeof l->temp, "%.1fC", n->temp);
+        snprintf (row[C_TEMP], sizeof row[0], "%.1fC", n->temp);
     if (n->present & HD_NODE_HAS_SCORE)
-        snprintf (l->score, sizeof l->score, "%.0f", n->score);
+        snprintf (row[C_SCORE], sizeof row[0], "%.0f", n->score);
 }
 
-static int
-s_max (int a, int b)
-{
-    return a > b ? a : b;
-}
-
-typedef struct {
-    int name, state, arch, mem;
-} s_widths_t;
-
+//  The broker's `busy` counts every task leased to the node, including those its prefetch
+//  credit let it take ahead (waiting in the node's own queue): on a 2-slot node that showed as
+//  SLOTS 10/2. SLOTS shows the tasks running (at most one per slot), QUEUED the ones waiting.
 static void
-s_widths (const hd_node_info_t *nodes, uint32_t count, s_widths_t *w)
+s_cells (const hd_node_info_t *n, s_row_t row)
 {
-    *w = (s_widths_t){ 4, 5, 4, 14 };
-    for (uint32_t i = 0; i < count; i++) {
-        s_live_t l;
-        s_live (&nodes[i], &l);
-        w->name = s_max (w->name, (int) strnlen (nodes[i].name, sizeof nodes[i].name));
-        w->state = s_max (w->state, (int) strnlen (nodes[i].state, sizeof nodes[i].state));
-        w->arch = s_max (w->arch, (int) strnlen (nodes[i].arch, sizeof nodes[i].arch));
-        w->mem = s_max (w->mem, (int) strlen (l.mem));
+    uint32_t running = n->busy < n->slots ? n->busy : n->slots;
+    snprintf (row[C_NODE], sizeof row[0], "%.63s", n->name);
+    snprintf (row[C_STATE], sizeof row[0], "%.15s", n->state);
+    snprintf (row[C_ARCH], sizeof row[0], "%.63s", n->arch);
+    snprintf (row[C_CORES], sizeof row[0], "%u", n->cores);
+    snprintf (row[C_SLOTS], sizeof row[0], "%u/%u", running, n->slots);
+    snprintf (row[C_QUEUED], sizeof row[0], "%u", n->busy - running);
+    snprintf (row[C_CAPACITY], sizeof row[0], "%.1f", n->capacity);
+    snprintf (row[C_DONE], sizeof row[0], "%llu", (unsigned long long) n->done);
+    snprintf (row[C_FAILED], sizeof row[0], "%llu", (unsigned long long) n->failed);
+    snprintf (row[C_TAGS], sizeof row[0], "%.79s", n->tags[0] ? n->tags : "-");
+    s_live_cells (n, row);
+}
+
+//  Column widths (the widest cell or header) and which columns fit in `width` (0: all).
+static void
+s_layout (const s_row_t *rows, uint32_t count, int width, int *widths, bool *shown)
+{
+    int total = 0;
+    for (int c = 0; c < C_COUNT; c++) {
+        widths[c] = (int) strlen (s_columns[c].header);
+        for (uint32_t i = 0; i < count; i++)
+            if ((int) strlen (rows[i][c]) > widths[c])
+                widths[c] = (int) strlen (rows[i][c]);
+        shown[c] = true;
+        total += widths[c] + (c ? 2 : 0);
     }
+    //  TAGS is cut to what is left (at least its header) before any other column goes.
+    int tags_min = (int) strlen (s_columns[C_TAGS].header);
+    total -= widths[C_TAGS] - tags_min;
+    for (int round = 1; width > 0 && total > width && round <= 9; round++)
+        for (int c = 0; c < C_COUNT; c++)
+            if (s_columns[c].drop == round) {
+                shown[c] = false;
+                total -= widths[c] + 2;
+            }
+    if (width > 0 && widths[C_TAGS] > tags_min + (width - total))
+        widths[C_TAGS] = tags_min + (width - total > 0 ? width - total : 0);
 }
 
 static void
-s_row (FILE *out, const hd_node_info_t *n, const s_widths_t *w)
+s_print_row (FILE *out, const char *const *cells, const int *widths, const bool *shown)
 {
-    s_live_t l;
-    s_live (n, &l);
-    char slots[32];
-    snprintf (slots, sizeof slots, "%u/%u", n->busy, n->slots);
-    fprintf (out,
-             "%-*.*s  %-*.*s  %-*.*s  %5u  %9s  %8.1f  %4s  %-*s  %6s  %6s  %8llu  %6llu  %s\n",
-             w->name, (int) sizeof n->name, n->name, w->state, (int) sizeof n->state, n->state,
-             w->arch, (int) sizeof n->arch, n->arch, n->cores, slots, n->capacity, l.cpu, w->mem,
-             l.mem, l.temp, l.score, (unsigned long long) n->done, (unsigned long long) n->failed,
-             n->tags[0] ? n->tags : "-");
+    const char *sep = "";
+    for (int c = 0; c < C_COUNT; c++) {
+        if (!shown[c])
+            continue;
+        if (c == C_TAGS)  //  last: no padding, cut to its width
+            fprintf (out, "%s%.*s", sep, widths[c], cells[c]);
+        else
+            fprintf (out, s_columns[c].left ? "%s%-*s" : "%s%*s", sep, widths[c], cells[c]);
+        sep = "  ";
+    }
+    fputc ('\n', out);
+}
+
+void
+hd_cli_nodes_table_fit (FILE *out, const hd_node_info_t *nodes, uint32_t count, int width)
+{
+    s_row_t *rows = calloc (count ? count : 1, sizeof *rows);
+    if (!rows)
+        return;
+    for (uint32_t i = 0; i < count; i++)
+        s_cells (&nodes[i], rows[i]);
+    int widths[C_COUNT];
+    bool shown[C_COUNT];
+    s_layout ((const s_row_t *) rows, count, width, widths, shown);
+    const char *cells[C_COUNT];
+    for (int c = 0; c < C_COUNT; c++)
+        cells[c] = s_columns[c].header;
+    s_print_row (out, cells, widths, shown);
+    for (uint32_t i = 0; i < count; i++) {
+        for (int c = 0; c < C_COUNT; c++)
+            cells[c] = rows[i][c];
+        s_print_row (out, cells, widths, shown);
+    }
+    free (rows);
 }
 
 void
 hd_cli_nodes_table (FILE *out, const hd_node_info_t *nodes, uint32_t count)
 {
-    s_widths_t w;
-    s_widths (nodes, count, &w);
-    fprintf (out, "%-*s  %-*s  %-*s  %5s  %9s  %8s  %4s  %-*s  %6s  %6s  %8s  %6s  %s\n", w.name,
-             "NODE", w.state, "STATE", w.arch, "ARCH", "CORES", "SLOTS", "CAPACITY", "CPU%", w.mem,
-             "MEM(AVAIL/TOT)", "TEMP", "SCORE", "DONE", "FAILED", "TAGS");
-    for (uint32_t i = 0; i < count; i++)
-        s_row (out, &nodes[i], &w);
+    hd_cli_nodes_table_fit (out, nodes, count, 0);
+}
+
+int
+hd_cli_term_width (int fd)
+{
+    struct winsize ws;
+    if (!isatty (fd)) {
+        //  Not a terminal: no limit, unless $COLUMNS names one (as for ls(1) and tests).
+        const char *columns = getenv ("COLUMNS");
+        int n = columns ? atoi (columns) : 0;
+        return n > 0 && n < 10000 ? n : 0;
+    }
+    if (ioctl (fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
 }
 
 static void
@@ -160,10 +234,10 @@ hd_cli_nodes_json (FILE *out, const hd_node_info_t *nodes, uint32_t count)
         fprintf (out, ", \"arch\": ");
         hd_cli_json_string (out, n->arch);
         fprintf (out,
-                 ", \"cores\": %u, \"slots\": %u, \"busy\": %u, \"capacity\": %.3f, "
-                 "\"done\": %llu, \"failed\": %llu",
-                 n->cores, n->slots, n->busy, n->capacity, (unsigned long long) n->done,
-                 (unsigned long long) n->failed);
+                 ", \"cores\": %u, \"slots\": %u, \"busy\": %u, \"running\": %u, "
+                 "\"capacity\": %.3f, \"done\": %llu, \"failed\": %llu",
+                 n->cores, n->slots, n->busy, n->busy < n->slots ? n->busy : n->slots,
+                 n->capacity, (unsigned long long) n->done, (unsigned long long) n->failed);
         s_json_tags (out, n->tags);
         s_json_live (out, n);
         fputc ('}', out);

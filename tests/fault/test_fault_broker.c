@@ -49,9 +49,9 @@ static int
 s_teardown (void **state)
 {
     (void) state;
-    hd_testenv_stop (&s_env);  //  every process this test started, even after a failure
-    if (s_mounted[0])
+    if (s_mounted[0])  //  detached at once, freed once the broker below lets go of it
         umount2 (s_mounted, MNT_DETACH);
+    hd_testenv_stop (&s_env);  //  every process this test started, even after a failure
     return 0;
 }
 
@@ -194,39 +194,36 @@ s_count (s_disk_t *d, hd_reply_t *r, size_t payload)
     hd_reply_destroy (&r);
 }
 
-//  A 256 KiB tmpfs under the journal fills up: new tasks come back STORAGE with a clear
-//  reason, every accepted task still completes (one long task accepted before the disk filled
-//  finishes after), and the broker keeps serving.
-static void
-test_fault_broker_full_disk_refuses_new_work_and_finishes_accepted (void **state)
+static hd_client_t *
+s_client (hd_testenv_t *env, int32_t retry_ms)
 {
-    (void) state;
-    hd_testenv_t *env = &s_env;
-    snprintf (s_mounted, sizeof s_mounted, "%s/journal", env->dir);
-    assert_int_equal (mkdir (s_mounted, 0700), 0);
-    if (mount ("tmpfs", s_mounted, "tmpfs", 0, "size=256k") != 0) {
-        s_mounted[0] = 0;
-        fail_msg ("cannot mount a tmpfs (%s): this scenario needs root", strerror (errno));
-    }
-    hd_testenv_start_broker (env, NULL);
-    const char *extra[] = { "--plugin", s_plugin, NULL };
-    hd_testenv_start_worker (env, "w1", 2, extra);
-    hd_client_t *c = hd_testenv_client (env, 1);
+    hd_client_config_t cfg = { .endpoint = env->clients_ep, .keys_dir = env->keys,
+                               .retry_ms = retry_ms };
+    hd_client_t *c = NULL;
+    assert_int_equal (hd_client_connect (&cfg, &c), HD_OK);
+    assert_int_equal (hd_client_wait_nodes (c, 1, 10000), HD_OK);
+    return c;
+}
+
+//  Phase 1 on a full disk: a client that takes refusals as results (retry_ms < 0) submits
+//  8 KiB tasks 4 at a time until one is refused STORAGE with a clear reason; every accepted
+//  task still completes (one long task accepted before the disk filled finishes after).
+static void
+s_fill_disk (hd_testenv_t *env, char *payload, size_t size)
+{
+    hd_client_t *c = s_client (env, -1);
     assert_int_equal (hd_client_submit (c, "slowecho", "1500|long", 9, NULL, 999, NULL), HD_OK);
-    static char payload[8192];
-    memset (payload, 'p', sizeof payload);
-    memcpy (payload, "1|", 2);
     s_disk_t d = { 0 };
     hd_reply_t *r;
-    for (uint64_t round = 0; round < 60 && !d.storage; round++) {
+    for (uint64_t round = 0; round < 400 && !d.storage; round++) {
         for (uint64_t i = 0; i < 4; i++)
-            assert_int_equal (hd_client_submit (c, "slowecho", payload, sizeof payload, NULL,
+            assert_int_equal (hd_client_submit (c, "slowecho", payload, size, NULL,
                                                 round * 4 + i, NULL), HD_OK);
         for (int k = 0; k < 4 && hd_client_next (c, 20000, &r) == HD_OK; k++)
-            s_count (&d, r, sizeof payload);
+            s_count (&d, r, size);
     }
     while (hd_client_next (c, 20000, &r) == HD_OK)
-        s_count (&d, r, sizeof payload);
+        s_count (&d, r, size);
     print_message ("full disk: %llu completed, %llu refused with STORAGE, %llu other, long task "
                    "accepted before: %s\n", (unsigned long long) d.ok,
                    (unsigned long long) d.storage, (unsigned long long) d.other,
@@ -241,6 +238,77 @@ test_fault_broker_full_disk_refuses_new_work_and_finishes_accepted (void **state
     hd_client_destroy (&c);
 }
 
+//  Phase 2, nobody having freed anything: a new job of 8 KiB tasks, several times the disk's
+//  size in all, completes with every task OK (the broker compacts away the finished job's
+//  records; a task refused while it does is sent again at the broker's retry hint).
+static void
+s_new_job_succeeds (hd_testenv_t *env, char *payload, size_t size)
+{
+    hd_client_t *c = s_client (env, 0);
+    s_disk_t d = { 0 };
+    hd_reply_t *r;
+    for (uint64_t round = 0; round < 25; round++) {
+        for (uint64_t i = 0; i < 4; i++)
+            assert_int_equal (hd_client_submit (c, "slowecho", payload, size, NULL,
+                                                round * 4 + i, NULL), HD_OK);
+        for (int k = 0; k < 4 && hd_client_next (c, 30000, &r) == HD_OK; k++)
+            s_count (&d, r, size);
+    }
+    while (hd_client_next (c, 30000, &r) == HD_OK)
+        s_count (&d, r, size);
+    print_message ("after the full disk, a new job: %llu completed, %llu STORAGE, %llu other, "
+                   "%llu refusals retried\n", (unsigned long long) d.ok,
+                   (unsigned long long) d.storage, (unsigned long long) d.other,
+                   (unsigned long long) hd_client_retried (c));
+    assert_int_equal (d.ok, 100);
+    hd_client_destroy (&c);
+}
+
+static void
+s_full_disk (const char *const *broker_extra)
+{
+    hd_testenv_t *env = &s_env;
+    snprintf (s_mounted, sizeof s_mounted, "%s/journal", env->dir);
+    assert_int_equal (mkdir (s_mounted, 0700), 0);
+    if (mount ("tmpfs", s_mounted, "tmpfs", 0, "size=256k") != 0) {
+        s_mounted[0] = 0;
+        fail_msg ("cannot mount a tmpfs (%s): this scenario needs root", strerror (errno));
+    }
+    hd_testenv_start_broker (env, broker_extra);
+    const char *extra[] = { "--plugin", s_plugin, NULL };
+    hd_testenv_start_worker (env, "w1", 2, extra);
+    static char payload[8192];
+    memset (payload, 'p', sizeof payload);
+    memcpy (payload, "1|", 2);
+    int64_t t0 = s_now_ms ();
+    s_fill_disk (env, payload, sizeof payload);
+    int64_t t1 = s_now_ms ();
+    s_new_job_succeeds (env, payload, sizeof payload);
+    print_message ("phases: fill %lld ms, new job %lld ms\n", (long long) (t1 - t0),
+                   (long long) (s_now_ms () - t1));
+}
+
+//  A 256 KiB tmpfs under the journal fills up: new tasks come back STORAGE with a clear
+//  reason, every accepted task still completes, the broker keeps serving; then, with nothing
+//  freed by hand, a new job succeeds. Journal budget by default (half the free space at
+//  start: compaction past 32 KiB).
+static void
+test_fault_broker_full_disk_refuses_new_work_and_recovers (void **state)
+{
+    (void) state;
+    s_full_disk (NULL);
+}
+
+//  The same with a budget far above the disk's size (compaction past 64 MiB, never reached):
+//  the free space falling low is what makes the broker compact.
+static void
+test_fault_broker_full_disk_recovers_by_free_space_alone (void **state)
+{
+    (void) state;
+    const char *extra[] = { "--journal-max-mb", "1024", NULL };
+    s_full_disk (extra);
+}
+
 int
 main (void)
 {
@@ -250,9 +318,10 @@ main (void)
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_fault_broker_torn_journal_tail_is_truncated_on_restart,
                                          s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (
-            test_fault_broker_full_disk_refuses_new_work_and_finishes_accepted, s_setup,
-            s_teardown),
+        cmocka_unit_test_setup_teardown (test_fault_broker_full_disk_refuses_new_work_and_recovers,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_fault_broker_full_disk_recovers_by_free_space_alone,
+                                         s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hd_codec.h"
+#include "hd_codec_nodes.h"
 #include "hd_pack.h"
 
 //  One envelope type behind uniform signatures (casting the real functions' pointers would be
@@ -38,6 +39,7 @@ HD_FUZZ_WRAP (reject, hd_reject_t)
 HD_FUZZ_WRAP (hello, hd_hello_t)
 HD_FUZZ_WRAP (welcome, hd_welcome_t)
 HD_FUZZ_WRAP (error, hd_error_t)
+HD_FUZZ_WRAP (notice, hd_notice_t)
 
 static inline hd_err_t
 hd_fuzz_decode_credit (const void *data, size_t size, void *out)
@@ -90,6 +92,37 @@ hd_fuzz_encode_empty (hd_buf_t *buf, const void *msg)
     return hd_codec_encode_empty (buf);
 }
 
+//  FUNCTIONS_REPLY decodes to an array: the round trip compares up to 4 entries held inline.
+typedef struct {
+    uint32_t count;
+    hd_fninfo_t fns[4];
+} hd_fuzz_fns_t;
+
+static inline hd_err_t
+hd_fuzz_decode_functions (const void *data, size_t size, void *out)
+{
+    hd_fninfo_t *fns = NULL;
+    uint32_t count = 0;
+    hd_err_t rc = hd_codec_decode_functions (data, size, &fns, &count);
+    hd_fuzz_fns_t *f = out;
+    memset (f, 0, sizeof *f);
+    if (rc == HD_OK && count > 4)
+        rc = HD_ETOOBIG;  //  decoded and checked; too many to compare inline
+    if (rc == HD_OK) {
+        f->count = count;
+        memcpy (f->fns, fns, count * sizeof *fns);
+    }
+    free (fns);
+    return rc;
+}
+
+static inline hd_err_t
+hd_fuzz_encode_functions (hd_buf_t *buf, const void *msg)
+{
+    const hd_fuzz_fns_t *f = msg;
+    return hd_codec_encode_functions (buf, f->fns, f->count);
+}
+
 //  Selector values (byte 0 modulo the count): the seed corpus is written in this order.
 static const hd_fuzz_codec_t hd_fuzz_codecs[] = {
     { hd_fuzz_decode_submit, hd_fuzz_encode_submit, sizeof (hd_submit_t) },
@@ -103,6 +136,8 @@ static const hd_fuzz_codec_t hd_fuzz_codecs[] = {
     { hd_fuzz_decode_credit, hd_fuzz_encode_credit, sizeof (uint32_t) },
     { hd_fuzz_decode_empty, hd_fuzz_encode_empty, 1 },
     { hd_fuzz_decode_drain, hd_fuzz_encode_drain, sizeof (bool) },
+    { hd_fuzz_decode_notice, hd_fuzz_encode_notice, sizeof (hd_notice_t) },
+    { hd_fuzz_decode_functions, hd_fuzz_encode_functions, sizeof (hd_fuzz_fns_t) },
 };
 #define HD_FUZZ_NCODECS (sizeof hd_fuzz_codecs / sizeof hd_fuzz_codecs[0])
 

@@ -33,7 +33,8 @@ s_setup (void **state)
 {
     (void) state;
     hd_testenv_init (&s_env);
-    const char *extra[] = { "--max-payload", "4096", NULL };
+    //  A short wait for workers: the unknown-function test waits it out (test_wait has more).
+    const char *extra[] = { "--max-payload", "4096", "--worker-wait", "1000", NULL };
     hd_testenv_start_broker (&s_env, extra);
     hd_testenv_start_worker (&s_env, "w1", 2, NULL);
     hd_testenv_start_worker (&s_env, "w2", 2, NULL);

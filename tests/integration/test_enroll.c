@@ -245,7 +245,16 @@ test_enroll_auto_approve_admits_at_once (void **state)
     hd_testenv_start_broker (&s_env, extra);
     s_start_fresh_worker (NULL);
     assert_true (s_joined_within (S_JOIN_MS));
-    s_expect_echo_runs ();
+    //  No admin approved it, so no one granted it the payload key: sealed tasks are not sent
+    //  there (and the refusal says why), plain ones run.
+    hd_testcli_t run;
+    s_cli (&run, "call", "echo", "hello-enrolled");
+    assert_int_equal (run.code, 1);
+    assert_non_null (strstr (run.err, "payload key"));
+    hd_testcli_fini (&run);
+    s_cli (&run, "call", "--plain-payloads", "echo");
+    s_expect_code (&run, 0);
+    hd_testcli_fini (&run);
     char key[41], path[400];
     s_worker_key (key);
     snprintf (path, sizeof path, "%s/workers.keys", s_env.keys);

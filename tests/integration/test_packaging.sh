@@ -31,11 +31,28 @@ for f in bin/heddle-broker bin/heddle-worker bin/heddle include/hd_client.h \
 done
 find "$tmp/root/usr" -name 'libheddle.so*' | grep -q . ||
     fail "cmake --install did not install libheddle.so"
+for f in lib/python3/dist-packages/heddle/__init__.py lib/python3/dist-packages/heddle/client.py \
+         share/doc/heddle/examples/heddle-python-worker.service; do
+    [ -e "$tmp/root/usr/$f" ] || fail "cmake --install did not install $f"
+done
+# The installed Python package finds the installed programs next to it (PREFIX/bin).
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+found=$(cd / && PYTHONPATH="$tmp/root/usr/lib/python3/dist-packages" PYTHONDONTWRITEBYTECODE=1 \
+        HEDDLE_BIN_DIR= PATH=/usr/bin:/bin "$py" -c 'import heddle.cluster as c; print(c.find_bin_dir())') ||
+    fail "the installed heddle Python package does not import (python3-zmq, python3-msgpack: scripts/install-deps test)"
+[ "$found" = "$tmp/root/usr/bin" ] || fail "installed heddle looks for the programs in $found, not $tmp/root/usr/bin"
 
 # The installed units name the installed programs, so verify checks ExecStart for real.
 step "systemd-analyze verify"
 units=("$tmp/root/usr/lib/systemd/system/heddle-broker.service"
        "$tmp/root/usr/lib/systemd/system/heddle-worker.service")
+# Each connection costs a file: a unit without LimitNOFILE leaves the broker 1024 (issue 11).
+for u in "${units[@]}"; do
+    grep -q '^LimitNOFILE=[0-9]' "$u" || fail "$(basename "$u") sets no LimitNOFILE"
+    grep -q '^StateDirectoryMode=0700$' "$u" ||
+        fail "$(basename "$u"): the state directory may hold a secret key: StateDirectoryMode=0700"
+done
 grep -q "^ExecStart=$tmp/root/usr/bin/heddle-broker " "${units[0]}" ||
     fail "the broker unit does not run the installed program: $(grep ExecStart "${units[0]}")"
 out=$(systemd-analyze verify "${units[@]}" 2>&1) || fail "systemd-analyze verify: $out"
@@ -61,7 +78,8 @@ for pat in '/usr/bin/heddle-broker$' '/usr/bin/heddle-worker$' '/usr/bin/heddle$
            '/libheddle\.so' '/usr/include/hd_client\.h$' \
            '/usr/lib/systemd/system/heddle-broker\.service$' \
            '/usr/lib/systemd/system/heddle-worker\.service$' \
-           '/usr/share/doc/heddle/heddle\.conf\.example$'; do
+           '/usr/share/doc/heddle/heddle\.conf\.example$' \
+           '/usr/lib/python3/dist-packages/heddle/__init__\.py$'; do
     grep -Eq "$pat" <<<"$list" || fail "the .deb lacks $pat; it holds:
 $list"
 done
@@ -77,5 +95,6 @@ grep -q '^ Package: heddle$' <<<"$info" || fail "no 'Package: heddle': $info"
 grep -q "^ Architecture: $(dpkg --print-architecture)\$" <<<"$info" || fail "wrong Architecture: $info"
 grep -Eq '^ Depends: .*libczmq4' <<<"$info" || fail "Depends lacks libczmq4 (shlibdeps): $info"
 grep -Eq '^ Depends: .*libsodium' <<<"$info" || fail "Depends lacks libsodium (shlibdeps): $info"
+grep -Eq '^ Recommends: .*python3-zmq' <<<"$info" || fail "Recommends lacks python3-zmq: $info"
 grep -q 'postinst' <<<"$info" || fail "no postinst (the heddle user): $info"
 step "ok"

@@ -72,8 +72,7 @@ test_dup_name_refused_and_reported (void **state)
     hd_testenv_kill (&sec_env, sec_env.broker, SIGTERM);
     hd_testenv_restart_broker (&sec_env, NULL);
     s_expect_refused_exit (s_start_clone (cert_path));
-    hd_client_destroy (&sec_client);
-    c = sec_client = hd_testenv_client (&sec_env, 1);
+    assert_int_equal (hd_client_wait_nodes (c, 1, 15000), HD_OK);
     sec_call_ok (c, "echo", "owner again", 10000, &r);
     assert_string_equal (r->node, "board");
     hd_reply_destroy (&r);

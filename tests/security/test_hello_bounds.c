@@ -31,7 +31,9 @@ test_hello_bounds_refused_and_broker_serves (void **state)
     hd_testenv_init (&sec_env);
     zcert_t *cert = sec_cert ();
     hd_hostile_enroll (&sec_env, cert);
-    hd_testenv_start_broker (&sec_env, NULL);
+    //  No wait for a worker to come (--worker-wait): nobody offering it is UNKNOWN_FN at once.
+    const char *args[] = { "--worker-wait", "0", NULL };
+    hd_testenv_start_broker (&sec_env, args);
     hd_testenv_start_worker (&sec_env, "real", 2, NULL);
     hd_client_t *c = sec_client = hd_testenv_client (&sec_env, 1);
     hd_hostile_worker_t *w = sec_peer (cert, NULL);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,11 +65,55 @@ hd_testenv_spawn (hd_testenv_t *env, const char *const *argv, int *out_fd)
     return hd_testenv_spawn_fd (env, argv, out_fd, false);
 }
 
+//  fork + setrlimit + exec: posix_spawn cannot set a limit in the child only. The child calls
+//  async-signal-safe functions only.
+static pid_t
+s_spawn_limited (unsigned long nofile, const char *const *argv, int out, int unused, int to,
+                 int err)
+{
+    pid_t pid = fork ();
+    if (pid != 0)
+        return pid;
+    struct rlimit rl = { nofile, nofile };
+    if (err >= 0 && dup2 (err, 2) < 0)
+        _exit (126);
+    if (out >= 0 && (dup2 (out, to) < 0 || close (unused) != 0))
+        _exit (126);
+    if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
+        _exit (126);
+    execve (argv[0], (char *const *) argv, environ);
+    _exit (127);
+}
+
 pid_t
 hd_testenv_spawn_fd (hd_testenv_t *env, const char *const *argv, int *out_fd, bool from_stderr)
 {
+    if (env->nofile) {
+        int pipefd[2] = { -1, -1 };
+        if (out_fd && pipe (pipefd) != 0)
+            fail_msg ("pipe: %s", strerror (errno));
+        int err = env->stderr_path
+                      ? open (env->stderr_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)
+                      : -1;
+        pid_t pid = s_spawn_limited (env->nofile, argv, pipefd[1], pipefd[0], from_stderr ? 2 : 1,
+                                     err);
+        if (err >= 0)
+            close (err);
+        if (pid < 0)
+            fail_msg ("cannot start %s: %s", argv[0], strerror (errno));
+        if (out_fd) {
+            close (pipefd[1]);
+            *out_fd = pipefd[0];
+        }
+        if (env->nprocs < HD_TESTENV_MAX_PROCS)
+            env->pids[env->nprocs++] = pid;
+        return pid;
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init (&fa);
+    if (env->stderr_path)
+        posix_spawn_file_actions_addopen (&fa, 2, env->stderr_path, O_WRONLY | O_CREAT | O_APPEND,
+                                          0644);
     int pipefd[2] = { -1, -1 };
     if (out_fd) {
         if (pipe (pipefd) != 0)
@@ -129,7 +174,7 @@ hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
 {
     char bin[512], journal[320];
     snprintf (journal, sizeof journal, "%s/journal", env->dir);
-    const char *argv[32] = { hd_testenv_bin ("heddle-broker", bin, sizeof bin), "--keys",
+    const char *argv[32] = { hd_testenv_bin (env->broker_bin ? env->broker_bin : "heddle-broker", bin, sizeof bin), "--keys",
                              env->keys, "--clients", "tcp://127.0.0.1:*", "--workers",
                              "tcp://127.0.0.1:*", "--metrics", "tcp://127.0.0.1:*", "--events",
                              "tcp://127.0.0.1:*", "--print-endpoints", "--log-level",
@@ -147,6 +192,9 @@ hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
     if (sscanf (line, "clients=%127s workers=%127s metrics=%127s events=%127s", env->clients_ep,
                 env->workers_ep, env->metrics_ep, env->events_ep) != 4)
         fail_msg ("unexpected broker line: %s", line);
+    const char *http = strstr (line, " http=");
+    snprintf (env->http_ep, sizeof env->http_ep, "%s", http ? http + 6 : "none");
+    env->http_ep[strcspn (env->http_ep, " \n")] = 0;
 }
 
 pid_t
@@ -154,7 +202,7 @@ hd_testenv_restart_broker (hd_testenv_t *env, const char *const *extra)
 {
     char bin[512], journal[320];
     snprintf (journal, sizeof journal, "%s/journal", env->dir);
-    const char *argv[32] = { hd_testenv_bin ("heddle-broker", bin, sizeof bin), "--keys",
+    const char *argv[32] = { hd_testenv_bin (env->broker_bin ? env->broker_bin : "heddle-broker", bin, sizeof bin), "--keys",
                              env->keys, "--clients", env->clients_ep, "--workers",
                              env->workers_ep, "--metrics", env->metrics_ep, "--events",
                              env->events_ep, "--log-level", s_log_level (), "--journal-dir",

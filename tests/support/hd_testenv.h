@@ -17,9 +17,15 @@ typedef struct {
     char dir[256];            //  temporary directory (keys in dir/keys)
     char keys[300];
     char clients_ep[128], workers_ep[128], metrics_ep[128], events_ep[128];
+    char http_ep[128];        //  the broker's web endpoint HOST:PORT; "none" when off
     pid_t pids[HD_TESTENV_MAX_PROCS];
     int nprocs;
     pid_t broker;
+    const char *broker_bin;   //  program started as the broker; NULL: heddle-broker
+    unsigned long nofile;     //  > 0: programs spawned from now on run under this open-files
+                              //  limit (soft = hard, set in the child before exec)
+    const char *stderr_path;  //  not NULL: programs spawned from now on append their standard
+                              //  error to this file (a test that reads what they log)
 } hd_testenv_t;
 
 //  Make the temp dir and keys. Fails the test (cmocka) on error.

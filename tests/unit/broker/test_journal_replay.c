@@ -459,6 +459,48 @@ test_journal_compaction_waits_while_live_is_half (void **state)
     free (seen.recs);
 }
 
+//  Space is short: a file far under its threshold is compacted all the same.
+static void
+test_journal_urgent_compaction_ignores_threshold (void **state)
+{
+    s_make (*state, 100);
+    seen_t seen = { 0 };
+    hd_journal_t *journal = s_open_cfg (*state, 0, &seen, NULL);  //  threshold 64 MiB
+    bool done = true;
+    assert_int_equal (hd_journal_maybe_compact (journal, 0, s_emit_live, (void *) &s_live, &done),
+                      HD_OK);
+    assert_false (done);
+    hd_journal_set_urgent (journal, true);
+    assert_int_equal (hd_journal_maybe_compact (journal, 0, s_emit_live, (void *) &s_live, &done),
+                      HD_OK);
+    assert_true (done);
+    hd_journal_destroy (&journal);
+    journal = s_open (*state, &seen, NULL);
+    assert_int_equal (seen.count, 3);
+    hd_journal_destroy (&journal);
+    free (seen.recs);
+}
+
+//  Nothing live: the file is cut back to its header in place, and replays nothing.
+static void
+test_journal_reset_cuts_back_to_header (void **state)
+{
+    seen_t seen = { 0 };
+    hd_journal_t *journal = s_open_big (*state, &seen);
+    s_append_gen (journal, 500);  //  pending: committed (or dropped), then cut
+    assert_int_equal (hd_journal_reset (journal), HD_OK);
+    assert_int_equal (hd_journal_size (journal), 24u);  //  the header (docs/JOURNAL.md)
+    assert_int_equal (s_file_size (*state), 24u);  //  the header (docs/JOURNAL.md)
+    s_append_gen (journal, 501);
+    assert_int_equal (hd_journal_commit (journal), HD_OK);
+    hd_journal_destroy (&journal);
+    journal = s_open (*state, &seen, NULL);
+    assert_int_equal (seen.count, 1);
+    s_assert_gen (&seen.recs[0], 501);
+    hd_journal_destroy (&journal);
+    free (seen.recs);
+}
+
 static void
 test_journal_appends_after_compaction_survive (void **state)
 {
@@ -610,6 +652,8 @@ main (void)
         S_TEST (test_journal_compaction_keeps_only_live_records),
         S_TEST (test_journal_compaction_not_needed_below_threshold),
         S_TEST (test_journal_compaction_waits_while_live_is_half),
+        S_TEST (test_journal_urgent_compaction_ignores_threshold),
+        S_TEST (test_journal_reset_cuts_back_to_header),
         S_TEST (test_journal_appends_after_compaction_survive),
         S_TEST (test_journal_compaction_on_full_disk_keeps_old_file),
         S_TEST (test_journal_compaction_emit_failure_keeps_old_file),

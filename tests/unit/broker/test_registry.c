@@ -255,7 +255,7 @@ test_registry_fn_forgets_unused_names_when_full (void **state)
     assert_int_equal (hd_registry_fn_find (registry, "flood-0", &fn), HD_OK);
     assert_int_equal (hd_registry_fn_find (registry, "flood-1020", &fn), HD_OK);
     assert_int_equal (hd_registry_fn_forgotten (registry), HD_MAX_FN_IDS - 3);
-    assert_int_equal (hd_registry_fn_count (registry), HD_MAX_FN_IDS);
+    assert_int_equal (hd_registry_fn_live (registry), HD_MAX_FN_IDS);
     //  Every name left is found under its own id, after all the erasures from the table.
     for (uint32_t id = 0; id < HD_MAX_FN_IDS; id++) {
         const char *left = hd_registry_fn_name (registry, id);
@@ -308,6 +308,24 @@ test_registry_counts_providers (void **state)
     hd_registry_remove (registry, a);
     assert_int_equal (hd_registry_fn_providers (registry, s_fn (registry, "echo")), 1);
     assert_int_equal (hd_registry_fn_providers (registry, s_fn (registry, "sum")), 0);
+}
+
+//  Offered: announced by some worker since the registry was made, even if it left since;
+//  interning the name for a task does not count.
+static void
+test_registry_remembers_functions_offered (void **state)
+{
+    hd_registry_t *registry = *state;
+    uint32_t typo;
+    assert_int_equal (hd_registry_fn_intern (registry, "sha265", &typo), HD_OK);
+    assert_false (hd_registry_fn_offered (registry, typo));
+    hd_hello_t hello = s_hello ("a", 1, "echo", NULL);
+    hd_node_t *a = s_add (registry, "rid-a", &hello);
+    assert_true (hd_registry_fn_offered (registry, s_fn (registry, "echo")));
+    hd_registry_remove (registry, a);
+    assert_true (hd_registry_fn_offered (registry, s_fn (registry, "echo")));
+    assert_false (hd_registry_fn_offered (registry, typo));
+    assert_false (hd_registry_fn_offered (registry, 999));
 }
 
 static void
@@ -449,6 +467,7 @@ main (void)
         S_TEST (test_registry_hello_names_fit_a_full_table),
         S_TEST (test_registry_counts_providers),
         S_TEST (test_registry_readd_does_not_double_count_providers),
+        S_TEST (test_registry_remembers_functions_offered),
         S_TEST (test_registry_capacity_is_score_else_slots),
         S_TEST (test_registry_draining_toggles_state),
         S_TEST (test_registry_hello_ends_draining),

@@ -610,6 +610,33 @@ test_codec_rejects_wrong_list_element (void **state)
     assert_int_equal (hd_codec_decode_ids (in, sizeof in, &ids), HD_EPROTO);
 }
 
+//  The id of an envelope that does not decode, when it can be read (a refusal names the task).
+static void
+test_codec_peeks_id_of_undecodable_envelope (void **state)
+{
+    (void) state;
+    uint8_t in[64] = { 0x82, 0xa2, 'f', 'n', 0x05, 0xa2, 'i', 'd', 0xc4, 0x10 };
+    for (int i = 0; i < 16; i++)
+        in[10 + i] = (uint8_t) i;
+    hd_id_t id;
+    static hd_submit_t s;
+    assert_int_equal (hd_codec_decode_submit (in, 26, &s), HD_EPROTO);  //  fn is not a str
+    assert_int_equal (hd_codec_peek_id (in, 26, &id), HD_OK);
+    assert_int_equal (id.b[15], 15);
+    in[26] = 0xc1;  //  a byte after the map: still readable up to it
+    assert_int_equal (hd_codec_peek_id (in, 27, &id), HD_OK);
+    in[9] = 0x0f;  //  bin 15: not an id
+    assert_int_equal (hd_codec_peek_id (in, 26, &id), HD_ENOTFOUND);
+    const uint8_t cut[] = { 0x81, 0xa2, 'i', 'd', 0xc4, 0x10, 1, 2 };  //  id cut short
+    assert_int_equal (hd_codec_peek_id (cut, sizeof cut, &id), HD_ENOTFOUND);
+    const uint8_t bad_first[] = { 0x82, 0xa2, 'f', 'n', 0xc1, 0xa2, 'i', 'd' };  //  unreadable
+    assert_int_equal (hd_codec_peek_id (bad_first, sizeof bad_first, &id), HD_ENOTFOUND);
+    assert_int_equal (hd_codec_peek_id ("\x93", 1, &id), HD_ENOTFOUND);  //  not a map
+    uint8_t twice[48] = { 0x82, 0xa2, 'i', 'd', 0xc4, 0x10 };  //  two ids: ambiguous
+    memcpy (twice + 22, "\xa2id\xc4\x10", 5);
+    assert_int_equal (hd_codec_peek_id (twice, 43, &id), HD_ENOTFOUND);
+}
+
 #define S_TEST(t) cmocka_unit_test_setup_teardown (t, s_setup, s_teardown)
 
 int
@@ -617,6 +644,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         S_TEST (test_codec_decodes_hand_made_task),
+        S_TEST (test_codec_peeks_id_of_undecodable_envelope),
         S_TEST (test_codec_zeroes_output_first),
         S_TEST (test_codec_skips_unknown_keys),
         S_TEST (test_codec_accepts_any_int_form_for_uint),

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hd_keys.h"
@@ -149,6 +150,153 @@ test_keys_read_pin_tells_missing_from_pinned (void **state)
     rmdir (dir);
 }
 
+static mode_t
+s_mode (const char *dir, const char *name)
+{
+    char path[512];
+    struct stat st;
+    snprintf (path, sizeof path, "%s/%s", dir, name);
+    assert_int_equal (stat (path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+static void
+s_rm_keys (const char *dir)
+{
+    char cmd[600];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
+static void
+test_keys_init_writes_secrets_0600_in_a_0700_dir_whatever_the_umask (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/hd-keys-XXXXXX", err[256] = "";
+    assert_non_null (mkdtemp (dir));
+    assert_int_equal (chmod (dir, 0755), 0);  //  a directory made by hand, open to others
+    mode_t old = umask (0);
+    hd_err_t rc = hd_keys_init_dir (dir, false, err, sizeof err);
+    umask (old);
+    assert_int_equal (rc, HD_OK);
+    assert_int_equal (s_mode (dir, "."), 0700);
+    assert_int_equal (s_mode (dir, "broker.cert_secret"), 0600);
+    assert_int_equal (s_mode (dir, "admin.cert_secret"), 0600);
+    assert_int_equal (s_mode (dir, "broker.cert"), 0644);
+    assert_int_equal (s_mode (dir, "clients.keys"), 0644);
+    assert_int_equal (s_mode (dir, "workers.keys"), 0644);
+    s_rm_keys (dir);
+}
+
+static void
+test_keys_check_mode_refuses_an_open_secret_and_names_the_fix (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/hd-keys-XXXXXX", err[512] = "", path[600];
+    assert_non_null (mkdtemp (dir));
+    assert_int_equal (hd_keys_init_dir (dir, false, err, sizeof err), HD_OK);
+    snprintf (path, sizeof path, "%s/broker.cert_secret", dir);
+    assert_int_equal (hd_keys_check_mode (path, HD_KEYS_SECRET, false, err, sizeof err), HD_OK);
+    assert_int_equal (chmod (path, 0644), 0);
+    assert_int_equal (hd_keys_check_mode (path, HD_KEYS_SECRET, false, err, sizeof err),
+                      HD_ECRYPTO);
+    assert_non_null (strstr (err, path));
+    assert_non_null (strstr (err, "mode 0644"));
+    assert_non_null (strstr (err, "chmod 600"));
+    assert_non_null (strstr (err, "--insecure-key-perms"));
+    //  Group read alone is enough to refuse a secret key.
+    assert_int_equal (chmod (path, 0640), 0);
+    zcert_t *cert = NULL;
+    assert_int_equal (hd_keys_load_secret_checked (path, NULL, false, &cert, err, sizeof err),
+                      HD_ECRYPTO);
+    assert_null (cert);
+    //  The override loads it (with a warning).
+    assert_int_equal (hd_keys_load_secret_checked (path, NULL, true, &cert, err, sizeof err),
+                      HD_OK);
+    assert_non_null (cert);
+    zcert_destroy (&cert);
+    s_rm_keys (dir);
+}
+
+static void
+test_keys_check_mode_refuses_an_open_keys_dir (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/hd-keys-XXXXXX", err[512] = "", path[600];
+    assert_non_null (mkdtemp (dir));
+    assert_int_equal (hd_keys_init_dir (dir, false, err, sizeof err), HD_OK);
+    assert_int_equal (chmod (dir, 0755), 0);
+    snprintf (path, sizeof path, "%s/client.cert_secret", dir);
+    zcert_t *cert = NULL;
+    assert_int_equal (hd_keys_load_secret_checked (path, dir, false, &cert, err, sizeof err),
+                      HD_ECRYPTO);
+    assert_null (cert);
+    assert_non_null (strstr (err, "mode 0755"));
+    assert_non_null (strstr (err, "chmod 700"));
+    assert_int_equal (chmod (dir, 0700), 0);
+    assert_int_equal (hd_keys_load_secret_checked (path, dir, false, &cert, err, sizeof err),
+                      HD_OK);
+    zcert_destroy (&cert);
+    s_rm_keys (dir);
+}
+
+static void
+test_keys_check_mode_refuses_an_allowlist_others_may_write (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/hd-keys-XXXXXX", err[512] = "", path[600];
+    assert_non_null (mkdtemp (dir));
+    assert_int_equal (hd_keys_init_dir (dir, false, err, sizeof err), HD_OK);
+    snprintf (path, sizeof path, "%s/workers.keys", dir);
+    //  Readable by all is fine for a list of public keys; writable is not.
+    assert_int_equal (hd_keys_check_mode (path, HD_KEYS_ALLOWLIST, false, err, sizeof err),
+                      HD_OK);
+    assert_int_equal (chmod (path, 0666), 0);
+    assert_int_equal (hd_keys_check_mode (path, HD_KEYS_ALLOWLIST, false, err, sizeof err),
+                      HD_ECRYPTO);
+    assert_non_null (strstr (err, "chmod go-w"));
+    assert_int_equal (hd_keys_check_mode (path, HD_KEYS_ALLOWLIST, true, err, sizeof err),
+                      HD_OK);
+    s_rm_keys (dir);
+}
+
+static void
+test_keys_load_or_make_refuses_an_open_state_dir (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/hd-state-XXXXXX", err[512] = "";
+    assert_non_null (mkdtemp (dir));
+    assert_int_equal (chmod (dir, 0750), 0);
+    zcert_t *cert = NULL;
+    bool made = true;
+    assert_int_equal (hd_keys_load_or_make (dir, "worker", false, &cert, &made, err, sizeof err),
+                      HD_ECRYPTO);
+    assert_null (cert);
+    assert_non_null (strstr (err, "chmod 700"));
+    assert_int_equal (chmod (dir, 0700), 0);
+    assert_int_equal (hd_keys_load_or_make (dir, "worker", false, &cert, &made, err, sizeof err),
+                      HD_OK);
+    assert_true (made);
+    assert_int_equal (s_mode (dir, "worker.cert_secret"), 0600);
+    zcert_destroy (&cert);
+    s_rm_keys (dir);
+}
+
+static void
+test_keys_append_allowlist_creates_it_0644_whatever_the_umask (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/hd-keys-XXXXXX", err[256] = "", path[600];
+    assert_non_null (mkdtemp (dir));
+    snprintf (path, sizeof path, "%s/workers.keys", dir);
+    mode_t old = umask (0);
+    hd_err_t rc = hd_keys_append_allowlist (path, S_KEY, "approved", err, sizeof err);
+    umask (old);
+    assert_int_equal (rc, HD_OK);
+    assert_int_equal (s_mode (dir, "workers.keys"), 0644);
+    s_rm_keys (dir);
+}
+
 int
 main (void)
 {
@@ -161,6 +309,12 @@ main (void)
         cmocka_unit_test (test_keys_parse_fingerprint_accepts_case_and_missing_colons),
         cmocka_unit_test (test_keys_parse_fingerprint_rejects_malformed_text),
         cmocka_unit_test (test_keys_read_pin_tells_missing_from_pinned),
+        cmocka_unit_test (test_keys_init_writes_secrets_0600_in_a_0700_dir_whatever_the_umask),
+        cmocka_unit_test (test_keys_check_mode_refuses_an_open_secret_and_names_the_fix),
+        cmocka_unit_test (test_keys_check_mode_refuses_an_open_keys_dir),
+        cmocka_unit_test (test_keys_check_mode_refuses_an_allowlist_others_may_write),
+        cmocka_unit_test (test_keys_load_or_make_refuses_an_open_state_dir),
+        cmocka_unit_test (test_keys_append_allowlist_creates_it_0644_whatever_the_umask),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -87,6 +87,16 @@ test_pack_malformed_frames_are_refused (void **state)
     assert_int_equal (hd_pack_next (&r, &e, &es, &p, &ps), 1);
     assert_int_equal (hd_pack_next (&r, &e, &es, &p, &ps), -1);
     assert_int_equal (hd_pack_next (&r, &e, &es, &p, &ps), 0);
+    //  The pairs before the malformed byte are counted as readable (the broker queues them).
+    bool bad = false;
+    assert_int_equal (hd_pack_count_readable (tail, sizeof tail, &bad), 1);
+    assert_true (bad);
+    assert_int_equal (hd_pack_count_readable (ok, sizeof ok, &bad), 2);
+    assert_false (bad);
+    assert_int_equal (hd_pack_count_readable (not_bin, sizeof not_bin, &bad), 0);
+    assert_true (bad);
+    assert_int_equal (hd_pack_count_readable (empty, 0, &bad), 0);
+    assert_false (bad);
 }
 
 int

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>  //  after the four above, which it needs
 
+#include <stdio.h>
 #include <string.h>
 
 #include "hd_split.h"
@@ -87,7 +88,7 @@ s_assert_no_pieces (const char *spec, const char *input, size_t size)
 static void
 s_assert_rejected (const char *text)
 {
-    hd_split_spec_t spec = { HD_SPLIT_WHOLE, 7 };
+    hd_split_spec_t spec = { HD_SPLIT_WHOLE, 7, true };
     char reason[256] = "";
     assert_int_equal (hd_split_parse (text, &spec, reason, sizeof reason), HD_EINVAL);
     assert_true (strlen (reason) > 0);
@@ -204,17 +205,46 @@ test_split_lines_of_empty_input_give_nothing (void **state)
 }
 
 static void
-test_split_line_groups_join_with_newlines (void **state)
+test_split_line_groups_keep_their_newlines (void **state)
 {
     (void) state;
-    S_CHECK ("lines:2", "a\nb\nc\nd\ne\n", "a\nb", "c\nd", "e");
+    S_CHECK ("lines:2", "a\nb\nc\nd\ne\n", "a\nb\n", "c\nd\n", "e\n");
 }
 
 static void
 test_split_line_groups_keep_short_last_group (void **state)
 {
     (void) state;
-    S_CHECK ("lines:3", "a\nb\nc\nd\ne", "a\nb\nc", "d\ne");
+    S_CHECK ("lines:3", "a\nb\nc\nd\ne", "a\nb\nc\n", "d\ne");
+}
+
+static hd_err_t
+s_count_newlines (const void *piece, size_t size, void *arg)
+{
+    uint64_t *counts = arg;
+    for (size_t i = 0; i < size; i++)
+        counts[counts[0] + 1] += ((const char *) piece)[i] == '\n';
+    counts[0]++;
+    return HD_OK;
+}
+
+//  Issue 12: `map --split lines:100 wordcount` counted 99 lines per 100-line chunk.
+static void
+test_split_lines_100_gives_chunks_of_100_lines_as_wc_counts_them (void **state)
+{
+    (void) state;
+    char text[250 * 4];
+    size_t size = 0;
+    for (int i = 0; i < 250; i++)
+        size += (size_t) snprintf (text + size, sizeof text - size, "%02d\n", i % 100);
+    hd_split_spec_t spec;
+    assert_int_equal (hd_split_parse ("lines:100", &spec, NULL, 0), HD_OK);
+    uint64_t counts[1 + 8] = { 0 };
+    assert_int_equal (hd_split_run (&spec, text, size, s_count_newlines, counts), HD_OK);
+    assert_int_equal (counts[0], 3);
+    assert_int_equal (counts[1], 100);
+    assert_int_equal (counts[2], 100);
+    assert_int_equal (counts[3], 50);
 }
 
 static void
@@ -257,7 +287,7 @@ static void
 test_split_stops_on_callback_error (void **state)
 {
     (void) state;
-    hd_split_spec_t spec = { HD_SPLIT_LINES, 1 };
+    hd_split_spec_t spec = { HD_SPLIT_LINES, 1, false };
     s_pieces_t got;
     memset (&got, 0, sizeof got);
     got.stop_after = 2;
@@ -281,7 +311,8 @@ main (void)
         cmocka_unit_test (test_split_lines_keep_last_line_without_newline),
         cmocka_unit_test (test_split_lines_keep_empty_lines),
         cmocka_unit_test (test_split_lines_of_empty_input_give_nothing),
-        cmocka_unit_test (test_split_line_groups_join_with_newlines),
+        cmocka_unit_test (test_split_line_groups_keep_their_newlines),
+        cmocka_unit_test (test_split_lines_100_gives_chunks_of_100_lines_as_wc_counts_them),
         cmocka_unit_test (test_split_line_groups_keep_short_last_group),
         cmocka_unit_test (test_split_bytes_cut_fixed_chunks),
         cmocka_unit_test (test_split_bytes_of_empty_input_give_nothing),
