@@ -45,6 +45,10 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->heartbeat_misses = 5;
     config->default_attempts = 3;
     config->max_client_tasks = 200000;
+    config->max_key_tasks = 200000;
+    config->max_key_sessions = 64;
+    config->session_idle_ms = 600000;
+    config->client_hwm = 1000;
     config->result_ttl_ms = 600000;
     config->worker_wait_ms = 60000;
     config->cluster = HD_CLUSTER_DEFAULT;
@@ -144,8 +148,12 @@ s_bind (hd_broker_t *self, char *errbuf, size_t errlen)
         o.max_msg_size = INT_MAX;
     o.zap_domain = HD_DOMAIN_CLIENTS;
     o.handover = true;  //  a client reconnecting with its session id takes its results back
+    //  What one client connection may have queued and unread: a client that never reads
+    //  costs at most this many messages (sends past it fail at once and are kept for later).
+    o.sndhwm = (int) self->config.client_hwm;
     hd_err_t rc = hd_transport_bind (&self->clients, ZMQ_ROUTER, self->config.clients_endpoint,
                                      &o, errbuf, errlen);
+    o.sndhwm = 0;
     o.zap_domain = HD_DOMAIN_WORKERS;
     //  No handover: a connection claiming a routing id in use is ignored, so another key
     //  cannot take a worker's route (and read its tasks). Workers pick a fresh random routing
@@ -208,8 +216,12 @@ s_init_state (hd_broker_t *self)
                                  .result_free = hd_broker_result_free };
     self->scheduler = self->registry ? hd_scheduler_new (self->registry, &sc) : NULL;
     self->accepted = malloc (sizeof *self->accepted);
-    self->client_index = zhashx_new ();
-    if (!self->scheduler || !self->accepted || !self->client_index)
+    hd_sessions_config_t ss = { .max_session_tasks = self->config.max_client_tasks,
+                                .max_key_tasks = self->config.max_key_tasks,
+                                .max_key_sessions = self->config.max_key_sessions,
+                                .idle_ms = self->config.session_idle_ms };
+    self->sessions = hd_sessions_new (&ss);
+    if (!self->scheduler || !self->accepted || !self->sessions)
         return HD_ENOMEM;
     return hd_frames_init (&self->in, 2 + 2 * HD_MAX_BATCH);
 }
@@ -277,7 +289,6 @@ hd_broker_destroy (hd_broker_t **self_p)
     hd_buf_fini (&self->env);
     hd_buf_fini (&self->pack);
     free (self->accepted);
-    free (self->client_tab);
     free (self->touched);
     free (self->done.items);
     free (self->acc);
@@ -287,7 +298,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     hd_nodenames_destroy (&self->names);
     free (self->fnwait);
     hd_buf_fini (&self->jbuf);
-    zhashx_destroy (&self->client_index);
+    hd_sessions_destroy (&self->sessions);
     hd_conns_destroy (&self->conns);  //  its monitors first, then the sockets they watch
     zsock_destroy (&self->clients);
     zsock_destroy (&self->workers);
@@ -436,6 +447,7 @@ hd_broker_run (hd_broker_t *self)
                 hd_auth_tick (self->auth);  //  a window of counted refusals is summed up
             hd_conns_tick (self->conns, now);
             hd_broker_expire (self, now);
+            hd_sessions_expire (self->sessions, now);
             hd_broker_wait_expire (self, now);
             hd_registry_check_stale (self->registry, now, self->config.stale_ms);
             hd_broker_stats_event (self, now - self->next_beat_ms + self->config.heartbeat_ms);

@@ -32,7 +32,11 @@ typedef struct {
     uint32_t heartbeat_ms;         //  interval of BEAT to workers, told to them in WELCOME
     uint32_t heartbeat_misses;     //  a worker silent this many intervals is lost
     uint32_t default_attempts;     //  dispatches per task at most (when the task gives 0)
-    uint32_t max_client_tasks;     //  per client: queued + running + unacknowledged results
+    uint32_t max_client_tasks;     //  per session: queued + running + unacknowledged results
+    uint32_t max_key_tasks;        //  the same per client key, over all its sessions
+    uint32_t max_key_sessions;     //  sessions one client key may hold
+    uint32_t session_idle_ms;      //  a session holding nothing is forgotten after this
+    uint32_t client_hwm;           //  messages queued to one client connection at most
     uint32_t result_ttl_ms;        //  an unacknowledged result is forgotten after this long
     uint32_t worker_wait_ms;       //  a task for a function no worker offered yet waits this
                                    //  long for one (capped by its timeout), then UNKNOWN_FN;

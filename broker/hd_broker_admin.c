@@ -230,7 +230,10 @@ hd_broker_on_admin (hd_broker_t *self, uint32_t client)
         hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "malformed ADMIN");
         return;
     }
-    if (!self->config.insecure && strcmp (self->client_tab[client].role, "admin") != 0) {
+    (void) client;
+    //  The role of this very message's key (its User-Id), never one cached for the session.
+    if (!self->config.insecure && strcmp (self->in_role, "admin") != 0) {
+        self->stats.denied++;
         hd_broker_reject (self, NULL, HD_ST_DENIED, 0, "'%s' needs an admin key (admins.keys)",
                           a.op);
         return;

@@ -11,9 +11,11 @@
 int
 hd_broker_send_to_client (hd_broker_t *self, uint32_t client, uint8_t cmd)
 {
-    if (client >= self->nclients)
+    //  Away: another key spoke on this session id last and may hold its connection now
+    //  (ROUTER handover). Nothing goes there until the owner speaks again; results wait.
+    const hd_session_t *c = hd_sessions_at (self->sessions, client);
+    if (!c || c->away)
         return -1;
-    hd_bclient_t *c = &self->client_tab[client];
     if (hd_send_frame (self->clients_raw, c->rid, c->rid_len, ZMQ_SNDMORE) != 0)
         return -1;  //  EHOSTUNREACH with ROUTER_MANDATORY: the client is gone
     return hd_send_header (self->clients_raw, cmd, ZMQ_SNDMORE);
@@ -62,82 +64,65 @@ void
 hd_broker_reject_to (hd_broker_t *self, uint32_t client, const hd_id_t *id, uint32_t code,
                      uint32_t retry_ms, const char *fmt, ...)
 {
-    if (client >= self->nclients)
+    const hd_session_t *c = hd_sessions_at (self->sessions, client);
+    if (!c || c->away)
         return;
     va_list ap;
     va_start (ap, fmt);
-    s_reject_v (self, self->client_tab[client].rid, self->client_tab[client].rid_len, id, code,
-                retry_ms, fmt, ap);
+    s_reject_v (self, c->rid, c->rid_len, id, code, retry_ms, fmt, ap);
     va_end (ap);
 }
 
-//  The client table's index for a session (routing id), created on first sight. Sessions are
-//  kept for the broker's life time: results wait for their session's return.
-uint32_t
-hd_broker_client_by_rid (hd_broker_t *self, const uint8_t *rid, size_t len, const char *role,
-                         int64_t now)
-{
-    char key[2 * HD_MAX_RID + 1];
-    len = len < HD_MAX_RID ? len : HD_MAX_RID;
-    for (size_t i = 0; i < len; i++)
-        snprintf (key + 2 * i, 3, "%02x", rid[i]);
-    key[2 * len] = 0;
-    uintptr_t found = (uintptr_t) zhashx_lookup (self->client_index, key);
-    if (found) {
-        hd_bclient_t *c = &self->client_tab[found - 1];
-        c->last_seen_ms = now;
-        if (role[0])  //  the key may differ from a journal-restored session's: it says now
-            snprintf (c->role, sizeof c->role, "%s", role);
-        return (uint32_t) found - 1;
-    }
-    if (self->nclients == self->client_cap) {
-        uint32_t cap = self->client_cap ? self->client_cap * 2 : 16;
-        hd_bclient_t *t = realloc (self->client_tab, cap * sizeof *t);
-        if (!t)
-            return UINT32_MAX;
-        self->client_tab = t;
-        self->client_cap = cap;
-    }
-    hd_bclient_t *c = &self->client_tab[self->nclients];
-    memset (c, 0, sizeof *c);
-    memcpy (c->rid, rid, len);
-    c->rid_len = len;
-    c->last_seen_ms = now;
-    snprintf (c->role, sizeof c->role, "%s", role);
-    zhashx_insert (self->client_index, key, (void *) (uintptr_t) (self->nclients + 1));
-    return self->nclients++;
-}
-
+//  The session of the current message: its id (routing id) under the key that sent it. The
+//  role and key come from this message's own ZAP User-Id, never from an earlier message or
+//  the journal. UINT32_MAX: refused (answered here).
 static uint32_t
 s_client_index (hd_broker_t *self, int64_t now)
 {
-    //  Most messages come from the client of the one before: skip the hash lookup then.
     const uint8_t *rid = hd_frames_data (&self->in, 0);
     size_t len = hd_frames_size (&self->in, 0);
-    uint32_t last = self->last_client;
-    if (last < self->nclients && self->client_tab[last].rid_len == len
-        && memcmp (self->client_tab[last].rid, rid, len) == 0) {
-        self->client_tab[last].last_seen_ms = now;
-        return last;
+    hd_auth_split_user_id (zmq_msg_gets (&self->in.msg[1], "User-Id"), self->in_role,
+                           self->in_key);
+    uint32_t client;
+    hd_err_t rc = hd_sessions_find (self->sessions, rid, len, self->in_key, now, &client);
+    if (rc == HD_OK)
+        return client;
+    if (rc == HD_EDENIED) {
+        self->stats.denied++;
+        hd_broker_reject (self, NULL, HD_ST_DENIED, 0, "session id in use by another key: "
+                          "connect with another session id (or none: a random one)");
     }
-    char role[16], key[41];
-    hd_auth_split_user_id (zmq_msg_gets (&self->in.msg[1], "User-Id"), role, key);
-    self->last_client = hd_broker_client_by_rid (self, rid, len, role, now);
-    return self->last_client;
+    else if (rc == HD_EFULL) {
+        self->stats.denied++;
+        hd_broker_reject (self, NULL, HD_ST_BUSY, 60000,
+                          "this key has %u sessions (limit %u): reuse a session id, or wait "
+                          "until idle ones are forgotten", self->config.max_key_sessions,
+                          self->config.max_key_sessions);
+    }
+    else
+        hd_broker_reject (self, NULL, rc == HD_ENOMEM ? HD_ST_BUSY : HD_ST_MALFORMED, 1000,
+                          "no session: %s", hd_strerror (rc));
+    return UINT32_MAX;
 }
 
 //  The same id again (a client resending what it saw no ACCEPTED for, or resuming a session):
 //  never queued twice. It is durable already (no new journal record); it is answered ACCEPTED
 //  again, moves to this session, and a result it already has is resent.
+//  Task ids are scoped to their owner key: the same id from another key is refused, and never
+//  reads, moves or resends the owner's task.
 static void
 s_resubmitted (hd_broker_t *self, hd_job_t *job, uint32_t client, int64_t now)
 {
+    if (!hd_sessions_same_owner (self->sessions, job->client, client)) {
+        self->stats.denied++;
+        hd_broker_reject (self, &job->id, HD_ST_DENIED, 0,
+                          "task id in use by another key: submit with a new id");
+        return;
+    }
     hd_broker_accept_later (self, client, &job->id);
     if (job->client != client) {
-        if (self->client_tab[job->client].held)
-            self->client_tab[job->client].held--;
+        hd_sessions_move (self->sessions, job->client, client);
         job->client = client;
-        self->client_tab[client].held++;
     }
     if (job->result)
         hd_broker_send_results (self, client, &job, 1, now);
@@ -202,16 +187,25 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
                   "limit of %u bytes", user_size, self->config.max_payload);
         return;
     }
-    hd_bclient_t *c = &self->client_tab[client];
-    if (c->held >= self->config.max_client_tasks) {
+    if (hd_sessions_hold (self->sessions, client) != HD_OK) {
+        //  A resubmitted id is not a new task: it holds nothing more.
+        hd_job_t *same = hd_scheduler_find (self->scheduler, &s.id);
+        if (same) {
+            s_resubmitted (self, same, client, now);
+            return;
+        }
         self->stats.busy++;
-        hd_broker_reject (self, &s.id, HD_ST_BUSY, 500, "this client has %u tasks queued, running or "
-                  "unacknowledged (limit %u)", c->held, self->config.max_client_tasks);
+        hd_broker_reject (self, &s.id, HD_ST_BUSY, 500, "this session has %u and its key %u tasks "
+                          "queued, running or unacknowledged (limits %u and %u)",
+                          hd_sessions_at (self->sessions, client)->held,
+                          hd_sessions_key_held (self->sessions, client),
+                          self->config.max_client_tasks, self->config.max_key_tasks);
         return;
     }
     hd_payload_t *payload = frame ? hd_payload_take (frame) : hd_payload_from (data, size);
     HD_PAYLOAD_TEST_HOOK (payload, 'T');
     if (!payload) {
+        hd_sessions_release (self->sessions, client);
         hd_broker_reject (self, &s.id, HD_ST_BUSY, 1000, "broker out of memory");
         return;
     }
@@ -224,10 +218,12 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
         rc = hd_scheduler_restore (self->scheduler, &s, client, payload, now, &job);
     if (rc == HD_ENOTFOUND)  //  no worker offered it yet: wait for one (hd_broker_wait.c)
         rc = hd_broker_wait_queue (self, &s, client, payload, now, &job);
-    if (rc != HD_OK)  //  not consumed
+    if (rc != HD_OK) {  //  not consumed, not held
         hd_payload_free (payload);
+        hd_sessions_release (self->sessions, client);
+    }
     switch (rc) {
-        case HD_OK: c->held++; break;
+        case HD_OK: break;
         case HD_EINVAL:  //  a resubmitted id: the same task, never run twice; a kept result is resent
             s_resubmitted (self, job, client, now);
             return;
@@ -279,7 +275,7 @@ s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
     //  ACCEPTED goes out after the journal commit that covers these tasks (hd_broker_journal).
     self->noticed_fn = 0;
     if (packed) {
-        self->client_tab[client].packs = true;
+        hd_sessions_at (self->sessions, client)->packs = true;
         hd_pack_reader_t r;
         hd_pack_reader_init (&r, hd_frames_data (in, 2), hd_frames_size (in, 2));
         const void *env, *data;
@@ -316,8 +312,9 @@ s_reject_ids (hd_broker_t *self, hd_err_t rc, const char *cmd)
                       big ? "%s with more than 1024 ids" : "malformed %s", cmd);
 }
 
+//  Only the sender key's own tasks: another key's id is ignored, as an unknown one is.
 static void
-s_on_cancel (hd_broker_t *self)
+s_on_cancel (hd_broker_t *self, uint32_t client)
 {
     hd_idlist_t *ids = self->accepted;  //  reuse: no SUBMIT is being handled now
     hd_err_t rc =
@@ -327,7 +324,9 @@ s_on_cancel (hd_broker_t *self)
         return;
     }
     for (uint32_t i = 0; i < ids->count; i++) {
-        hd_job_t *job = NULL;
+        hd_job_t *job = hd_scheduler_find (self->scheduler, &ids->ids[i]);
+        if (!job || !hd_sessions_same_owner (self->sessions, job->client, client))
+            continue;
         rc = hd_scheduler_cancel (self->scheduler, &ids->ids[i], &job);
         if (rc == HD_OK) {
             hd_broker_fail_job (self, job, HD_ST_CANCELLED, "cancelled by the client");
@@ -378,7 +377,7 @@ s_on_client_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now)
     }
     switch (cmd) {
         case HD_CMD_SUBMIT: s_on_submit (self, client, now); break;
-        case HD_CMD_CANCEL: s_on_cancel (self); break;
+        case HD_CMD_CANCEL: s_on_cancel (self, client); break;
         case HD_CMD_ACK: s_on_ack (self, client); break;
         case HD_CMD_PING: s_on_ping (self, client, now); break;
         case HD_CMD_NODES: hd_broker_on_nodes (self, client); break;
@@ -410,10 +409,8 @@ s_on_one_client_message (hd_broker_t *self, int64_t now)
         return;
     }
     uint32_t client = s_client_index (self, now);
-    if (client == UINT32_MAX) {
-        hd_broker_reject (self, NULL, HD_ST_BUSY, 1000, "broker out of memory");
+    if (client == UINT32_MAX)
         return;
-    }
     s_on_client_cmd (self, client, cmd, now);
 }
 

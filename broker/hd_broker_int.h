@@ -20,16 +20,7 @@
 #include "hd_ratelog.h"
 #include "hd_registry.h"
 #include "hd_scheduler.h"
-
-//  A client connection as the broker knows it (routing id), indexed from jobs.
-typedef struct {
-    uint8_t rid[HD_MAX_RID];
-    size_t rid_len;
-    char role[16];        //  "client", "admin" (from ZAP User-Id), "" insecure
-    int64_t last_seen_ms;
-    uint32_t held;        //  its jobs not yet released: queued, running, or result unacked
-    bool packs;           //  it sent a packed SUBMIT: its RESULTs go packed too (hd_pack)
-} hd_bclient_t;
+#include "hd_sessions.h"
 
 //  Completed jobs in completion order, for resending and expiry (looked up by id, so an entry
 //  whose job was acknowledged meanwhile is simply skipped).
@@ -80,7 +71,7 @@ typedef struct {
     uint64_t submitted, accepted, rejected, dispatched, completed, failed;
     uint64_t fenced, unknown_results, malformed, unroutable, lost_workers, dead;
     uint64_t acked, resent, expired, busy, expired_leases, metrics, bad_metrics, storage;
-    uint64_t requeued;
+    uint64_t requeued, denied;      //  denied: messages refused for their key (session, task, role)
     uint64_t refused_hellos, replaced, foreign;  //  foreign: a message or metrics from a key
                                                  //  that is not the node's (dropped)
 } hd_broker_stats_t;
@@ -112,10 +103,9 @@ struct hd_broker {
     hd_buf_t env;                //  reused envelope encoder buffer
     hd_buf_t pack;               //  reused packed frame (hd_pack) of a TASK or RESULT message
     hd_idlist_t *accepted;       //  ids accepted from the current SUBMIT
-    zhashx_t *client_index;      //  hex(rid) -> index + 1
-    hd_bclient_t *client_tab;
-    uint32_t nclients, client_cap;
-    uint32_t last_client;        //  index of the last message's client (cache)
+    hd_sessions_t *sessions;     //  client sessions, owned by keys; a job's client indexes it
+    char in_role[16];            //  the current client message's role ("client", "admin")
+    char in_key[41];             //  ... and key, from its own ZAP User-Id ("" insecure)
     hd_nodeinfo_t *down;         //  nodes lost or gone, shown as "down" until they return
     uint32_t ndown;
     hd_job_t **outbox;           //  results finished in this burst, sent at its end
@@ -256,8 +246,6 @@ int hd_broker_journal_fd (const hd_broker_t *self);
 //  Wait for a commit in flight, stop the syncer, close the journal (committing what is left).
 void hd_broker_journal_close (hd_broker_t *self);
 //  hd_broker_clients.c
-uint32_t hd_broker_client_by_rid (hd_broker_t *self, const uint8_t *rid, size_t len,
-                                  const char *role, int64_t now);
 void hd_broker_reject_to (hd_broker_t *self, uint32_t client, const hd_id_t *id, uint32_t code,
                           uint32_t retry_ms, const char *fmt, ...)
     __attribute__ ((format (printf, 6, 7)));

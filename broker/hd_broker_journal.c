@@ -1,5 +1,5 @@
 /*  hd_broker_journal: the broker's use of the journal. Every state change that matters after a
-    crash is a record: ACCEPT (client session + SUBMIT envelope + payload), LEASE (attempt),
+    crash is a record: ACCEPT (client session and its owner key + SUBMIT envelope + payload), LEASE (attempt),
     RESULT (envelope + payload as the worker sent them), ACK and DROP (forget). ACCEPTED replies
     wait in a list until the commit that covers their records (group commit: one fdatasync per
     loop pass in sync mode, per batch delay in batch mode). A full disk rejects that batch's
@@ -34,19 +34,34 @@ s_append (hd_broker_t *self, hd_jrec_type_t type, const hd_id_t *id, const void 
     }
 }
 
-//  ACCEPT's first blob: [u8 session length][session][SUBMIT envelope].
+//  ACCEPT's first blob (format 2): [u8 session length][session][u8 key length][owner key]
+//  [SUBMIT envelope]; format 1 had no key: [u8 session length][session][SUBMIT envelope].
+static hd_err_t
+s_accept_blob (hd_broker_t *self, uint32_t client, const void *env, size_t size)
+{
+    const hd_session_t *c = hd_sessions_at (self->sessions, client);
+    if (!c)
+        return HD_EINVAL;
+    const char *key = hd_sessions_key (self->sessions, client);
+    uint8_t len = c->rid_len, klen = (uint8_t) strlen (key);
+    hd_buf_t *a = &self->jbuf;
+    hd_buf_reset (a);
+    hd_err_t rc = hd_buf_append (a, &len, 1);
+    if (rc == HD_OK)
+        rc = hd_buf_append (a, c->rid, len);
+    if (rc == HD_OK)
+        rc = hd_buf_append (a, &klen, 1);
+    if (rc == HD_OK)
+        rc = hd_buf_append (a, key, klen);
+    return rc == HD_OK ? hd_buf_append (a, env, size) : rc;
+}
+
 void
 hd_broker_journal_accept (hd_broker_t *self, const hd_job_t *job, const void *env, size_t size)
 {
-    if (!self->journal || job->client >= self->nclients)
+    if (!self->journal || s_accept_blob (self, job->client, env, size) != HD_OK)
         return;
-    const hd_bclient_t *c = &self->client_tab[job->client];
     hd_buf_t *a = &self->jbuf;
-    hd_buf_reset (a);
-    uint8_t len = (uint8_t) c->rid_len;
-    if (hd_buf_append (a, &len, 1) != HD_OK || hd_buf_append (a, c->rid, len) != HD_OK
-        || hd_buf_append (a, env, size) != HD_OK)
-        return;
     const hd_payload_t *payload = job->payload;
     s_append (self, HD_JREC_ACCEPT, &job->id, a->data, a->size, hd_payload_data (payload),
               hd_payload_size (payload));
@@ -102,27 +117,49 @@ typedef struct {
     uint64_t accepted, results, forgotten;
 } s_replay_t;
 
+//  The session (and, from format 2, its owner key) an ACCEPT record names: the offset of its
+//  SUBMIT envelope, or 0 when the blob does not add up.
+static size_t
+s_accept_owner (uint32_t version, const uint8_t *a, size_t alen, char key[41])
+{
+    key[0] = 0;
+    if (alen < 1 || alen < 1u + a[0])
+        return 0;
+    size_t at = 1u + a[0];
+    if (version < 2)
+        return at;  //  format 1: no owner recorded; the first key to speak claims the session
+    if (alen < at + 1 || a[at] > 40 || alen < at + 1 + a[at])
+        return 0;
+    memcpy (key, a + at + 1, a[at]);
+    key[a[at]] = 0;
+    return at + 1 + a[at];
+}
+
 static void
 s_replay_accept (hd_broker_t *self, const hd_id_t *id, const uint8_t *a, size_t alen,
                  const void *b, size_t blen, s_replay_t *r)
 {
     hd_submit_t s;
-    if (alen < 1 || alen < 1u + a[0] || hd_codec_decode_submit (a + 1 + a[0], alen - 1 - a[0], &s)
-                                            != HD_OK
-        || !hd_id_eq (&s.id, id))
+    char key[41];
+    size_t at = s_accept_owner (hd_journal_version (self->journal), a, alen, key);
+    if (!at || hd_codec_decode_submit (a + at, alen - at, &s) != HD_OK || !hd_id_eq (&s.id, id))
         return;  //  a record this broker cannot read: CRC was fine, so it is a newer format
-    uint32_t client = hd_broker_client_by_rid (self, a + 1, a[0], "", hd_broker_now ());
+    uint32_t client;
+    if (hd_sessions_restore (self->sessions, a + 1, a[0], key, hd_broker_now (), &client)
+        != HD_OK) {
+        hd_warn ("journal: task of a session another key holds, or no memory: not restored");
+        return;
+    }
     hd_payload_t *payload = hd_payload_from (b, blen);
     if (!payload)
         return;
     hd_job_t *job = NULL;
-    if (client == UINT32_MAX
-        || hd_scheduler_restore (self->scheduler, &s, client, payload, hd_broker_now (), &job)
-               != HD_OK) {
+    if (hd_scheduler_restore (self->scheduler, &s, client, payload, hd_broker_now (), &job)
+        != HD_OK) {
         hd_payload_free (payload);
         return;
     }
-    self->client_tab[client].held++;
+    hd_sessions_hold_anyway (self->sessions, client);
     self->live_bytes += hd_journal_record_size (alen, blen);
     r->accepted++;
 }
@@ -171,6 +208,8 @@ s_on_record (hd_jrec_type_t type, const hd_id_t *id, const void *a, size_t alen,
 }
 
 //  --- open, commit, compaction ------------------------------------------------------------
+
+static void s_emit_live (hd_journal_t *journal, void *arg);
 
 //  Free bytes of the journal's file system for an unprivileged writer; UINT64_MAX unknown.
 static uint64_t
@@ -237,6 +276,18 @@ hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen)
     if (st.truncated_bytes)
         hd_warn ("journal %s: truncated a torn or corrupt tail of %" PRIu64 " bytes", dir,
                  st.truncated_bytes);
+    if (hd_journal_version (self->journal) < HD_JOURNAL_VERSION) {
+        //  Records appended from now on have the current layout: rewrite the file first.
+        bool done = false;
+        rc = hd_journal_maybe_compact (self->journal, self->live_bytes, s_emit_live, self, &done);
+        if (rc != HD_OK) {
+            snprintf (errbuf, errlen, "journal: rewriting format %u as %u: %s",
+                      hd_journal_version (self->journal), HD_JOURNAL_VERSION,
+                      hd_journal_last_error (self->journal));
+            return rc;
+        }
+        hd_info ("journal %s: rewritten in format %u", dir, HD_JOURNAL_VERSION);
+    }
     if (jc.mode != HD_JOURNAL_NONE && !(self->syncer = hd_syncer_new (self->journal)))
         hd_warn ("journal: no thread for commits: the loop waits for each fdatasync itself");
     return HD_OK;
@@ -366,14 +417,9 @@ s_emit_job (hd_job_t *job, void *arg)
         memcpy (s.tags, job->reqs->tags, sizeof s.tags);
         memcpy (s.node, job->reqs->node, sizeof s.node);
     }
-    const hd_bclient_t *c = &self->client_tab[job->client];
     hd_buf_t *a = &self->jbuf;
-    hd_buf_reset (a);
-    uint8_t len = (uint8_t) c->rid_len;
-    hd_buf_append (a, &len, 1);
-    hd_buf_append (a, c->rid, len);
     if (hd_codec_encode_submit (&self->env, &s) != HD_OK
-        || hd_buf_append (a, self->env.data, self->env.size) != HD_OK)
+        || s_accept_blob (self, job->client, self->env.data, self->env.size) != HD_OK)
         return;
     const hd_payload_t *payload = job->payload;
     hd_journal_compact_emit (self->journal, HD_JREC_ACCEPT, &job->id, a->data, a->size,

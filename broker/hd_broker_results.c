@@ -47,7 +47,7 @@ s_fifo_push (hd_broker_t *self, const hd_job_t *job, int64_t now)
 //  The journal's live bytes (for compaction) a job holds: its ACCEPT record, with the payload
 //  while it has one (the envelope's size is not kept: S_ACCEPT_EST stands for it), and its
 //  RESULT once kept. An estimate: compaction sets the exact figure again.
-#define S_ACCEPT_EST 48
+#define S_ACCEPT_EST 88
 
 static uint64_t
 s_result_bytes (const s_result_t *r)
@@ -64,8 +64,7 @@ s_live_less (hd_broker_t *self, uint64_t bytes)
 void
 hd_broker_release (hd_broker_t *self, hd_job_t *job)
 {
-    if (job->client < self->nclients && self->client_tab[job->client].held)
-        self->client_tab[job->client].held--;
+    hd_sessions_release (self->sessions, job->client);
     s_live_less (self, hd_journal_record_size (S_ACCEPT_EST, job->payload
                                                ? hd_payload_size (job->payload) : 0)
                            + (job->result ? s_result_bytes (job->result) : 0));
@@ -153,7 +152,8 @@ hd_broker_send_results (hd_broker_t *self, uint32_t client, hd_job_t **jobs, uin
 {
     if (!n)
         return -1;
-    if (client >= self->nclients || !self->client_tab[client].packs)
+    const hd_session_t *c = hd_sessions_at (self->sessions, client);
+    if (!c || !c->packs)
         return s_send_some (self, client, jobs, n, S_ALL_FRAMED, now) < 0 ? -1 : 0;
     //  Packed in frames of at most HD_PACK_MAX_BYTES; large outputs in a message of their own.
     uint32_t k = 0;

@@ -2,7 +2,8 @@
     booting, workers started after the job) instead of failing at once. Such a task is queued
     like any other, marked waits_fn; the client is told once per SUBMIT and function (NOTICE);
     and once the wait ends (the broker's --worker-wait, or the task's own timeout when shorter)
-    with still no worker offering the function, the task ends UNKNOWN_FN. A function some worker
+    with still no worker offering the function, the task ends UNKNOWN_FN (or UNSATISFIABLE when
+    workers offering it came but none meets the task's requirements). A function some worker
     offered since the broker started is not waited on this way: its workers are away (restarting)
     and its tasks stay queued as before. The broker keeps one entry per waiting function with the
     earliest deadline of its tasks, so the check costs nothing until a deadline comes.  */
@@ -105,26 +106,58 @@ s_collect (hd_job_t *job, void *arg)
     scan->due[scan->ndue++] = job;
 }
 
-//  The tasks of one waiting function whose wait is over end UNKNOWN_FN; returns the earliest
-//  deadline of those still waiting (INT64_MAX: none).
+//  Some registered node could ever run the job (hd_scheduler_eligible, total memory).
+static bool
+s_runnable (hd_broker_t *self, const hd_job_t *job)
+{
+    for (hd_node_t *node = hd_registry_first (self->registry); node;
+         node = hd_registry_next (self->registry, node))
+        if (hd_scheduler_eligible (node, job->fn, job->reqs, HD_ELIGIBLE_EVER))
+            return true;
+    return false;
+}
+
+//  A task whose wait is over: UNKNOWN_FN when no worker offered its function yet; UNSATISFIABLE
+//  when workers offer it now but none meets its requirements (it would wait for ever); else it
+//  stays queued as any task (its workers are busy, or away after having offered it).
+static void
+s_wait_over (hd_broker_t *self, hd_job_t *job, const char *name, uint32_t nodes,
+             uint32_t *failed)
+{
+    bool offered = hd_registry_fn_offered (self->registry, job->fn);
+    bool stuck = offered && job->reqs && hd_registry_fn_providers (self->registry, job->fn)
+                 && !s_runnable (self, job);
+    job->waits_fn = false;
+    if (offered && !stuck)
+        return;
+    char reason[256];
+    if (stuck)
+        snprintf (reason, sizeof reason, "no node offering '%s' meets the task's requirements "
+                  "(waited for one; see heddle nodes)", name);
+    else
+        snprintf (reason, sizeof reason, "no worker offers function '%s' (waited for one; %u "
+                  "node%s connected)", name, nodes, nodes == 1 ? "" : "s");
+    hd_job_t *dead = NULL;
+    if (hd_scheduler_cancel (self->scheduler, &job->id, &dead) == HD_OK) {
+        hd_broker_fail_job (self, dead, stuck ? HD_ST_UNSATISFIABLE : HD_ST_UNKNOWN_FN, reason);
+        (*failed)++;
+    }
+}
+
+//  The tasks of one waited-for function whose wait is over are decided (s_wait_over); returns
+//  the earliest deadline of those still waiting (INT64_MAX: none).
 static int64_t
 s_expire_fn (hd_broker_t *self, uint32_t fn, int64_t now)
 {
     s_scan_t scan = { .self = self, .fn = fn, .now = now, .next_due = INT64_MAX };
     hd_scheduler_each (self->scheduler, s_collect, &scan);
     const char *name = hd_registry_fn_name (self->registry, fn);
-    uint32_t nodes = (uint32_t) hd_registry_size (self->registry);
-    char reason[256];
-    snprintf (reason, sizeof reason, "no worker offers function '%s' (waited for one; %u node%s "
-              "connected)", name, nodes, nodes == 1 ? "" : "s");
-    for (uint32_t i = 0; i < scan.ndue; i++) {
-        hd_job_t *job = NULL;
-        if (hd_scheduler_cancel (self->scheduler, &scan.due[i]->id, &job) == HD_OK)
-            hd_broker_fail_job (self, job, HD_ST_UNKNOWN_FN, reason);
-    }
-    if (scan.ndue)
-        hd_info ("%u task(s) for function '%s' failed: no worker offered it in time", scan.ndue,
-                 name);
+    uint32_t nodes = (uint32_t) hd_registry_size (self->registry), failed = 0;
+    for (uint32_t i = 0; i < scan.ndue; i++)
+        s_wait_over (self, scan.due[i], name, nodes, &failed);
+    if (failed)
+        hd_info ("%u task(s) for function '%s' failed: no worker that could run them came in "
+                 "time", failed, name);
     free (scan.due);
     return scan.next_due;
 }
@@ -134,11 +167,10 @@ hd_broker_wait_expire (hd_broker_t *self, int64_t now)
 {
     for (uint32_t i = 0; i < self->nfnwait;) {
         hd_fnwait_t *w = &self->fnwait[i];
-        if (!hd_registry_fn_offered (self->registry, w->fn))
-            if (now >= w->due_ms)
-                w->due_ms = s_expire_fn (self, w->fn, now);
-        if (hd_registry_fn_offered (self->registry, w->fn) || w->due_ms == INT64_MAX)
-            *w = self->fnwait[--self->nfnwait];  //  a worker came, or none waits any more
+        if (now >= w->due_ms)
+            w->due_ms = s_expire_fn (self, w->fn, now);
+        if (w->due_ms == INT64_MAX)
+            *w = self->fnwait[--self->nfnwait];  //  none of its tasks waits any more
         else
             i++;
     }

@@ -225,17 +225,12 @@ s_fill_history (hd_web_t *web, hd_snapshot_t *s)
 
 #define S_SESSION_IDLE_MS 30000
 
-//  Client sessions in use: holding tasks or results, or heard from lately (the table itself
-//  keeps every client seen since start).
+//  Client sessions in use: holding tasks or results, or heard from lately (the table keeps
+//  idle ones up to --session-idle).
 static uint32_t
 s_sessions (const hd_broker_t *self, int64_t now)
 {
-    uint32_t n = 0;
-    for (uint32_t i = 0; i < self->nclients; i++) {
-        const hd_bclient_t *c = &self->client_tab[i];
-        n += c->held || now - c->last_seen_ms < S_SESSION_IDLE_MS;
-    }
-    return n;
+    return hd_sessions_active (self->sessions, now, S_SESSION_IDLE_MS);
 }
 
 static void

@@ -101,6 +101,7 @@ s_create_header (hd_journal_t *self)
     if (err)
         return hd_journal_fail (self, HD_EIO, "cannot create journal.log: %s", strerror (err));
     self->created_ms = self->cfg.wall_ms;
+    self->version = HD_JOURNAL_VERSION;
     self->size = HD_JOURNAL_HEADER;
     return HD_OK;
 }
@@ -390,6 +391,13 @@ hd_journal_pending (const hd_journal_t *self)
 {
     assert (self);
     return self->batch_records;
+}
+
+uint32_t
+hd_journal_version (const hd_journal_t *self)
+{
+    assert (self);
+    return self->cfg.mode == HD_JOURNAL_NONE ? HD_JOURNAL_VERSION : self->version;
 }
 
 uint64_t

@@ -22,7 +22,8 @@
 #include "hd_codec.h"
 #include "hd_err.h"
 
-#define HD_JOURNAL_VERSION 1u                      //  on-disk format version written
+#define HD_JOURNAL_VERSION 2u                      //  on-disk format version written
+#define HD_JOURNAL_VERSION_MIN 1u                  //  oldest version read
 #define HD_JOURNAL_MAX_RECORD (64u * 1024 * 1024)  //  bytes after a record's length+CRC words
 #define HD_JOURNAL_DEFAULT_COMPACT (64ull * 1024 * 1024)
 #define HD_JOURNAL_BATCH_SOFT (4u * 1024 * 1024)  //  a batch this big is due at once
@@ -133,6 +134,10 @@ int64_t hd_journal_next_commit_ms (const hd_journal_t *self, int64_t now_ms);
 uint64_t hd_journal_durable_lsn (const hd_journal_t *self);
 //  Records appended and not yet committed (0 after any commit, whatever its result).
 uint64_t hd_journal_pending (const hd_journal_t *self);
+//  Format version of journal.log as opened (records of older versions read differently: the
+//  caller's blobs may have another layout); HD_JOURNAL_VERSION after a compaction, for a new
+//  file, and in NONE mode. An older file is rewritten by the next hd_journal_maybe_compact.
+uint32_t hd_journal_version (const hd_journal_t *self);
 //  Size of journal.log as last made durable, file header included (0 in NONE mode).
 uint64_t hd_journal_size (const hd_journal_t *self);
 //  Text of the last HD_EFULL / HD_EIO (from open's checks, replay, commit or compaction); ""

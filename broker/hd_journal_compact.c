@@ -20,11 +20,14 @@
 //  Rewriting costs the live bytes; waiting until they are under half the file keeps that
 //  cost below what was appended since the last compaction (amortised O(1) per record). When
 //  space is short (hd_journal_set_urgent) any file with a quarter (and 4 KiB) to gain goes.
+//  A file of an older format version is rewritten in the current one at the first chance.
 #define S_URGENT_GAIN 4096
 
 static bool
 s_wanted (const hd_journal_t *self, uint64_t live_bytes)
 {
+    if (self->version < HD_JOURNAL_VERSION)
+        return true;
     if (self->urgent && live_bytes + S_URGENT_GAIN <= self->size
         && live_bytes < self->size - self->size / 4)
         return true;
@@ -84,6 +87,7 @@ s_finish (hd_journal_t *self)
     self->fd = self->tmp_fd;
     self->tmp_fd = -1;
     self->size = self->csize;
+    self->version = HD_JOURNAL_VERSION;
     self->compacting = false;
     if (fsync (self->dir_fd) != 0)
         return hd_journal_fail (self, HD_EIO, "fsync of the journal dir failed: %s",

@@ -92,7 +92,7 @@ hd_journal_encode_header (uint8_t out[HD_JOURNAL_HEADER], int64_t created_ms)
     memcpy (out, s_magic, sizeof s_magic);
     hd_journal_put32 (out + 4, HD_JOURNAL_VERSION);
     hd_journal_put64 (out + 8, (uint64_t) created_ms);
-    hd_journal_put32 (out + 16, 0);  //  reserved (flags), 0 in version 1
+    hd_journal_put32 (out + 16, 0);  //  reserved (flags), 0 in versions 1 and 2
     hd_journal_put32 (out + 20, hd_journal_crc32c (0, out, 20));
 }
 
@@ -104,13 +104,14 @@ hd_journal_decode_header (hd_journal_t *self, const uint8_t *hdr)
     if (memcmp (hdr, s_magic, sizeof s_magic) != 0)
         return hd_journal_fail (self, HD_EIO, "journal.log is not a heddle journal (bad magic)");
     uint32_t version = hd_journal_get32 (hdr + 4);
-    if (version != HD_JOURNAL_VERSION)
+    if (version < HD_JOURNAL_VERSION_MIN || version > HD_JOURNAL_VERSION)
         return hd_journal_fail (self, HD_EIO,
-                                "journal.log has format version %u; this heddle reads %u", version,
-                                HD_JOURNAL_VERSION);
+                                "journal.log has format version %u; this heddle reads %u to %u",
+                                version, HD_JOURNAL_VERSION_MIN, HD_JOURNAL_VERSION);
     if (hd_journal_get32 (hdr + 20) != hd_journal_crc32c (0, hdr, 20))
         return hd_journal_fail (self, HD_EIO, "journal.log header is corrupt (CRC mismatch)");
     self->created_ms = (int64_t) hd_journal_get64 (hdr + 8);
+    self->version = version;
     return HD_OK;
 }
 

@@ -20,6 +20,7 @@ struct hd_journal {
     int dir_fd, lock_fd, fd;  //  -1 when closed (always in NONE mode)
     uint64_t size;            //  durable size of journal.log
     int64_t created_ms;       //  from the header, kept across compactions
+    uint32_t version;         //  the file's format version (older ones are read, then rewritten)
     hd_buf_t batch;           //  encoded pending records, reused
     uint64_t batch_records;
     //  the batch being committed (commit_begin .. commit_end); only commit_write touches it

@@ -63,25 +63,12 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "      --heartbeat MS       heartbeat interval (default %u)\n"
              "      --misses N           silent intervals before a worker is lost (default %u)\n"
              "      --attempts N         dispatches per task at most (default %u)\n"
-             "      --max-client-tasks N per client: queued + running + unacknowledged "
-             "(default %u)\n"
+             "      (client sessions and keys: see the end)\n"
              "      --result-ttl MS      forget a result unacknowledged this long (default %u)\n"
              "      --worker-wait MS     a task for a function no worker offers yet waits this "
              "long\n"
              "                           for one, then fails UNKNOWN_FN; 0: at once (default "
-             "%u)\n",
-             d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
-             d->http_endpoint ? d->http_endpoint : "none",
-             HD_CONNS_RESERVE, HD_CONNS_DEFAULT_MAX, d->handshake_ms, d->journal_dir, d->journal_batch_ms, d->prefetch, d->prefetch_short, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
-             d->default_attempts, d->max_client_tasks, d->result_ttl_ms, d->worker_wait_ms);
-    //  Two calls: C99 promises string literals of 4095 bytes only.
-    fprintf (out,
-             "      --max-worker-slots N     refuse a worker declaring more slots (default %u)\n"
-             "      --max-worker-queue N     refuse a worker declaring a larger queue (default "
              "%u)\n"
-             "      --max-worker-functions N refuse a worker offering more functions, 1..%d\n"
-             "                           (default %u)\n"
-             "      --max-names-per-key N    node names one worker key may own (default %u)\n"
              "      --stale MS           no task to a node whose metrics are this old (default "
              "%u)\n"
              "      --temp-limit C       no task to a node this hot, 0: no limit (default %.0f)\n"
@@ -105,9 +92,32 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "  -h, --help               this text\n"
              "Endpoints take tcp://host:port, host:port, or a bare host (default ports 7700 and "
              "7701).\n",
-             d->max_worker_slots, d->max_worker_queue, HD_MAX_FNS, d->max_worker_fns,
-             d->max_names_per_key, d->stale_ms,
+             d->clients_endpoint, d->workers_endpoint, d->metrics_endpoint, d->events_endpoint,
+             d->http_endpoint ? d->http_endpoint : "none",
+             HD_CONNS_RESERVE, HD_CONNS_DEFAULT_MAX, d->handshake_ms, d->journal_dir, d->journal_batch_ms, d->prefetch, d->prefetch_short, d->max_payload, d->max_queue, d->heartbeat_ms, d->heartbeat_misses,
+             d->default_attempts, d->result_ttl_ms, d->worker_wait_ms, d->stale_ms,
              d->temp_limit_c, d->cluster, d->beacon_port);
+    fprintf (out,
+             "Client sessions (a session is a session id under the key that opened it):\n"
+             "      --max-client-tasks N per session: queued + running + unacknowledged "
+             "(default %u)\n"
+             "      --max-key-tasks N    queued + running + unacknowledged over all the key's\n"
+             "                           sessions (default %u)\n"
+             "      --max-key-sessions N sessions one client key may hold (default %u)\n"
+             "      --session-idle MS    forget a session holding nothing after this idle time\n"
+             "                           (default %u)\n"
+             "      --client-hwm N       messages queued to one client connection at most "
+             "(default %u)\n",
+             d->max_client_tasks, d->max_key_tasks, d->max_key_sessions, d->session_idle_ms,
+             d->client_hwm);
+    fprintf (out,
+             "Workers (a HELLO over a bound is refused; the worker logs why and stops):\n"
+             "      --max-worker-slots N     slots a worker may declare (default %u)\n"
+             "      --max-worker-queue N     queue a worker may declare (default %u)\n"
+             "      --max-worker-functions N functions a worker may offer, 1..%d (default %u)\n"
+             "      --max-names-per-key N    node names one worker key may own (default %u)\n",
+             d->max_worker_slots, d->max_worker_queue, HD_MAX_FNS, d->max_worker_fns,
+             d->max_names_per_key);
 }
 
 static int
@@ -185,6 +195,8 @@ static const struct option s_opts[] = {
     { "insecure-key-perms", 0, 0, 'K' }, { "max-connections", 1, 0, 'x' },
     { "handshake-timeout", 1, 0, 'y' }, { "http", 1, 0, S_OPT_HTTP },
     { "http-token", 1, 0, S_OPT_HTTP_TOKEN },
+    { "max-key-tasks", 1, 0, 0x5c1 }, { "max-key-sessions", 1, 0, 0x5c2 },
+    { "session-idle", 1, 0, 0x5c3 }, { "client-hwm", 1, 0, 0x5c4 },
     { "max-worker-slots", 1, 0, S_OPT_WSLOTS }, { "max-worker-queue", 1, 0, S_OPT_WQUEUE },
     { "max-worker-functions", 1, 0, S_OPT_WFNS }, { "max-names-per-key", 1, 0, S_OPT_WNAMES },
     { 0, 0, 0, 0 } };
@@ -298,6 +310,10 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'm': c->metrics_endpoint = s_endpoint_or_none (arg, s_metrics_ep, 7702); return 0;
         case 'e': c->events_endpoint = s_endpoint_or_none (arg, s_events_ep, 7703); return 0;
         case 'C': return s_uint_arg ("max-client-tasks", arg, &c->max_client_tasks);
+        case 0x5c1: return s_uint_arg ("max-key-tasks", arg, &c->max_key_tasks);
+        case 0x5c2: return s_uint_arg ("max-key-sessions", arg, &c->max_key_sessions);
+        case 0x5c3: return s_uint_arg ("session-idle", arg, &c->session_idle_ms);
+        case 0x5c4: return s_uint_arg ("client-hwm", arg, &c->client_hwm);
         case 'T': return s_uint_arg ("result-ttl", arg, &c->result_ttl_ms);
         case 'W': return s_prefetch_arg ("worker-wait", arg, UINT32_MAX, &c->worker_wait_ms);
         case 'S': return s_uint_arg ("stale", arg, &c->stale_ms);
@@ -365,7 +381,8 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
     printf ("config = %s\nclients = %s\nworkers = %s\nmetrics = %s\nevents = %s\nkeys = %s\n"
             "insecure = %s\nauto-approve = %s\nmax-payload = %u\nmax-queue = %u\n"
             "heartbeat = %u\nmisses = %u\n"
-            "attempts = %u\nmax-client-tasks = %u\nresult-ttl = %u\nworker-wait = %u\nstale = %u\n"
+            "attempts = %u\nmax-client-tasks = %u\nmax-key-tasks = %u\nmax-key-sessions = %u\n"
+            "session-idle = %u\nclient-hwm = %u\nresult-ttl = %u\nworker-wait = %u\nstale = %u\n"
             "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n"
             "journal-max-mb = %u\ncluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n"
             "insecure-key-perms = %s\nmax-connections = %s\nhandshake-timeout = %u\n"
@@ -377,7 +394,8 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             c->events_endpoint ? c->events_endpoint : "none", c->keys_dir ? c->keys_dir : "(none)",
             c->insecure ? "yes" : "no", c->auto_approve ? "yes" : "no", c->max_payload,
             c->max_queue, c->heartbeat_ms, c->heartbeat_misses, c->default_attempts,
-            c->max_client_tasks, c->result_ttl_ms, c->worker_wait_ms, c->stale_ms, c->temp_limit_c,
+            c->max_client_tasks, c->max_key_tasks, c->max_key_sessions, c->session_idle_ms,
+            c->client_hwm, c->result_ttl_ms, c->worker_wait_ms, c->stale_ms, c->temp_limit_c,
             (const char *[]) { "none", "batch", "sync" }[c->journal_mode], c->journal_dir,
             c->journal_batch_ms, c->journal_max_mb, c->cluster, c->beacon_port,
             c->beacon_interface ? c->beacon_interface : "(default)",

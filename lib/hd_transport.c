@@ -38,7 +38,7 @@ static void
 s_common_options (zsock_t *sock, int type, const hd_sockopts_t *o)
 {
     int hwm = o->hwm ? o->hwm : 100000;
-    zsock_set_sndhwm (sock, hwm);
+    zsock_set_sndhwm (sock, o->sndhwm ? o->sndhwm : hwm);
     zsock_set_rcvhwm (sock, hwm);
     zsock_set_linger (sock, 0);
     if (o->max_msg_size > 0)

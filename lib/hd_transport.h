@@ -20,6 +20,7 @@ typedef struct {
     const char *zap_domain;         //  bind side: HD_DOMAIN_CLIENTS / HD_DOMAIN_WORKERS
     int64_t max_msg_size;           //  ZMQ_MAXMSGSIZE, 0: unlimited
     int hwm;                        //  send and receive high-water marks, 0: 100000
+    int sndhwm;                     //  send high-water mark alone, 0: hwm
     bool handover;                  //  ROUTER_HANDOVER (a reconnecting peer takes its id back)
     int handshake_ms;               //  ZMQ_HANDSHAKE_IVL: a connection whose handshake has not
                                     //  finished this long is closed; 0: libzmq's 30 s

@@ -119,7 +119,7 @@ class Cluster:
                 "--clients", eps[0], "--workers", eps[1], "--metrics", eps[2],
                 "--events", eps[3],
                 "--journal", journal, "--journal-dir", os.path.join(self.dir, "journal"),
-                "--no-beacon", "--print-endpoints", "--log-level", "warn"] + list(extra)
+                "--no-beacon", "--http", "none", "--print-endpoints", "--log-level", "warn"] + list(extra)
         self.broker = self._spawn(argv, stdout=subprocess.PIPE, text=True)
         self.procs.append(self.broker)
         line = self._read_line(self.broker, timeout)

@@ -32,6 +32,7 @@ done
 find "$tmp/root/usr" -name 'libheddle.so*' | grep -q . ||
     fail "cmake --install did not install libheddle.so"
 for f in lib/python3/dist-packages/heddle/__init__.py lib/python3/dist-packages/heddle/client.py \
+         lib/python3/dist-packages/heddle/worker/__main__.py \
          share/doc/heddle/examples/heddle-python-worker.service; do
     [ -e "$tmp/root/usr/$f" ] || fail "cmake --install did not install $f"
 done
@@ -79,7 +80,8 @@ for pat in '/usr/bin/heddle-broker$' '/usr/bin/heddle-worker$' '/usr/bin/heddle$
            '/usr/lib/systemd/system/heddle-broker\.service$' \
            '/usr/lib/systemd/system/heddle-worker\.service$' \
            '/usr/share/doc/heddle/heddle\.conf\.example$' \
-           '/usr/lib/python3/dist-packages/heddle/__init__\.py$'; do
+           '/usr/lib/python3/dist-packages/heddle/__init__\.py$' \
+           '/usr/lib/python3/dist-packages/heddle/worker/__main__\.py$'; do
     grep -Eq "$pat" <<<"$list" || fail "the .deb lacks $pat; it holds:
 $list"
 done

@@ -1,8 +1,8 @@
 /*  Integration: jobs wait for workers, and one eligibility rule (issue 12, items 2 and 8). A real
     heddle-broker run with --worker-wait 8000 and, at first, no worker, on 127.0.0.1 with CURVE:
     a job submitted 5 s before its workers start completes with every result correct; tasks of a
-    typo'd function are told they wait (NOTICE) and end UNKNOWN_FN once the wait is over, and
-    the CLI says it is waiting once. Then: `--tags ARCH` (the node's architecture) is met, and
+    typo'd function are told they wait (NOTICE) and end UNKNOWN_FN once the wait is over (one
+    whose tags the workers that came lack ends UNSATISFIABLE), and the CLI says it is waiting once. Then: `--tags ARCH` (the node's architecture) is met, and
     memory no node has, or a node pinned that does not offer the function, is UNSATISFIABLE at
     once. Last, `heddle functions` (the FUNCTIONS query): nodes, queued, running, done.  */
 #include <stdarg.h>
@@ -106,6 +106,9 @@ test_job_waits_for_workers (void **state)
         assert_int_equal (hd_client_submit (client, "sha265", "x", 1, i ? NULL : &short_wait,
                                             1000000 + i, NULL),
                           HD_OK);
+    //  A requirement the workers that come will not meet: UNSATISFIABLE once its wait is over.
+    hd_task_opts_t tagged = { .tags = "no-such-tag" };
+    assert_int_equal (hd_client_submit (client, "sha256", "x", 1, &tagged, 2000000, NULL), HD_OK);
     assert_int_equal (hd_client_flush (client), HD_OK);
     //  5 s with no worker: nothing may fail yet but the task with a 1 s timeout.
     uint32_t good = 0, typo = 0;
@@ -126,13 +129,19 @@ test_job_waits_for_workers (void **state)
     assert_int_equal (notices.nodes_seen, 0);
     hd_testenv_start_worker (&s_env, "w1", 2, NULL);
     hd_testenv_start_worker (&s_env, "w2", 2, NULL);
-    while (good + typo < S_GOOD + S_TYPO) {
+    uint32_t unsatisfiable = 0;
+    while (good + typo + unsatisfiable < S_GOOD + S_TYPO + 1) {
         hd_reply_t *r = NULL;
         hd_err_t rc = hd_client_next (client, 30000, &r);
         if (rc != HD_OK)
             fail_msg ("waiting for results: %s (%u good, %u typo so far)", hd_strerror (rc), good,
                       typo);
-        if (r->seq >= 1000000) {
+        if (r->seq == 2000000) {
+            if (r->status != 13)
+                fail_msg ("tagged task: status %u (%s), want UNSATISFIABLE", r->status, r->error);
+            unsatisfiable++;
+        }
+        else if (r->seq >= 1000000) {
             assert_int_equal (r->status, 2);
             assert_true (strstr (r->error, "sha265") != NULL);
             typo++;

@@ -202,21 +202,6 @@ hd_hostile_metrics_send (zsock_t *pub, const hd_metrics_t *m)
     return rc;
 }
 
-long
-hd_hostile_rss_kb (pid_t pid)
-{
-    char path[64], line[256];
-    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *f = fopen (path, "r");
-    long kb = 0;
-    while (f && fgets (line, sizeof line, f))
-        if (sscanf (line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose (f);
-    return kb;
-}
-
 bool
 hd_hostile_alive (pid_t pid)
 {

@@ -11,6 +11,7 @@
 
 #include "hd_codec.h"
 #include "hd_codec_metrics.h"
+#include "hd_hostile.h"  //  hd_hostile_rss_kb
 #include "hd_testenv.h"
 
 typedef struct hd_hostile_worker hd_hostile_worker_t;
@@ -48,8 +49,6 @@ bool hd_hostile_worker_expect (hd_hostile_worker_t *self, uint8_t cmd, int timeo
 zsock_t *hd_hostile_metrics_new (hd_testenv_t *env, zcert_t *cert);
 int hd_hostile_metrics_send (zsock_t *pub, const hd_metrics_t *m);
 
-//  Resident set of a process in kB (VmRSS), 0 when unknown.
-long hd_hostile_rss_kb (pid_t pid);
 //  Whether the process still runs (not exited, not a zombie we reaped).
 bool hd_hostile_alive (pid_t pid);
 

@@ -156,8 +156,8 @@ static void
 test_journal_writes_documented_format (void **state)
 {
     static const uint8_t want[] = {
-        0x48, 0x44, 0x4a, 0x31, 0x01, 0x00, 0x00, 0x00, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02,
-        0x01, 0x00, 0x00, 0x00, 0x00, 0x10, 0x99, 0x17, 0x68, 0x1b, 0x00, 0x00, 0x00, 0xaf, 0x23,
+        0x48, 0x44, 0x4a, 0x31, 0x02, 0x00, 0x00, 0x00, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02,
+        0x01, 0x00, 0x00, 0x00, 0x00, 0xe3, 0xf9, 0xef, 0x7b, 0x1b, 0x00, 0x00, 0x00, 0xaf, 0x23,
         0x08, 0xcf, 0x01, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b,
         0x0c, 0x0d, 0x0e, 0x0f, 0x02, 0x00, 0x00, 0x00, 0x61, 0x62, 0x00, 0x00, 0x00, 0x00,
     };
@@ -240,11 +240,42 @@ test_journal_open_rejects_foreign_file (void **state)
 static void
 test_journal_open_rejects_newer_version (void **state)
 {
-    uint8_t hdr[S_HEADER] = { 'H', 'D', 'J', '1', 2, 0, 0, 0 };
+    uint8_t hdr[S_HEADER] = { 'H', 'D', 'J', '1', 3, 0, 0, 0 };
     s_write_file (*state, "journal.log", hdr, sizeof hdr);
     char err[256] = "";
     assert_int_equal (s_try_open (*state, err, sizeof err), HD_EIO);
-    assert_non_null (strstr (err, "version 2"));
+    assert_non_null (strstr (err, "version 3"));
+}
+
+static void
+s_emit_nothing (hd_journal_t *journal, void *arg)
+{
+    (void) journal;
+    (void) arg;
+}
+
+//  A format-1 file (its header computed independently) is read, reports its version, and is
+//  rewritten in the current format by the next compaction whatever its size.
+static void
+test_journal_reads_version_1_and_rewrites_it (void **state)
+{
+    static const uint8_t v1[S_HEADER] = { 0x48, 0x44, 0x4a, 0x31, 0x01, 0x00, 0x00, 0x00,
+                                          0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
+                                          0x00, 0x00, 0x00, 0x00, 0x10, 0x99, 0x17, 0x68 };
+    s_write_file (*state, "journal.log", v1, sizeof v1);
+    hd_journal_config_t cfg = { .mode = HD_JOURNAL_SYNC };
+    hd_journal_t *journal = NULL;
+    assert_int_equal (hd_journal_open (*state, &cfg, &journal, NULL, 0), HD_OK);
+    assert_int_equal (hd_journal_replay (journal, s_count, &(uint64_t){ 0 }, NULL), HD_OK);
+    assert_int_equal (hd_journal_version (journal), 1);
+    bool done = false;
+    assert_int_equal (hd_journal_maybe_compact (journal, 0, s_emit_nothing, NULL, &done), HD_OK);
+    assert_true (done);
+    assert_int_equal (hd_journal_version (journal), HD_JOURNAL_VERSION);
+    hd_journal_destroy (&journal);
+    assert_int_equal (hd_journal_open (*state, &cfg, &journal, NULL, 0), HD_OK);
+    assert_int_equal (hd_journal_version (journal), HD_JOURNAL_VERSION);
+    hd_journal_destroy (&journal);
 }
 
 static void
@@ -607,6 +638,7 @@ main (void)
         S_TEST (test_journal_open_needs_dir_unless_none),
         S_TEST (test_journal_open_rejects_unknown_mode),
         S_TEST (test_journal_open_rejects_foreign_file),
+        S_TEST (test_journal_reads_version_1_and_rewrites_it),
         S_TEST (test_journal_open_rejects_newer_version),
         S_TEST (test_journal_open_rejects_corrupt_header),
         S_TEST (test_journal_open_rewrites_partial_header),
