@@ -9,6 +9,13 @@
 #include "hd_transport.h"
 
 #define S_RESEND_AFTER_MS 2000  //  an unacknowledged result is resent on a ping after this long
+//  Resend work a session can cause (PING {resend: true}), whatever it sends: one resend per
+//  S_RESEND_AFTER_MS, and while it acknowledges nothing, at most S_RESEND_BUDGET bytes of results
+//  per S_RESEND_STALL_MS. A client that never reads then costs at most its kept results plus
+//  one budget (and never more than the socket's high-water mark: a resend stops at the first
+//  send that fails). A reading client ACKs, which renews its budget at once.
+#define S_RESEND_BUDGET (8u << 20)
+#define S_RESEND_STALL_MS 30000
 
 typedef struct {
     hd_payload_t *data;
@@ -213,6 +220,7 @@ hd_broker_on_ack (hd_broker_t *self, uint32_t client, const hd_idlist_t *ids)
     for (uint32_t i = 0; i < ids->count; i++) {
         hd_job_t *job = hd_scheduler_find (self->scheduler, &ids->ids[i]);
         if (job && job->result && job->client == client) {
+            hd_sessions_at (self->sessions, client)->resent_bytes = 0;
             self->stats.acked++;
             hd_broker_journal_forget (self, job, true);
             hd_broker_release (self, job);
@@ -222,26 +230,55 @@ hd_broker_on_ack (hd_broker_t *self, uint32_t client, const hd_idlist_t *ids)
 
 //  Resend every result of `client` that is unacknowledged and was last sent a while ago (or
 //  never: it completed while the client was away), in messages of up to HD_MAX_BATCH.
+//  Whether the session may have a resend now (see S_RESEND_BUDGET); starts its interval.
+static bool
+s_resend_allowed (hd_session_t *s, int64_t now)
+{
+    if (s->resend_ms && now - s->resend_ms < S_RESEND_AFTER_MS)
+        return false;
+    if (s->resend_ms && now - s->resend_ms >= S_RESEND_STALL_MS)
+        s->resent_bytes = 0;
+    if (s->resent_bytes >= S_RESEND_BUDGET)
+        return false;
+    s->resend_ms = now;
+    return true;
+}
+
+static uint64_t
+s_batch_bytes (hd_job_t **jobs, uint32_t n)
+{
+    uint64_t bytes = 0;
+    for (uint32_t k = 0; k < n; k++)
+        bytes += s_result_bytes (jobs[k]->result);
+    return bytes;
+}
+
 void
 hd_broker_resend (hd_broker_t *self, uint32_t client, int64_t now)
 {
+    hd_session_t *s = hd_sessions_at (self->sessions, client);
+    if (!s || s->away || !s_resend_allowed (s, now))
+        return;
     hd_donefifo_t *f = &self->done;
     hd_job_t *batch[64];
     uint32_t n = 0;
-    for (uint32_t i = 0; i < f->count; i++) {
-        hd_job_t *job = hd_scheduler_find (self->scheduler, &f->items[(f->head + i) % f->cap].id);
-        if (!job || !job->result || job->client != client
-            || (job->result_ms && now - job->result_ms < S_RESEND_AFTER_MS))
+    for (uint32_t i = 0; i <= f->count && s->resent_bytes < S_RESEND_BUDGET; i++) {
+        hd_job_t *job = i < f->count ? hd_scheduler_find (self->scheduler,
+                                                          &f->items[(f->head + i) % f->cap].id)
+                                     : NULL;
+        if (job && (!job->result || job->client != client
+                    || (job->result_ms && now - job->result_ms < S_RESEND_AFTER_MS)))
             continue;
-        batch[n++] = job;
-        if (n == 64) {
+        if (job)
+            batch[n++] = job;
+        if (n == 64 || (i == f->count && n)) {
+            s->resent_bytes += s_batch_bytes (batch, n);
             self->stats.resent += n;
-            hd_broker_send_results (self, client, batch, n, now);
+            if (hd_broker_send_results (self, client, batch, n, now) != 0)
+                return;  //  its queue is full (high-water mark) or it is gone: no more now
             n = 0;
         }
     }
-    self->stats.resent += n;
-    hd_broker_send_results (self, client, batch, n, now);
 }
 
 //  Forget results nobody acknowledged within result_ttl_ms.

@@ -35,11 +35,11 @@ typedef struct {
     bool packs;                  //  it sent a packed SUBMIT: its RESULTs go packed too
     bool away;                   //  another key spoke on this id: nothing is sent until the
                                  //  owner speaks again (its results wait, kept)
-    bool acked;                  //  it acknowledged something since its last resend
     uint32_t key;                //  owner: index in the key table
     uint32_t held;               //  tasks queued or running + results not acknowledged
     int64_t last_seen_ms;
     int64_t resend_ms;           //  when its last resend was honoured (0: never)
+    uint64_t resent_bytes;       //  result bytes resent since its last ACK (resend budget)
 } hd_session_t;
 
 typedef struct hd_sessions hd_sessions_t;

@@ -87,6 +87,7 @@ struct hd_client {
     int64_t last_ping_us;
     uint64_t resubmitted;
     uint64_t retried;              //  refusals (BUSY, STORAGE) answered by a later resend
+    uint64_t stray_rejects;        //  REJECTED for a task not in flight
     hd_idlist_t *acks;             //  ids of results received and not yet ACKed
     int64_t acks_since_us;         //  when the oldest of them came
     hd_buf_t ack_env;              //  their ACK envelope: sent from inside a submit too, so not

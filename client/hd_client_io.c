@@ -203,6 +203,7 @@ s_on_rejected (hd_client_t *self)
         return 0;
     }
     else {
+        self->stray_rejects += r.has_id;
         hd_client_fail (self, HD_EPROTO, "broker rejected a message: %s (%s)", r.reason,
                         hd_status_str (r.code));
         hd_warn ("%s", self->last_error);

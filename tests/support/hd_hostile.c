@@ -209,6 +209,7 @@ s_note_reject (zmsg_t *msg, const hd_id_t *id, hd_hostile_seen_t *out)
     if (env && hd_codec_decode_reject (zframe_data (env), zframe_size (env), &r) == HD_OK
         && (!r.has_id || !id || hd_id_eq (&r.id, id))) {
         out->rejected++;
+        out->busy += r.code == HD_ST_BUSY;
         out->reject_code = r.code;
         snprintf (out->reject_reason, sizeof out->reject_reason, "%s", r.reason);
     }
@@ -234,6 +235,14 @@ hd_hostile_watch (hd_hostile_t *self, int ms, const hd_id_t *id, bool until_resu
             got = s_note_results (msg, id, out);
         else if (cmd == HD_CMD_REJECTED)
             got = (s_note_reject (msg, id, out), true);
+        else if (cmd == HD_CMD_ACCEPTED) {
+            zframe_t *env = zmsg_next (msg);
+            hd_idlist_t *ids = malloc (sizeof *ids);
+            assert_non_null (ids);
+            if (env && hd_codec_decode_ids (zframe_data (env), zframe_size (env), ids) == HD_OK)
+                out->accepted += ids->count;
+            free (ids);
+        }
         zmsg_destroy (&msg);
         if (got && until_result)
             break;

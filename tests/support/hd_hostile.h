@@ -46,6 +46,8 @@ typedef struct {
     uint32_t rejected;          //  REJECTED messages (for the id, or with no id)
     uint32_t reject_code;       //  the code of the last of them
     char reject_reason[HD_MAX_ERROR + 1];
+    uint32_t accepted;          //  ids in ACCEPTED messages
+    uint32_t busy;              //  REJECTED messages with code BUSY
     bool saw_bytes;             //  some frame held the bytes looked for
     uint32_t messages;
 } hd_hostile_seen_t;
