@@ -52,6 +52,7 @@ typedef struct {
     uint64_t submitted, accepted, rejected, dispatched, completed, failed;
     uint64_t fenced, unknown_results, malformed, unroutable, lost_workers, dead;
     uint64_t acked, resent, expired, busy, expired_leases, metrics, bad_metrics, storage;
+    uint64_t undurable;            //  tasks whose result stands though their ACCEPT was not stored
     uint64_t requeued, denied;      //  denied: messages refused for their key (session, task, role)
 } hd_broker_stats_t;
 

@@ -324,7 +324,10 @@ s_send_accepts (hd_broker_t *self, int64_t now)
 }
 
 //  The disk is full: the tasks of the refused batch, acc entries [from, to), were never
-//  durable. Take them back and say so; work accepted earlier goes on.
+//  durable. Take them back and say so; work accepted earlier goes on. One outcome per task: a
+//  task that already has its result (it ran before the commit failed), or whose result was
+//  already delivered and acknowledged (not found any more), keeps that result as its only
+//  outcome, with its durability lost (counted; docs/GUARANTEES.md): no REJECTED after it.
 static void
 s_refuse_accepts (hd_broker_t *self, uint32_t from, uint32_t to, const char *why)
 {
@@ -337,12 +340,15 @@ s_refuse_accepts (hd_broker_t *self, uint32_t from, uint32_t to, const char *why
     for (uint32_t k = from; k < to; k++) {
         const hd_accq_item_t *item = &self->acc.items[k];
         hd_job_t *job = hd_scheduler_find (self->scheduler, &item->id);
-        if (job && !job->result)
-            hd_broker_release (self, job);
+        if (!job || job->result) {
+            self->stats.undurable++;
+            continue;
+        }
+        hd_broker_release (self, job);
         hd_broker_reject_to (self, item->client, &item->id, HD_ST_STORAGE, S_STORAGE_RETRY_MS,
                              "the broker cannot store the task: %s", why);
+        self->stats.storage++;
     }
-    self->stats.storage += to - from;
     hd_accq_remove (&self->acc, from, to);
 }
 

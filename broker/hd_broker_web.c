@@ -254,7 +254,8 @@ s_fill_counts (hd_broker_t *self, hd_snapshot_t *s)
                              .dead = t->dead,
                              .metrics = t->metrics,
                              .bad_metrics = t->bad_metrics,
-                             .storage = t->storage };
+                             .storage = t->storage,
+                             .undurable = t->undurable };
     c->handshakes_refused = self->auth ? hd_auth_refused (self->auth) : 0;
     c->handshakes_admitted = self->auth ? hd_auth_admitted (self->auth) : 0;
     c->queued = hd_scheduler_queued (self->scheduler);

@@ -96,6 +96,7 @@ typedef struct {
     uint64_t submitted, accepted, rejected, dispatched, completed, failed, fenced, malformed;
     uint64_t requeued, lost_workers, expired_leases, busy, resent, dead;
     uint64_t handshakes_refused, handshakes_admitted, metrics, bad_metrics, storage;
+    uint64_t undurable;
     uint64_t connections_refused;
     uint32_t queued, running, sessions, connections;
 } hd_snap_counts_t;

@@ -98,6 +98,8 @@ s_broker (const hd_snapshot_t *s, hd_buf_t *out)
         S_C ("heddle_tasks_dead_total", dead, "Tasks that ran out of attempts."),
         S_C ("heddle_tasks_storage_refused_total", storage,
              "Tasks refused because the journal could not store them."),
+        S_C ("heddle_tasks_undurable_total", undurable,
+             "Tasks whose result stands though the journal could not store them (they had run)."),
         S_C ("heddle_submit_busy_total", busy, "Submissions answered BUSY (queue full)."),
         S_C ("heddle_results_fenced_total", fenced,
              "Results refused because their lease was no longer current."),

@@ -157,6 +157,9 @@ uint32_t hd_client_unaccepted (const hd_client_t *self);
 hd_err_t hd_client_adopt (hd_client_t *self, const uint8_t id[16], uint64_t seq);
 //  Refusals (BUSY, STORAGE) answered by sending the task again (config.retry_ms).
 uint64_t hd_client_retried (const hd_client_t *self);
+//  REJECTED answers for tasks not in flight (one that already had its outcome): counted and
+//  logged, never delivered. The broker sends none (one outcome per task, GUARANTEES.md).
+uint64_t hd_client_stray_rejects (const hd_client_t *self);
 //  Cancel a task by id (queued tasks are answered CANCELLED; running ones are stopped).
 hd_err_t hd_client_cancel (hd_client_t *self, const uint8_t id[16]);
 //  Cancel every task in flight on this client (each still ends with a result: CANCELLED, or its

@@ -199,6 +199,12 @@ hd_client_retried (const hd_client_t *self)
     return self->retried;
 }
 
+uint64_t
+hd_client_stray_rejects (const hd_client_t *self)
+{
+    return self->stray_rejects;
+}
+
 static void
 s_count_unaccepted (const hd_id_t *id, hd_idval_t *v, void *arg)
 {

@@ -65,6 +65,9 @@ hd_err_t hd_auth_approve (hd_auth_t *self, const char *id, char key_out[41], cha
                           size_t errlen);
 hd_err_t hd_auth_reject (hd_auth_t *self, const char *id, char key_out[41], char *errbuf,
                          size_t errlen);
+//  Whether key_z85 is allowed on a domain other than `domain` (a client key offered to the
+//  workers endpoint). The ZAP reply for such a key is 500 instead of 400.
+bool hd_auth_known_elsewhere (hd_auth_t *self, const char *domain, const char *key_z85);
 //  The raw socket to poll for ZAP requests, and the handler for one readable event (answers
 //  every request waiting).
 void *hd_auth_socket (hd_auth_t *self);

@@ -432,6 +432,52 @@ hd_keys_parse_fingerprint (const char *text, char out[HD_FINGERPRINT_TEXT])
 }
 
 hd_err_t
+hd_keys_id (const char *key, char out[HD_KEY_ID_TEXT])
+{
+    char fp[HD_FINGERPRINT_TEXT];
+    out[0] = '\0';
+    hd_err_t rc = hd_keys_fingerprint (key, fp);
+    if (rc != HD_OK)
+        return rc;
+    size_t n = 0;
+    for (const char *p = fp; *p && n < HD_KEY_ID_TEXT - 1; p++)
+        if (*p != ':')
+            out[n++] = *p;
+    out[n] = '\0';
+    return HD_OK;
+}
+
+//  Hex digits of a fingerprint prefix as typed, lower case and without ':'; false when `text`
+//  holds anything else or more than 32 digits.
+static bool
+s_hex_prefix (const char *text, char out[33])
+{
+    size_t n = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == ':')
+            continue;
+        if (!isxdigit ((unsigned char) *p) || n == 32)
+            return false;
+        out[n++] = (char) tolower ((unsigned char) *p);
+    }
+    out[n] = '\0';
+    return true;
+}
+
+bool
+hd_keys_matches (const char *key, const char *text, size_t min_len)
+{
+    size_t len = strlen (text);
+    if (len >= min_len && len <= 40 && strncmp (key, text, len) == 0)
+        return true;
+    char hex[33], fp[HD_FINGERPRINT_TEXT], digits[33];
+    if (!s_hex_prefix (text, hex) || strlen (hex) < min_len || hd_keys_fingerprint (key, fp) != HD_OK
+        || !s_hex_prefix (fp, digits))
+        return false;
+    return strncmp (digits, hex, strlen (hex)) == 0;
+}
+
+hd_err_t
 hd_keys_load_payload_public (const char *dir, uint8_t out[32], char *errbuf, size_t errlen)
 {
     char path[PATH_MAX];

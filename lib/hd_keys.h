@@ -74,6 +74,15 @@ hd_err_t hd_keys_fingerprint (const char *key, char out[HD_FINGERPRINT_TEXT]);
 //  A fingerprint as a person types it: 32 hex digits, any case, with or without ':' between
 //  groups, into the canonical form above. HD_OK; HD_EINVAL for anything else.
 hd_err_t hd_keys_parse_fingerprint (const char *text, char out[HD_FINGERPRINT_TEXT]);
+//  A key's id, as `heddle nodes pending` prints it and approve/reject take it: the first 16 hex
+//  digits of its fingerprint, no ':' (shell-safe, unlike Z85 with its '(' and '!'). HD_OK;
+//  HD_EINVAL when key is not a Z85 key.
+#define HD_KEY_ID_TEXT 17
+hd_err_t hd_keys_id (const char *key, char out[HD_KEY_ID_TEXT]);
+//  Does `text` name `key`: a prefix of its Z85 form (the old way), or a prefix of its
+//  fingerprint in hex (any case, ':' between groups allowed, as fingerprints print)? Prefixes
+//  shorter than min_len characters (not counting ':') never match.
+bool hd_keys_matches (const char *key, const char *text, size_t min_len);
 //  --- payload keys (sealed payloads, hd_seal) ------------------------------------------------
 //  A keys directory also holds the cluster's payload key pair: payload.cert (public: clients
 //  seal job keys to it) and payload.cert_secret (workers open them); after a rotation the older

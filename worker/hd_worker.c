@@ -20,6 +20,7 @@
 #include "hd_codec.h"
 #include "hd_fnreg.h"
 #include "hd_frames.h"
+#include "hd_keys.h"
 #include "hd_log.h"
 #include "hd_metrics_pub.h"
 #include "hd_pack.h"
@@ -602,10 +603,13 @@ s_watch_monitor (hd_worker_t *self)
             || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
             || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
             s_plan_retry (self);
+        char id[HD_KEY_ID_TEXT] = "?";
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            hd_keys_id (zcert_public_txt (self->cert), id);
         if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && self->refused_logs++ % 30 == 0)
             hd_error ("the broker at %s refused this worker's key %s: an admin enrolls it with "
-                      "`heddle nodes approve %.8s` (retrying)", self->endpoint,
-                      zcert_public_txt (self->cert), zcert_public_txt (self->cert));
+                      "`heddle nodes approve %s` (retrying)", self->endpoint,
+                      zcert_public_txt (self->cert), id);
         else if ((event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                   || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
                  && self->refused_logs++ % 30 == 0)

@@ -131,6 +131,13 @@ hd_cmd_nodes (hd_cli_common_t *common, int argc, char **argv)
     if (code >= 0)
         return code;
     hd_cli_common_finish (common);
+    //  No broker from flags, environment or config file: the nodes listed are those of an
+    //  embedded cluster started for this command alone. Listing them silently looked like a
+    //  cluster configured somewhere (issue 12); they are listed, but said to be that.
+    if (!common->broker)
+        fprintf (stderr, "heddle nodes: no cluster configured (no --broker, $HEDDLE_BROKER or "
+                         "[client] broker in the config file): these are the nodes of an embedded "
+                         "cluster started for this command, gone when it ends\n");
     hd_cli_conn_t conn;
     code = hd_cli_connect (common, 0, &conn);
     if (code != HD_CLI_EXIT_OK)

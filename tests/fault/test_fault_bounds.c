@@ -60,7 +60,7 @@ s_sixty (hd_client_t *c, uint64_t *ok, uint64_t *busy, uint64_t *other)
     while (hd_client_next (c, 20000, &r) == HD_OK) {
         if (r->status == 0)
             (*ok)++;
-        else if (r->status == 4 && strstr (r->error, "limit 20"))
+        else if (r->status == 4 && strstr (r->error, "(limit"))
             (*busy)++;
         else
             (*other)++;

@@ -44,6 +44,19 @@ found=$(cd / && PYTHONPATH="$tmp/root/usr/lib/python3/dist-packages" PYTHONDONTW
     fail "the installed heddle Python package does not import (python3-zmq, python3-msgpack: scripts/install-deps test)"
 [ "$found" = "$tmp/root/usr/bin" ] || fail "installed heddle looks for the programs in $found, not $tmp/root/usr/bin"
 
+# The installed programs find the installed libheddle.so.0 (RPATH $ORIGIN/../lib), not the
+# build tree's and without LD_LIBRARY_PATH (issue 12: they did not).
+step "installed programs find their library"
+for prog in heddle heddle-broker heddle-worker; do
+    env -u LD_LIBRARY_PATH "$tmp/root/usr/bin/$prog" --help >/dev/null 2>"$tmp/run.err" ||
+        { cat "$tmp/run.err" >&2; fail "installed $prog --help failed"; }
+done
+lib=$(env -u LD_LIBRARY_PATH ldd "$tmp/root/usr/bin/heddle" | awk '/libheddle/ { print $3 }')
+case "$lib" in
+    "$tmp/root/usr/"*) ;;
+    *) fail "installed heddle loads libheddle from '$lib', not from the install prefix" ;;
+esac
+
 # The installed units name the installed programs, so verify checks ExecStart for real.
 step "systemd-analyze verify"
 units=("$tmp/root/usr/lib/systemd/system/heddle-broker.service"
