@@ -356,13 +356,16 @@ hd_cli_task_help (FILE *out)
 
 // --- connecting ---------------------------------------------------------------------------
 
-//  The library's reasons say what failed; this adds how to get keys when they are the problem.
+//  The library's reasons say what failed; this adds how to get keys when they are the problem
+//  (not when the keys are there and only their permissions are wrong: that reason names its
+//  own fix, a chmod).
 static const char *
-s_connect_hint (hd_err_t rc)
+s_connect_hint (hd_err_t rc, const char *reason)
 {
-    return rc == HD_ECRYPTO ? " (give --keys DIR made by 'heddle keys init', or --insecure for a "
-                              "broker run with --insecure)"
-                            : "";
+    return rc == HD_ECRYPTO && !strstr (reason, "chmod ")
+               ? " (give --keys DIR made by 'heddle keys init', or --insecure for a broker run "
+                 "with --insecure)"
+               : "";
 }
 
 static int
@@ -385,7 +388,7 @@ s_connect_remote (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *c
         return hd_cli_interrupt_code ();
     if (rc != HD_OK)
         return hd_cli_fail ("connecting to %s: %s%s", self->broker,
-                            *reason ? reason : hd_strerror (rc), s_connect_hint (rc));
+                            *reason ? reason : hd_strerror (rc), s_connect_hint (rc, reason));
     return HD_CLI_EXIT_OK;
 }
 
