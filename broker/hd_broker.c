@@ -281,7 +281,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     free (self->accepted);
     free (self->touched);
     free (self->done.items);
-    free (self->acc);
+    hd_accq_fini (&self->acc);
     free (self->outbox);
     free (self->down);
     free (self->fnwait);

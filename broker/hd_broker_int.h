@@ -6,6 +6,7 @@
 
 #include <czmq.h>
 
+#include "hd_accq.h"
 #include "hd_auth.h"
 #include "hd_broker.h"
 #include "hd_buf.h"
@@ -40,12 +41,6 @@ typedef struct {
     bool listed;
     char key[41];  //  the worker key its HELLO came with (ZAP User-Id); "" insecure
 } hd_nodeout_t;
-
-//  A task accepted in this pass, answered ACCEPTED once the journal commit covers it.
-typedef struct {
-    uint32_t client;
-    hd_id_t id;
-} hd_pending_acc_t;
 
 //  A function no worker offered yet with tasks waiting for one (hd_broker_wait.c).
 typedef struct {
@@ -101,12 +96,8 @@ struct hd_broker {
     uint64_t journal_budget;       //  bytes the journal may use (journal_max_mb or default)
     uint64_t low_space;            //  free bytes under which space is short
     bool refused_storage;          //  a commit failed for lack of space since the last compaction
-    hd_pending_acc_t *acc;
-    uint32_t nacc, acc_cap;
-    uint32_t nacc_durable;         //  the first nacc_durable of them are covered by a commit
-    uint32_t nacc_flight;          //  ... and up to this one by the commit in flight
+    hd_accq_t acc;                 //  ACCEPTED replies waiting for their commit (hd_accq)
     struct hd_syncer *syncer;      //  runs commits off this thread; NULL: journal none
-    int64_t acc_since_ms;          //  when the oldest of them was accepted
     bool fatal;                    //  the journal failed: stop
     int64_t next_beat_ms;
     hd_fnwait_t *fnwait;           //  functions waited for (HD_MAX_FN_IDS entries, lazily)

@@ -9,12 +9,7 @@
 #include <string.h>
 
 #include "hd_codec.h"
-
-static int
-s_write (void *data, const char *buf, size_t len)
-{
-    return hd_buf_append (data, buf, len) == HD_OK ? 0 : -1;
-}
+#include "hd_mpw.h"
 
 static void
 s_key (msgpack_packer *pk, const char *key)
@@ -92,14 +87,14 @@ hd_err_t
 hd_codec_encode_nodes (hd_buf_t *buf, const hd_nodeinfo_t *nodes, uint32_t count)
 {
     hd_buf_reset (buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 1);
-    s_key (&pk, "nodes");
-    msgpack_pack_array (&pk, count);
+    hd_mpw_t w;
+    msgpack_packer *pk = hd_mpw_start (&w, buf);
+    msgpack_pack_map (pk, 1);
+    s_key (pk, "nodes");
+    msgpack_pack_array (pk, count);
     for (uint32_t i = 0; i < count; i++)
-        s_pack_node (&pk, &nodes[i]);
-    return buf->size ? HD_OK : HD_ENOMEM;
+        s_pack_node (pk, &nodes[i]);
+    return hd_mpw_end (&w);
 }
 
 //  --- decoding helpers -------------------------------------------------------------------------
@@ -298,14 +293,14 @@ hd_err_t
 hd_codec_encode_admin (hd_buf_t *buf, const hd_admin_t *msg)
 {
     hd_buf_reset (buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 2 + (msg->grant[0] != 0));
-    s_kv_str (&pk, "op", msg->op);
-    s_kv_str (&pk, "node", msg->node);
+    hd_mpw_t w;
+    msgpack_packer *pk = hd_mpw_start (&w, buf);
+    msgpack_pack_map (pk, 2 + (msg->grant[0] != 0));
+    s_kv_str (pk, "op", msg->op);
+    s_kv_str (pk, "node", msg->node);
     if (msg->grant[0])
-        s_kv_str (&pk, "grant", msg->grant);
-    return buf->size ? HD_OK : HD_ENOMEM;
+        s_kv_str (pk, "grant", msg->grant);
+    return hd_mpw_end (&w);
 }
 
 static bool
@@ -332,19 +327,19 @@ hd_err_t
 hd_codec_encode_event (hd_buf_t *buf, const hd_event_t *msg)
 {
     hd_buf_reset (buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 9);
-    s_kv_str (&pk, "type", msg->type);
-    s_kv_str (&pk, "node", msg->node);
-    s_kv_str (&pk, "state", msg->state);
-    s_kv_str (&pk, "text", msg->text);
-    s_kv_uint (&pk, "queued", msg->queued);
-    s_kv_uint (&pk, "running", msg->running);
-    s_kv_uint (&pk, "done", msg->done);
-    s_kv_uint (&pk, "failed", msg->failed);
-    s_kv_double (&pk, "rate", msg->rate);
-    return buf->size ? HD_OK : HD_ENOMEM;
+    hd_mpw_t w;
+    msgpack_packer *pk = hd_mpw_start (&w, buf);
+    msgpack_pack_map (pk, 9);
+    s_kv_str (pk, "type", msg->type);
+    s_kv_str (pk, "node", msg->node);
+    s_kv_str (pk, "state", msg->state);
+    s_kv_str (pk, "text", msg->text);
+    s_kv_uint (pk, "queued", msg->queued);
+    s_kv_uint (pk, "running", msg->running);
+    s_kv_uint (pk, "done", msg->done);
+    s_kv_uint (pk, "failed", msg->failed);
+    s_kv_double (pk, "rate", msg->rate);
+    return hd_mpw_end (&w);
 }
 
 static bool
@@ -378,14 +373,14 @@ hd_err_t
 hd_codec_encode_notice (hd_buf_t *buf, const hd_notice_t *msg)
 {
     hd_buf_reset (buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 4);
-    s_kv_str (&pk, "fn", msg->fn);
-    s_kv_uint (&pk, "nodes", msg->nodes);
-    s_kv_uint (&pk, "wait", msg->wait_ms);
-    s_kv_str (&pk, "reason", msg->reason);
-    return buf->size ? HD_OK : HD_ENOMEM;
+    hd_mpw_t w;
+    msgpack_packer *pk = hd_mpw_start (&w, buf);
+    msgpack_pack_map (pk, 4);
+    s_kv_str (pk, "fn", msg->fn);
+    s_kv_uint (pk, "nodes", msg->nodes);
+    s_kv_uint (pk, "wait", msg->wait_ms);
+    s_kv_str (pk, "reason", msg->reason);
+    return hd_mpw_end (&w);
 }
 
 typedef struct {
@@ -449,14 +444,14 @@ hd_codec_encode_functions (hd_buf_t *buf, const hd_fninfo_t *fns, uint32_t count
     hd_buf_reset (buf);
     if (count > HD_MAX_FUNCTIONS)
         return HD_EINVAL;
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 1);
-    s_key (&pk, "fns");
-    msgpack_pack_array (&pk, count);
+    hd_mpw_t w;
+    msgpack_packer *pk = hd_mpw_start (&w, buf);
+    msgpack_pack_map (pk, 1);
+    s_key (pk, "fns");
+    msgpack_pack_array (pk, count);
     for (uint32_t i = 0; i < count; i++)
-        s_pack_fn (&pk, &fns[i]);
-    return buf->size ? HD_OK : HD_ENOMEM;
+        s_pack_fn (pk, &fns[i]);
+    return hd_mpw_end (&w);
 }
 
 static bool
@@ -568,11 +563,11 @@ hd_err_t
 hd_codec_encode_pong (hd_buf_t *buf, uint32_t maxpay)
 {
     hd_buf_reset (buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 1);
-    s_kv_uint (&pk, "maxpay", maxpay);
-    return buf->size ? HD_OK : HD_ENOMEM;
+    hd_mpw_t w;
+    msgpack_packer *pk = hd_mpw_start (&w, buf);
+    msgpack_pack_map (pk, 1);
+    s_kv_uint (pk, "maxpay", maxpay);
+    return hd_mpw_end (&w);
 }
 
 static bool
