@@ -53,6 +53,10 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->worker_wait_ms = 60000;
     config->cluster = HD_CLUSTER_DEFAULT;
     config->beacon_port = HD_BEACON_PORT;
+    config->max_worker_slots = 1024;
+    config->max_worker_queue = 65536;
+    config->max_worker_fns = HD_MAX_FNS;
+    config->max_names_per_key = 256;
     config->handshake_ms = 10000;
 }
 
@@ -94,8 +98,11 @@ s_load_keys (hd_broker_t *self, char *errbuf, size_t errlen)
             rc = hd_auth_load (self->auth, lists[i].domain, path, lists[i].role, errbuf, errlen);
     }
     hd_keys_path (self->workers_keys, sizeof self->workers_keys, dir, "workers.keys");
+    hd_keys_path (self->workers_names, sizeof self->workers_names, dir, "workers.names");
     if (rc == HD_OK)
         hd_auth_set_enroll (self->auth, self->workers_keys, self->config.auto_approve);
+    if (rc == HD_OK)
+        rc = hd_broker_names_open (self, errbuf, errlen);
     if (rc == HD_OK)
         rc = hd_broker_grants_open (self, errbuf, errlen);
     return rc;
@@ -148,7 +155,10 @@ s_bind (hd_broker_t *self, char *errbuf, size_t errlen)
                                      &o, errbuf, errlen);
     o.sndhwm = 0;
     o.zap_domain = HD_DOMAIN_WORKERS;
-    o.handover = true;
+    //  No handover: a connection claiming a routing id in use is ignored, so another key
+    //  cannot take a worker's route (and read its tasks). Workers pick a fresh random routing
+    //  id per connection; a restarted one is recognised by its key and name (hd_broker_hello).
+    o.handover = false;
     if (rc == HD_OK)
         rc = hd_transport_bind (&self->workers, ZMQ_ROUTER, self->config.workers_endpoint, &o,
                                 errbuf, errlen);
@@ -284,6 +294,8 @@ hd_broker_destroy (hd_broker_t **self_p)
     hd_accq_fini (&self->acc);
     free (self->outbox);
     free (self->down);
+    free (self->conflicts);
+    hd_nodenames_destroy (&self->names);
     free (self->fnwait);
     hd_buf_fini (&self->jbuf);
     hd_sessions_destroy (&self->sessions);
@@ -351,10 +363,11 @@ s_log_stats (hd_broker_t *self)
     hd_info ("stats: submitted %" PRIu64 " accepted %" PRIu64 " rejected %" PRIu64
              " dispatched %" PRIu64 " completed %" PRIu64 " failed %" PRIu64 " fenced %" PRIu64
              " malformed %" PRIu64 " unroutable %" PRIu64 " workers lost %" PRIu64
-             " acked %" PRIu64 " resent %" PRIu64 " expired %" PRIu64 " busy %" PRIu64,
+             " acked %" PRIu64 " resent %" PRIu64 " expired %" PRIu64 " busy %" PRIu64
+             " refused workers %" PRIu64 " replaced %" PRIu64 " foreign %" PRIu64,
              s->submitted, s->accepted, s->rejected, s->dispatched, s->completed, s->failed,
              s->fenced, s->malformed, s->unroutable, s->lost_workers, s->acked, s->resent,
-             s->expired, s->busy);
+             s->expired, s->busy, s->refused_hellos, s->replaced, s->foreign);
 }
 
 hd_err_t

@@ -429,6 +429,7 @@ hd_status_str (uint32_t status)
         [HD_ST_INTERNAL] = "internal error",
         [HD_ST_UNSATISFIABLE] = "unsatisfiable",
         [HD_ST_TAMPERED] = "tampered",
+        [HD_ST_REFUSED] = "refused",
     };
     if (status > HD_ST_MAX_ || !text[status])
         return "unknown status";

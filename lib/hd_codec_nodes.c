@@ -106,6 +106,20 @@ s_key_is (const msgpack_object_kv *kv, const char *key)
            && memcmp (kv->key.via.str.ptr, key, kv->key.via.str.size) == 0;
 }
 
+//  Whether kv's key is one of `keys` already seen in this map (a known key appearing twice is
+//  malformed: docs/PROTOCOL.md); marks it seen. At most 32 keys.
+static bool
+s_dup (const msgpack_object_kv *kv, const char *const *keys, uint32_t nkeys, uint32_t *seen)
+{
+    for (uint32_t i = 0; i < nkeys; i++)
+        if (s_key_is (kv, keys[i])) {
+            bool dup = (*seen >> i) & 1u;
+            *seen |= 1u << i;
+            return dup;
+        }
+    return false;
+}
+
 static bool
 s_str (const msgpack_object *o, char *out, size_t outlen)
 {
@@ -202,6 +216,11 @@ s_node_field (const msgpack_object_kv *kv, hd_nodeinfo_t *x)
     return rc != 0;  //  -1: unknown key, skipped
 }
 
+static const char *const s_node_names[] = { "name", "arch", "state", "capacity", "slots",
+                                            "busy", "cores", "done", "failed", "cpu",
+                                            "mem_total", "mem_avail", "temp", "score", "load1",
+                                            "age", "tags" };
+
 static hd_err_t
 s_decode_list (const msgpack_object *list, hd_nodeinfo_t **out, uint32_t *count)
 {
@@ -216,8 +235,11 @@ s_decode_list (const msgpack_object *list, hd_nodeinfo_t **out, uint32_t *count)
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *o = &list->via.array.ptr[i];
         bool ok = o->type == MSGPACK_OBJECT_MAP;
+        uint32_t seen = 0;
         for (uint32_t k = 0; ok && k < o->via.map.size; k++)
-            ok = s_node_field (&o->via.map.ptr[k], &nodes[i]);
+            ok = !s_dup (&o->via.map.ptr[k], s_node_names,
+                         sizeof s_node_names / sizeof *s_node_names, &seen)
+                 && s_node_field (&o->via.map.ptr[k], &nodes[i]);
         if (!ok) {
             free (nodes);
             return HD_EPROTO;
@@ -303,10 +325,19 @@ hd_codec_encode_admin (hd_buf_t *buf, const hd_admin_t *msg)
     return hd_mpw_end (&w);
 }
 
+typedef struct {
+    void *msg;
+    uint32_t seen;
+} s_once_t;
+
 static bool
 s_admin_pair (const msgpack_object_kv *kv, void *arg)
 {
-    hd_admin_t *a = arg;
+    static const char *const keys[] = { "op", "node", "grant" };
+    s_once_t *ctx = arg;
+    hd_admin_t *a = ctx->msg;
+    if (s_dup (kv, keys, 3, &ctx->seen))
+        return false;
     if (s_key_is (kv, "op")) return s_str (&kv->val, a->op, sizeof a->op);
     if (s_key_is (kv, "node")) return s_str (&kv->val, a->node, sizeof a->node);
     if (s_key_is (kv, "grant")) return s_str (&kv->val, a->grant, sizeof a->grant);
@@ -317,7 +348,8 @@ hd_err_t
 hd_codec_decode_admin (const void *data, size_t size, hd_admin_t *out)
 {
     memset (out, 0, sizeof *out);
-    hd_err_t rc = s_each_pair (data, size, s_admin_pair, out);
+    s_once_t ctx = { out, 0 };
+    hd_err_t rc = s_each_pair (data, size, s_admin_pair, &ctx);
     return rc == HD_OK && out->op[0] && out->node[0] ? HD_OK : HD_EPROTO;
 }
 
@@ -345,7 +377,12 @@ hd_codec_encode_event (hd_buf_t *buf, const hd_event_t *msg)
 static bool
 s_event_pair (const msgpack_object_kv *kv, void *arg)
 {
-    hd_event_t *e = arg;
+    static const char *const keys[] = { "type", "node", "state", "text", "queued",
+                                        "running", "done", "failed", "rate" };
+    s_once_t *ctx = arg;
+    hd_event_t *e = ctx->msg;
+    if (s_dup (kv, keys, 9, &ctx->seen))
+        return false;
     const msgpack_object *v = &kv->val;
     if (s_key_is (kv, "type")) return s_str (v, e->type, sizeof e->type);
     if (s_key_is (kv, "node")) return s_str (v, e->node, sizeof e->node);
@@ -363,7 +400,8 @@ hd_err_t
 hd_codec_decode_event (const void *data, size_t size, hd_event_t *out)
 {
     memset (out, 0, sizeof *out);
-    hd_err_t rc = s_each_pair (data, size, s_event_pair, out);
+    s_once_t ctx = { out, 0 };
+    hd_err_t rc = s_each_pair (data, size, s_event_pair, &ctx);
     return rc == HD_OK && out->type[0] ? HD_OK : HD_EPROTO;
 }
 
