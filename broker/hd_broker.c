@@ -99,6 +99,9 @@ s_load_keys (hd_broker_t *self, char *errbuf, size_t errlen)
     }
     hd_keys_path (self->workers_keys, sizeof self->workers_keys, dir, "workers.keys");
     hd_keys_path (self->workers_names, sizeof self->workers_names, dir, "workers.names");
+    //  It binds node names to keys: whoever may write it may give a board's name to a key.
+    if (rc == HD_OK)
+        rc = hd_keys_check_mode (self->workers_names, HD_KEYS_ALLOWLIST, lax, errbuf, errlen);
     if (rc == HD_OK)
         hd_auth_set_enroll (self->auth, self->workers_keys, self->config.auto_approve);
     if (rc == HD_OK)
