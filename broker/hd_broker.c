@@ -239,6 +239,7 @@ hd_broker_new (const hd_broker_config_t *config, hd_broker_t **out, char *errbuf
     self->config = *config;
     self->stop_fd = -1;
     hd_ratelog_init (&self->full_log, HD_RATELOG_WINDOW_MS);
+    hd_ratelog_init (&self->refuse_log, HD_RATELOG_WINDOW_MS);
     if (!self->config.heartbeat_ms || !self->config.heartbeat_misses || !self->config.max_queue) {
         snprintf (errbuf, errlen, "heartbeat, misses and queue size must be positive");
         free (self);
