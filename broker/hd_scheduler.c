@@ -229,6 +229,7 @@ s_job_create (hd_scheduler_t *self, const hd_submit_t *msg, uint32_t fn, uint32_
         return HD_ENOMEM;
     }
     s_job_init (self, job, msg, fn, client);
+    hd_registry_fn_hold (self->registry, fn, +1);  //  its name is not forgotten while it lives
     job->reqs = reqs;
     job->qowner = cq;  //  the client's queue for the job's life, even if job->client changes
     *out = job;
@@ -282,6 +283,7 @@ hd_scheduler_release (hd_scheduler_t *self, hd_job_t **job_p)
     }
     s_table_erase (self, job);
     hd_scheduler_cq_detach (self, job->qowner);
+    hd_registry_fn_hold (self->registry, job->fn, -1);
     s_job_empty (self, job);
     s_job_recycle (self, job);
     *job_p = NULL;

@@ -442,3 +442,56 @@ hd_auth_split_user_id (const char *user_id, char role[16], char key[41])
     memcpy (key, colon + 1, 41);
     return true;
 }
+
+const char *
+hd_auth_role (const hd_auth_t *self, const char *domain, const char *key_z85)
+{
+    for (int i = 0; i < self->ndomains; i++)
+        if (strcmp (self->domains[i].name, domain) == 0)
+            return zhashx_lookup (self->domains[i].keys, key_z85);
+    return NULL;
+}
+
+//  The one admitted worker key starting with `id`, into key (HD_OK, HD_EINVAL, HD_ENOTFOUND).
+static hd_err_t
+s_find_worker (hd_auth_t *self, const char *id, char key[41], char *errbuf, size_t errlen)
+{
+    size_t len = id ? strlen (id) : 0, found = 0;
+    s_domain_t *d = s_domain (self, HD_DOMAIN_WORKERS, false);
+    if (len < HD_AUTH_MIN_PREFIX || len > 40) {
+        snprintf (errbuf, errlen, "give the key's id (at least %d hex digits of its "
+                  "fingerprint), or its Z85 form", HD_AUTH_MIN_PREFIX);
+        return HD_EINVAL;
+    }
+    //  What approve accepts: a fingerprint prefix in hex, or a Z85 prefix.
+    for (void *role = d ? zhashx_first (d->keys) : NULL; role; role = zhashx_next (d->keys)) {
+        const char *k = zhashx_cursor (d->keys);
+        if (hd_keys_matches (k, id, HD_AUTH_MIN_PREFIX) && found++ == 0)
+            snprintf (key, 41, "%s", k);
+    }
+    if (found == 0)
+        snprintf (errbuf, errlen, "no enrolled worker key starts with %s", id);
+    else if (found > 1)
+        snprintf (errbuf, errlen, "%zu enrolled worker keys start with %s: give more of it",
+                  found, id);
+    return found == 1 ? HD_OK : found ? HD_EINVAL : HD_ENOTFOUND;
+}
+
+hd_err_t
+hd_auth_revoke (hd_auth_t *self, const char *id, char key_out[41], char *errbuf, size_t errlen)
+{
+    hd_err_t rc = s_find_worker (self, id, key_out, errbuf, errlen);
+    if (rc != HD_OK)
+        return rc;
+    if (!self->rejected && !(self->rejected = zhashx_new ()))
+        return HD_ENOMEM;
+    zhashx_update (self->rejected, key_out, (void *) "");
+    zhashx_delete (s_domain (self, HD_DOMAIN_WORKERS, false)->keys, key_out);
+    for (size_t i = 0; i < self->npending; i++)
+        if (strcmp (self->pending[i].key, key_out) == 0)
+            s_pending_remove (self, i--);
+    rc = self->workers_file
+             ? hd_keys_remove_allowlist (self->workers_file, key_out, errbuf, errlen)
+             : HD_OK;
+    return rc == HD_ENOTFOUND ? HD_OK : rc;  //  admitted from memory only (auto-approve failed)
+}

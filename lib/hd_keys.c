@@ -300,6 +300,45 @@ hd_keys_append_allowlist (const char *path, const char *key, const char *comment
     return HD_OK;
 }
 
+//  Whether `line` holds `key` as its first word.
+static bool
+s_line_has_key (const char *line, const char *key)
+{
+    line += strspn (line, " \t");
+    return strncmp (line, key, 40) == 0 && strchr (" \t\r\n", line[40]) && line[40];
+}
+
+hd_err_t
+hd_keys_remove_allowlist (const char *path, const char *key, char *errbuf, size_t errlen)
+{
+    char tmp[PATH_MAX + 8];
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FILE *in = fopen (path, "r");
+    FILE *out = in ? fopen (tmp, "w") : NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    bool ok = out != NULL, found = false;
+    while (ok && getline (&line, &cap, in) > 0) {
+        if (s_line_has_key (line, key))
+            found = true;
+        else
+            ok = fputs (line, out) >= 0;
+    }
+    free (line);
+    ok = ok && fflush (out) == 0 && fsync (fileno (out)) == 0;
+    if (out && fclose (out) != 0)
+        ok = false;
+    if (in)
+        fclose (in);
+    if (ok && found && rename (tmp, path) != 0)
+        ok = false;
+    if (!ok)
+        snprintf (errbuf, errlen, "cannot rewrite %s: %s", path, strerror (errno));
+    if (!ok || !found)
+        unlink (tmp);
+    return !ok ? HD_EIO : found ? HD_OK : HD_ENOTFOUND;
+}
+
 hd_err_t
 hd_keys_load_or_make (const char *dir, const char *name, bool lax, zcert_t **out, bool *made,
                       char *errbuf, size_t errlen)

@@ -53,6 +53,11 @@ hd_err_t hd_keys_read_allowlist (const char *path, void (*add) (const char *key,
 //  HD_OK; HD_EIO with text in errbuf.
 hd_err_t hd_keys_append_allowlist (const char *path, const char *key, const char *comment,
                                    char *errbuf, size_t errlen);
+//  Rewrite the allowlist at `path` without the lines holding `key` (through PATH.tmp and a
+//  rename; comments and other keys stay). HD_OK; HD_ENOTFOUND the key was not there (file
+//  unchanged); HD_EIO with text in errbuf.
+hd_err_t hd_keys_remove_allowlist (const char *path, const char *key, char *errbuf,
+                                   size_t errlen);
 //  A node's own key pair in a state directory: load dir/name.cert_secret, or on first use
 //  create dir (0700) and dir/name.cert + dir/name.cert_secret (0600). Both the directory and
 //  the secret file go through hd_keys_check_mode (lax: only warn). Caller destroys *out.

@@ -1,7 +1,9 @@
 /*  cmd_enroll: `heddle nodes pending`, `heddle nodes approve ID`, `heddle nodes reject ID`:
     worker keys the broker refused and holds for an admin. ID is the key's id as `pending`
     prints it (a hex fingerprint prefix: shell-safe), or the Z85 key or a prefix of it as
-    before; 8 characters at least. Needs an admin key, like drain and resume.  */
+    before; 8 characters at least. `heddle nodes revoke ID`: an enrolled worker key loses its
+    right (a stolen board); ID may also be a node name the key owns. Needs an admin key, like
+    drain and resume.  */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +28,14 @@ s_help (const char *action)
                 "a restart. When KEYS holds the payload secret (payload.cert_secret), it is\n"
                 "sealed to the worker's own key and handed to it through the broker, which\n"
                 "cannot open it: the worker can then run sealed tasks.\n");
+    else if (strcmp (action, "revoke") == 0)
+        printf ("Usage: heddle nodes revoke [OPTIONS] ID\n"
+                "Revoke an enrolled worker key (ID: a node name it owns, or the key's id as\n"
+                "below), e.g. of a stolen or reflashed board: the key is removed\n"
+                "from the broker's KEYS/workers.keys and memory, its node names are freed\n"
+                "(KEYS/workers.names), every node connected with it is disconnected (its\n"
+                "worker stops) and their tasks are requeued. The key can no longer connect;\n"
+                "enroll the board again with a new key (heddle nodes approve).\n");
     else
         printf ("Usage: heddle nodes reject [OPTIONS] ID\n"
                 "Refuse a pending worker key: it is no longer listed and stays refused (until\n"
@@ -79,12 +89,15 @@ s_print_pending_line (const char *line)
 {
     char key[64], address[64], id[HD_KEY_ID_TEXT];
     unsigned long long ago, attempts;
-    if (sscanf (line, "%63s %63s %llu %llu", key, address, &ago, &attempts) != 4
+    int used = 0;
+    if (sscanf (line, "%63s %63s %llu %llu%n", key, address, &ago, &attempts, &used) != 4
         || hd_keys_id (key, id) != HD_OK) {
         printf ("%s\n", line);  //  "+N more", or a line of a newer broker: as it is
         return;
     }
-    printf ("%-16s  %-21s %7llu %8llu  %s\n", id, address, ago, attempts, key);
+    //  What follows the four fields: "name-conflict: 'NAME' belongs to key ..." for a board
+    //  refused because another key owns the node name it claims.
+    printf ("%-16s  %-21s %7llu %8llu  %s%s\n", id, address, ago, attempts, key, line + used);
 }
 
 static void

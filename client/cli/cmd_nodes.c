@@ -24,6 +24,7 @@ s_help (void)
 {
     printf ("Usage: heddle nodes [OPTIONS]\n"
             "       heddle nodes pending | approve ID | reject ID   (worker enrollment; --help)\n"
+            "       heddle nodes revoke KEY|NAME                    (a stolen board; --help)\n"
             "List the nodes of the cluster: name, state (idle, busy, draining, stale, hot),\n"
             "architecture, cores, slots (busy/total), the capacity the scheduler uses now,\n"
             "CPU busy share, memory (available/total), temperature, benchmark score, tasks\n"
@@ -100,7 +101,7 @@ s_find_action (int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
         if (!strcmp (argv[i], "pending") || !strcmp (argv[i], "approve")
-            || !strcmp (argv[i], "reject"))
+            || !strcmp (argv[i], "reject") || !strcmp (argv[i], "revoke"))
             return i;
     return 0;
 }
