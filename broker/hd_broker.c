@@ -53,6 +53,10 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->worker_wait_ms = 60000;
     config->cluster = HD_CLUSTER_DEFAULT;
     config->beacon_port = HD_BEACON_PORT;
+    config->max_worker_slots = 1024;
+    config->max_worker_queue = 65536;
+    config->max_worker_fns = HD_MAX_FNS;
+    config->max_names_per_key = 256;
     config->handshake_ms = 10000;
 }
 
@@ -94,8 +98,14 @@ s_load_keys (hd_broker_t *self, char *errbuf, size_t errlen)
             rc = hd_auth_load (self->auth, lists[i].domain, path, lists[i].role, errbuf, errlen);
     }
     hd_keys_path (self->workers_keys, sizeof self->workers_keys, dir, "workers.keys");
+    hd_keys_path (self->workers_names, sizeof self->workers_names, dir, "workers.names");
+    //  It binds node names to keys: whoever may write it may give a board's name to a key.
+    if (rc == HD_OK)
+        rc = hd_keys_check_mode (self->workers_names, HD_KEYS_ALLOWLIST, lax, errbuf, errlen);
     if (rc == HD_OK)
         hd_auth_set_enroll (self->auth, self->workers_keys, self->config.auto_approve);
+    if (rc == HD_OK)
+        rc = hd_broker_names_open (self, errbuf, errlen);
     if (rc == HD_OK)
         rc = hd_broker_grants_open (self, errbuf, errlen);
     return rc;
@@ -148,7 +158,10 @@ s_bind (hd_broker_t *self, char *errbuf, size_t errlen)
                                      &o, errbuf, errlen);
     o.sndhwm = 0;
     o.zap_domain = HD_DOMAIN_WORKERS;
-    o.handover = true;
+    //  No handover: a connection claiming a routing id in use is ignored, so another key
+    //  cannot take a worker's route (and read its tasks). Workers pick a fresh random routing
+    //  id per connection; a restarted one is recognised by its key and name (hd_broker_hello).
+    o.handover = false;
     if (rc == HD_OK)
         rc = hd_transport_bind (&self->workers, ZMQ_ROUTER, self->config.workers_endpoint, &o,
                                 errbuf, errlen);
@@ -226,6 +239,7 @@ hd_broker_new (const hd_broker_config_t *config, hd_broker_t **out, char *errbuf
     self->config = *config;
     self->stop_fd = -1;
     hd_ratelog_init (&self->full_log, HD_RATELOG_WINDOW_MS);
+    hd_ratelog_init (&self->refuse_log, HD_RATELOG_WINDOW_MS);
     if (!self->config.heartbeat_ms || !self->config.heartbeat_misses || !self->config.max_queue) {
         snprintf (errbuf, errlen, "heartbeat, misses and queue size must be positive");
         free (self);
@@ -281,9 +295,11 @@ hd_broker_destroy (hd_broker_t **self_p)
     free (self->accepted);
     free (self->touched);
     free (self->done.items);
-    free (self->acc);
+    hd_accq_fini (&self->acc);
     free (self->outbox);
     free (self->down);
+    free (self->conflicts);
+    hd_nodenames_destroy (&self->names);
     free (self->fnwait);
     hd_buf_fini (&self->jbuf);
     hd_sessions_destroy (&self->sessions);
@@ -351,10 +367,11 @@ s_log_stats (hd_broker_t *self)
     hd_info ("stats: submitted %" PRIu64 " accepted %" PRIu64 " rejected %" PRIu64
              " dispatched %" PRIu64 " completed %" PRIu64 " failed %" PRIu64 " fenced %" PRIu64
              " malformed %" PRIu64 " unroutable %" PRIu64 " workers lost %" PRIu64
-             " acked %" PRIu64 " resent %" PRIu64 " expired %" PRIu64 " busy %" PRIu64,
+             " acked %" PRIu64 " resent %" PRIu64 " expired %" PRIu64 " busy %" PRIu64
+             " refused workers %" PRIu64 " replaced %" PRIu64 " foreign %" PRIu64,
              s->submitted, s->accepted, s->rejected, s->dispatched, s->completed, s->failed,
              s->fenced, s->malformed, s->unroutable, s->lost_workers, s->acked, s->resent,
-             s->expired, s->busy);
+             s->expired, s->busy, s->refused_hellos, s->replaced, s->foreign);
 }
 
 hd_err_t

@@ -54,6 +54,10 @@ typedef struct {
     const char *cluster;           //  cluster name in the discovery beacon; default "heddle"
     uint32_t beacon_port;          //  UDP port of the discovery beacon; 0: no beacon (default
                                    //  7709; never sent for a loopback or non-TCP workers socket)
+    uint32_t max_worker_slots;     //  a HELLO declaring more slots is refused (default 1024)
+    uint32_t max_worker_queue;     //  ... or a larger queue (default 65536)
+    uint32_t max_worker_fns;       //  ... or more functions (1..128, default 128)
+    uint32_t max_names_per_key;    //  node names one worker key may own (default 256; 0: none)
     const char *http_endpoint;     //  web endpoint HOST:PORT (/metrics, /api/state, dashboard);
                                    //  NULL: none (the library's default; the program's is
                                    //  127.0.0.1:7780)

@@ -67,7 +67,8 @@ hd_broker_on_metrics (hd_broker_t *self)
         if (self->in.count == 2
             && hd_codec_decode_metrics (hd_frames_data (&self->in, 1),
                                         hd_frames_size (&self->in, 1), &m) == HD_OK
-            && (node = hd_registry_find_name (self->registry, m.name))) {
+            && (node = hd_registry_find_name (self->registry, m.name))
+            && hd_broker_from_node (node, &self->in.msg[1])) {
             bool was_hot = node->hot;
             hd_registry_update_metrics (node, &m, now, self->config.temp_limit_c);
             self->stats.metrics++;
@@ -75,6 +76,10 @@ hd_broker_on_metrics (hd_broker_t *self)
                 hd_broker_event (self, "node", node->name, node->hot ? "hot" : "cool",
                                  node->hot ? "temperature limit reached: no new tasks"
                                            : "temperature back under the limit");
+        }
+        else if (node) {
+            self->stats.foreign++;  //  under a name that belongs to another key: dropped
+            self->stats.bad_metrics++;
         }
         else
             self->stats.bad_metrics++;  //  malformed, or from a node not (yet) registered
@@ -160,7 +165,9 @@ s_admin_pending (hd_broker_t *self)
         used += (size_t) len;
     }
     if (i < n)
-        snprintf (text + used, sizeof text - used, "+%zu more\n", n - i);
+        used += (size_t) snprintf (text + used, sizeof text - used, "+%zu more\n", n - i);
+    if (used < sizeof text)
+        hd_broker_conflicts_text (self, text + used, sizeof text - used);
     hd_broker_reject (self, NULL, HD_ST_OK, 0, "%s", text);
 }
 
@@ -237,6 +244,8 @@ hd_broker_on_admin (hd_broker_t *self, uint32_t client)
         s_admin_pending (self);
     else if (strcmp (a.op, "approve") == 0 || strcmp (a.op, "reject") == 0)
         s_admin_enroll (self, &a, strcmp (a.op, "approve") == 0);
+    else if (strcmp (a.op, "revoke") == 0)
+        hd_broker_revoke (self, a.node);
     else if (strcmp (a.op, "grant") == 0)
         hd_broker_admin_grant (self, &a);
     else
@@ -348,7 +357,7 @@ void
 hd_broker_on_nodes (hd_broker_t *self, uint32_t client)
 {
     uint32_t n = (uint32_t) hd_registry_size (self->registry), k = 0;
-    hd_nodeinfo_t *info = calloc (n + self->ndown + 1, sizeof *info);
+    hd_nodeinfo_t *info = calloc (n + self->ndown + self->nconflicts + 1, sizeof *info);
     if (!info)
         return;
     int64_t now = hd_broker_now ();
@@ -357,6 +366,8 @@ hd_broker_on_nodes (hd_broker_t *self, uint32_t client)
         s_fill_info (node, &info[k++], now);
     for (uint32_t i = 0; i < self->ndown; i++)
         info[k++] = self->down[i];
+    hd_broker_conflicts_info (self, info + k);
+    k += self->nconflicts;
     if (hd_codec_encode_nodes (&self->env, info, k) == HD_OK
         && hd_broker_send_to_client (self, client, HD_CMD_NODES_REPLY) == 0)
         hd_send_frame (self->clients_raw, self->env.data, self->env.size, 0);
@@ -393,6 +404,8 @@ hd_broker_on_functions (hd_broker_t *self, uint32_t client)
     if (!fns)
         return;
     for (uint32_t fn = 0; fn < n && k < HD_MAX_FUNCTIONS; fn++) {
+        if (!hd_registry_fn_name (self->registry, fn))
+            continue;  //  forgotten to make room (hd_registry_fn_intern)
         s_fill_fn (self, fn, &fns[k]);
         if (hd_registry_fn_offered (self->registry, fn) || fns[k].queued || fns[k].running)
             k++;

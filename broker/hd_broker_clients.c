@@ -195,11 +195,16 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
             return;
         }
         self->stats.busy++;
-        hd_broker_reject (self, &s.id, HD_ST_BUSY, 500, "this session has %u and its key %u tasks "
-                          "queued, running or unacknowledged (limits %u and %u)",
-                          hd_sessions_at (self->sessions, client)->held,
-                          hd_sessions_key_held (self->sessions, client),
-                          self->config.max_client_tasks, self->config.max_key_tasks);
+        uint32_t held = hd_sessions_at (self->sessions, client)->held;
+        if (held >= self->config.max_client_tasks)
+            hd_broker_reject (self, &s.id, HD_ST_BUSY, 500, "this client has %u tasks queued, "
+                              "running or unacknowledged (limit %u)", held,
+                              self->config.max_client_tasks);
+        else
+            hd_broker_reject (self, &s.id, HD_ST_BUSY, 500, "this key has %u tasks queued, running "
+                              "or unacknowledged over its sessions (limit %u)",
+                              hd_sessions_key_held (self->sessions, client),
+                              self->config.max_key_tasks);
         return;
     }
     hd_payload_t *payload = frame ? hd_payload_take (frame) : hd_payload_from (data, size);

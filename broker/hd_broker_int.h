@@ -6,6 +6,7 @@
 
 #include <czmq.h>
 
+#include "hd_accq.h"
 #include "hd_auth.h"
 #include "hd_broker.h"
 #include "hd_buf.h"
@@ -14,6 +15,7 @@
 #include "hd_conns.h"
 #include "hd_discovery.h"
 #include "hd_frames.h"
+#include "hd_nodenames.h"
 #include "hd_pack.h"
 #include "hd_payload.h"
 #include "hd_ratelog.h"
@@ -41,11 +43,18 @@ typedef struct {
     char key[41];  //  the worker key its HELLO came with (ZAP User-Id); "" insecure
 } hd_nodeout_t;
 
-//  A task accepted in this pass, answered ACCEPTED once the journal commit covers it.
+//  A HELLO refused because its node name belongs to another key (two boards started with one
+//  name, e.g. cloned images sharing a host name): listed in `heddle nodes` (state "conflict")
+//  and `heddle nodes pending` until that key joins under a name of its own or is revoked.
 typedef struct {
-    uint32_t client;
-    hd_id_t id;
-} hd_pending_acc_t;
+    char key[HD_KEY_Z85 + 1];
+    char owner[HD_KEY_Z85 + 1];
+    char name[HD_MAX_NAME + 1];
+    char arch[HD_MAX_NAME + 1];
+    char address[64];
+    int64_t last_seen;  //  wall-clock seconds
+    uint32_t attempts;
+} hd_conflict_t;
 
 //  A function no worker offered yet with tasks waiting for one (hd_broker_wait.c).
 typedef struct {
@@ -59,6 +68,8 @@ typedef struct {
     uint64_t acked, resent, expired, busy, expired_leases, metrics, bad_metrics, storage;
     uint64_t undurable;            //  tasks whose result stands though their ACCEPT was not stored
     uint64_t requeued, denied;      //  denied: messages refused for their key (session, task, role)
+    uint64_t refused_hellos, replaced, foreign;  //  foreign: a message or metrics from a key
+                                                 //  that is not the node's (dropped)
 } hd_broker_stats_t;
 
 typedef struct hd_web hd_web_t;  //  hd_broker_web.c
@@ -70,6 +81,10 @@ struct hd_broker {
     void *clients_raw, *workers_raw;
     hd_auth_t *auth;
     char workers_keys[4096];       //  KEYS_DIR/workers.keys: approvals are appended here
+    char workers_names[4096];      //  KEYS_DIR/workers.names: which key owns which node name
+    hd_nodenames_t *names;         //  NULL when insecure
+    hd_conflict_t *conflicts;      //  HD_BROKER_MAX_CONFLICTS, oldest first
+    uint32_t nconflicts;
     zcert_t *cert;
     char fingerprint[HD_FINGERPRINT_TEXT];  //  of the public key; "" insecure
     struct hd_grants *grants;      //  payload-key grants relayed to workers (sealed payloads)
@@ -101,12 +116,8 @@ struct hd_broker {
     uint64_t journal_budget;       //  bytes the journal may use (journal_max_mb or default)
     uint64_t low_space;            //  free bytes under which space is short
     bool refused_storage;          //  a commit failed for lack of space since the last compaction
-    hd_pending_acc_t *acc;
-    uint32_t nacc, acc_cap;
-    uint32_t nacc_durable;         //  the first nacc_durable of them are covered by a commit
-    uint32_t nacc_flight;          //  ... and up to this one by the commit in flight
+    hd_accq_t acc;                 //  ACCEPTED replies waiting for their commit (hd_accq)
     struct hd_syncer *syncer;      //  runs commits off this thread; NULL: journal none
-    int64_t acc_since_ms;          //  when the oldest of them was accepted
     bool fatal;                    //  the journal failed: stop
     int64_t next_beat_ms;
     hd_fnwait_t *fnwait;           //  functions waited for (HD_MAX_FN_IDS entries, lazily)
@@ -115,11 +126,39 @@ struct hd_broker {
     hd_broker_stats_t stats;
     hd_web_t *web;                 //  the web endpoint (--http); NULL when off
     hd_ratelog_t full_log;         //  "disk full: refusing tasks": once per window, then counted
+    hd_ratelog_t refuse_log;       //  "refused worker ...": the same for refused HELLOs
     hd_conns_t *conns;             //  TCP connections counted against --max-connections
 };
 
+#define HD_BROKER_MAX_CONFLICTS 64
+
 //  hd_broker_workers.c
 void hd_broker_on_worker (hd_broker_t *self);
+//  ERROR {code, reason} to a workers-socket peer.
+void hd_broker_worker_error (hd_broker_t *self, const void *rid, size_t rid_len, uint32_t code,
+                             const char *fmt, ...) __attribute__ ((format (printf, 5, 6)));
+//  hd_broker_hello.c: who may join as which node (bounds, key and name, replacement)
+hd_err_t hd_broker_names_open (hd_broker_t *self, char *errbuf, size_t errlen);
+void hd_broker_on_hello (hd_broker_t *self, const void *rid, size_t rid_len, int64_t now);
+//  Once a beat: the summary line of HELLOs refused in the last window, if any.
+void hd_broker_hello_tick (hd_broker_t *self, int64_t now);
+//  Whether `msg` (a frame of a message received from `node`'s connection, or of its metrics)
+//  was sent with the node's key: the key in its User-Id, compared in full (40 bytes).
+static inline bool
+hd_broker_from_node (const hd_node_t *node, zmq_msg_t *msg)
+{
+    const char *user = zmq_msg_gets (msg, "User-Id");
+    if (!node->key[0])
+        return !user || !*user;  //  insecure: no keys anywhere
+    return user && strncmp (user, "worker:", 7) == 0
+           && strncmp (user + 7, node->key, HD_KEY_Z85 + 1) == 0;
+}
+//  ADMIN revoke: the worker key `id` (key, prefix or node name) leaves the allowlist and its
+//  nodes are disconnected, their tasks requeued.
+void hd_broker_revoke (hd_broker_t *self, const char *id);
+//  Text lines for `heddle nodes pending` about name conflicts; and NODES entries.
+size_t hd_broker_conflicts_text (const hd_broker_t *self, char *out, size_t len);
+void hd_broker_conflicts_info (const hd_broker_t *self, hd_nodeinfo_t *out);
 void hd_broker_dispatch (hd_broker_t *self);
 void hd_broker_beat (hd_broker_t *self, int64_t now_ms);
 void hd_broker_node_lost (hd_broker_t *self, hd_node_t *node, const char *why);

@@ -296,52 +296,13 @@ hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen)
 hd_err_t
 hd_broker_accept_later (hd_broker_t *self, uint32_t client, const hd_id_t *id)
 {
-    if (self->nacc == self->acc_cap) {
-        uint32_t cap = self->acc_cap ? self->acc_cap * 2 : 1024;
-        hd_pending_acc_t *acc = realloc (self->acc, cap * sizeof *acc);
-        if (!acc)
-            return HD_ENOMEM;
-        self->acc = acc;
-        self->acc_cap = cap;
-    }
-    if (!self->nacc)
-        self->acc_since_ms = hd_broker_now ();
-    self->acc[self->nacc++] = (hd_pending_acc_t) { client, *id };
-    return HD_OK;
+    return hd_accq_push (&self->acc, client, id, hd_broker_now ());
 }
-
-//  ACCEPTED replies wait up to this long (or until this many are due) once durable: a client
-//  with a few tasks in flight then gets one ACCEPTED for many, often after their RESULTs
-//  (docs/PROTOCOL.md), instead of one more message and wake-up per task on both sides.
-#define S_ACCEPT_DELAY_MS 5
-#define S_ACCEPT_BATCH 256
 
 int64_t
 hd_broker_accepts_due_in (const hd_broker_t *self, int64_t now)
 {
-    if (!self->nacc_durable)
-        return -1;  //  the journal's commit comes first (hd_journal_next_commit_ms)
-    int64_t left = self->acc_since_ms + S_ACCEPT_DELAY_MS - now;
-    return self->nacc_durable >= S_ACCEPT_BATCH || left < 0 ? 0 : left;
-}
-
-//  The acc list: [0, nacc_durable) durable, ACCEPTED not sent yet; [nacc_durable, nacc_flight)
-//  in the commit in flight (hd_syncer); [nacc_flight, nacc) waiting for the next commit.
-//  Drop entries [from, to), keeping the order of the rest.
-static void
-s_acc_remove (hd_broker_t *self, uint32_t from, uint32_t to)
-{
-    memmove (self->acc + from, self->acc + to, (self->nacc - to) * sizeof *self->acc);
-    uint32_t n = to - from;
-    self->nacc -= n;
-    if (self->nacc_flight >= to)
-        self->nacc_flight -= n;
-    else if (self->nacc_flight > from)
-        self->nacc_flight = from;
-    if (self->nacc_durable >= to)
-        self->nacc_durable -= n;
-    else if (self->nacc_durable > from)
-        self->nacc_durable = from;
+    return hd_accq_due_in (&self->acc, now);
 }
 
 //  ACCEPTED to each client for the tasks now durable: consecutive ids of one client travel in
@@ -349,17 +310,17 @@ s_acc_remove (hd_broker_t *self, uint32_t from, uint32_t to)
 static void
 s_send_accepts (hd_broker_t *self, int64_t now)
 {
-    for (uint32_t k = 0; k < self->nacc_durable;) {
-        uint32_t client = self->acc[k].client, n = 0;
-        while (k < self->nacc_durable && self->acc[k].client == client && n < HD_MAX_BATCH)
-            self->accepted->ids[n++] = self->acc[k++].id;
+    const hd_accq_item_t *items = self->acc.items;
+    for (uint32_t k = 0; k < self->acc.durable;) {
+        uint32_t client = items[k].client, n = 0;
+        while (k < self->acc.durable && items[k].client == client && n < HD_MAX_BATCH)
+            self->accepted->ids[n++] = items[k++].id;
         self->accepted->count = n;
         if (hd_codec_encode_ids (&self->env, self->accepted->ids, n) == HD_OK
             && hd_broker_send_to_client (self, client, HD_CMD_ACCEPTED) == 0)
             hd_send_frame (self->clients_raw, self->env.data, self->env.size, 0);
     }
-    s_acc_remove (self, 0, self->nacc_durable);
-    self->acc_since_ms = now;  //  the oldest of those left is no older than this
+    hd_accq_sent (&self->acc, now);
 }
 
 //  The disk is full: the tasks of the refused batch, acc entries [from, to), were never
@@ -377,17 +338,18 @@ s_refuse_accepts (hd_broker_t *self, uint32_t from, uint32_t to, const char *why
         hd_warn ("journal: %s: refusing %u new task(s) (more in the next %d s are counted, not "
                  "logged)", why, to - from, HD_RATELOG_WINDOW_MS / 1000);
     for (uint32_t k = from; k < to; k++) {
-        hd_job_t *job = hd_scheduler_find (self->scheduler, &self->acc[k].id);
+        const hd_accq_item_t *item = &self->acc.items[k];
+        hd_job_t *job = hd_scheduler_find (self->scheduler, &item->id);
         if (!job || job->result) {
             self->stats.undurable++;
             continue;
         }
         hd_broker_release (self, job);
-        hd_broker_reject_to (self, self->acc[k].client, &self->acc[k].id, HD_ST_STORAGE,
-                             S_STORAGE_RETRY_MS, "the broker cannot store the task: %s", why);
+        hd_broker_reject_to (self, item->client, &item->id, HD_ST_STORAGE, S_STORAGE_RETRY_MS,
+                             "the broker cannot store the task: %s", why);
         self->stats.storage++;
     }
-    s_acc_remove (self, from, to);
+    hd_accq_remove (&self->acc, from, to);
 }
 
 //  The outcome of a commit that covered acc entries up to `covered`.
@@ -395,13 +357,13 @@ static void
 s_committed (hd_broker_t *self, hd_err_t rc, uint32_t covered)
 {
     if (rc == HD_OK) {
-        self->nacc_durable = self->nacc_flight = covered;
+        hd_accq_durable_to (&self->acc, covered);
         self->refused_storage = false;
     }
     else if (rc == HD_EFULL) {
-        s_refuse_accepts (self, self->nacc_durable, covered,
+        s_refuse_accepts (self, self->acc.durable, covered,
                           hd_journal_last_error (self->journal));
-        self->nacc_flight = self->nacc_durable;
+        hd_accq_flight_failed (&self->acc);
     }
     else {
         hd_error ("journal: %s: stopping (durability unknown)",
@@ -505,7 +467,7 @@ static void
 s_tick_here (hd_broker_t *self, int64_t now)
 {
     if (hd_journal_pending (self->journal) && hd_journal_commit_due (self->journal, now)) {
-        uint32_t covered = self->nacc;
+        uint32_t covered = self->acc.count;
         s_committed (self, hd_journal_commit (self->journal), covered);
     }
     if (!self->fatal && !hd_journal_pending (self->journal))
@@ -521,7 +483,7 @@ s_tick_async (hd_broker_t *self, int64_t now)
     if (hd_journal_in_flight (self->journal)) {
         if (!hd_syncer_done (self->syncer, &err))
             return;
-        s_committed (self, hd_journal_commit_end (self->journal, err), self->nacc_flight);
+        s_committed (self, hd_journal_commit_end (self->journal, err), self->acc.flight);
         if (self->fatal)
             return;
     }
@@ -531,11 +493,11 @@ s_tick_async (hd_broker_t *self, int64_t now)
     }
     bool started = false;
     if (hd_journal_pending (self->journal) && hd_journal_commit_due (self->journal, now)) {
-        uint32_t covered = self->nacc;
+        uint32_t covered = self->acc.count;
         if (hd_journal_commit_begin (self->journal, &started) != HD_OK)
             s_committed (self, HD_EIO, covered);
         else if (started) {
-            self->nacc_flight = covered;
+            hd_accq_commit_begin (&self->acc);
             hd_syncer_start (self->syncer);
         }
     }
@@ -558,7 +520,7 @@ hd_broker_journal_tick (hd_broker_t *self, int64_t now)
     //  Nothing pending nor in flight: every accepted task is durable (with journal none, at
     //  once; a resubmitted one, since an earlier commit).
     if (!hd_journal_in_flight (self->journal) && !hd_journal_pending (self->journal))
-        self->nacc_durable = self->nacc_flight = self->nacc;
+        hd_accq_durable_to (&self->acc, self->acc.count);
     if (!self->fatal && hd_broker_accepts_due_in (self, now) == 0)
         s_send_accepts (self, now);
 }

@@ -3,6 +3,8 @@
     Message on this socket: [rid][header][env]([payload][env]...)  */
 #include "hd_broker_int.h"
 
+#include <stdarg.h>
+
 #include "hd_log.h"
 #include "hd_transport.h"
 
@@ -16,13 +18,15 @@ s_send_rid (hd_broker_t *self, const hd_node_t *node, uint8_t cmd)
     return hd_send_header (self->workers_raw, cmd, ZMQ_SNDMORE);
 }
 
-//  Answer a peer we have no node for (or that sent garbage) with ERROR {code, reason}.
-static void
-s_send_error (hd_broker_t *self, const void *rid, size_t rid_len, uint32_t code,
-              const char *reason)
+void
+hd_broker_worker_error (hd_broker_t *self, const void *rid, size_t rid_len, uint32_t code,
+                        const char *fmt, ...)
 {
     hd_error_t e = { .code = code };
-    snprintf (e.reason, sizeof e.reason, "%s", reason);
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (e.reason, sizeof e.reason, fmt, args);
+    va_end (args);
     if (hd_codec_encode_error (&self->env, &e) != HD_OK)
         return;
     if (hd_send_frame (self->workers_raw, rid, rid_len, ZMQ_SNDMORE) == 0
@@ -51,7 +55,7 @@ hd_broker_node_lost (hd_broker_t *self, hd_node_t *node, const char *why)
         hd_info ("worker %s left", node->name);
     self->stats.lost_workers++;
     hd_broker_event (self, "node", node->name, strcmp (why, "said goodbye") ? "lost" : "left", why);
-    if (strcmp (why, "restarted") != 0)
+    if (strcmp (why, "restarted") != 0 && strcmp (why, "replaced") != 0)
         hd_broker_node_down (self, node, "down");
     hd_scheduler_worker_lost (self->scheduler, node, s_on_dead, self);
     hd_nodeout_t *o = node->user;
@@ -60,82 +64,6 @@ hd_broker_node_lost (hd_broker_t *self, hd_node_t *node, const char *why)
     free (o);
     node->user = NULL;
     hd_registry_remove (self->registry, node);
-}
-
-//  Room to batch up to `slots` tasks for this node, and a place in the touched list.
-static hd_err_t
-s_prepare_out (hd_broker_t *self, hd_node_t *node)
-{
-    hd_nodeout_t *o = node->user;
-    if (!o && !(o = node->user = calloc (1, sizeof *o)))
-        return HD_ENOMEM;
-    //  The worker said how many tasks it takes at once (HELLO queue); one that did not takes
-    //  5 x slots (protocol 1's first workers). Never more than one TASK message holds.
-    uint64_t queue = node->queue >= node->slots ? node->queue : 5ull * node->slots;
-    if (queue > HD_MAX_BATCH)
-        queue = HD_MAX_BATCH > node->slots ? HD_MAX_BATCH : node->slots;
-    uint32_t prefetch = self->config.prefetch < 4 ? self->config.prefetch : 4;
-    uint64_t credit = (uint64_t) node->slots * (1 + prefetch);
-    uint64_t deep = (uint64_t) node->slots * (1 + self->config.prefetch_short);
-    node->credit = (uint32_t) (credit < queue ? credit : queue);
-    node->deep_credit = (uint32_t) (deep < queue ? deep : queue);
-    if (node->deep_credit < node->credit)
-        node->deep_credit = node->credit;
-    if (o->cap < node->deep_credit) {
-        hd_job_t **jobs = realloc (o->jobs, node->deep_credit * sizeof *jobs);
-        if (!jobs)
-            return HD_ENOMEM;
-        o->jobs = jobs;
-        o->cap = node->deep_credit;
-    }
-    uint32_t want = (uint32_t) hd_registry_size (self->registry);
-    if (self->touched_cap < want) {
-        uint32_t cap = want * 2;
-        hd_node_t **t = realloc (self->touched, cap * sizeof *t);
-        if (!t)
-            return HD_ENOMEM;
-        self->touched = t;
-        self->touched_cap = cap;
-    }
-    return HD_OK;
-}
-
-static void
-s_on_hello (hd_broker_t *self, const void *rid, size_t rid_len, int64_t now)
-{
-    hd_hello_t *hello = malloc (sizeof *hello);  //  ~9 KB: rare message, keep it off the stack
-    if (!hello || self->in.count != 3
-        || hd_codec_decode_hello (hd_frames_data (&self->in, 2), hd_frames_size (&self->in, 2),
-                                  hello) != HD_OK) {
-        self->stats.malformed++;
-        s_send_error (self, rid, rid_len, HD_ST_MALFORMED, "malformed HELLO");
-        free (hello);
-        return;
-    }
-    hd_node_t *old = hd_registry_lookup (self->registry, rid, rid_len);
-    if (old && old->in_flight)  //  a restarted worker with the same identity: its tasks died
-        hd_broker_node_lost (self, old, "restarted");
-    hd_node_t *node = NULL;
-    hd_err_t rc = hd_registry_add (self->registry, rid, rid_len, hello, now, &node);
-    if (rc == HD_OK)
-        rc = s_prepare_out (self, node);
-    if (rc != HD_OK) {
-        s_send_error (self, rid, rid_len, HD_ST_INTERNAL, hd_strerror (rc));
-        free (hello);
-        return;
-    }
-    hd_info ("worker %s joined: %u slots, %u functions, arch %s", node->name, node->slots,
-             hello->nfns, node->arch);
-    hd_welcome_t w = { .heartbeat_ms = self->config.heartbeat_ms,
-                       .max_payload = self->config.max_payload,
-                       .metrics_port = self->metrics_port,
-                       .pack = true };
-    hd_broker_grants_welcome (self, node, &w);
-    hd_broker_event (self, "node", node->name, "joined", NULL);
-    hd_broker_node_up (self, node->name);
-    if (hd_codec_encode_welcome (&self->env, &w) == HD_OK && s_send_rid (self, node, HD_CMD_WELCOME) == 0)
-        hd_send_frame (self->workers_raw, self->env.data, self->env.size, 0);
-    free (hello);
 }
 
 //  Complete one result: its envelope, and its output as a frame (taken) or bytes (copied).
@@ -289,23 +217,31 @@ s_on_one_worker_message (hd_broker_t *self, int64_t now)
                                                           hd_frames_size (in, 1), &version, &cmd)
                                  : HD_EPROTO;
     if (rc == HD_EVERSION) {
-        s_send_error (self, rid, rid_len, HD_ST_VERSION, "unsupported protocol version: this "
-                                                          "broker speaks 1..1");
+        hd_broker_worker_error (self, rid, rid_len, HD_ST_VERSION,
+                                "unsupported protocol version: this broker speaks 1..1");
         return;
     }
     if (rc != HD_OK) {
         self->stats.malformed++;
-        s_send_error (self, rid, rid_len, HD_ST_MALFORMED, "malformed message");
+        hd_broker_worker_error (self, rid, rid_len, HD_ST_MALFORMED, "malformed message");
         return;
     }
     if (cmd == HD_CMD_HELLO) {
-        s_on_hello (self, rid, rid_len, now);
+        hd_broker_on_hello (self, rid, rid_len, now);
         return;
     }
     hd_node_t *node = hd_registry_lookup (self->registry, rid, rid_len);
     if (!node) {  //  e.g. the broker restarted, or we declared it lost: it must HELLO again
         if (cmd != HD_CMD_BYE)
-            s_send_error (self, rid, rid_len, HD_ST_DENIED, "unknown worker: send HELLO");
+            hd_broker_worker_error (self, rid, rid_len, HD_ST_DENIED, "unknown worker: send HELLO");
+        return;
+    }
+    //  Authority comes from the key on this message, not from the routing id: a connection
+    //  with another key that got hold of this routing id is refused, and its results fenced.
+    if (!hd_broker_from_node (node, &in->msg[1])) {
+        self->stats.foreign++;
+        if (cmd == HD_CMD_DONE)
+            self->stats.fenced++;
         return;
     }
     hd_registry_touch (node, now);
@@ -328,7 +264,7 @@ hd_broker_on_worker (hd_broker_t *self)
 static void
 s_pick (hd_broker_t *self, hd_job_t *job, hd_node_t *node)
 {
-    //  s_prepare_out sized both arrays: a node holds at most deep_credit leases (the
+    //  hd_broker_on_hello sized both arrays: a node holds at most deep_credit leases (the
     //  scheduler's credit rule) and touched has room for every registered node.
     hd_nodeout_t *o = node->user;
     if (!o->listed) {
@@ -344,6 +280,11 @@ s_encode_task (hd_broker_t *self, const hd_job_t *job)
 {
     hd_task_t t = { .id = job->id, .attempt = job->attempt, .timeout_ms = job->timeout_ms,
                     .seal = job->seal };
+#ifdef HD_TEST_HOOKS  //  a broker that strips the seal flag: the worker runs on ciphertext
+    const char *tamper = getenv ("HEDDLE_TEST_TAMPER");
+    if (tamper && strcmp (tamper, "unseal") == 0)
+        t.seal = 0;
+#endif
     const char *fn = hd_registry_fn_name (self->registry, job->fn);
     size_t fnlen = strlen (fn);
     memcpy (t.fn, fn, fnlen < sizeof t.fn ? fnlen + 1 : sizeof t.fn);
@@ -443,6 +384,7 @@ hd_broker_beat (hd_broker_t *self, int64_t now)
     int64_t grace = 2 * (int64_t) self->config.heartbeat_ms + 1000;
     self->stats.expired_leases += hd_scheduler_expire (self->scheduler, now, grace, s_on_expired,
                                                        self);
+    hd_broker_hello_tick (self, now);
     int64_t limit = (int64_t) self->config.heartbeat_ms * self->config.heartbeat_misses;
     hd_node_t *node = hd_registry_first (self->registry);
     while (node) {

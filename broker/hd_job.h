@@ -24,11 +24,14 @@ typedef enum { HD_JOB_QUEUED = 0, HD_JOB_LEASED, HD_JOB_DONE, HD_JOB_DEAD } hd_j
 struct hd_node;
 
 //  Requirements beyond the function; NULL on a job when there are none (the common case).
+//  Shared by the jobs that ask the same (a job's tasks usually do: every sealed task names its
+//  payload key's tag), counted by `refs`; immutable once made.
 typedef struct {
     uint32_t min_mem_mb;
     uint32_t ntags;
     char tags[HD_MAX_TAGS][HD_MAX_NAME + 1];
     char node[HD_MAX_NAME + 1];
+    uint32_t refs;  //  scheduler-private: jobs (and the scheduler's cache) holding it
 } hd_reqs_t;
 
 typedef struct hd_job {

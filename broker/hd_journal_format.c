@@ -3,6 +3,7 @@
     guards each record, the file header and the record framing. No I/O here.  */
 #include "hd_journal_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -48,11 +49,43 @@ static const uint32_t s_crc_table[256] = {
 
 static const uint8_t s_magic[4] = { 'H', 'D', 'J', '1' };
 
+//  Slicing by 8: the byte-at-a-time loop was the broker's largest cost (a fifth of its CPU on
+//  a job of small tasks, more with sealed payloads, whose records are longer). Tables 1..7 are
+//  derived from the one above at first use; words are assembled byte by byte, so the result does
+//  not depend on the machine's byte order.
+static uint32_t s_slice[7][256];
+static pthread_once_t s_slice_once = PTHREAD_ONCE_INIT;
+
+static void
+s_slice_init (void)
+{
+    for (int i = 0; i < 256; i++) {
+        uint32_t c = s_crc_table[i];
+        for (int k = 0; k < 7; k++) {
+            c = (c >> 8) ^ s_crc_table[c & 0xff];
+            s_slice[k][i] = c;
+        }
+    }
+}
+
 uint32_t
 hd_journal_crc32c (uint32_t crc, const void *data, size_t len)
 {
     const uint8_t *p = data;
     crc = ~crc;
+    if (len >= 16) {
+        pthread_once (&s_slice_once, s_slice_init);
+        for (; len >= 8; p += 8, len -= 8) {
+            uint32_t lo = crc ^ ((uint32_t) p[0] | (uint32_t) p[1] << 8 | (uint32_t) p[2] << 16
+                                 | (uint32_t) p[3] << 24);
+            uint32_t hi = (uint32_t) p[4] | (uint32_t) p[5] << 8 | (uint32_t) p[6] << 16
+                          | (uint32_t) p[7] << 24;
+            crc = s_slice[6][lo & 0xff] ^ s_slice[5][(lo >> 8) & 0xff]
+                  ^ s_slice[4][(lo >> 16) & 0xff] ^ s_slice[3][lo >> 24] ^ s_slice[2][hi & 0xff]
+                  ^ s_slice[1][(hi >> 8) & 0xff] ^ s_slice[0][(hi >> 16) & 0xff]
+                  ^ s_crc_table[hi >> 24];
+        }
+    }
     for (size_t i = 0; i < len; i++)
         crc = s_crc_table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
     return ~crc;

@@ -26,9 +26,15 @@ struct hd_registry {
     size_t size;
     hd_node_t **rids;  //  linear probing, power-of-two capacity, load <= 0.5
     size_t rids_cap;
-    uint32_t nfns;
-    char *fn_names[HD_MAX_FN_IDS];
+    uint32_t nfns;                  //  ids handed out so far (some may be free again)
+    uint32_t nlive;                 //  names interned now
+    uint64_t forgotten;
+    char *fn_names[HD_MAX_FN_IDS];  //  NULL: a free id
     uint32_t providers[HD_MAX_FN_IDS];
+    uint32_t holds[HD_MAX_FN_IDS];  //  jobs naming the function
+    uint32_t pins[HD_MAX_FN_IDS];   //  == pin_epoch: interned by the HELLO being read
+    uint32_t pin_epoch;
+    uint32_t reclaim_at;            //  where the next search for a free id starts
     bool offered[HD_MAX_FN_IDS];    //  some worker announced it since the registry was made
     uint32_t fn_table[S_FN_TABLE];  //  function id + 1; 0 is an empty slot
     uint64_t generation;            //  bumped by add and remove
@@ -73,7 +79,7 @@ hd_registry_destroy (hd_registry_t **self_p)
     for (uint32_t i = 0; i < self->nodes_cap; i++)
         free (self->nodes[i]);
     for (uint32_t fn = 0; fn < self->nfns; fn++)
-        free (self->fn_names[fn]);
+        free (self->fn_names[fn]);  //  NULL for a forgotten one
     free (self->nodes);
     free (self->rids);
     free (self);
@@ -93,6 +99,54 @@ s_fn_slot (const hd_registry_t *self, const char *name)
     return i;
 }
 
+//  Backward-shift deletion of the name in `slot` (as for routing ids below).
+static void
+s_fn_erase (hd_registry_t *self, size_t hole)
+{
+    size_t mask = S_FN_TABLE - 1;
+    self->fn_table[hole] = 0;
+    for (size_t j = (hole + 1) & mask; self->fn_table[j]; j = (j + 1) & mask) {
+        const char *moving = self->fn_names[self->fn_table[j] - 1];
+        size_t home = s_hash ((const uint8_t *) moving, strlen (moving)) & mask;
+        bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+        if (!stays) {
+            self->fn_table[hole] = self->fn_table[j];
+            self->fn_table[j] = 0;
+            hole = j;
+        }
+    }
+}
+
+//  A free id: a fresh one, else the first name no worker offers and no job holds, forgotten.
+//  HD_EFULL when every name is in use. A scan of at most HD_MAX_FN_IDS, only when full.
+static hd_err_t
+s_fn_free_id (hd_registry_t *self, uint32_t *out)
+{
+    if (self->nfns < HD_MAX_FN_IDS) {
+        *out = self->nfns++;
+        return HD_OK;
+    }
+    for (uint32_t k = 0; k < HD_MAX_FN_IDS; k++) {
+        uint32_t fn = (self->reclaim_at + k) % HD_MAX_FN_IDS;
+        //  A name of the announcement being read has no provider yet, but is not free.
+        if (self->fn_names[fn] && (self->providers[fn] || self->holds[fn]
+                                   || (self->pin_epoch && self->pins[fn] == self->pin_epoch)))
+            continue;
+        self->reclaim_at = (fn + 1) % HD_MAX_FN_IDS;
+        if (self->fn_names[fn]) {
+            s_fn_erase (self, s_fn_slot (self, self->fn_names[fn]));
+            free (self->fn_names[fn]);
+            self->fn_names[fn] = NULL;
+            self->offered[fn] = false;
+            self->nlive--;
+            self->forgotten++;
+        }
+        *out = fn;
+        return HD_OK;
+    }
+    return HD_EFULL;
+}
+
 hd_err_t
 hd_registry_fn_intern (hd_registry_t *self, const char *name, uint32_t *out)
 {
@@ -102,15 +156,40 @@ hd_registry_fn_intern (hd_registry_t *self, const char *name, uint32_t *out)
         *out = self->fn_table[slot] - 1;
         return HD_OK;
     }
-    if (self->nfns >= HD_MAX_FN_IDS)
-        return HD_EFULL;
     char *copy = strdup (name);
     if (!copy)
         return HD_ENOMEM;
-    self->fn_names[self->nfns] = copy;
-    self->fn_table[slot] = ++self->nfns;
-    *out = self->nfns - 1;
+    uint32_t fn;
+    if (s_fn_free_id (self, &fn) != HD_OK) {
+        free (copy);
+        return HD_EFULL;
+    }
+    self->fn_names[fn] = copy;
+    self->fn_table[s_fn_slot (self, name)] = fn + 1;  //  the erase may have moved the slot
+    self->nlive++;
+    *out = fn;
     return HD_OK;
+}
+
+void
+hd_registry_fn_hold (hd_registry_t *self, uint32_t fn, int delta)
+{
+    assert (self && fn < HD_MAX_FN_IDS);
+    self->holds[fn] = (uint32_t) ((int64_t) self->holds[fn] + delta);
+}
+
+uint32_t
+hd_registry_fn_live (const hd_registry_t *self)
+{
+    assert (self);
+    return self->nlive;
+}
+
+uint64_t
+hd_registry_fn_forgotten (const hd_registry_t *self)
+{
+    assert (self);
+    return self->forgotten;
 }
 
 hd_err_t
@@ -251,6 +330,7 @@ static hd_err_t
 s_fnset_build (hd_registry_t *self, const hd_hello_t *hello, uint64_t set[S_FN_WORDS])
 {
     memset (set, 0, S_FN_WORDS * sizeof *set);
+    self->pin_epoch++;
     uint32_t nfns = hello->nfns < HD_MAX_FNS ? hello->nfns : HD_MAX_FNS;
     for (uint32_t i = 0; i < nfns; i++) {
         char name[HD_MAX_FN + 1];
@@ -261,6 +341,7 @@ s_fnset_build (hd_registry_t *self, const hd_hello_t *hello, uint64_t set[S_FN_W
         hd_err_t rc = hd_registry_fn_intern (self, name, &fn);
         if (rc != HD_OK)
             return rc;
+        self->pins[fn] = self->pin_epoch;
         set[fn / 64] |= UINT64_C (1) << (fn % 64);
     }
     return HD_OK;
@@ -499,6 +580,16 @@ hd_registry_next (const hd_registry_t *self, const hd_node_t *worker)
 {
     assert (self && worker);
     return s_node_from (self, worker->index + 1);
+}
+
+hd_node_t *
+hd_registry_find_key (const hd_registry_t *self, const char *key)
+{
+    assert (self && key);
+    for (hd_node_t *node = hd_registry_first (self); node; node = hd_registry_next (self, node))
+        if (memcmp (node->key, key, HD_KEY_Z85) == 0)
+            return node;
+    return NULL;
 }
 
 hd_node_t *

@@ -19,7 +19,8 @@
 #include "hd_codec_metrics.h"
 
 #define HD_MAX_RID 256        //  ZeroMQ routing ids are 1..255 bytes
-#define HD_MAX_FN_IDS 1024    //  distinct function names the broker will intern
+#define HD_MAX_FN_IDS 1024    //  distinct function names the broker holds at once
+#define HD_KEY_Z85 40         //  a CURVE public key in Z85 text
 
 typedef struct hd_registry hd_registry_t;
 typedef enum { HD_NODE_READY = 0, HD_NODE_DRAINING } hd_node_state_t;
@@ -30,6 +31,8 @@ typedef struct hd_node {
     uint32_t index;                    //  stable small integer while registered (0..)
     uint8_t rid[HD_MAX_RID];
     size_t rid_len;
+    char key[HD_KEY_Z85 + 1];          //  the worker key of its connection (Z85); "" insecure
+    char address[64];                  //  the connection's peer address ("?" when unknown)
     char name[HD_MAX_NAME + 1];
     char arch[HD_MAX_NAME + 1];
     uint32_t slots;                    //  credit limit: in_flight never exceeds it
@@ -68,14 +71,22 @@ hd_registry_t *hd_registry_new (void);
 //  NULL-safe; frees every worker. Sets *self_p = NULL.
 void hd_registry_destroy (hd_registry_t **self_p);
 
-//  Intern a function name. HD_OK with *out set; HD_EFULL past HD_MAX_FN_IDS; HD_ENOMEM.
-//  Ids are dense (0, 1, 2, ...) and never reused: a name stays interned for the registry's life.
+//  Intern a function name. HD_OK with *out set; HD_EFULL when HD_MAX_FN_IDS names are held;
+//  HD_ENOMEM. A name stays interned while a registered worker offers it or a job holds it
+//  (hd_registry_fn_hold); when the table is full, names held by neither are forgotten and their
+//  ids reused, so workers announcing throwaway names cannot fill the table for good.
 hd_err_t hd_registry_fn_intern (hd_registry_t *self, const char *name, uint32_t *out);
+//  A job (any state) starts (+1) or stops (-1) naming function `fn`: such a name is never
+//  forgotten. The scheduler calls this when it creates and frees a job.
+void hd_registry_fn_hold (hd_registry_t *self, uint32_t fn, int delta);
+//  Names interned now (held or not), and how many were forgotten to make room since start.
+uint32_t hd_registry_fn_live (const hd_registry_t *self);
+uint64_t hd_registry_fn_forgotten (const hd_registry_t *self);
 //  Look up without interning: HD_OK or HD_ENOTFOUND.
 hd_err_t hd_registry_fn_find (const hd_registry_t *self, const char *name, uint32_t *out);
-//  Name of an interned function (borrowed), NULL if out of range.
+//  Name of an interned function (borrowed), NULL if out of range or forgotten.
 const char *hd_registry_fn_name (const hd_registry_t *self, uint32_t fn);
-//  Functions interned so far: ids 0 .. count - 1.
+//  Function ids handed out so far: 0 .. count - 1 (a forgotten one has no name: NULL).
 uint32_t hd_registry_fn_count (const hd_registry_t *self);
 //  Number of registered (READY or DRAINING) workers offering `fn` now (0 means "unknown
 //  function"); 0 for an id never interned.
@@ -115,6 +126,9 @@ void hd_registry_update_metrics (hd_node_t *node, const hd_metrics_t *m, int64_t
 uint32_t hd_registry_check_stale (hd_registry_t *self, int64_t now_ms, int64_t stale_ms);
 //  Find by node name (first match), NULL when none.
 hd_node_t *hd_registry_find_name (const hd_registry_t *self, const char *name);
+//  Find by worker key (Z85, HD_KEY_Z85 chars), NULL when none. A scan: for HELLO and admin
+//  commands, not for every message.
+hd_node_t *hd_registry_find_key (const hd_registry_t *self, const char *key);
 
 //  For the scheduler's node ordering (hd_scheduler keeps workers sorted per function).
 //  The generation changes whenever a worker is added, re-announced (HELLO again) or removed,

@@ -36,7 +36,14 @@ hd_scheduler_new (hd_registry_t *registry, const hd_scheduler_config_t *config)
     return self;
 }
 
-//  Hand the payload to its hook and free the requirements: exactly once per job.
+static void
+s_reqs_unref (hd_reqs_t *reqs)
+{
+    if (reqs && --reqs->refs == 0)
+        free (reqs);
+}
+
+//  Hand the payload to its hook and let go of the requirements: exactly once per job.
 static void
 s_job_empty (const hd_scheduler_t *self, hd_job_t *job)
 {
@@ -44,7 +51,7 @@ s_job_empty (const hd_scheduler_t *self, hd_job_t *job)
         self->config.payload_free (job->payload);
     if (job->result && self->config.result_free)
         self->config.result_free (job->result);
-    free (job->reqs);
+    s_reqs_unref (job->reqs);
     job->payload = NULL;
     job->result = NULL;
     job->reqs = NULL;
@@ -68,6 +75,8 @@ hd_scheduler_destroy (hd_scheduler_t **self_p)
         free (job);
     }
     hd_scheduler_queues_free (self);
+    for (uint32_t i = 0; i < 4; i++)
+        s_reqs_unref (self->reqs_cache[i]);
     free (self->leases);
     free (self->buckets);
     free (self);
@@ -163,18 +172,32 @@ s_job_recycle (hd_scheduler_t *self, hd_job_t *job)
     self->nfree_jobs++;
 }
 
-//  NULL in *out when the submit asks for nothing beyond the function (the common case).
+//  NULL in *out when the submit asks for nothing beyond the function (the common case). Jobs
+//  asking the same share one copy (one reference each): a sealed job's every task names the
+//  same payload-key tag, and 600 bytes a task would have tripled a queued task's memory.
 static hd_err_t
-s_reqs_new (const hd_submit_t *msg, hd_reqs_t **out)
+s_reqs_new (hd_scheduler_t *self, const hd_submit_t *msg, hd_reqs_t **out)
 {
     hd_reqs_t reqs;
     *out = NULL;
     if (!hd_scheduler_reqs_of (msg, &reqs))
         return HD_OK;
-    *out = malloc (sizeof reqs);
-    if (!*out)
+    const size_t cmp = offsetof (hd_reqs_t, refs);  //  reqs_of zeroes the padding too
+    for (uint32_t i = 0; i < 4; i++) {
+        hd_reqs_t *c = self->reqs_cache[i];
+        if (c && c->ntags == reqs.ntags && memcmp (c, &reqs, cmp) == 0) {
+            c->refs++;
+            *out = c;
+            return HD_OK;
+        }
+    }
+    if (!(*out = malloc (sizeof reqs)))
         return HD_ENOMEM;
     **out = reqs;
+    (*out)->refs = 2;  //  the job's and the cache's
+    s_reqs_unref (self->reqs_cache[self->reqs_next]);
+    self->reqs_cache[self->reqs_next] = *out;
+    self->reqs_next = (self->reqs_next + 1) % 4;
     return HD_OK;
 }
 
@@ -195,17 +218,18 @@ s_job_create (hd_scheduler_t *self, const hd_submit_t *msg, uint32_t fn, uint32_
 {
     hd_fnqueue_t *fnq = hd_scheduler_fnq_get (self, fn);
     hd_reqs_t *reqs = NULL;
-    if (s_table_reserve (self) != HD_OK || !fnq || s_reqs_new (msg, &reqs) != HD_OK)
+    if (s_table_reserve (self) != HD_OK || !fnq || s_reqs_new (self, msg, &reqs) != HD_OK)
         return HD_ENOMEM;
     hd_job_t *job = s_job_alloc (self);
     hd_cqueue_t *cq = NULL;
     if (!job || hd_scheduler_cq_attach (self, fnq, msg->priority, client, &cq) != HD_OK) {
         if (job)
             s_job_recycle (self, job);
-        free (reqs);
+        s_reqs_unref (reqs);
         return HD_ENOMEM;
     }
     s_job_init (self, job, msg, fn, client);
+    hd_registry_fn_hold (self->registry, fn, +1);  //  its name is not forgotten while it lives
     job->reqs = reqs;
     job->qowner = cq;  //  the client's queue for the job's life, even if job->client changes
     *out = job;
@@ -259,6 +283,7 @@ hd_scheduler_release (hd_scheduler_t *self, hd_job_t **job_p)
     }
     s_table_erase (self, job);
     hd_scheduler_cq_detach (self, job->qowner);
+    hd_registry_fn_hold (self->registry, job->fn, -1);
     s_job_empty (self, job);
     s_job_recycle (self, job);
     *job_p = NULL;

@@ -104,6 +104,8 @@ struct hd_scheduler {
     uint32_t nactive;      //  functions in the ring
     hd_jlist_t *leases;    //  by worker index
     uint32_t nleases;
+    hd_reqs_t *reqs_cache[4];  //  requirements asked recently, shared by the jobs asking them
+    uint32_t reqs_next;        //  cache slot replaced next
     hd_job_t *free_jobs;  //  chained through hnext
     uint32_t nfree_jobs;
     hd_level_t *free_levels;   //  chained through next

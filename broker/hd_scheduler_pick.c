@@ -196,6 +196,15 @@ s_pick_node (hd_scheduler_t *self, hd_fnqueue_t *fnq, const hd_job_t *job)
 
 //  --- the job ---------------------------------------------------------------------------------
 
+//  Whether some worker of fnq has room for a job of no particular requirement like `job` (its
+//  deadline decides the kind of room). When none has, no later job can go either.
+static bool
+s_has_room (hd_scheduler_t *self, hd_fnqueue_t *fnq, const hd_job_t *job)
+{
+    hd_job_t probe = { .fn = job->fn, .timeout_ms = job->timeout_ms };
+    return s_pick_node (self, fnq, &probe) != NULL;
+}
+
 //  1: *job_out and *node_out are set; 0: nothing in this client queue; -1: stop searching.
 static int
 s_pick_in_queue (hd_scheduler_t *self, hd_fnqueue_t *fnq, const hd_cqueue_t *cq, uint32_t *budget,
@@ -207,7 +216,10 @@ s_pick_in_queue (hd_scheduler_t *self, hd_fnqueue_t *fnq, const hd_cqueue_t *cq,
             *job_out = job;
             return 1;
         }
-        if (!job->reqs || --*budget == 0)
+        //  A job with requirements is passed over only when a worker has room but not for it:
+        //  when every worker is full (the usual state of a busy cluster) the search ends here
+        //  instead of trying 256 jobs that cannot go either.
+        if (!job->reqs || --*budget == 0 || (job->timeout_ms == 0 && !s_has_room (self, fnq, job)))
             return -1;
         if (++deep == S_SCAN_LIMIT)
             return 0;

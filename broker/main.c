@@ -110,6 +110,14 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              "(default %u)\n",
              d->max_client_tasks, d->max_key_tasks, d->max_key_sessions, d->session_idle_ms,
              d->client_hwm);
+    fprintf (out,
+             "Workers (a HELLO over a bound is refused; the worker logs why and stops):\n"
+             "      --max-worker-slots N     slots a worker may declare (default %u)\n"
+             "      --max-worker-queue N     queue a worker may declare (default %u)\n"
+             "      --max-worker-functions N functions a worker may offer, 1..%d (default %u)\n"
+             "      --max-names-per-key N    node names one worker key may own (default %u)\n",
+             d->max_worker_slots, d->max_worker_queue, HD_MAX_FNS, d->max_worker_fns,
+             d->max_names_per_key);
 }
 
 static int
@@ -170,7 +178,7 @@ typedef struct {
     bool no_beacon;  //  wins over --beacon-port, whatever their order
 } s_args_t;
 
-enum { S_OPT_HTTP = 0x100, S_OPT_HTTP_TOKEN };  //  long options without a short letter
+enum { S_OPT_HTTP = 0x100, S_OPT_HTTP_TOKEN, S_OPT_WSLOTS, S_OPT_WQUEUE, S_OPT_WFNS, S_OPT_WNAMES };  //  long options without a short letter
 
 static const struct option s_opts[] = {
     { "clients", 1, 0, 'c' }, { "workers", 1, 0, 'w' }, { "keys", 1, 0, 'k' },
@@ -188,7 +196,10 @@ static const struct option s_opts[] = {
     { "handshake-timeout", 1, 0, 'y' }, { "http", 1, 0, S_OPT_HTTP },
     { "http-token", 1, 0, S_OPT_HTTP_TOKEN },
     { "max-key-tasks", 1, 0, 0x5c1 }, { "max-key-sessions", 1, 0, 0x5c2 },
-    { "session-idle", 1, 0, 0x5c3 }, { "client-hwm", 1, 0, 0x5c4 }, { 0, 0, 0, 0 } };
+    { "session-idle", 1, 0, 0x5c3 }, { "client-hwm", 1, 0, 0x5c4 },
+    { "max-worker-slots", 1, 0, S_OPT_WSLOTS }, { "max-worker-queue", 1, 0, S_OPT_WQUEUE },
+    { "max-worker-functions", 1, 0, S_OPT_WFNS }, { "max-names-per-key", 1, 0, S_OPT_WNAMES },
+    { 0, 0, 0, 0 } };
 
 static int
 s_prefetch_arg (const char *name, const char *text, uint32_t max, uint32_t *out)
@@ -198,6 +209,19 @@ s_prefetch_arg (const char *name, const char *text, uint32_t max, uint32_t *out)
         return -1;
     if (*out > max) {
         fprintf (stderr, "heddle-broker: --%s is 0..%u\n", name, max);
+        return -1;
+    }
+    return 0;
+}
+
+//  1..max.
+static int
+s_range_arg (const char *name, const char *text, uint32_t max, uint32_t *out)
+{
+    if (s_uint_arg (name, text, out) != 0)
+        return -1;
+    if (*out > max) {
+        fprintf (stderr, "heddle-broker: --%s is 1..%u\n", name, max);
         return -1;
     }
     return 0;
@@ -299,6 +323,10 @@ s_option (s_args_t *a, int ch, const char *arg)
         case 'o': return s_port_arg (arg, &c->beacon_port);
         case 'n': a->no_beacon = true; return 0;
         case 'i': c->beacon_interface = arg; return 0;
+        case S_OPT_WSLOTS: return s_uint_arg ("max-worker-slots", arg, &c->max_worker_slots);
+        case S_OPT_WQUEUE: return s_uint_arg ("max-worker-queue", arg, &c->max_worker_queue);
+        case S_OPT_WFNS: return s_range_arg ("max-worker-functions", arg, HD_MAX_FNS, &c->max_worker_fns);
+        case S_OPT_WNAMES: return s_uint_arg ("max-names-per-key", arg, &c->max_names_per_key);
         case S_OPT_HTTP: return s_http_arg (c, arg);
         case S_OPT_HTTP_TOKEN: c->http_token = arg; return 0;
         case 'G': return 0;  //  read before any other option (hd_config_open)
@@ -358,7 +386,9 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             "temp-limit = %.1f\njournal = %s\njournal-dir = %s\njournal-batch = %u\n"
             "journal-max-mb = %u\ncluster = %s\nbeacon-port = %u\nbeacon-interface = %s\nno-beacon = %s\n"
             "insecure-key-perms = %s\nmax-connections = %s\nhandshake-timeout = %u\n"
-            "http = %s\nhttp-token = %s\n",
+            "http = %s\nhttp-token = %s\n"
+            "max-worker-slots = %u\nmax-worker-queue = %u\nmax-worker-functions = %u\n"
+            "max-names-per-key = %u\n",
             file ? hd_config_name (file) : "(none)", a->clients, a->workers,
             c->metrics_endpoint ? c->metrics_endpoint : "none",
             c->events_endpoint ? c->events_endpoint : "none", c->keys_dir ? c->keys_dir : "(none)",
@@ -371,7 +401,8 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             c->beacon_interface ? c->beacon_interface : "(default)",
             a->no_beacon ? "yes" : "no", c->insecure_key_perms ? "yes" : "no",
             s_max_conns_text (c->max_connections), c->handshake_ms,
-            c->http_endpoint ? c->http_endpoint : "none", c->http_token ? "(set)" : "(none)");
+            c->http_endpoint ? c->http_endpoint : "none", c->http_token ? "(set)" : "(none)",
+            c->max_worker_slots, c->max_worker_queue, c->max_worker_fns, c->max_names_per_key);
 }
 
 static int

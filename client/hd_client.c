@@ -108,7 +108,9 @@ s_init (hd_client_t *self, const hd_client_config_t *config)
     self->pending = calloc (2 * HD_CLIENT_FLUSH_TASKS, sizeof (zmq_msg_t));
     if (!self->inflight || !self->pending || !self->acks || !self->scratch || hd_frames_init (&self->in, 2 + 2 * HD_MAX_BATCH))
         return hd_client_fail (self, HD_ENOMEM, "out of memory");
-    hd_err_t rc = self->config.insecure ? HD_OK : s_load_keys (self);
+    hd_err_t rc = hd_client_check_host (self);
+    if (rc == HD_OK && !self->config.insecure)
+        rc = s_load_keys (self);
     if (rc == HD_OK)
         rc = s_open_socket (self);
     return rc == HD_OK ? hd_client_seal_setup (self) : rc;
@@ -138,7 +140,10 @@ hd_client_open (const hd_client_config_t *config, hd_client_t **out, char *errbu
 hd_err_t
 hd_client_start (hd_client_t *self)
 {
-    return hd_client_ping (self);
+    hd_err_t rc = hd_client_ping (self);
+    if (rc == HD_ETIMEDOUT)
+        hd_client_diagnose (self);  //  "no answer" says nothing: find out why
+    return rc;
 }
 
 hd_err_t

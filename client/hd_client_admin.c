@@ -112,7 +112,8 @@ hd_client_wait_nodes (hd_client_t *self, uint32_t count, uint32_t timeout_ms)
         uint32_t all, n = 0;
         hd_err_t rc = hd_client_nodes (self, &nodes, &all);
         for (uint32_t i = 0; rc == HD_OK && i < all; i++)
-            n += strcmp (nodes[i].state, "down") != 0;  //  remembered, not there
+            n += strcmp (nodes[i].state, "down") != 0  //  remembered, not there
+                 && strcmp (nodes[i].state, "conflict") != 0;  //  a refused claim
         free (nodes);
         if (rc != HD_OK || n >= count)
             return rc;

@@ -83,6 +83,7 @@ struct hd_client {
     uint32_t admin_code;
     char admin_reason[HD_MAX_ERROR + 1];
     bool denied;
+    bool tcp_connected, handshaken, handshake_failed;  //  monitor events seen (hd_client_diag)
     char session[64];
     int64_t last_ping_us;
     uint64_t resubmitted;
@@ -113,6 +114,11 @@ hd_err_t hd_client_fail (hd_client_t *self, hd_err_t rc, const char *fmt, ...)
 //  Send [header][env] with the current self->env.
 hd_err_t hd_client_send_env (hd_client_t *self, uint8_t cmd);
 int64_t hd_client_now_us (void);
+//  hd_client_diag.c: the broker's host resolves (before connecting); why no PONG came (after
+//  the connect timed out: rewrites last_error); a ZAP refusal with its status code.
+hd_err_t hd_client_check_host (hd_client_t *self);
+void hd_client_diagnose (hd_client_t *self);
+void hd_client_on_auth_failure (hd_client_t *self, uint32_t status);
 //  hd_client_seal.c: payloads sealed end to end when the keys directory holds payload.cert and
 //  the broker is reached over TCP (unless config.plain_payloads). HD_OK or a key error.
 hd_err_t hd_client_seal_setup (hd_client_t *self);
@@ -128,6 +134,11 @@ hd_err_t hd_client_fetch_nodes (hd_client_t *self);
 hd_err_t hd_client_fetch_functions (hd_client_t *self);
 //  Free what an in-flight entry keeps (the frames to resend until accepted).
 void hd_client_unkeep (hd_idval_t *val);
+//  hd_client_diag.c: the broker's host resolves (before connecting); why no PONG came (after
+//  the connect timed out: rewrites last_error); a ZAP refusal with its status code.
+hd_err_t hd_client_check_host (hd_client_t *self);
+void hd_client_diagnose (hd_client_t *self);
+void hd_client_on_auth_failure (hd_client_t *self, uint32_t status);
 //  hd_client_io.c: a refused task is resent this long after the broker's `retry` hint
 hd_err_t hd_client_wait_capture (hd_client_t *self, const hd_id_t *id, int64_t deadline_us);
 

@@ -290,16 +290,21 @@ static void
 s_watch_monitor (hd_client_t *self)
 {
     int event;
-    while ((event = hd_transport_monitor_event (self->monitor)) != 0) {
-        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
-            self->denied = true;
-            hd_client_fail (self, HD_EDENIED, "the broker at %s refused this client's key (it is "
-                            "not on the broker's clients.keys or admins.keys)", self->endpoint);
-        }
+    uint32_t value = 0;
+    while ((event = hd_transport_monitor_next (self->monitor, &value)) != 0) {
+        if (event == ZMQ_EVENT_CONNECTED)
+            self->tcp_connected = true;
+        else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            self->handshaken = true;
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            hd_client_on_auth_failure (self, value);
         else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                  || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        {
+            self->handshake_failed = true;
             hd_client_fail (self, HD_ECRYPTO, "CURVE handshake with %s failed: wrong broker key, "
                             "or the broker runs --insecure?", self->endpoint);
+        }
     }
 }
 

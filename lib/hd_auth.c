@@ -181,8 +181,14 @@ s_handle_one (hd_auth_t *self, zmsg_t *req)
     user[0] = 0;
     if (role)
         snprintf (user, sizeof user, "%s:%s", role, key);
+    //  500 (not 400) when the key is allowed on another endpoint: the peer's monitor gets the
+    //  code (libzmq passes 400 and 500 on in the ERROR command; 300 it drops silently), so a
+    //  client pointed at the workers port is told so instead of "key not allowed". This
+    //  handler sends no other 500.
+    bool elsewhere = !role && key[0] && domain && hd_auth_known_elsewhere (self, domain, key);
     zsock_send (self->sock, "ssssss", version ? version : "1.0", sequence ? sequence : "",
-                role ? "200" : "400", role ? "OK" : "key not allowed", user, "");
+                role ? "200" : elsewhere ? "500" : "400",
+                role ? "OK" : elsewhere ? "key of another role" : "key not allowed", user, "");
     zstr_free (&version);
     zstr_free (&sequence);
     zstr_free (&domain);
@@ -257,9 +263,11 @@ s_pending_note (hd_auth_t *self, const char *key, const char *address)
         snprintf (p->key, sizeof p->key, "%s", key);
         p->first_seen = now;
         hd_auth_tick (self);
+        char id[HD_KEY_ID_TEXT] = "?";
+        hd_keys_id (key, id);
         if (hd_ratelog_hit (&self->newcomers, s_now_ms (), address, 1))
-            hd_warn ("worker key %s from %s is not enrolled: pending (heddle nodes approve %.8s)",
-                     key, address && *address ? address : "?", key);
+            hd_warn ("worker key %s from %s is not enrolled: pending (heddle nodes approve %s)",
+                     key, address && *address ? address : "?", id);
     }
     snprintf (p->address, sizeof p->address, "%s", address && *address ? address : "?");
     p->last_seen = now;
@@ -300,12 +308,25 @@ s_unknown_worker (hd_auth_t *self, const char *key, const char *address)
     return "worker";
 }
 
+bool
+hd_auth_known_elsewhere (hd_auth_t *self, const char *domain, const char *key_z85)
+{
+    for (int i = 0; i < self->ndomains; i++)
+        if (strcmp (self->domains[i].name, domain) != 0
+            && zhashx_lookup (self->domains[i].keys, key_z85))
+            return true;
+    return false;
+}
+
 const char *
 hd_auth_check (hd_auth_t *self, const char *domain, const char *key_z85, const char *address)
 {
     s_domain_t *d = s_domain (self, domain, false);
     const char *role = d ? zhashx_lookup (d->keys, key_z85) : NULL;
-    if (!role && strcmp (domain, HD_DOMAIN_WORKERS) == 0 && hd_keys_is_z85 (key_z85))
+    //  A client's key at the workers endpoint is a client at the wrong port, not a new board
+    //  to enroll: refused (ZAP 500, s_handle_one) without becoming pending.
+    if (!role && strcmp (domain, HD_DOMAIN_WORKERS) == 0 && hd_keys_is_z85 (key_z85)
+        && !hd_auth_known_elsewhere (self, domain, key_z85))
         role = s_unknown_worker (self, key_z85, address);
     if (role)
         self->admitted++;
@@ -360,19 +381,21 @@ s_find_pending (hd_auth_t *self, const char *id, size_t *index, char *errbuf, si
 {
     size_t len = id ? strlen (id) : 0, found = 0;
     if (len < HD_AUTH_MIN_PREFIX || len > 40) {
-        snprintf (errbuf, errlen, "give the key or at least %d of its first characters",
+        snprintf (errbuf, errlen, "give the key's id as `heddle nodes pending` shows it (at least "
+                  "%d hex digits of its fingerprint), or its Z85 form",
                   HD_AUTH_MIN_PREFIX);
         return HD_EINVAL;
     }
+    //  The id printed now (a fingerprint prefix in hex: shell-safe), or a Z85 prefix as before.
     for (size_t i = 0; i < self->npending; i++)
-        if (strncmp (self->pending[i].key, id, len) == 0) {
+        if (hd_keys_matches (self->pending[i].key, id, HD_AUTH_MIN_PREFIX)) {
             *index = i;
             found++;
         }
     if (found == 0)
-        snprintf (errbuf, errlen, "no pending key starts with %s", id);
+        snprintf (errbuf, errlen, "no pending key has the id %s (see `heddle nodes pending`)", id);
     else if (found > 1)
-        snprintf (errbuf, errlen, "%zu pending keys start with %s: give more of it", found, id);
+        snprintf (errbuf, errlen, "%zu pending keys match %s: give more of the id", found, id);
     return found == 1 ? HD_OK : found ? HD_EINVAL : HD_ENOTFOUND;
 }
 
@@ -418,4 +441,57 @@ hd_auth_split_user_id (const char *user_id, char role[16], char key[41])
     role[colon - user_id] = 0;
     memcpy (key, colon + 1, 41);
     return true;
+}
+
+const char *
+hd_auth_role (const hd_auth_t *self, const char *domain, const char *key_z85)
+{
+    for (int i = 0; i < self->ndomains; i++)
+        if (strcmp (self->domains[i].name, domain) == 0)
+            return zhashx_lookup (self->domains[i].keys, key_z85);
+    return NULL;
+}
+
+//  The one admitted worker key starting with `id`, into key (HD_OK, HD_EINVAL, HD_ENOTFOUND).
+static hd_err_t
+s_find_worker (hd_auth_t *self, const char *id, char key[41], char *errbuf, size_t errlen)
+{
+    size_t len = id ? strlen (id) : 0, found = 0;
+    s_domain_t *d = s_domain (self, HD_DOMAIN_WORKERS, false);
+    if (len < HD_AUTH_MIN_PREFIX || len > 40) {
+        snprintf (errbuf, errlen, "give the key's id (at least %d hex digits of its "
+                  "fingerprint), or its Z85 form", HD_AUTH_MIN_PREFIX);
+        return HD_EINVAL;
+    }
+    //  What approve accepts: a fingerprint prefix in hex, or a Z85 prefix.
+    for (void *role = d ? zhashx_first (d->keys) : NULL; role; role = zhashx_next (d->keys)) {
+        const char *k = zhashx_cursor (d->keys);
+        if (hd_keys_matches (k, id, HD_AUTH_MIN_PREFIX) && found++ == 0)
+            snprintf (key, 41, "%s", k);
+    }
+    if (found == 0)
+        snprintf (errbuf, errlen, "no enrolled worker key starts with %s", id);
+    else if (found > 1)
+        snprintf (errbuf, errlen, "%zu enrolled worker keys start with %s: give more of it",
+                  found, id);
+    return found == 1 ? HD_OK : found ? HD_EINVAL : HD_ENOTFOUND;
+}
+
+hd_err_t
+hd_auth_revoke (hd_auth_t *self, const char *id, char key_out[41], char *errbuf, size_t errlen)
+{
+    hd_err_t rc = s_find_worker (self, id, key_out, errbuf, errlen);
+    if (rc != HD_OK)
+        return rc;
+    if (!self->rejected && !(self->rejected = zhashx_new ()))
+        return HD_ENOMEM;
+    zhashx_update (self->rejected, key_out, (void *) "");
+    zhashx_delete (s_domain (self, HD_DOMAIN_WORKERS, false)->keys, key_out);
+    for (size_t i = 0; i < self->npending; i++)
+        if (strcmp (self->pending[i].key, key_out) == 0)
+            s_pending_remove (self, i--);
+    rc = self->workers_file
+             ? hd_keys_remove_allowlist (self->workers_file, key_out, errbuf, errlen)
+             : HD_OK;
+    return rc == HD_ENOTFOUND ? HD_OK : rc;  //  admitted from memory only (auto-approve failed)
 }

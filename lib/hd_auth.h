@@ -65,6 +65,19 @@ hd_err_t hd_auth_approve (hd_auth_t *self, const char *id, char key_out[41], cha
                           size_t errlen);
 hd_err_t hd_auth_reject (hd_auth_t *self, const char *id, char key_out[41], char *errbuf,
                          size_t errlen);
+//  Revoke an admitted worker key matching `id` (the whole key, or a unique prefix of at least
+//  HD_AUTH_MIN_PREFIX chars): removed from the workers list and its file, refused from the next
+//  handshake on and not listed as pending until restart (with auto-approve too). The full key
+//  goes to key_out. HD_OK; HD_EINVAL prefix too short or ambiguous; HD_ENOTFOUND no admitted
+//  worker key matches; HD_EIO revoked in memory but the file could not be rewritten (errbuf).
+hd_err_t hd_auth_revoke (hd_auth_t *self, const char *id, char key_out[41], char *errbuf,
+                         size_t errlen);
+//  The role admitting `key_z85` on `domain` now, or NULL (no pending bookkeeping, no counts):
+//  a connection admitted earlier may have lost its right since (revocation).
+const char *hd_auth_role (const hd_auth_t *self, const char *domain, const char *key_z85);
+//  Whether key_z85 is allowed on a domain other than `domain` (a client key offered to the
+//  workers endpoint). The ZAP reply for such a key is 500 instead of 400.
+bool hd_auth_known_elsewhere (hd_auth_t *self, const char *domain, const char *key_z85);
 //  The raw socket to poll for ZAP requests, and the handler for one readable event (answers
 //  every request waiting).
 void *hd_auth_socket (hd_auth_t *self);

@@ -3,46 +3,29 @@
     the caller's hd_buf_t, the header frame, status text and id helpers. The decoders live in
     hd_codec_decode.c and never use msgpack-c. Knows nothing of sockets or payloads.  */
 #include "hd_codec.h"
+#include "hd_mpw.h"
 
 #include <assert.h>
 #include <math.h>
-#include <msgpack.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
 //  --- encoders -------------------------------------------------------------------------------
 
-//  The packer's write callback cannot report why it failed, so the first failure is latched here
-//  and every later write is refused: the encoder checks once, at the end.
-typedef struct {
-    msgpack_packer pk;
-    hd_buf_t *buf;
-    bool failed;
-} s_enc_t;
-
-static int
-s_enc_write (void *data, const char *bytes, size_t len)
-{
-    s_enc_t *enc = data;
-    if (!enc->failed && hd_buf_append (enc->buf, bytes, len) != HD_OK)
-        enc->failed = true;
-    return enc->failed ? -1 : 0;
-}
+//  The shared writer (hd_mpw) latches the first failed write: the encoder checks once, at the end.
+typedef hd_mpw_t s_enc_t;
 
 static void
 s_enc_start (s_enc_t *enc, hd_buf_t *buf, size_t nkeys)
 {
-    enc->buf = buf;
-    enc->failed = false;
-    msgpack_packer_init (&enc->pk, enc, s_enc_write);
-    msgpack_pack_map (&enc->pk, nkeys);
+    msgpack_pack_map (hd_mpw_start (enc, buf), nkeys);
 }
 
 static hd_err_t
 s_enc_end (const s_enc_t *enc)
 {
-    return enc->failed ? HD_ENOMEM : HD_OK;
+    return hd_mpw_end (enc);
 }
 
 static void
@@ -446,6 +429,7 @@ hd_status_str (uint32_t status)
         [HD_ST_INTERNAL] = "internal error",
         [HD_ST_UNSATISFIABLE] = "unsatisfiable",
         [HD_ST_TAMPERED] = "tampered",
+        [HD_ST_REFUSED] = "refused",
     };
     if (status > HD_ST_MAX_ || !text[status])
         return "unknown status";

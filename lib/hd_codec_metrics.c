@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hd_codec.h"
+#include "hd_mpw.h"
 
 _Static_assert(HD_PROTO_VERSION == 1, "HD_METRICS_TOPIC spells version 1: update it");
 _Static_assert(sizeof HD_METRICS_TOPIC - 1 == HD_METRICS_TOPIC_BYTES, "topic is the header");
@@ -100,22 +101,8 @@ s_get_f64 (const hd_metrics_t *msg, const s_field_t *f)
 
 //  --- encode ---------------------------------------------------------------------------------
 
-//  The packer's write callback cannot say why it failed: the first failure is latched and
-//  checked once at the end, as in hd_codec.c.
-typedef struct {
-    msgpack_packer pk;
-    hd_buf_t *buf;
-    bool failed;
-} s_enc_t;
-
-static int
-s_enc_write (void *data, const char *bytes, size_t len)
-{
-    s_enc_t *enc = data;
-    if (!enc->failed && hd_buf_append (enc->buf, bytes, len) != HD_OK)
-        enc->failed = true;
-    return enc->failed ? -1 : 0;
-}
+//  The shared writer latches the first failed write; checked once at the end (hd_mpw).
+typedef hd_mpw_t s_enc_t;
 
 static void
 s_pack_text (msgpack_packer *pk, const char *text)
@@ -169,8 +156,8 @@ hd_codec_encode_metrics (hd_buf_t *buf, const hd_metrics_t *msg)
     size_t nkeys = 2;
     for (size_t i = 0; i < S_NFIELDS; i++)
         nkeys += s_is_present (msg, &s_fields[i]);
-    s_enc_t enc = { .buf = buf, .failed = false };
-    msgpack_packer_init (&enc.pk, &enc, s_enc_write);
+    s_enc_t enc;
+    hd_mpw_start (&enc, buf);
     msgpack_pack_map (&enc.pk, nkeys);
     s_pack_text (&enc.pk, "name");
     s_pack_text (&enc.pk, msg->name);

@@ -9,12 +9,7 @@
 #include <string.h>
 
 #include "hd_codec.h"
-
-static int
-s_write (void *data, const char *buf, size_t len)
-{
-    return hd_buf_append (data, buf, len) == HD_OK ? 0 : -1;
-}
+#include "hd_mpw.h"
 
 static void
 s_key (msgpack_packer *pk, const char *key)
@@ -92,14 +87,14 @@ hd_err_t
 hd_codec_encode_nodes (hd_buf_t *buf, const hd_nodeinfo_t *nodes, uint32_t count)
 {
     hd_buf_reset (buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 1);
-    s_key (&pk, "nodes");
-    msgpack_pack_array (&pk, count);
+    hd_mpw_t w;
+    msgpack_packer *pk = hd_mpw_start (&w, buf);
+    msgpack_pack_map (pk, 1);
+    s_key (pk, "nodes");
+    msgpack_pack_array (pk, count);
     for (uint32_t i = 0; i < count; i++)
-        s_pack_node (&pk, &nodes[i]);
-    return buf->size ? HD_OK : HD_ENOMEM;
+        s_pack_node (pk, &nodes[i]);
+    return hd_mpw_end (&w);
 }
 
 //  --- decoding helpers -------------------------------------------------------------------------
@@ -109,6 +104,20 @@ s_key_is (const msgpack_object_kv *kv, const char *key)
 {
     return kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen (key)
            && memcmp (kv->key.via.str.ptr, key, kv->key.via.str.size) == 0;
+}
+
+//  Whether kv's key is one of `keys` already seen in this map (a known key appearing twice is
+//  malformed: docs/PROTOCOL.md); marks it seen. At most 32 keys.
+static bool
+s_dup (const msgpack_object_kv *kv, const char *const *keys, uint32_t nkeys, uint32_t *seen)
+{
+    for (uint32_t i = 0; i < nkeys; i++)
+        if (s_key_is (kv, keys[i])) {
+            bool dup = (*seen >> i) & 1u;
+            *seen |= 1u << i;
+            return dup;
+        }
+    return false;
 }
 
 static bool
@@ -207,6 +216,11 @@ s_node_field (const msgpack_object_kv *kv, hd_nodeinfo_t *x)
     return rc != 0;  //  -1: unknown key, skipped
 }
 
+static const char *const s_node_names[] = { "name", "arch", "state", "capacity", "slots",
+                                            "busy", "cores", "done", "failed", "cpu",
+                                            "mem_total", "mem_avail", "temp", "score", "load1",
+                                            "age", "tags" };
+
 static hd_err_t
 s_decode_list (const msgpack_object *list, hd_nodeinfo_t **out, uint32_t *count)
 {
@@ -221,8 +235,11 @@ s_decode_list (const msgpack_object *list, hd_nodeinfo_t **out, uint32_t *count)
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *o = &list->via.array.ptr[i];
         bool ok = o->type == MSGPACK_OBJECT_MAP;
+        uint32_t seen = 0;
         for (uint32_t k = 0; ok && k < o->via.map.size; k++)
-            ok = s_node_field (&o->via.map.ptr[k], &nodes[i]);
+            ok = !s_dup (&o->via.map.ptr[k], s_node_names,
+                         sizeof s_node_names / sizeof *s_node_names, &seen)
+                 && s_node_field (&o->via.map.ptr[k], &nodes[i]);
         if (!ok) {
             free (nodes);
             return HD_EPROTO;
@@ -298,20 +315,29 @@ hd_err_t
 hd_codec_encode_admin (hd_buf_t *buf, const hd_admin_t *msg)
 {
     hd_buf_reset (buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 2 + (msg->grant[0] != 0));
-    s_kv_str (&pk, "op", msg->op);
-    s_kv_str (&pk, "node", msg->node);
+    hd_mpw_t w;
+    msgpack_packer *pk = hd_mpw_start (&w, buf);
+    msgpack_pack_map (pk, 2 + (msg->grant[0] != 0));
+    s_kv_str (pk, "op", msg->op);
+    s_kv_str (pk, "node", msg->node);
     if (msg->grant[0])
-        s_kv_str (&pk, "grant", msg->grant);
-    return buf->size ? HD_OK : HD_ENOMEM;
+        s_kv_str (pk, "grant", msg->grant);
+    return hd_mpw_end (&w);
 }
+
+typedef struct {
+    void *msg;
+    uint32_t seen;
+} s_once_t;
 
 static bool
 s_admin_pair (const msgpack_object_kv *kv, void *arg)
 {
-    hd_admin_t *a = arg;
+    static const char *const keys[] = { "op", "node", "grant" };
+    s_once_t *ctx = arg;
+    hd_admin_t *a = ctx->msg;
+    if (s_dup (kv, keys, 3, &ctx->seen))
+        return false;
     if (s_key_is (kv, "op")) return s_str (&kv->val, a->op, sizeof a->op);
     if (s_key_is (kv, "node")) return s_str (&kv->val, a->node, sizeof a->node);
     if (s_key_is (kv, "grant")) return s_str (&kv->val, a->grant, sizeof a->grant);
@@ -322,7 +348,8 @@ hd_err_t
 hd_codec_decode_admin (const void *data, size_t size, hd_admin_t *out)
 {
     memset (out, 0, sizeof *out);
-    hd_err_t rc = s_each_pair (data, size, s_admin_pair, out);
+    s_once_t ctx = { out, 0 };
+    hd_err_t rc = s_each_pair (data, size, s_admin_pair, &ctx);
     return rc == HD_OK && out->op[0] && out->node[0] ? HD_OK : HD_EPROTO;
 }
 
@@ -332,25 +359,30 @@ hd_err_t
 hd_codec_encode_event (hd_buf_t *buf, const hd_event_t *msg)
 {
     hd_buf_reset (buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 9);
-    s_kv_str (&pk, "type", msg->type);
-    s_kv_str (&pk, "node", msg->node);
-    s_kv_str (&pk, "state", msg->state);
-    s_kv_str (&pk, "text", msg->text);
-    s_kv_uint (&pk, "queued", msg->queued);
-    s_kv_uint (&pk, "running", msg->running);
-    s_kv_uint (&pk, "done", msg->done);
-    s_kv_uint (&pk, "failed", msg->failed);
-    s_kv_double (&pk, "rate", msg->rate);
-    return buf->size ? HD_OK : HD_ENOMEM;
+    hd_mpw_t w;
+    msgpack_packer *pk = hd_mpw_start (&w, buf);
+    msgpack_pack_map (pk, 9);
+    s_kv_str (pk, "type", msg->type);
+    s_kv_str (pk, "node", msg->node);
+    s_kv_str (pk, "state", msg->state);
+    s_kv_str (pk, "text", msg->text);
+    s_kv_uint (pk, "queued", msg->queued);
+    s_kv_uint (pk, "running", msg->running);
+    s_kv_uint (pk, "done", msg->done);
+    s_kv_uint (pk, "failed", msg->failed);
+    s_kv_double (pk, "rate", msg->rate);
+    return hd_mpw_end (&w);
 }
 
 static bool
 s_event_pair (const msgpack_object_kv *kv, void *arg)
 {
-    hd_event_t *e = arg;
+    static const char *const keys[] = { "type", "node", "state", "text", "queued",
+                                        "running", "done", "failed", "rate" };
+    s_once_t *ctx = arg;
+    hd_event_t *e = ctx->msg;
+    if (s_dup (kv, keys, 9, &ctx->seen))
+        return false;
     const msgpack_object *v = &kv->val;
     if (s_key_is (kv, "type")) return s_str (v, e->type, sizeof e->type);
     if (s_key_is (kv, "node")) return s_str (v, e->node, sizeof e->node);
@@ -368,7 +400,8 @@ hd_err_t
 hd_codec_decode_event (const void *data, size_t size, hd_event_t *out)
 {
     memset (out, 0, sizeof *out);
-    hd_err_t rc = s_each_pair (data, size, s_event_pair, out);
+    s_once_t ctx = { out, 0 };
+    hd_err_t rc = s_each_pair (data, size, s_event_pair, &ctx);
     return rc == HD_OK && out->type[0] ? HD_OK : HD_EPROTO;
 }
 
@@ -378,14 +411,14 @@ hd_err_t
 hd_codec_encode_notice (hd_buf_t *buf, const hd_notice_t *msg)
 {
     hd_buf_reset (buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 4);
-    s_kv_str (&pk, "fn", msg->fn);
-    s_kv_uint (&pk, "nodes", msg->nodes);
-    s_kv_uint (&pk, "wait", msg->wait_ms);
-    s_kv_str (&pk, "reason", msg->reason);
-    return buf->size ? HD_OK : HD_ENOMEM;
+    hd_mpw_t w;
+    msgpack_packer *pk = hd_mpw_start (&w, buf);
+    msgpack_pack_map (pk, 4);
+    s_kv_str (pk, "fn", msg->fn);
+    s_kv_uint (pk, "nodes", msg->nodes);
+    s_kv_uint (pk, "wait", msg->wait_ms);
+    s_kv_str (pk, "reason", msg->reason);
+    return hd_mpw_end (&w);
 }
 
 typedef struct {
@@ -449,14 +482,14 @@ hd_codec_encode_functions (hd_buf_t *buf, const hd_fninfo_t *fns, uint32_t count
     hd_buf_reset (buf);
     if (count > HD_MAX_FUNCTIONS)
         return HD_EINVAL;
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 1);
-    s_key (&pk, "fns");
-    msgpack_pack_array (&pk, count);
+    hd_mpw_t w;
+    msgpack_packer *pk = hd_mpw_start (&w, buf);
+    msgpack_pack_map (pk, 1);
+    s_key (pk, "fns");
+    msgpack_pack_array (pk, count);
     for (uint32_t i = 0; i < count; i++)
-        s_pack_fn (&pk, &fns[i]);
-    return buf->size ? HD_OK : HD_ENOMEM;
+        s_pack_fn (pk, &fns[i]);
+    return hd_mpw_end (&w);
 }
 
 static bool
@@ -568,11 +601,11 @@ hd_err_t
 hd_codec_encode_pong (hd_buf_t *buf, uint32_t maxpay)
 {
     hd_buf_reset (buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, s_write);
-    msgpack_pack_map (&pk, 1);
-    s_kv_uint (&pk, "maxpay", maxpay);
-    return buf->size ? HD_OK : HD_ENOMEM;
+    hd_mpw_t w;
+    msgpack_packer *pk = hd_mpw_start (&w, buf);
+    msgpack_pack_map (pk, 1);
+    s_kv_uint (pk, "maxpay", maxpay);
+    return hd_mpw_end (&w);
 }
 
 static bool

@@ -190,6 +190,70 @@ s_is_endpoint (const char *value)
     return !colon || strchr (value, ']') || s_is_port (colon + 1);
 }
 
+//  The unit of a key's integer, or NULL. A value like "1s" or "500ms" gets told the unit
+//  rather than only "not an integer".
+static const char *
+s_unit (const s_key_t *k)
+{
+    static const char *const ms[] = { "handshake-timeout", "journal-batch", "heartbeat",
+                                      "result-ttl", "worker-wait", "stale", "metrics-interval",
+                                      "connect-timeout" };
+    if (strcmp (k->key, "discover-timeout") == 0)
+        return "seconds";
+    if (strcmp (k->key, "journal-max-mb") == 0 || strcmp (k->key, "max-payload") == 0)
+        return strcmp (k->key, "max-payload") == 0 ? "bytes" : "MiB";
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+        if (strcmp (k->key, ms[i]) == 0)
+            return "milliseconds";
+    return NULL;
+}
+
+//  Levenshtein distance of two short words, capped at 9.
+static size_t
+s_distance (const char *a, const char *b)
+{
+    size_t la = strlen (a), lb = strlen (b), row[64];
+    if (la > 60 || lb > 60)
+        return 9;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            best = up + 1 < best ? up + 1 : best;
+            best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[lb] > 9 ? 9 : row[lb];
+}
+
+//  " (did you mean 'KEY'?)" for the closest key of the section, or " (it belongs in
+//  [OTHER])" for a key of another section; "" when nothing is close.
+static void
+s_suggest (const char *section, const char *key, char *out, size_t outlen)
+{
+    const s_key_t *best = NULL;
+    size_t best_d = 9;
+    out[0] = 0;
+    for (size_t i = 0; i < S_NKEYS; i++) {
+        if (strcmp (s_keys[i].key, key) == 0 && strcmp (s_keys[i].section, section) != 0) {
+            snprintf (out, outlen, " (it belongs in [%s])", s_keys[i].section);
+            return;
+        }
+        size_t d = strcmp (s_keys[i].section, section) == 0 ? s_distance (key, s_keys[i].key) : 9;
+        if (d < best_d) {
+            best_d = d;
+            best = &s_keys[i];
+        }
+    }
+    if (best && best_d <= 2 + strlen (key) / 6)
+        snprintf (out, outlen, " (did you mean '%s'?)", best->key);
+}
+
 static bool
 s_value_ok (const s_key_t *k, const char *value)
 {
@@ -215,7 +279,10 @@ s_describe (const s_key_t *k, char *out, size_t outlen)
 {
     switch (k->type) {
         case S_STRING: snprintf (out, outlen, "a non-empty text"); break;
-        case S_UINT: snprintf (out, outlen, "an integer from %u to %u", k->min, k->max); break;
+        case S_UINT:
+            snprintf (out, outlen, "an integer from %u to %u%s%s%s", k->min, k->max,
+                      s_unit (k) ? " (" : "", s_unit (k) ? s_unit (k) : "", s_unit (k) ? ")" : "");
+            break;
         case S_DOUBLE: snprintf (out, outlen, "a number >= 0"); break;
         case S_POSITIVE: snprintf (out, outlen, "a number > 0"); break;
         case S_BOOL: snprintf (out, outlen, "yes or no (true/false, on/off, 1/0)"); break;
@@ -242,7 +309,7 @@ s_check_entry (const hd_config_t *self, const hd_config_entry_t *e, const char *
 {
     bool section_known;
     const s_key_t *k = s_find_key (e->section, e->key, &section_known);
-    char message[512], want[128];
+    char message[600], want[160], hint[96];
     if (!section_known) {
         if (*last_section == e->section)
             return 0;
@@ -250,12 +317,17 @@ s_check_entry (const hd_config_t *self, const hd_config_entry_t *e, const char *
         snprintf (message, sizeof message, "unknown section [%s] (known: broker, worker, client)",
                   e->section);
     }
-    else if (!k)
-        snprintf (message, sizeof message, "unknown key '%s' in [%s]", e->key, e->section);
+    else if (!k) {
+        s_suggest (e->section, e->key, hint, sizeof hint);
+        snprintf (message, sizeof message, "unknown key '%s' in [%s]%s", e->key, e->section, hint);
+    }
     else if (!*e->value || !s_value_ok (k, e->value)) {
         s_describe (k, want, sizeof want);
-        snprintf (message, sizeof message, "bad value for '%s': '%s' is not %s", e->key, e->value,
-                  want);
+        bool unit_given = k->type == S_UINT && s_unit (k) && isdigit ((unsigned char) *e->value)
+                          && !s_is_uint (e->value, 0, UINT32_MAX);
+        snprintf (message, sizeof message, "bad value for '%s': '%s' is not %s%s%s%s", e->key,
+                  e->value, want, unit_given ? "; write the number alone, in " : "",
+                  unit_given ? s_unit (k) : "", unit_given ? " (no unit suffix)" : "");
     }
     else
         return 0;
@@ -268,14 +340,22 @@ size_t
 hd_config_check (const hd_config_t *self, hd_config_report_fn *report, void *arg)
 {
     assert (self);
-    size_t problems = 0;
-    for (size_t i = 0; i < hd_config_syntax_count (self); i++, problems++) {
-        const hd_config_syntax_t *s = hd_config_syntax (self, i);
-        if (report)
-            report (hd_config_name (self), s->line, s->message, arg);
-    }
+    //  Syntax problems and entries, each in line order, merged: the report follows the file.
+    size_t problems = 0, i = 0, j = 0, nsyntax = hd_config_syntax_count (self);
     const char *last_section = NULL;
-    for (size_t i = 0; i < hd_config_size (self); i++)
-        problems += s_check_entry (self, hd_config_entry (self, i), &last_section, report, arg);
+    while (i < nsyntax || j < hd_config_size (self)) {
+        const hd_config_syntax_t *s = i < nsyntax ? hd_config_syntax (self, i) : NULL;
+        const hd_config_entry_t *e = j < hd_config_size (self) ? hd_config_entry (self, j) : NULL;
+        if (s && (!e || s->line <= e->line)) {
+            if (report)
+                report (hd_config_name (self), s->line, s->message, arg);
+            problems++;
+            i++;
+        }
+        else {
+            problems += s_check_entry (self, e, &last_section, report, arg);
+            j++;
+        }
+    }
     return problems;
 }

@@ -300,6 +300,45 @@ hd_keys_append_allowlist (const char *path, const char *key, const char *comment
     return HD_OK;
 }
 
+//  Whether `line` holds `key` as its first word.
+static bool
+s_line_has_key (const char *line, const char *key)
+{
+    line += strspn (line, " \t");
+    return strncmp (line, key, 40) == 0 && strchr (" \t\r\n", line[40]) && line[40];
+}
+
+hd_err_t
+hd_keys_remove_allowlist (const char *path, const char *key, char *errbuf, size_t errlen)
+{
+    char tmp[PATH_MAX + 8];
+    snprintf (tmp, sizeof tmp, "%s.tmp", path);
+    FILE *in = fopen (path, "r");
+    FILE *out = in ? fopen (tmp, "w") : NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    bool ok = out != NULL, found = false;
+    while (ok && getline (&line, &cap, in) > 0) {
+        if (s_line_has_key (line, key))
+            found = true;
+        else
+            ok = fputs (line, out) >= 0;
+    }
+    free (line);
+    ok = ok && fflush (out) == 0 && fsync (fileno (out)) == 0;
+    if (out && fclose (out) != 0)
+        ok = false;
+    if (in)
+        fclose (in);
+    if (ok && found && rename (tmp, path) != 0)
+        ok = false;
+    if (!ok)
+        snprintf (errbuf, errlen, "cannot rewrite %s: %s", path, strerror (errno));
+    if (!ok || !found)
+        unlink (tmp);
+    return !ok ? HD_EIO : found ? HD_OK : HD_ENOTFOUND;
+}
+
 hd_err_t
 hd_keys_load_or_make (const char *dir, const char *name, bool lax, zcert_t **out, bool *made,
                       char *errbuf, size_t errlen)
@@ -429,6 +468,52 @@ hd_keys_parse_fingerprint (const char *text, char out[HD_FINGERPRINT_TEXT])
         return HD_EINVAL;
     s_hex_groups (bytes, out);
     return HD_OK;
+}
+
+hd_err_t
+hd_keys_id (const char *key, char out[HD_KEY_ID_TEXT])
+{
+    char fp[HD_FINGERPRINT_TEXT];
+    out[0] = '\0';
+    hd_err_t rc = hd_keys_fingerprint (key, fp);
+    if (rc != HD_OK)
+        return rc;
+    size_t n = 0;
+    for (const char *p = fp; *p && n < HD_KEY_ID_TEXT - 1; p++)
+        if (*p != ':')
+            out[n++] = *p;
+    out[n] = '\0';
+    return HD_OK;
+}
+
+//  Hex digits of a fingerprint prefix as typed, lower case and without ':'; false when `text`
+//  holds anything else or more than 32 digits.
+static bool
+s_hex_prefix (const char *text, char out[33])
+{
+    size_t n = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == ':')
+            continue;
+        if (!isxdigit ((unsigned char) *p) || n == 32)
+            return false;
+        out[n++] = (char) tolower ((unsigned char) *p);
+    }
+    out[n] = '\0';
+    return true;
+}
+
+bool
+hd_keys_matches (const char *key, const char *text, size_t min_len)
+{
+    size_t len = strlen (text);
+    if (len >= min_len && len <= 40 && strncmp (key, text, len) == 0)
+        return true;
+    char hex[33], fp[HD_FINGERPRINT_TEXT], digits[33];
+    if (!s_hex_prefix (text, hex) || strlen (hex) < min_len || hd_keys_fingerprint (key, fp) != HD_OK
+        || !s_hex_prefix (fp, digits))
+        return false;
+    return strncmp (digits, hex, strlen (hex)) == 0;
 }
 
 hd_err_t

@@ -53,6 +53,11 @@ hd_err_t hd_keys_read_allowlist (const char *path, void (*add) (const char *key,
 //  HD_OK; HD_EIO with text in errbuf.
 hd_err_t hd_keys_append_allowlist (const char *path, const char *key, const char *comment,
                                    char *errbuf, size_t errlen);
+//  Rewrite the allowlist at `path` without the lines holding `key` (through PATH.tmp and a
+//  rename; comments and other keys stay). HD_OK; HD_ENOTFOUND the key was not there (file
+//  unchanged); HD_EIO with text in errbuf.
+hd_err_t hd_keys_remove_allowlist (const char *path, const char *key, char *errbuf,
+                                   size_t errlen);
 //  A node's own key pair in a state directory: load dir/name.cert_secret, or on first use
 //  create dir (0700) and dir/name.cert + dir/name.cert_secret (0600). Both the directory and
 //  the secret file go through hd_keys_check_mode (lax: only warn). Caller destroys *out.
@@ -74,6 +79,15 @@ hd_err_t hd_keys_fingerprint (const char *key, char out[HD_FINGERPRINT_TEXT]);
 //  A fingerprint as a person types it: 32 hex digits, any case, with or without ':' between
 //  groups, into the canonical form above. HD_OK; HD_EINVAL for anything else.
 hd_err_t hd_keys_parse_fingerprint (const char *text, char out[HD_FINGERPRINT_TEXT]);
+//  A key's id, as `heddle nodes pending` prints it and approve/reject take it: the first 16 hex
+//  digits of its fingerprint, no ':' (shell-safe, unlike Z85 with its '(' and '!'). HD_OK;
+//  HD_EINVAL when key is not a Z85 key.
+#define HD_KEY_ID_TEXT 17
+hd_err_t hd_keys_id (const char *key, char out[HD_KEY_ID_TEXT]);
+//  Does `text` name `key`: a prefix of its Z85 form (the old way), or a prefix of its
+//  fingerprint in hex (any case, ':' between groups allowed, as fingerprints print)? Prefixes
+//  shorter than min_len characters (not counting ':') never match.
+bool hd_keys_matches (const char *key, const char *text, size_t min_len);
 //  --- payload keys (sealed payloads, hd_seal) ------------------------------------------------
 //  A keys directory also holds the cluster's payload key pair: payload.cert (public: clients
 //  seal job keys to it) and payload.cert_secret (workers open them); after a rotation the older

@@ -75,7 +75,10 @@ typedef enum {
     HD_ST_INTERNAL = 12,     //  a bug or resource failure on the peer
     HD_ST_UNSATISFIABLE = 13,//  no worker meets the task's requirements
     HD_ST_TAMPERED = 14,     //  a sealed payload or result failed verification (hd_seal)
-    HD_ST_MAX_ = 14
+    HD_ST_REFUSED = 15,      //  the broker refused a worker's HELLO for good (its name belongs to
+                             //  another key, a value over a bound, its key revoked, or a newer
+                             //  connection with its key): the worker logs it and stops
+    HD_ST_MAX_ = 15
 } hd_status_t;
 
 //  Static text for a status ("ok", "failed", "unknown function", ...), never NULL.

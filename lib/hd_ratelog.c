@@ -44,7 +44,7 @@ hd_ratelog_flush (hd_ratelog_t *self, int64_t now_ms, hd_ratelog_summary_t *out)
     if (summary) {
         out->count = self->count;
         out->amount = self->amount;
-        out->seconds = (now_ms - self->start_ms + 999) / 1000;
+        out->seconds = (now_ms - self->start_ms + 500) / 1000;
         out->mixed = self->mixed;
         memcpy (out->source, self->source, sizeof out->source);
     }

@@ -26,7 +26,7 @@ typedef struct {
 //  What one closed window held, for the summary line.
 typedef struct {
     uint64_t count, amount;
-    int64_t seconds;                 //  the window's length, rounded up
+    int64_t seconds;                 //  the window's length, rounded
     char source[HD_RATELOG_SOURCE];  //  "" when none was given
     bool mixed;                      //  events came from more than one source
 } hd_ratelog_summary_t;

@@ -145,7 +145,7 @@ hd_transport_monitor (zsock_t *sock, zsock_t **out)
               __atomic_fetch_add (&counter, 1, __ATOMIC_RELAXED));
     int events = ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                  | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
-                 | ZMQ_EVENT_DISCONNECTED;
+                 | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED;
     if (zmq_socket_monitor (zsock_resolve (sock), ep, events) != 0)
         return HD_EIO;
     *out = zsock_new_pair (ep);  //  '>' default for PAIR is connect
@@ -169,6 +169,12 @@ hd_transport_fd (void *sock)
 int
 hd_transport_monitor_event (zsock_t *mon)
 {
+    return hd_transport_monitor_next (mon, NULL);
+}
+
+int
+hd_transport_monitor_next (zsock_t *mon, uint32_t *value)
+{
     int events = 0;
     size_t len = sizeof events;
     if (zmq_getsockopt (zsock_resolve (mon), ZMQ_EVENTS, &events, &len) != 0
@@ -179,8 +185,12 @@ hd_transport_monitor_event (zsock_t *mon)
     int event = 0;
     if (zmq_msg_recv (&msg, zsock_resolve (mon), ZMQ_DONTWAIT) >= 6) {
         uint16_t ev;
+        uint32_t val;
         memcpy (&ev, zmq_msg_data (&msg), 2);
+        memcpy (&val, (const uint8_t *) zmq_msg_data (&msg) + 2, 4);
         event = ev;
+        if (value)
+            *value = val;  //  e.g. the ZAP status code of HANDSHAKE_FAILED_AUTH
     }
     while (zmq_msg_more (&msg))  //  the second frame is the endpoint
         zmq_msg_recv (&msg, zsock_resolve (mon), 0);

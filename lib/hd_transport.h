@@ -46,6 +46,9 @@ bool hd_transport_is_tcp (const char *endpoint);
 hd_err_t hd_transport_monitor (zsock_t *sock, zsock_t **out);
 //  Read one monitor event (non-blocking when none waits: returns 0). Returns the event code.
 int hd_transport_monitor_event (zsock_t *mon);
+//  Same, with the event's value in *value (may be NULL): the ZAP status code (300, 400, 500)
+//  of ZMQ_EVENT_HANDSHAKE_FAILED_AUTH, the fd of ZMQ_EVENT_CONNECTED.
+int hd_transport_monitor_next (zsock_t *mon, uint32_t *value);
 //  The socket's ZMQ_FD (-1 for NULL): it polls readable when libzmq may have something for the
 //  socket, edge-triggered. A loop may poll it as a plain fd (cheaper than a zmq item, for which
 //  zmq_poll asks ZMQ_EVENTS on every pass) if, once woken, it reads until ZMQ_EVENTS shows no

@@ -20,6 +20,7 @@
 #include "hd_codec.h"
 #include "hd_fnreg.h"
 #include "hd_frames.h"
+#include "hd_keys.h"
 #include "hd_log.h"
 #include "hd_metrics_pub.h"
 #include "hd_pack.h"
@@ -63,6 +64,8 @@ struct hd_worker {
     //  session): the worker reconnects itself, so that an approval takes effect promptly.
     int64_t retry_ms;     //  reconnect at this time; 0: none planned
     uint32_t backoff_ms;  //  250 ms doubling to 4 s; reset by any broker message
+    char rid[HD_MAX_NAME + 2 + 2 * HD_ID_BYTES];  //  routing id of the current connection
+    bool refused;         //  the broker refused this worker for good (HD_ST_REFUSED): stop
 };
 
 void
@@ -161,7 +164,6 @@ s_check_config (hd_worker_t *self, char *errbuf, size_t errlen)
     c->name = self->name;
     c->tags = self->tags;
     self->opts.insecure = c->insecure;
-    self->opts.routing_id = self->name;  //  stable id: a restarted worker is taken back at once
     return s_check_metrics (self, errbuf, errlen);
 }
 
@@ -339,6 +341,16 @@ static hd_err_t
 s_connect (hd_worker_t *self)
 {
     char err[256] = "";
+    //  A fresh random routing id per connection: the broker knows a worker by its key and
+    //  name, and ignores a connection claiming a routing id in use, so a stable one would keep
+    //  a reconnecting worker out while the broker still holds its old, half-open connection.
+    //  The name in front is only for people reading traces.
+    hd_id_t id;
+    char hex[2 * HD_ID_BYTES + 1];
+    hd_id_random (&id);
+    hd_id_hex (&id, hex);
+    snprintf (self->rid, sizeof self->rid, "%s.%s", self->name, hex);
+    self->opts.routing_id = self->rid;
     self->opts.monitor_out = &self->monitor;  //  attached before connecting: no event missed
     hd_err_t rc = hd_transport_connect (&self->dealer, ZMQ_DEALER, self->endpoint, &self->opts,
                                         err, sizeof err);
@@ -434,6 +446,11 @@ s_on_error (hd_worker_t *self)
         || hd_codec_decode_error (hd_frames_data (&self->in, 1), hd_frames_size (&self->in, 1), &e)
                != HD_OK)
         return;
+    if (e.code == HD_ST_REFUSED) {
+        hd_error ("the broker refused this worker: %s; stopping", e.reason);
+        self->refused = true;
+        return;
+    }
     if (e.code == HD_ST_DENIED && hd_now_ms () - self->hello_ms > 1000) {
         hd_info ("broker does not know this worker (%s): saying HELLO again", e.reason);
         self->ready = false;
@@ -602,10 +619,13 @@ s_watch_monitor (hd_worker_t *self)
             || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
             || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
             s_plan_retry (self);
+        char id[HD_KEY_ID_TEXT] = "?";
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            hd_keys_id (zcert_public_txt (self->cert), id);
         if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && self->refused_logs++ % 30 == 0)
             hd_error ("the broker at %s refused this worker's key %s: an admin enrolls it with "
-                      "`heddle nodes approve %.8s` (retrying)", self->endpoint,
-                      zcert_public_txt (self->cert), zcert_public_txt (self->cert));
+                      "`heddle nodes approve %s` (retrying)", self->endpoint,
+                      zcert_public_txt (self->cert), id);
         else if ((event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                   || event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
                  && self->refused_logs++ % 30 == 0)
@@ -667,7 +687,7 @@ s_loop (hd_worker_t *self)
         [S_STOP] = { NULL, self->stop_fd, ZMQ_POLLIN, 0 },
         [S_MONITOR] = { NULL, 0, ZMQ_POLLIN, 0 },
     };
-    while (!zsys_interrupted) {
+    while (!zsys_interrupted && !self->refused) {
         items[S_DEALER].socket = self->dealer_raw;
         items[S_DEALER].fd = self->dealer_raw ? 0 : -1;
         items[S_MONITOR].fd = hd_transport_fd (self->monitor ? zsock_resolve (self->monitor) : NULL);
@@ -734,7 +754,10 @@ hd_worker_run (hd_worker_t *self)
     hd_err_t rc = s_connect (self);
     if (rc == HD_OK || rc == HD_ECLOSED)
         s_loop (self);
-    s_send_simple (self, HD_CMD_BYE);
+    if (!self->refused)
+        s_send_simple (self, HD_CMD_BYE);
     hd_runner_destroy (&self->runner);  //  cancels running tasks and joins the slots
+    if (self->refused)
+        return HD_EDENIED;
     return rc == HD_ECLOSED ? HD_OK : rc;
 }

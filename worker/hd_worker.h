@@ -61,6 +61,9 @@ hd_err_t hd_worker_load_plugin (hd_worker_t *self, const char *path, char *errbu
 //  hd_worker_stop or SIGINT/SIGTERM; reconnects by itself when the broker goes silent. When the
 //  broker's WELCOME names a metrics port (TCP brokers), capacity metrics are published there
 //  every metrics_interval_ms. Running tasks are cancelled at stop and the broker is told BYE.
+//  HD_OK after a stop; HD_EDENIED when the broker refused this worker for good (its name
+//  belongs to another key, a value over the broker's bounds, its key revoked, or replaced by a
+//  newer connection with the same key and name): the reason is logged.
 hd_err_t hd_worker_run (hd_worker_t *self);
 //  Thread-safe; returns at once.
 void hd_worker_stop (hd_worker_t *self);

@@ -46,10 +46,12 @@ s_load_cert (const hd_worker_config_t *c, zcert_t **cert, bool *own, char *errbu
         return rc;
     *own = true;
     const char *key = zcert_public_txt (*cert);
+    char id[HD_KEY_ID_TEXT] = "?";
+    hd_keys_id (key, id);
     if (made)
         hd_warn ("made a new key pair in %s; public key %s: an admin enrolls it with "
-                 "`heddle nodes approve %.8s`",
-                 c->state_dir, key, key);
+                 "`heddle nodes approve %s`",
+                 c->state_dir, key, id);
     else
         hd_info ("worker key %s (from %s)", key, c->state_dir);
     return HD_OK;

@@ -345,7 +345,11 @@ main (int argc, char **argv)
     hd_worker_destroy (&worker);
     hd_config_destroy (&file);
     if (rc != HD_OK) {
-        fprintf (stderr, "heddle-worker: %s%s%s\n", hd_strerror (rc), err[0] ? ": " : "", err);
+        if (rc == HD_EDENIED && !err[0])  //  hd_worker_run logged the broker's reason
+            fprintf (stderr, "heddle-worker: refused by the broker (reason above)\n");
+        else
+            fprintf (stderr, "heddle-worker: %s%s%s\n", hd_strerror (rc), err[0] ? ": " : "",
+                     err);
         return 1;
     }
     return 0;

@@ -42,7 +42,6 @@ s_check (const char *path)
 int
 hd_cmd_config (hd_cli_common_t *common, int argc, char **argv)
 {
-    (void) common;
     if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
         s_help (argc < 2 ? stderr : stdout);
         return argc < 2 ? HD_CLI_EXIT_USAGE : HD_CLI_EXIT_OK;
@@ -56,5 +55,11 @@ hd_cmd_config (hd_cli_common_t *common, int argc, char **argv)
         s_help (stdout);
         return HD_CLI_EXIT_OK;
     }
-    return s_check (argc == 3 ? argv[2] : hd_config_path (argc, argv, &named));
+    //  FILE, else `heddle --config FILE config check` (parsed before the command word: it
+    //  checked /etc/heddle/heddle.conf instead), else $HEDDLE_CONFIG or the default.
+    if (argc == 3)
+        return s_check (argv[2]);
+    if (common->config_path)
+        return s_check (common->config_path);
+    return s_check (hd_config_path (argc, argv, &named));
 }

@@ -1,9 +1,14 @@
 /*  cmd_enroll: `heddle nodes pending`, `heddle nodes approve ID`, `heddle nodes reject ID`:
-    worker keys the broker refused and holds for an admin. ID is the key (Z85, 40 chars) or a
-    unique prefix of at least 8 chars. Needs an admin key, like drain and resume.  */
+    worker keys the broker refused and holds for an admin. ID is the key's id as `pending`
+    prints it (a hex fingerprint prefix: shell-safe), or the Z85 key or a prefix of it as
+    before; 8 characters at least. `heddle nodes revoke ID`: an enrolled worker key loses its
+    right (a stolen board); ID may also be a node name the key owns. Needs an admin key, like
+    drain and resume.  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "hd_keys.h"
 
 enum { S_OPT_HELP = 'h' };
 
@@ -13,22 +18,33 @@ s_help (const char *action)
     if (strcmp (action, "pending") == 0)
         printf ("Usage: heddle nodes pending [OPTIONS]\n"
                 "List the worker keys the broker refused and holds for approval, oldest first:\n"
-                "KEY ADDRESS SECONDS_AGO (last attempt) ATTEMPTS.\n");
+                "ID (the key's fingerprint, first 16 hex digits), ADDRESS, LAST (seconds since\n"
+                "its last attempt), ATTEMPTS, and the key itself. Approve one with\n"
+                "'heddle nodes approve ID'.\n");
     else if (strcmp (action, "approve") == 0)
         printf ("Usage: heddle nodes approve [OPTIONS] ID\n"
-                "Enroll a pending worker key (ID: the key or a unique prefix of 8+ chars): the\n"
-                "worker joins at its next connection attempt, and the key is appended to the\n"
-                "broker's KEYS/workers.keys so that it survives a restart. When KEYS holds the\n"
-                "payload secret (payload.cert_secret), it is sealed to the worker's own key and\n"
-                "handed to it through the broker, which cannot open it: the worker can then run\n"
-                "sealed tasks.\n");
+                "Enroll a pending worker key: the worker joins at its next connection attempt,\n"
+                "and the key is appended to the broker's KEYS/workers.keys so that it survives\n"
+                "a restart. When KEYS holds the payload secret (payload.cert_secret), it is\n"
+                "sealed to the worker's own key and handed to it through the broker, which\n"
+                "cannot open it: the worker can then run sealed tasks.\n");
+    else if (strcmp (action, "revoke") == 0)
+        printf ("Usage: heddle nodes revoke [OPTIONS] ID\n"
+                "Revoke an enrolled worker key (ID: a node name it owns, or the key's id as\n"
+                "below), e.g. of a stolen or reflashed board: the key is removed\n"
+                "from the broker's KEYS/workers.keys and memory, its node names are freed\n"
+                "(KEYS/workers.names), every node connected with it is disconnected (its\n"
+                "worker stops) and their tasks are requeued. The key can no longer connect;\n"
+                "enroll the board again with a new key (heddle nodes approve).\n");
     else
         printf ("Usage: heddle nodes reject [OPTIONS] ID\n"
-                "Refuse a pending worker key (ID: the key or a unique prefix of 8+ chars): it is\n"
-                "no longer listed and stays refused (until the broker restarts, when it would\n"
-                "be pending again).\n");
-    printf ("Needs an admin key: KEYS/admin.cert_secret is used when it exists. An ID that\n"
-            "starts with '-' goes after '--': heddle nodes approve -- -Xy7abcd\n\n"
+                "Refuse a pending worker key: it is no longer listed and stays refused (until\n"
+                "the broker restarts, when it would be pending again).\n");
+    if (strcmp (action, "pending") != 0)
+        printf ("ID: the key's id as 'heddle nodes pending' and the worker's log print it (hex\n"
+                "digits of its fingerprint; at least 8, enough to be unique), or the key in\n"
+                "Z85 or its first 8+ characters (quote those: Z85 has shell characters).\n");
+    printf ("Needs an admin key: KEYS/admin.cert_secret is used when it exists.\n\n"
             "Options:\n"
             "  -h, --help              show this help and exit\n");
     hd_cli_connect_help (stdout);
@@ -66,15 +82,47 @@ s_parse (hd_cli_common_t *common, const char *action, int argc, char **argv, con
     return -1;
 }
 
+//  One line of the broker's pending list, "KEY ADDRESS SECONDS_AGO ATTEMPTS", with the key's
+//  id in front (the broker speaks Z85; a person pastes the id).
+static void
+s_print_pending_line (const char *line)
+{
+    char key[64], address[64], id[HD_KEY_ID_TEXT];
+    unsigned long long ago, attempts;
+    int used = 0;
+    if (sscanf (line, "%63s %63s %llu %llu%n", key, address, &ago, &attempts, &used) != 4
+        || hd_keys_id (key, id) != HD_OK) {
+        printf ("%s\n", line);  //  "+N more", or a line of a newer broker: as it is
+        return;
+    }
+    //  What follows the four fields: "name-conflict: 'NAME' belongs to key ..." for a board
+    //  refused because another key owns the node name it claims.
+    printf ("%-16s  %-21s %7llu %8llu  %s%s\n", id, address, ago, attempts, key, line + used);
+}
+
 static void
 s_print (const char *action, const char *text)
 {
-    if (strcmp (action, "pending") != 0)
-        printf ("%s\n", text);
-    else if (!*text)
+    if (strcmp (action, "pending") != 0) {
+        //  "KEY approved: ...": name it by its id too
+        char key[64], id[HD_KEY_ID_TEXT];
+        if (sscanf (text, "%63s", key) == 1 && hd_keys_id (key, id) == HD_OK)
+            printf ("%s (key %s) %s\n", id, key, text + strlen (key) + (text[strlen (key)] ? 1 : 0));
+        else
+            printf ("%s\n", text);
+        return;
+    }
+    if (!*text) {
         printf ("no pending worker keys\n");
-    else
-        printf ("%-40s %-21s %8s %8s\n%s", "KEY", "ADDRESS", "LAST(s)", "ATTEMPTS", text);
+        return;
+    }
+    printf ("%-16s  %-21s %7s %8s  %s\n", "ID", "ADDRESS", "LAST(s)", "ATTEMPTS", "KEY");
+    char copy[1100];
+    snprintf (copy, sizeof copy, "%s", text);
+    for (char *save = NULL, *line = strtok_r (copy, "\n", &save); line;
+         line = strtok_r (NULL, "\n", &save))
+        s_print_pending_line (line);
+    printf ("approve one with: heddle nodes approve ID\n");
 }
 
 int

@@ -24,6 +24,7 @@ s_help (void)
 {
     printf ("Usage: heddle nodes [OPTIONS]\n"
             "       heddle nodes pending | approve ID | reject ID   (worker enrollment; --help)\n"
+            "       heddle nodes revoke KEY|NAME                    (a stolen board; --help)\n"
             "List the nodes of the cluster: name, state (idle, busy, draining, stale, hot),\n"
             "architecture, cores, slots (busy/total), the capacity the scheduler uses now,\n"
             "CPU busy share, memory (available/total), temperature, benchmark score, tasks\n"
@@ -100,7 +101,7 @@ s_find_action (int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
         if (!strcmp (argv[i], "pending") || !strcmp (argv[i], "approve")
-            || !strcmp (argv[i], "reject"))
+            || !strcmp (argv[i], "reject") || !strcmp (argv[i], "revoke"))
             return i;
     return 0;
 }
@@ -131,6 +132,13 @@ hd_cmd_nodes (hd_cli_common_t *common, int argc, char **argv)
     if (code >= 0)
         return code;
     hd_cli_common_finish (common);
+    //  No broker from flags, environment or config file: the nodes listed are those of an
+    //  embedded cluster started for this command alone. Listing them silently looked like a
+    //  cluster configured somewhere (issue 12); they are listed, but said to be that.
+    if (!common->broker)
+        fprintf (stderr, "heddle nodes: no cluster configured (no --broker, $HEDDLE_BROKER or "
+                         "[client] broker in the config file): these are the nodes of an embedded "
+                         "cluster started for this command, gone when it ends\n");
     hd_cli_conn_t conn;
     code = hd_cli_connect (common, 0, &conn);
     if (code != HD_CLI_EXIT_OK)

@@ -160,7 +160,8 @@ s_select (const s_args_t *a, const hd_node_info_t *nodes, uint32_t n, s_target_t
          name = strtok_r (NULL, ",", &save))
         s_add_target (targets, count, name);
     for (uint32_t i = 0; !a->nodes && i < n; i++)  //  --all and --tag: nodes that are up
-        if (strcmp (nodes[i].state, "down") != 0 && (a->all || s_has_tag (nodes[i].tags, a->tag)))
+        if (strcmp (nodes[i].state, "down") != 0 && strcmp (nodes[i].state, "conflict") != 0
+            && (a->all || s_has_tag (nodes[i].tags, a->tag)))
             s_add_target (targets, count, nodes[i].name);
     for (uint32_t i = 0; i < *count; i++) {
         const hd_node_info_t *node = s_find_node (nodes, n, targets[i].name);

@@ -197,7 +197,8 @@ hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char 
     case HD_OPT_CERT:
         return s_string_option (&self->cert_path, cmd, "--cert", arg);
     case HD_OPT_CONFIG:
-        return HD_CLI_OPT_TAKEN;  //  already read by hd_cli_common_load
+        self->config_path = arg;  //  already read by hd_cli_common_load; `config check` uses it
+        return HD_CLI_OPT_TAKEN;
     case 'v':
     case HD_OPT_VERBOSE:
         self->verbose = true;
@@ -355,13 +356,16 @@ hd_cli_task_help (FILE *out)
 
 // --- connecting ---------------------------------------------------------------------------
 
-//  The library's reasons say what failed; this adds how to get keys when they are the problem.
+//  The library's reasons say what failed; this adds how to get keys when they are the problem
+//  (not when the keys are there and only their permissions are wrong: that reason names its
+//  own fix, a chmod).
 static const char *
-s_connect_hint (hd_err_t rc)
+s_connect_hint (hd_err_t rc, const char *reason)
 {
-    return rc == HD_ECRYPTO ? " (give --keys DIR made by 'heddle keys init', or --insecure for a "
-                              "broker run with --insecure)"
-                            : "";
+    return rc == HD_ECRYPTO && !strstr (reason, "chmod ")
+               ? " (give --keys DIR made by 'heddle keys init', or --insecure for a broker run "
+                 "with --insecure)"
+               : "";
 }
 
 static int
@@ -384,7 +388,7 @@ s_connect_remote (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *c
         return hd_cli_interrupt_code ();
     if (rc != HD_OK)
         return hd_cli_fail ("connecting to %s: %s%s", self->broker,
-                            *reason ? reason : hd_strerror (rc), s_connect_hint (rc));
+                            *reason ? reason : hd_strerror (rc), s_connect_hint (rc, reason));
     return HD_CLI_EXIT_OK;
 }
 

@@ -94,6 +94,7 @@ typedef struct {
     char keys_default[512];  //  storage for the default keys path
     char cert_default[600];  //  storage for the admin certificate's path
     hd_config_t *file;       //  the config file read by hd_cli_common_load, or NULL
+    const char *config_path; //  --config FILE as given (before or after the command word)
 } hd_cli_common_t;
 
 //  Result of offering an option to hd_cli_common_option.

@@ -149,8 +149,10 @@ main (int argc, char **argv)
     hd_cli_interrupt_catch ();
     hd_cli_common_t common;
     hd_cli_common_init (&common);
-    //  `heddle config check` must work when the file it would check is broken.
-    bool checking = argc > 1 && strcmp (argv[1], "config") == 0;
+    //  `heddle [--config FILE] config check` must work when the file it checks is broken.
+    bool checking = false;
+    for (int i = 1; i + 1 < argc && !checking; i++)
+        checking = strcmp (argv[i], "config") == 0 && strcmp (argv[i + 1], "check") == 0;
     int code = checking ? HD_CLI_EXIT_OK : hd_cli_common_load (&common, argc, argv);
     if (code == HD_CLI_EXIT_OK)
         code = s_run (&common, argc, argv);

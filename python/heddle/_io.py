@@ -11,6 +11,7 @@ import zmq.utils.monitor
 
 from . import _proto as P
 from . import errors
+from . import seal as _seal
 from .futures import Future
 
 log = logging.getLogger("heddle")
@@ -140,9 +141,12 @@ class _IO:
             self.waiters["F"].append(arg[1])
             self._send([P.HEADERS[P.FUNCTIONS], P.pack({})])
         elif kind == "A":
-            (op, node), box = arg
+            req, box = arg
             self.waiters["A"].append(box)
-            self._send([P.HEADERS[P.ADMIN], P.pack({"op": op, "node": node})])
+            env = {"op": req[0], "node": req[1]}
+            if len(req) > 2:
+                env["grant"] = req[2]
+            self._send([P.HEADERS[P.ADMIN], P.pack(env)])
         elif kind == "X":
             self.stop = True
 
@@ -224,6 +228,7 @@ class _IO:
         unaccepted = self.unaccepted
         acks = self.acks
         unpackb = msgpack.unpackb
+        sealer = self.c._sealer
         n = 0
         for env_bytes, payload in P.pairs(frames):
             try:
@@ -241,7 +246,12 @@ class _IO:
                 continue
             unaccepted.pop(tid, None)
             n += 1
-            self._deliver(sink, status, payload, env, None)
+            reason = None
+            if sealer is not None:
+                status, payload, reason = _seal.verify_result(sealer, tid, status, payload)
+                if reason is not None:
+                    self.c.stats["tampered"] += 1
+            self._deliver(sink, status, payload, env, reason)
         self.c.stats["results"] += n
 
     def _deliver(self, sink, status, payload, env, reason, retry=0):

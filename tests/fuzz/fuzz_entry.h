@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hd_codec.h"
+#include "hd_codec_metrics.h"
 #include "hd_codec_nodes.h"
 #include "hd_pack.h"
 
@@ -40,6 +41,9 @@ HD_FUZZ_WRAP (hello, hd_hello_t)
 HD_FUZZ_WRAP (welcome, hd_welcome_t)
 HD_FUZZ_WRAP (error, hd_error_t)
 HD_FUZZ_WRAP (notice, hd_notice_t)
+HD_FUZZ_WRAP (admin, hd_admin_t)
+HD_FUZZ_WRAP (metrics, hd_metrics_t)
+HD_FUZZ_WRAP (event, hd_event_t)
 
 static inline hd_err_t
 hd_fuzz_decode_credit (const void *data, size_t size, void *out)
@@ -123,6 +127,38 @@ hd_fuzz_encode_functions (hd_buf_t *buf, const void *msg)
     return hd_codec_encode_functions (buf, f->fns, f->count);
 }
 
+//  NODES_REPLY decodes to an array too: the same, up to 4 entries.
+typedef struct {
+    uint32_t count;
+    hd_nodeinfo_t nodes[4];
+} hd_fuzz_nodes_t;
+
+static inline hd_err_t
+hd_fuzz_decode_nodes (const void *data, size_t size, void *out)
+{
+    hd_nodeinfo_t *nodes = NULL;
+    uint32_t count = 0;
+    hd_err_t rc = hd_codec_decode_nodes (data, size, &nodes, &count);
+    hd_fuzz_nodes_t *n = out;
+    memset (n, 0, sizeof *n);
+    if (rc == HD_OK && count > 4)
+        rc = HD_ETOOBIG;
+    if (rc == HD_OK) {
+        n->count = count;
+        if (count)
+            memcpy (n->nodes, nodes, count * sizeof *nodes);
+    }
+    free (nodes);
+    return rc;
+}
+
+static inline hd_err_t
+hd_fuzz_encode_nodes (hd_buf_t *buf, const void *msg)
+{
+    const hd_fuzz_nodes_t *n = msg;
+    return hd_codec_encode_nodes (buf, n->nodes, n->count);
+}
+
 //  Selector values (byte 0 modulo the count): the seed corpus is written in this order.
 static const hd_fuzz_codec_t hd_fuzz_codecs[] = {
     { hd_fuzz_decode_submit, hd_fuzz_encode_submit, sizeof (hd_submit_t) },
@@ -138,6 +174,10 @@ static const hd_fuzz_codec_t hd_fuzz_codecs[] = {
     { hd_fuzz_decode_drain, hd_fuzz_encode_drain, sizeof (bool) },
     { hd_fuzz_decode_notice, hd_fuzz_encode_notice, sizeof (hd_notice_t) },
     { hd_fuzz_decode_functions, hd_fuzz_encode_functions, sizeof (hd_fuzz_fns_t) },
+    { hd_fuzz_decode_admin, hd_fuzz_encode_admin, sizeof (hd_admin_t) },
+    { hd_fuzz_decode_metrics, hd_fuzz_encode_metrics, sizeof (hd_metrics_t) },
+    { hd_fuzz_decode_nodes, hd_fuzz_encode_nodes, sizeof (hd_fuzz_nodes_t) },
+    { hd_fuzz_decode_event, hd_fuzz_encode_event, sizeof (hd_event_t) },
 };
 #define HD_FUZZ_NCODECS (sizeof hd_fuzz_codecs / sizeof hd_fuzz_codecs[0])
 

@@ -426,6 +426,53 @@ test_cli_ux_top_survives_a_broker_restart (void **state)
     hd_testenv_stop (&env);
 }
 
+// --- connection errors --------------------------------------------------------------------
+
+static void
+s_expect_connect_error (const char *broker, const char *keys, const char *want)
+{
+    hd_testcli_t run;
+    const char *args[] = { "nodes", "--broker", broker, "--keys", keys, "--connect-timeout",
+                           "1500", NULL };
+    hd_testcli_run (&run, args, NULL, 0, 30000);
+    if (run.code != 1 || !strstr (run.err, want))
+        fail_msg ("--broker %s: exit %d, stderr (want '%s'):\n%s", broker, run.code, want,
+                  run.err);
+    hd_testcli_fini (&run);
+}
+
+static void
+test_cli_ux_connect_errors_say_what_is_wrong (void **state)
+{
+    (void) state;
+    s_expect_connect_error ("no-such-host.invalid", s_env.keys, "unknown host 'no-such-host.invalid'");
+    //  a port nothing listens on: this cluster's clients port + 1000 (below 32768 or not,
+    //  nothing binds it here), connecting refused at once
+    s_expect_connect_error ("127.0.0.1:1", s_env.keys, "nothing is listening on 127.0.0.1 port 1");
+    s_expect_connect_error (s_env.workers_ep, s_env.keys, "is its workers endpoint");
+    //  keys of another cluster: not on this broker's clients.keys
+    char other[400];
+    snprintf (other, sizeof other, "%s/other-keys", s_env.dir);
+    assert_int_equal (hd_keys_init_dir (other, false, NULL, 0), HD_OK);
+    char cert[500];
+    snprintf (cert, sizeof cert, "%s/client.cert_secret", other);
+    hd_testcli_t run;
+    const char *args[] = { "nodes", "--broker", s_env.clients_ep, "--keys", s_env.keys,
+                           "--cert", cert, NULL };
+    hd_testcli_run (&run, args, NULL, 0, 30000);
+    if (run.code != 1 || !strstr (run.err, "handshake refused: this client's key")
+        || !strstr (run.err, "clients.keys"))
+        fail_msg ("a key not on clients.keys: exit %d, stderr:\n%s", run.code, run.err);
+    hd_testcli_fini (&run);
+    //  the client key at the workers port did not become a pending worker key
+    const char *pending[] = { "nodes", "pending", "--broker", s_env.clients_ep, "--keys",
+                              s_env.keys, NULL };
+    hd_testcli_run (&run, pending, NULL, 0, 30000);
+    assert_int_equal (run.code, 0);
+    assert_non_null (strstr (run.out, "no pending worker keys"));
+    hd_testcli_fini (&run);
+}
+
 int
 main (void)
 {
@@ -441,6 +488,7 @@ main (void)
         cmocka_unit_test (test_cli_ux_top_and_nodes_fit_80_columns),
         cmocka_unit_test (test_cli_ux_slots_never_exceed_the_slot_count),
         cmocka_unit_test (test_cli_ux_top_survives_a_broker_restart),
+        cmocka_unit_test (test_cli_ux_connect_errors_say_what_is_wrong),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -205,6 +205,33 @@ test_enroll_approve_by_prefix_joins_and_runs (void **state)
     s_expect_echo_runs ();
 }
 
+//  Issue 12: the Z85 prefix printed before held '(' or '!', and the pasted command broke. The
+//  id printed now is hex digits only (a fingerprint prefix), and approve takes it.
+static void
+test_enroll_approve_by_the_printed_hex_id_joins_and_runs (void **state)
+{
+    (void) state;
+    char key[41], id[64] = "";
+    s_start_pending (NULL, key);
+    hd_testcli_t run;
+    s_nodes (&run, "pending", NULL);
+    s_expect_code (&run, 0);
+    const char *line = strstr (run.out, key);
+    assert_non_null (line);
+    while (line > run.out && line[-1] != '\n')
+        line--;
+    assert_int_equal (sscanf (line, "%63s", id), 1);
+    hd_testcli_fini (&run);
+    assert_int_equal (strlen (id), 16);
+    assert_int_equal (strspn (id, "0123456789abcdef"), 16);
+    s_nodes (&run, "approve", id);
+    s_expect_code (&run, 0);
+    assert_non_null (strstr (run.out, id));
+    hd_testcli_fini (&run);
+    assert_true (s_joined_within (S_JOIN_MS));
+    s_expect_echo_runs ();
+}
+
 static void
 test_enroll_rejected_key_never_joins (void **state)
 {
@@ -361,6 +388,8 @@ main (void)
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_enroll_approve_by_prefix_joins_and_runs, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_enroll_approve_by_the_printed_hex_id_joins_and_runs,
+                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_enroll_rejected_key_never_joins, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_enroll_unknown_id_fails, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_enroll_auto_approve_admits_at_once, s_setup,

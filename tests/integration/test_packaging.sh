@@ -44,6 +44,43 @@ found=$(cd / && PYTHONPATH="$tmp/root/usr/lib/python3/dist-packages" PYTHONDONTW
     fail "the installed heddle Python package does not import (python3-zmq, python3-msgpack: scripts/install-deps test)"
 [ "$found" = "$tmp/root/usr/bin" ] || fail "installed heddle looks for the programs in $found, not $tmp/root/usr/bin"
 
+# The installed programs find the installed libheddle.so.0 (RPATH $ORIGIN/../lib), not the
+# build tree's and without LD_LIBRARY_PATH (issue 12: they did not).
+step "installed programs find their library"
+for prog in heddle heddle-broker heddle-worker; do
+    env -u LD_LIBRARY_PATH "$tmp/root/usr/bin/$prog" --help >/dev/null 2>"$tmp/run.err" ||
+        { cat "$tmp/run.err" >&2; fail "installed $prog --help failed"; }
+done
+lib=$(env -u LD_LIBRARY_PATH ldd "$tmp/root/usr/bin/heddle" | awk '/libheddle/ { print $3 }')
+case "$lib" in
+    "$tmp/root/usr/"*) ;;
+    *) fail "installed heddle loads libheddle from '$lib', not from the install prefix" ;;
+esac
+
+# Man pages and bash completion, made from the programs' --help at build time (issue 12).
+step "man pages and bash completion"
+command -v man >/dev/null || fail "man is missing (scripts/install-deps pkg: man-db)"
+for page in man1/heddle.1 man8/heddle-broker.8 man8/heddle-worker.8; do
+    f="$tmp/root/usr/share/man/$page"
+    [ -e "$f" ] || fail "cmake --install did not install $page"
+    MANWIDTH=80 man -l "$f" 2>"$tmp/man.err" | grep -q -- '--help' ||
+        { cat "$tmp/man.err" >&2; fail "man -l $page shows no options"; }
+done
+MANWIDTH=80 man -l "$tmp/root/usr/share/man/man1/heddle.1" 2>/dev/null | grep -q -- '--split' ||
+    fail "heddle(1) does not describe map --split"
+comp="$tmp/root/usr/share/bash-completion/completions/heddle"
+[ -e "$comp" ] || fail "cmake --install did not install the bash completion"
+bash -c "source '$comp' && complete -p heddle" | grep -q _heddle ||
+    fail "the completion script does not register a completion for heddle"
+got=$(bash -c "source '$comp'; COMP_WORDS=(heddle ma); COMP_CWORD=1; _heddle; echo \${COMPREPLY[*]}")
+[ "$got" = map ] || fail "completing 'heddle ma' gave '$got', not 'map'"
+got=$(bash -c "source '$comp'; COMP_WORDS=(heddle nodes app); COMP_CWORD=2; _heddle; echo \${COMPREPLY[*]}")
+[ "$got" = approve ] || fail "completing 'heddle nodes app' gave '$got', not 'approve'"
+got=$(bash -c "source '$comp'; COMP_WORDS=(heddle map --spl); COMP_CWORD=2; _heddle; echo \${COMPREPLY[*]}")
+[ "$got" = --split ] || fail "completing 'heddle map --spl' gave '$got', not '--split'"
+[ -L "$tmp/root/usr/share/bash-completion/completions/heddle-broker" ] ||
+    fail "no completion link for heddle-broker"
+
 # The installed units name the installed programs, so verify checks ExecStart for real.
 step "systemd-analyze verify"
 units=("$tmp/root/usr/lib/systemd/system/heddle-broker.service"

@@ -232,6 +232,20 @@ test_sealed_tampered_result_is_never_delivered (void **state)
     hd_client_destroy (&c);
 }
 
+//  A broker that drops the seal flag: the worker runs the function on the ciphertext and its
+//  plain output cannot pass for a sealed result.
+static void
+test_sealed_stripped_seal_is_never_delivered (void **state)
+{
+    s_fix_t *f = *state;
+    s_start (f, "unseal");
+    hd_client_t *c = s_client (f, false);
+    s_tally_t t = s_run_echo_job (c, 200);
+    assert_int_equal (t.tampered, 200);
+    assert_int_equal (t.ok + t.other + t.wrong, 0);
+    hd_client_destroy (&c);
+}
+
 //  A fresh board (own key pair in its state directory, no payload key) is approved by an admin
 //  whose keys hold payload.cert_secret: the key reaches the board sealed to the board's own key,
 //  through the broker, which never holds it in the clear; sealed jobs then run there. After
@@ -367,6 +381,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_sealed_tampered_task_is_never_run, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_sealed_tampered_result_is_never_delivered, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_sealed_stripped_seal_is_never_delivered, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_sealed_enrolled_worker_gets_payload_key_through_grants,
                                          s_setup, s_teardown),

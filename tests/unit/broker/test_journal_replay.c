@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "hd_journal.h"
+#include "hd_journal_int.h"
 
 #define S_HEADER 24  //  file header size (docs/JOURNAL.md)
 #define S_MAX_BLOB 512
@@ -632,12 +633,28 @@ s_teardown (void **state)
     return rc;
 }
 
+//  The sliced CRC agrees with the bitwise one at every length and alignment, and with the
+//  standard check value.
+static void
+test_journal_crc32c_matches_bitwise (void **state)
+{
+    (void) state;
+    assert_int_equal (hd_journal_crc32c (0, "123456789", 9), 0xe3069283u);
+    static uint8_t buf[600];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (uint8_t) (i * 131 + (i >> 3) * 7);
+    for (size_t off = 0; off < 8; off++)
+        for (size_t len = 0; len + off <= 520; len++)
+            assert_int_equal (hd_journal_crc32c (0, buf + off, len), s_crc32c (buf + off, len));
+}
+
 #define S_TEST(name) cmocka_unit_test_setup_teardown (name, s_setup, s_teardown)
 
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_journal_crc32c_matches_bitwise),
         S_TEST (test_journal_round_trips_records_of_every_type),
         S_TEST (test_journal_replays_in_append_order_across_sessions),
         S_TEST (test_journal_replay_reports_stats),

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hd_registry.h"
@@ -197,6 +198,7 @@ test_registry_fn_intern_full_past_limit (void **state)
         snprintf (name, sizeof name, "fn-%d", i);
         assert_int_equal (hd_registry_fn_intern (registry, name, &fn), HD_OK);
         assert_int_equal (fn, (uint32_t) i);
+        hd_registry_fn_hold (registry, fn, +1);  //  a job names it: never forgotten
     }
     assert_int_equal (hd_registry_fn_intern (registry, "one-more", &fn), HD_EFULL);
     assert_int_equal (hd_registry_fn_intern (registry, "fn-7", &fn), HD_OK);
@@ -212,6 +214,7 @@ test_registry_add_full_when_functions_exhausted (void **state)
     for (int i = 0; i < HD_MAX_FN_IDS; i++) {
         snprintf (name, sizeof name, "fn-%d", i);
         assert_int_equal (hd_registry_fn_intern (registry, name, &fn), HD_OK);
+        hd_registry_fn_hold (registry, fn, +1);
     }
     hd_hello_t hello = s_hello ("pi", 1, "fn-1", "brand-new");
     hd_node_t *node = NULL;
@@ -219,6 +222,77 @@ test_registry_add_full_when_functions_exhausted (void **state)
                       HD_EFULL);
     assert_int_equal (hd_registry_size (registry), 0);
     assert_int_equal (hd_registry_fn_providers (registry, 1), 0);
+}
+
+//  A worker key announcing throwaway names cannot fill the table for good: names no worker
+//  offers and no job holds make room, held and offered ones stay.
+static void
+test_registry_fn_forgets_unused_names_when_full (void **state)
+{
+    hd_registry_t *registry = *state;
+    char name[32];
+    uint32_t fn;
+    hd_hello_t hello = s_hello ("real", 1, "fn-0", "fn-1");
+    hd_node_t *node = NULL;
+    assert_int_equal (hd_registry_add (registry, (const uint8_t *) "r", 1, &hello, 0, &node),
+                      HD_OK);
+    for (int i = 2; i < HD_MAX_FN_IDS; i++) {
+        snprintf (name, sizeof name, "fn-%d", i);
+        assert_int_equal (hd_registry_fn_intern (registry, name, &fn), HD_OK);
+    }
+    hd_registry_fn_hold (registry, 2, +1);  //  "fn-2": a queued task names it
+    for (int i = 0; i < HD_MAX_FN_IDS; i++) {
+        snprintf (name, sizeof name, "flood-%d", i);
+        if (i < HD_MAX_FN_IDS - 3)
+            assert_int_equal (hd_registry_fn_intern (registry, name, &fn), HD_OK);
+    }
+    assert_int_equal (hd_registry_fn_find (registry, "fn-0", &fn), HD_OK);
+    assert_int_equal (fn, 0);
+    assert_int_equal (hd_registry_fn_find (registry, "fn-2", &fn), HD_OK);
+    assert_int_equal (fn, 2);
+    assert_string_equal (hd_registry_fn_name (registry, 2), "fn-2");
+    assert_int_equal (hd_registry_fn_find (registry, "fn-3", &fn), HD_ENOTFOUND);
+    assert_int_equal (hd_registry_fn_find (registry, "flood-0", &fn), HD_OK);
+    assert_int_equal (hd_registry_fn_find (registry, "flood-1020", &fn), HD_OK);
+    assert_int_equal (hd_registry_fn_forgotten (registry), HD_MAX_FN_IDS - 3);
+    assert_int_equal (hd_registry_fn_live (registry), HD_MAX_FN_IDS);
+    //  Every name left is found under its own id, after all the erasures from the table.
+    for (uint32_t id = 0; id < HD_MAX_FN_IDS; id++) {
+        const char *left = hd_registry_fn_name (registry, id);
+        assert_non_null (left);
+        assert_int_equal (hd_registry_fn_find (registry, left, &fn), HD_OK);
+        assert_int_equal (fn, id);
+    }
+}
+
+//  A full table of names nobody uses: a HELLO's new names all find room, none taking the id
+//  of another name of the same HELLO.
+static void
+test_registry_hello_names_fit_a_full_table (void **state)
+{
+    hd_registry_t *registry = *state;
+    char name[32];
+    uint32_t fn;
+    for (int i = 0; i < HD_MAX_FN_IDS; i++) {
+        snprintf (name, sizeof name, "old-%d", i);
+        assert_int_equal (hd_registry_fn_intern (registry, name, &fn), HD_OK);
+    }
+    hd_hello_t *hello = calloc (1, sizeof *hello);
+    assert_non_null (hello);
+    snprintf (hello->name, sizeof hello->name, "pi");
+    hello->slots = 1;
+    hello->nfns = HD_MAX_FNS;
+    for (int i = 0; i < HD_MAX_FNS; i++)
+        snprintf (hello->fns[i], sizeof hello->fns[i], "new-%d", i);
+    hd_node_t *node = NULL;
+    assert_int_equal (hd_registry_add (registry, (const uint8_t *) "r", 1, hello, 0, &node),
+                      HD_OK);
+    for (int i = 0; i < HD_MAX_FNS; i++) {
+        assert_int_equal (hd_registry_fn_find (registry, hello->fns[i], &fn), HD_OK);
+        assert_true (hd_registry_offers (node, fn));
+        assert_int_equal (hd_registry_fn_providers (registry, fn), 1);
+    }
+    free (hello);
 }
 
 static void
@@ -389,6 +463,8 @@ main (void)
         S_TEST (test_registry_fn_find_does_not_intern),
         S_TEST (test_registry_fn_intern_full_past_limit),
         S_TEST (test_registry_add_full_when_functions_exhausted),
+        S_TEST (test_registry_fn_forgets_unused_names_when_full),
+        S_TEST (test_registry_hello_names_fit_a_full_table),
         S_TEST (test_registry_counts_providers),
         S_TEST (test_registry_readd_does_not_double_count_providers),
         S_TEST (test_registry_remembers_functions_offered),

@@ -154,6 +154,31 @@ s_complete (s_fx_t *fx, hd_job_t *job, const hd_node_t *node)
 
 //  --- credits and eligibility -----------------------------------------------------------------
 
+//  Jobs asking the same requirements share one copy (a sealed job's tasks all name one tag);
+//  it lives as long as any job holding it, and different requirements get their own.
+static void
+test_scheduler_jobs_share_equal_requirements (void **state)
+{
+    s_fx_t *fx = *state;
+    hd_node_t *node = s_worker (fx, "w1", 4, 1.0, "f", "seal-aa");
+    hd_submit_t a = s_msg (1, "f", 0), b = s_msg (2, "f", 0), c = s_msg (3, "f", 0);
+    snprintf (a.tags[a.ntags++], sizeof a.tags[0], "seal-aa");
+    snprintf (b.tags[b.ntags++], sizeof b.tags[0], "seal-aa");
+    c.min_mem_mb = 1;
+    hd_job_t *ja = s_submit_msg (fx, &a, NULL), *jb = s_submit_msg (fx, &b, NULL);
+    hd_job_t *jc = s_submit_msg (fx, &c, NULL);
+    assert_non_null (ja->reqs);
+    assert_ptr_equal (ja->reqs, jb->reqs);
+    assert_ptr_not_equal (ja->reqs, jc->reqs);
+    hd_job_t *first = s_next (fx, NULL);
+    assert_ptr_equal (first, ja);
+    s_complete (fx, first, node);  //  released: b still holds the shared copy
+    hd_job_t *second = s_next (fx, NULL);
+    assert_ptr_equal (second, jb);
+    assert_string_equal (second->reqs->tags[0], "seal-aa");
+    s_complete (fx, second, node);
+}
+
 static void
 test_scheduler_respects_credits (void **state)
 {
@@ -898,6 +923,7 @@ main (void)
         S_TEST (test_scheduler_payload_freed_once),
         S_TEST (test_scheduler_release_queued_job_leaves_queue),
         S_TEST (test_scheduler_cycles_leave_nothing),
+        S_TEST (test_scheduler_jobs_share_equal_requirements),
         cmocka_unit_test (test_scheduler_destroy_is_null_safe),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

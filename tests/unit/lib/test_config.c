@@ -127,7 +127,48 @@ test_config_reports_unknown_key_with_line (void **state)
     hd_config_t *config = s_check ("[broker]\njournal = sync\njurnal-dir = /tmp\n", &r);
     assert_int_equal (r.count, 1);
     assert_int_equal (r.lines[0], 3);
-    assert_string_equal (r.messages[0], "unknown key 'jurnal-dir' in [broker]");
+    assert_string_equal (r.messages[0],
+                         "unknown key 'jurnal-dir' in [broker] (did you mean 'journal-dir'?)");
+    hd_config_destroy (&config);
+}
+
+static void
+test_config_reports_problems_in_line_order (void **state)
+{
+    (void) state;
+    s_reports_t r;
+    hd_config_t *config = s_check ("[client]\nbrokr = x\nnot a pair\nslots = many\n", &r);
+    assert_int_equal (r.count, 3);
+    assert_int_equal (r.lines[0], 2);  //  the syntax error of line 3 came first before
+    assert_int_equal (r.lines[1], 3);
+    assert_int_equal (r.lines[2], 4);
+    hd_config_destroy (&config);
+}
+
+static void
+test_config_says_which_key_was_meant (void **state)
+{
+    (void) state;
+    s_reports_t r;
+    hd_config_t *config = s_check ("[worker]\nslotz = 2\nconnect-timeout = 5\nzzzzzz = 1\n", &r);
+    assert_int_equal (r.count, 3);
+    assert_non_null (strstr (r.messages[0], "(did you mean 'slots'?)"));
+    assert_non_null (strstr (r.messages[1], "(it belongs in [client])"));
+    assert_null (strstr (r.messages[2], "did you mean"));  //  nothing close
+    hd_config_destroy (&config);
+}
+
+static void
+test_config_says_the_unit_of_a_duration (void **state)
+{
+    (void) state;
+    s_reports_t r;
+    hd_config_t *config = s_check ("[broker]\nheartbeat = 1s\n[client]\nconnect-timeout = 2000\n",
+                                   &r);
+    assert_int_equal (r.count, 1);
+    assert_int_equal (r.lines[0], 2);
+    assert_non_null (strstr (r.messages[0], "(milliseconds)"));
+    assert_non_null (strstr (r.messages[0], "no unit suffix"));
     hd_config_destroy (&config);
 }
 
@@ -395,6 +436,9 @@ main (void)
         cmocka_unit_test (test_config_last_value_wins),
         cmocka_unit_test (test_config_reports_unknown_key_with_line),
         cmocka_unit_test (test_config_reports_key_of_another_section),
+        cmocka_unit_test (test_config_reports_problems_in_line_order),
+        cmocka_unit_test (test_config_says_which_key_was_meant),
+        cmocka_unit_test (test_config_says_the_unit_of_a_duration),
         cmocka_unit_test (test_config_reports_unknown_section_once),
         cmocka_unit_test (test_config_rejects_bad_uint),
         cmocka_unit_test (test_config_checks_uint_range),

@@ -79,6 +79,30 @@ test_keys_fingerprint_is_sha256_of_the_raw_key_in_groups (void **state)
 }
 
 static void
+test_keys_id_is_the_fingerprint_start_in_shell_safe_hex (void **state)
+{
+    (void) state;
+    char id[HD_KEY_ID_TEXT];
+    assert_int_equal (hd_keys_id (S_KEY, id), HD_OK);
+    assert_string_equal (id, "ebb3af4dd99ceff3");
+    assert_int_equal (hd_keys_id ("short", id), HD_EINVAL);
+}
+
+static void
+test_keys_matches_takes_hex_ids_and_z85_prefixes (void **state)
+{
+    (void) state;
+    assert_true (hd_keys_matches (S_KEY, "ebb3af4d", 8));
+    assert_true (hd_keys_matches (S_KEY, "EBB3:AF4D:d99c", 8));  //  as fingerprints print
+    assert_true (hd_keys_matches (S_KEY, S_KEY_FP, 8));
+    assert_true (hd_keys_matches (S_KEY, "Yne@$w-v", 8));        //  the old Z85 prefix
+    assert_true (hd_keys_matches (S_KEY, S_KEY, 8));
+    assert_false (hd_keys_matches (S_KEY, "ebb3af4", 8));        //  too short
+    assert_false (hd_keys_matches (S_KEY, "ebb3af4e", 8));
+    assert_false (hd_keys_matches (S_KEY, "Yne@$w-x", 8));
+}
+
+static void
 test_keys_fingerprints_of_different_keys_differ (void **state)
 {
     (void) state;
@@ -304,6 +328,8 @@ main (void)
         cmocka_unit_test (test_keys_allowlist_reads_keys_containing_hash),
         cmocka_unit_test (test_keys_allowlist_rejects_a_bad_line_with_its_number),
         cmocka_unit_test (test_keys_fingerprint_is_sha256_of_the_raw_key_in_groups),
+        cmocka_unit_test (test_keys_id_is_the_fingerprint_start_in_shell_safe_hex),
+        cmocka_unit_test (test_keys_matches_takes_hex_ids_and_z85_prefixes),
         cmocka_unit_test (test_keys_fingerprints_of_different_keys_differ),
         cmocka_unit_test (test_keys_fingerprint_rejects_a_non_key),
         cmocka_unit_test (test_keys_parse_fingerprint_accepts_case_and_missing_colons),

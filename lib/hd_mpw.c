@@ -1,0 +1,37 @@
+/*  hd_mpw: see hd_mpw.h. hd_codec_nodes.c had its own writer that passed hd_buf_append's
+    failure to the packer and then returned HD_OK whenever the buffer was not empty: a message
+    cut short by a failed allocation went out as if whole.  */
+#include "hd_mpw.h"
+
+static int
+s_write (void *data, const char *bytes, size_t len)
+{
+    hd_mpw_t *w = data;
+    if (!w->failed && w->limit && (w->buf->size > w->limit || len > w->limit - w->buf->size))
+        w->failed = true;
+    if (!w->failed && hd_buf_append (w->buf, bytes, len) != HD_OK)
+        w->failed = true;
+    return w->failed ? -1 : 0;
+}
+
+msgpack_packer *
+hd_mpw_start_limited (hd_mpw_t *w, hd_buf_t *buf, size_t limit)
+{
+    w->buf = buf;
+    w->limit = limit;
+    w->failed = false;
+    msgpack_packer_init (&w->pk, w, s_write);
+    return &w->pk;
+}
+
+msgpack_packer *
+hd_mpw_start (hd_mpw_t *w, hd_buf_t *buf)
+{
+    return hd_mpw_start_limited (w, buf, 0);
+}
+
+hd_err_t
+hd_mpw_end (const hd_mpw_t *w)
+{
+    return w->failed ? HD_ENOMEM : HD_OK;
+}
