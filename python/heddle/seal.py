@@ -97,23 +97,37 @@ def available():
         return False
 
 
+_csb = ctypes.create_string_buffer
+
+
 def _encrypt(key, nonce, data, ad):
-    lib = _sodium()
-    out = ctypes.create_string_buffer(len(data) + MAC_BYTES)
-    lib.crypto_aead_xchacha20poly1305_ietf_encrypt(out, None, data, len(data), ad, len(ad),
-                                                   None, nonce, key)
+    n = len(data)
+    out = _csb(n + MAC_BYTES)
+    (_aead_enc or _bind()[0])(out, None, data, n, ad, len(ad), None, nonce, key)
     return out.raw
 
 
 def _decrypt(key, nonce, data, ad):
     if len(data) < MAC_BYTES:
         raise Tampered("sealed payload too short")
-    lib = _sodium()
-    out = ctypes.create_string_buffer(max(1, len(data) - MAC_BYTES))
-    if lib.crypto_aead_xchacha20poly1305_ietf_decrypt(out, None, None, data, len(data), ad,
-                                                      len(ad), nonce, key) != 0:
+    n = len(data) - MAC_BYTES
+    out = _csb(n or 1)
+    if (_aead_dec or _bind()[1])(out, None, None, data, n + MAC_BYTES, ad, len(ad), nonce,
+                                 key) != 0:
         raise Tampered("sealed payload failed verification")
-    return out.raw[:len(data) - MAC_BYTES]
+    return out.raw[:n] if n != len(out) else out.raw
+
+
+_aead_enc = _aead_dec = None
+
+
+def _bind():
+    """The AEAD functions, bound once (the hot path calls them without a lookup)."""
+    global _aead_enc, _aead_dec
+    lib = _sodium()
+    _aead_enc = lib.crypto_aead_xchacha20poly1305_ietf_encrypt
+    _aead_dec = lib.crypto_aead_xchacha20poly1305_ietf_decrypt
+    return _aead_enc, _aead_dec
 
 
 class _Nonces:
@@ -310,13 +324,16 @@ class Sender:
     def seal_task(self, tid, fn, data):
         """A task input sealed for task id tid (16 bytes) and function fn."""
         nonce = self.nonces.next()
-        return self.head + nonce + _encrypt(self.key, nonce, bytes(data), _task_ad(tid, fn))
+        if data.__class__ is not bytes:
+            data = bytes(data)
+        return self.head + nonce + _encrypt(self.key, nonce, data, _task_ad(tid, fn))
 
     def open_result(self, tid, status, data):
         """The plaintext of a result sealed by a worker for (tid, status), or Tampered."""
         if len(data) < RESULT_OVERHEAD or data[0] != VERSION:
             raise Tampered("not a sealed result")
-        data = bytes(data)
+        if data.__class__ is not bytes:
+            data = bytes(data)
         return _decrypt(self.key, data[1:1 + NONCE_BYTES], data[1 + NONCE_BYTES:],
                         _result_ad(tid, status))
 
