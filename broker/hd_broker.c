@@ -99,6 +99,9 @@ s_load_keys (hd_broker_t *self, char *errbuf, size_t errlen)
     }
     hd_keys_path (self->workers_keys, sizeof self->workers_keys, dir, "workers.keys");
     hd_keys_path (self->workers_names, sizeof self->workers_names, dir, "workers.names");
+    //  It binds node names to keys: whoever may write it may give a board's name to a key.
+    if (rc == HD_OK)
+        rc = hd_keys_check_mode (self->workers_names, HD_KEYS_ALLOWLIST, lax, errbuf, errlen);
     if (rc == HD_OK)
         hd_auth_set_enroll (self->auth, self->workers_keys, self->config.auto_approve);
     if (rc == HD_OK)
@@ -236,6 +239,7 @@ hd_broker_new (const hd_broker_config_t *config, hd_broker_t **out, char *errbuf
     self->config = *config;
     self->stop_fd = -1;
     hd_ratelog_init (&self->full_log, HD_RATELOG_WINDOW_MS);
+    hd_ratelog_init (&self->refuse_log, HD_RATELOG_WINDOW_MS);
     if (!self->config.heartbeat_ms || !self->config.heartbeat_misses || !self->config.max_queue) {
         snprintf (errbuf, errlen, "heartbeat, misses and queue size must be positive");
         free (self);

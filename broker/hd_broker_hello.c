@@ -134,12 +134,28 @@ hd_broker_conflicts_info (const hd_broker_t *self, hd_nodeinfo_t *out)
 
 //  --- admission ----------------------------------------------------------------------------
 
+void
+hd_broker_hello_tick (hd_broker_t *self, int64_t now)
+{
+    hd_ratelog_summary_t s;
+    char n[27];
+    if (self->refuse_log.count && hd_ratelog_flush (&self->refuse_log, now, &s))
+        hd_warn ("refused %s worker HELLOs from %s in the last %lld s",
+                 hd_ratelog_count_text (s.count, n), s.mixed ? "several addresses" : s.source,
+                 (long long) s.seconds);
+}
+
+//  The worker is told why; the log says so once per window (a hostile key may say HELLO in a
+//  loop), then counts.
 static void
 s_refuse (hd_broker_t *self, const void *rid, size_t rid_len, const char *address,
           const char *name, const char *why)
 {
     self->stats.refused_hellos++;
-    hd_warn ("refused worker %s from %s: %s", name, address, why);
+    int64_t now = hd_broker_now ();
+    hd_broker_hello_tick (self, now);
+    if (hd_ratelog_hit (&self->refuse_log, now, address, 1))
+        hd_warn ("refused worker %s from %s: %s", name, address, why);
     hd_broker_worker_error (self, rid, rid_len, HD_ST_REFUSED, "%s", why);
 }
 

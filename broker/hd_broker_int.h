@@ -126,6 +126,7 @@ struct hd_broker {
     hd_broker_stats_t stats;
     hd_web_t *web;                 //  the web endpoint (--http); NULL when off
     hd_ratelog_t full_log;         //  "disk full: refusing tasks": once per window, then counted
+    hd_ratelog_t refuse_log;       //  "refused worker ...": the same for refused HELLOs
     hd_conns_t *conns;             //  TCP connections counted against --max-connections
 };
 
@@ -139,6 +140,8 @@ void hd_broker_worker_error (hd_broker_t *self, const void *rid, size_t rid_len,
 //  hd_broker_hello.c: who may join as which node (bounds, key and name, replacement)
 hd_err_t hd_broker_names_open (hd_broker_t *self, char *errbuf, size_t errlen);
 void hd_broker_on_hello (hd_broker_t *self, const void *rid, size_t rid_len, int64_t now);
+//  Once a beat: the summary line of HELLOs refused in the last window, if any.
+void hd_broker_hello_tick (hd_broker_t *self, int64_t now);
 //  Whether `msg` (a frame of a message received from `node`'s connection, or of its metrics)
 //  was sent with the node's key: the key in its User-Id, compared in full (40 bytes).
 static inline bool

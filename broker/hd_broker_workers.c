@@ -384,6 +384,7 @@ hd_broker_beat (hd_broker_t *self, int64_t now)
     int64_t grace = 2 * (int64_t) self->config.heartbeat_ms + 1000;
     self->stats.expired_leases += hd_scheduler_expire (self->scheduler, now, grace, s_on_expired,
                                                        self);
+    hd_broker_hello_tick (self, now);
     int64_t limit = (int64_t) self->config.heartbeat_ms * self->config.heartbeat_misses;
     hd_node_t *node = hd_registry_first (self->registry);
     while (node) {

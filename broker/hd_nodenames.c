@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hd_keys.h"
@@ -143,6 +144,11 @@ s_save (hd_nodenames_t *self, char *errbuf, size_t errlen)
     char tmp[4200];
     snprintf (tmp, sizeof tmp, "%s.tmp", self->path);
     FILE *f = fopen (tmp, "w");
+    //  Never writable by group or others, whatever the umask: the broker refuses to start
+    //  with a names file others may write (hd_keys_check_mode).
+    struct stat st;
+    if (f && fstat (fileno (f), &st) == 0 && (st.st_mode & 022))
+        fchmod (fileno (f), st.st_mode & 0755);
     bool ok = f != NULL
               && fprintf (f, "# heddle node names: each worker key owns one node name. Written "
                              "by heddle-broker;\n# free a name with `heddle nodes revoke "

@@ -15,7 +15,7 @@ from . import _proto
 from .client import Client, Future, Results, as_completed, wait
 from .errors import (Busy, Cancelled, Closed, ConnectError, Denied, Failed, HeddleError,
                      Internal, Lost, Malformed, Storage, Timeout, TooLarge, UnknownFunction,
-                     Unsatisfiable, VersionMismatch)
+                     Tampered, Unsatisfiable, VersionMismatch)
 from .cluster import Cluster, ClusterError
 from . import keys as _keys
 
@@ -23,13 +23,14 @@ __version__ = "0.1.0"
 __all__ = ["connect", "Client", "Future", "Results", "as_completed", "wait", "Cluster",
            "ClusterError", "Worker", "HeddleError", "ConnectError", "Closed", "Failed",
            "UnknownFunction", "TooLarge", "Busy", "Malformed", "VersionMismatch", "Timeout",
-           "Cancelled", "Denied", "Storage", "Lost", "Internal", "Unsatisfiable"]
+           "Cancelled", "Denied", "Storage", "Lost", "Internal", "Unsatisfiable", "Tampered"]
 
 STATUS = {name: code for code, name in enumerate(_proto.STATUS_NAMES)}
 
 
 def connect(broker=None, keys=None, *, cert=None, insecure=None, session=None, pack=True,
-            connect_timeout=5.0, retry_busy=60.0, adopt=(), workers=1, slots=None):
+            connect_timeout=5.0, retry_busy=60.0, adopt=(), workers=1, slots=None,
+            plain_payloads=None):
     """Connect to a broker and return a Client.
 
     broker: tcp://host:port, host:port or host (port 7700); default $HEDDLE_BROKER, else the
@@ -45,14 +46,18 @@ def connect(broker=None, keys=None, *, cert=None, insecure=None, session=None, p
     a task refused BUSY or STORAGE is sent again after the broker's hint for up to this many
     seconds (0: the refusal is its result at once). adopt: with session, the ids of tasks
     submitted before a restart whose results this process wants: client.adopted maps each to
-    its Future.
+    its Future. plain_payloads: do not seal task payloads end to end (default
+    $HEDDLE_PLAIN_PAYLOADS; otherwise every task to a TCP broker is sealed when KEYS holds
+    payload.cert, and only workers holding the payload secret key run it; the embedded cluster
+    is never sealed).
     """
     opts = dict(session=session, pack=pack, connect_timeout=connect_timeout,
-                retry_busy=retry_busy, adopt=adopt)
+                retry_busy=retry_busy, adopt=adopt, plain_payloads=plain_payloads)
     s = _keys.client_settings(broker, keys, cert, insecure)
     if s["broker"] is None:
         cluster = Cluster(workers=workers, slots=slots)
         try:
+            opts["plain_payloads"] = True  # in-process cluster: sealing buys nothing
             client = _connect_to(cluster.clients, cluster.keys, None, False, cluster, opts)
             _wait_workers(client, workers, 10.0)
         except BaseException:
@@ -79,7 +84,8 @@ def _connect_to(endpoint, keys_dir, cert, insecure, cluster, opts):
     except _keys.KeyError_ as e:
         raise ConnectError("connecting to %s: %s (give keys=DIR made by 'heddle keys init', or "
                            "insecure=True for a broker run with --insecure)" % (endpoint, e))
-    return Client(endpoint, cert=pair, server_key=server, cluster=cluster, **opts)
+    return Client(endpoint, cert=pair, server_key=server, cluster=cluster, keys_dir=keys_dir,
+                  **opts)
 
 
 def _wait_workers(client, count, timeout):

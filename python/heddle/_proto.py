@@ -22,10 +22,11 @@ HEADERS = {c: bytes((0x48, 0x44, VERSION, c)) for c in range(0x100)}
 # Status codes (section 6)
 OK, FAILED, UNKNOWN_FN, TOO_LARGE, BUSY, MALFORMED, VERSION_ERR = 0, 1, 2, 3, 4, 5, 6
 TIMEOUT, CANCELLED, DENIED, STORAGE, LOST, INTERNAL, UNSATISFIABLE = 7, 8, 9, 10, 11, 12, 13
+TAMPERED = 14  # a sealed payload or result failed verification (heddle.seal)
 CLOSED = -2  # not on the wire: the client was closed with the task in flight
 STATUS_NAMES = ["OK", "FAILED", "UNKNOWN_FN", "TOO_LARGE", "BUSY", "MALFORMED", "VERSION",
                 "TIMEOUT", "CANCELLED", "DENIED", "STORAGE", "LOST", "INTERNAL",
-                "UNSATISFIABLE"]
+                "UNSATISFIABLE", "TAMPERED"]
 
 # Limits (section 7)
 ID_BYTES = 16

@@ -21,6 +21,7 @@ import zmq.utils.monitor
 from . import _proto as P
 from . import errors
 from . import keys as K
+from . import seal as _seal
 
 log = logging.getLogger("heddle")
 
@@ -68,9 +69,13 @@ class _Template:
     """The SUBMIT envelope of one function and option set, as head + id + tail."""
     __slots__ = ("head", "tail", "fn")
 
-    def __init__(self, fn, opts):
+    def __init__(self, fn, opts, sealer=None):
         raw = P.check_fn(fn)
+        if sealer is not None:  # sealed (heddle.seal): the payload key's tag, and seal: 1
+            opts = _seal.template_tags(opts, sealer.tag)
         n, extra = _encode_options(**opts)
+        if sealer is not None:
+            n, extra = n + 1, extra + b"\xa4seal\x01"
         self.fn = raw.decode()
         self.head = bytes((0x80 | (2 + n),)) + b"\xa2id\xc4\x10"
         self.tail = b"\xa2fn" + P.pack(self.fn) + extra
@@ -253,6 +258,10 @@ class Results:
         if not items:
             return
         ids = self._client._ids.take(len(items))
+        sealer = self._client._sealer
+        if sealer is not None:
+            fn = self._tpl.fn
+            items = [sealer.seal_task(tid, fn, data) for tid, data in zip(ids, items)]
         head, tail = self._tpl.head, self._tpl.tail
         stream = self._stream
         seq = self._next_submit
@@ -322,11 +331,18 @@ class Client:
     call() and map() may be used from any number of threads."""
 
     def __init__(self, endpoint, *, cert=None, server_key=None, insecure=False, session=None,
-                 pack=True, connect_timeout=5.0, cluster=None, retry_busy=60.0, adopt=()):
+                 pack=True, connect_timeout=5.0, cluster=None, retry_busy=60.0, adopt=(),
+                 keys_dir=None, plain_payloads=None):
         self.endpoint = endpoint
         self.cluster = cluster
         self.pack = bool(pack)
         self.session = session or "c-" + os.urandom(8).hex()
+        # Sealed payloads (docs/PROTOCOL.md section 14): on for a TCP broker when keys_dir
+        # holds payload.cert, unless plain_payloads (default $HEDDLE_PLAIN_PAYLOADS).
+        self._sealer = None if insecure else _seal.client_sender(
+            endpoint, keys_dir, cert, self.session, plain_payloads)
+        self.sealed = self._sealer is not None
+        self._keys_dir = keys_dir
         self._named_session = bool(session)
         self._ids = _Ids()
         self._ctx = zmq.Context.instance()
@@ -341,7 +357,7 @@ class Client:
         self.retry_busy = float(retry_busy or 0)
         self.notices = collections.deque(maxlen=100)
         self.stats = {"submitted": 0, "results": 0, "resubmitted": 0, "duplicates": 0,
-                      "retried": 0}
+                      "retried": 0, "tampered": 0}
         # Resuming a named session: the tasks whose results this process still expects are
         # known before anything is read, so a result kept by the broker reaches its future.
         self.adopted = {bytes(t): Future(self, bytes(t), "") for t in adopt}
@@ -380,7 +396,10 @@ class Client:
         tpl = self._template(fn, opts)
         tid = self._ids.take()[0]
         fut = Future(self, tid, tpl.fn)
-        self._post((tid, tpl.head + tid + tpl.tail, _payload(data), fut, 0))
+        data = _payload(data)
+        if self._sealer is not None:
+            data = self._sealer.seal_task(tid, tpl.fn, data)
+        self._post((tid, tpl.head + tid + tpl.tail, data, fut, 0))
         return fut
 
     def call(self, fn, data=b"", wait=None, **opts):
@@ -424,7 +443,23 @@ class Client:
         code, reason = self._request("A", (op, node), timeout, "ADMIN")
         if code != P.OK:
             raise errors.for_status(code, reason)
+        if op == "approve" and self._keys_dir:  # as `heddle nodes approve`: grant payload keys
+            key = reason.split(" ", 1)[0]
+            if K.is_z85_key(key):
+                self.grant_payload(key, timeout)
         return reason
+
+    def grant_payload(self, worker_key, timeout=5.0):
+        """Seal every payload secret key of this client's keys directory to a worker's CURVE
+        public key (Z85) and have the broker hand them to it in WELCOME (it cannot open them).
+        Returns how many were granted (0 when the keys directory holds none)."""
+        n = 0
+        for grant in _seal.grants_for(self._keys_dir, worker_key):
+            code, reason = self._request("A", (("grant", worker_key, grant)), timeout, "ADMIN")
+            if code != P.OK:
+                raise errors.for_status(code, "payload key grant: " + reason)
+            n += 1
+        return n
 
     def close(self):
         """Stop: tasks still in flight are cancelled (unless the session is named, to be
@@ -457,7 +492,7 @@ class Client:
                                 for k, v in opts.items()))) if opts else fn
         tpl = self._templates.get(key)
         if tpl is None:
-            tpl = _Template(fn, opts)
+            tpl = _Template(fn, opts, self._sealer)
             with self._tlock:
                 if len(self._templates) > 1000:
                     self._templates.clear()
@@ -626,9 +661,12 @@ class _IO:
             self.waiters["F"].append(arg[1])
             self._send([P.HEADERS[P.FUNCTIONS], P.pack({})])
         elif kind == "A":
-            (op, node), box = arg
+            req, box = arg
             self.waiters["A"].append(box)
-            self._send([P.HEADERS[P.ADMIN], P.pack({"op": op, "node": node})])
+            env = {"op": req[0], "node": req[1]}
+            if len(req) > 2:
+                env["grant"] = req[2]
+            self._send([P.HEADERS[P.ADMIN], P.pack(env)])
         elif kind == "X":
             self.stop = True
 
@@ -710,6 +748,7 @@ class _IO:
         unaccepted = self.unaccepted
         acks = self.acks
         unpackb = msgpack.unpackb
+        sealer = self.c._sealer
         n = 0
         for env_bytes, payload in P.pairs(frames):
             try:
@@ -727,7 +766,12 @@ class _IO:
                 continue
             unaccepted.pop(tid, None)
             n += 1
-            self._deliver(sink, status, payload, env, None)
+            reason = None
+            if sealer is not None:
+                status, payload, reason = _seal.verify_result(sealer, tid, status, payload)
+                if reason is not None:
+                    self.c.stats["tampered"] += 1
+            self._deliver(sink, status, payload, env, reason)
         self.c.stats["results"] += n
 
     def _deliver(self, sink, status, payload, env, reason, retry=0):

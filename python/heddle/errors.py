@@ -91,9 +91,15 @@ class Unsatisfiable(HeddleError):
     status = P.UNSATISFIABLE
 
 
+class Tampered(HeddleError):
+    """A sealed task's input or result failed verification (altered by the broker or on the
+    way, or moved from another task): never delivered as data."""
+    status = P.TAMPERED
+
+
 BY_STATUS = {c.status: c for c in (Closed, Failed, UnknownFunction, TooLarge, Busy, Malformed,
                                    VersionMismatch, Timeout, Cancelled, Denied, Storage, Lost,
-                                   Internal, Unsatisfiable)}
+                                   Internal, Unsatisfiable, Tampered)}
 
 
 def for_status(status, reason="", node="", task_id=None, retry=0):

@@ -183,6 +183,13 @@ def test_enrollment_pending_until_approved(pycluster, tmp_path):
         assert "fresh" not in {n["name"] for n in admin.nodes()}
         assert "approved" in admin.admin("approve", public[:8])
         wait_nodes(admin, ["fresh"])
+        # approve also granted the payload key (sealed tasks): it comes with WELCOME, and the
+        # worker says HELLO again with its seal- tag; until then a sealed task cannot go there.
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not any(
+                n["name"] == "fresh" and any(t.startswith("seal-") for t in n.get("tags", []))
+                for n in admin.nodes()):
+            time.sleep(0.05)
         assert admin.call("pysha", b"z", node="fresh") == sha(b"z")
     assert heddle.keys.read_pin(str(state)) == heddle.keys.read_cert(
         os.path.join(pycluster.keys, "broker.cert"))["public-key"]

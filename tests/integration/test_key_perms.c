@@ -124,6 +124,15 @@ test_key_perms_broker_refuses_an_open_keys_dir_and_a_writable_allowlist (void **
     assert_int_not_equal (s_run (argv, err, sizeof err), 0);
     if (!strstr (err, "clients.keys has mode 0666") || !strstr (err, "chmod go-w"))
         fail_msg ("no word of the writable allowlist:\n%s", err);
+    s_chmod ("clients.keys", 0644);
+    //  workers.names binds node names to worker keys: the same rule.
+    char names[600];
+    snprintf (names, sizeof names, "%s/workers.names", s_env.keys);
+    hd_testcli_write_file (names, "# heddle node names\n", 20);
+    assert_int_equal (chmod (names, 0664), 0);
+    assert_int_not_equal (s_run (argv, err, sizeof err), 0);
+    if (!strstr (err, "workers.names has mode 0664"))
+        fail_msg ("no word of the writable names file:\n%s", err);
 }
 
 static void

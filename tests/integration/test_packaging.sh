@@ -57,6 +57,30 @@ case "$lib" in
     *) fail "installed heddle loads libheddle from '$lib', not from the install prefix" ;;
 esac
 
+# Man pages and bash completion, made from the programs' --help at build time (issue 12).
+step "man pages and bash completion"
+command -v man >/dev/null || fail "man is missing (scripts/install-deps pkg: man-db)"
+for page in man1/heddle.1 man8/heddle-broker.8 man8/heddle-worker.8; do
+    f="$tmp/root/usr/share/man/$page"
+    [ -e "$f" ] || fail "cmake --install did not install $page"
+    MANWIDTH=80 man -l "$f" 2>"$tmp/man.err" | grep -q -- '--help' ||
+        { cat "$tmp/man.err" >&2; fail "man -l $page shows no options"; }
+done
+MANWIDTH=80 man -l "$tmp/root/usr/share/man/man1/heddle.1" 2>/dev/null | grep -q -- '--split' ||
+    fail "heddle(1) does not describe map --split"
+comp="$tmp/root/usr/share/bash-completion/completions/heddle"
+[ -e "$comp" ] || fail "cmake --install did not install the bash completion"
+bash -c "source '$comp' && complete -p heddle" | grep -q _heddle ||
+    fail "the completion script does not register a completion for heddle"
+got=$(bash -c "source '$comp'; COMP_WORDS=(heddle ma); COMP_CWORD=1; _heddle; echo \${COMPREPLY[*]}")
+[ "$got" = map ] || fail "completing 'heddle ma' gave '$got', not 'map'"
+got=$(bash -c "source '$comp'; COMP_WORDS=(heddle nodes app); COMP_CWORD=2; _heddle; echo \${COMPREPLY[*]}")
+[ "$got" = approve ] || fail "completing 'heddle nodes app' gave '$got', not 'approve'"
+got=$(bash -c "source '$comp'; COMP_WORDS=(heddle map --spl); COMP_CWORD=2; _heddle; echo \${COMPREPLY[*]}")
+[ "$got" = --split ] || fail "completing 'heddle map --spl' gave '$got', not '--split'"
+[ -L "$tmp/root/usr/share/bash-completion/completions/heddle-broker" ] ||
+    fail "no completion link for heddle-broker"
+
 # The installed units name the installed programs, so verify checks ExecStart for real.
 step "systemd-analyze verify"
 units=("$tmp/root/usr/lib/systemd/system/heddle-broker.service"

@@ -29,6 +29,11 @@
 #define S_BATCH 16
 #define S_CHURN_MS 20
 #define S_RSS_MAX_KB (64 * 1024)
+#if defined(__SANITIZE_ADDRESS__)
+#define S_ASAN 1
+#else
+#define S_ASAN 0
+#endif
 
 static hd_testenv_t s_env;
 static char s_log[320];
@@ -228,7 +233,9 @@ test_log_flood_refused_handshakes_are_counted_not_logged_one_by_one (void **stat
     }
     assert_true (lines >= 2);  //  the first refusal in full, then the summary
     long peak = s_proc_field (s_env.broker, "VmHWM");
-    assert_true (peak > 0 && peak < S_RSS_MAX_KB);
+    assert_true (peak > 0);
+    if (!S_ASAN)  //  ASan's shadow memory and quarantine are no measure of the broker's own
+        assert_true (peak < S_RSS_MAX_KB);
     hd_client_destroy (&client);
 }
 

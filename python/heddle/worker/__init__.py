@@ -23,6 +23,7 @@ import zmq.utils.monitor
 
 from .. import _proto as P
 from .. import keys as K
+from .. import seal as _seal
 from ._slots import ProcessSlots, ThreadSlots, current_task  # noqa: F401
 from . import _system
 
@@ -235,6 +236,12 @@ class _Session:
         self.sampler = _system.Sampler(worker.work_dir)
         self.next_metrics = 0.0
         self.done_buf = []
+        # Sealed tasks (heddle.seal): payload secret keys, and the job key of each sealed lease.
+        self.ring = _seal.worker_keyring(worker.keys, worker.state_dir, log.warning)
+        self.jobkeys = {}
+        if len(self.ring):
+            log.info("%d payload key(s): sealed tasks are opened here (%s)", len(self.ring),
+                     self.ring.tags()[0])
 
     # --- connection ----------------------------------------------------------------------------
 
@@ -323,8 +330,9 @@ class _Session:
         w = self.w
         env = {"name": w.name, "slots": w.slots, "queue": w.queue, "cores": _system.cores(),
                "arch": platform.machine()[:63], "fns": sorted(w.functions), "pack": True}
-        if w.tags:
-            env["tags"] = w.tags
+        tags = _seal.hello_tags(w.tags, self.ring)
+        if tags:
+            env["tags"] = tags
         if w.capacity:
             env["score"] = float(w.capacity)
         self._send([P.HEADERS[P.HELLO], P.pack(env)])
@@ -398,6 +406,11 @@ class _Session:
         self.pack = bool(env.get("pack"))
         log.info("joined %s as %s (%d slots, %s)", self.endpoint, self.w.name, self.w.slots,
                  self.w.mode)
+        if env.get("grants") and not self.w.insecure and _seal.take_grants(
+                self.ring, env["grants"], self.public, self.secret, self.w.state_dir,
+                log.warning):
+            log.info("payload key(s) granted: sealed tasks are opened here")
+            self._hello()  # the new seal- tags: sealed tasks may now come here
         mport = env.get("mport")
         if self.pub is not None:
             self.pub.close(0)
@@ -443,8 +456,17 @@ class _Session:
             if held >= self.w.queue:
                 self.done_buf.append((tid, attempt, P.BUSY, b"", "queue full", 0))
                 continue
+            jobkey = None
+            if env.get("seal"):
+                status, payload, jobkey, error = _seal.open_for_run(self.ring, tid, fn,
+                                                                    env["seal"], payload)
+                if status != P.OK:
+                    self.done_buf.append((tid, attempt, status, b"", error, 0))
+                    continue
             self.keyseq += 1
             key = self.keyseq
+            if jobkey is not None:
+                self.jobkeys[key] = jobkey
             self.leases[key] = (tid, attempt)
             held += 1
             accepted.append((key, fn, payload, env.get("timeout", 0)))
@@ -462,11 +484,15 @@ class _Session:
     def _results(self, results):
         for key, status, out, error, ms in results:
             lease = self.leases.pop(key, None)
+            jobkey = self.jobkeys.pop(key, None)
             if lease is None:
                 continue
             if status == P.OK and len(out) > self.maxpay:
                 status, out, error = P.TOO_LARGE, b"", "output of %d bytes is over the broker's " \
                     "limit of %d" % (len(out), self.maxpay)
+            if jobkey is not None:  # every result of a sealed task is sealed, even an empty one
+                out = _seal.seal_result(jobkey, lease[0], status,
+                                        out if status in (P.OK, P.FAILED) else b"")
             if status == P.OK:
                 self.w.stats["done"] += 1
             else:

@@ -33,7 +33,8 @@ def parse(argv):
                         "find it by its discovery beacon (default $HEDDLE_WORKER_BROKER, else\n"
                         "the [worker] section of the config file, else auto)")
     p.add_argument("-k", "--keys", metavar="DIR",
-                   help="keys directory: worker.cert_secret + broker.cert (default $HEDDLE_KEYS)")
+                   help="keys directory: worker.cert_secret + broker.cert, and payload.cert_secret "
+                   "to run sealed tasks (default $HEDDLE_KEYS)")
     p.add_argument("--cert", metavar="FILE", help="this worker's secret certificate")
     p.add_argument("--broker-key", metavar="KEY", help="broker public key, Z85 text or cert file")
     p.add_argument("--broker-fingerprint", metavar="FP",
