@@ -32,7 +32,7 @@ hd_accq_push (hd_accq_t *self, uint32_t client, const hd_id_t *id, int64_t now)
     }
     if (!self->count)
         self->since_ms = now;
-    self->items[self->count++] = (hd_accq_item_t) { client, *id };
+    self->items[self->count++] = (hd_accq_item_t){ client, *id };
     return HD_OK;
 }
 

@@ -14,11 +14,11 @@
 
 #include "hd_codec.h"
 
-#define HD_ACCQ_DELAY_MS 5    //  a durable ACCEPTED waits this long for others to share a message
-#define HD_ACCQ_BATCH 256     //  ... or until this many are due
+#define HD_ACCQ_DELAY_MS 5  //  a durable ACCEPTED waits this long for others to share a message
+#define HD_ACCQ_BATCH 256   //  ... or until this many are due
 
 typedef struct {
-    uint32_t client;   //  the session's index (hd_sessions)
+    uint32_t client;  //  the session's index (hd_sessions)
     hd_id_t id;
 } hd_accq_item_t;
 

@@ -11,7 +11,7 @@
 typedef struct {
     char key[HD_SESSION_KEY];
     uint32_t held;
-    uint32_t sessions;   //  0: free slot
+    uint32_t sessions;  //  0: free slot
 } s_key_t;
 
 //  A growable array of T with a stack of free slots.
@@ -23,13 +23,13 @@ typedef struct {
 struct hd_sessions {
     hd_sessions_config_t config;
     hd_session_t *tab;
-    uint32_t n, cap;        //  slots in use or freed, allocated
+    uint32_t n, cap;  //  slots in use or freed, allocated
     s_key_t *keys;
     uint32_t nkeys, keys_cap;
     s_stack_t free_sessions, free_keys;
-    zhashx_t *by_rid;       //  hex(rid) -> index + 1
-    zhashx_t *by_key;       //  key text -> index + 1
-    uint32_t last;          //  cache: the session found last
+    zhashx_t *by_rid;  //  hex(rid) -> index + 1
+    zhashx_t *by_key;  //  key text -> index + 1
+    uint32_t last;     //  cache: the session found last
     uint32_t live;
 };
 
@@ -115,8 +115,8 @@ s_key_index (hd_sessions_t *self, const char *key)
     uint32_t k;
     if (self->free_keys.count)
         k = self->free_keys.items[--self->free_keys.count];
-    else if (s_grow ((void **) &self->keys, self->nkeys, &self->keys_cap, sizeof *self->keys)
-             == HD_OK)
+    else if (s_grow ((void **) &self->keys, self->nkeys, &self->keys_cap, sizeof *self->keys) ==
+             HD_OK)
         k = self->nkeys++;
     else
         return HD_SESSION_NONE;
@@ -155,12 +155,11 @@ s_create (hd_sessions_t *self, const uint8_t *rid, size_t len, const char *hex, 
     uint32_t i;
     if (self->free_sessions.count)
         i = self->free_sessions.items[--self->free_sessions.count];
-    else if (s_grow ((void **) &self->tab, self->n, &self->cap, sizeof *self->tab) == HD_OK
-             && s_push (&self->free_sessions, 0) == HD_OK) {
+    else if (s_grow ((void **) &self->tab, self->n, &self->cap, sizeof *self->tab) == HD_OK &&
+             s_push (&self->free_sessions, 0) == HD_OK) {
         self->free_sessions.count--;  //  reserves the stack slot this session frees one day
         i = self->n++;
-    }
-    else
+    } else
         return HD_ENOMEM;
     if (zhashx_insert (self->by_rid, hex, (void *) (uintptr_t) (i + 1)) != 0) {
         self->tab[i].rid_len = 0;
@@ -203,8 +202,8 @@ s_make_room (hd_sessions_t *self, uint32_t k)
     uint32_t oldest = HD_SESSION_NONE;
     for (uint32_t i = 0; i < self->n; i++) {
         const hd_session_t *s = &self->tab[i];
-        if (s->rid_len && s->key == k && !s->held
-            && (oldest == HD_SESSION_NONE || s->last_seen_ms < self->tab[oldest].last_seen_ms))
+        if (s->rid_len && s->key == k && !s->held &&
+            (oldest == HD_SESSION_NONE || s->last_seen_ms < self->tab[oldest].last_seen_ms))
             oldest = i;
     }
     if (oldest == HD_SESSION_NONE)
@@ -232,8 +231,8 @@ s_find (hd_sessions_t *self, const uint8_t *rid, size_t len, const char *key, in
         hd_session_t *s = &self->tab[found - 1];
         *out = (uint32_t) found - 1;
         //  Replay: an id the journal shows reused by another key after it held nothing.
-        if (s->key != k && ((!restoring && !self->keys[s->key].key[0] && key[0])
-                            || (restoring && !s->held)))
+        if (s->key != k &&
+            ((!restoring && !self->keys[s->key].key[0] && key[0]) || (restoring && !s->held)))
             s_claim (self, s, k);
         if (s->key != k) {
             s->away = !restoring;
@@ -262,8 +261,8 @@ hd_sessions_find (hd_sessions_t *self, const uint8_t *rid, size_t rid_len, const
     uint32_t last = self->last;
     if (last < self->n) {
         hd_session_t *s = &self->tab[last];
-        if (s->rid_len == rid_len && memcmp (s->rid, rid, rid_len) == 0
-            && strcmp (self->keys[s->key].key, key) == 0) {
+        if (s->rid_len == rid_len && memcmp (s->rid, rid, rid_len) == 0 &&
+            strcmp (self->keys[s->key].key, key) == 0) {
             s->last_seen_ms = now;
             s->away = false;
             *out = last;
@@ -322,8 +321,8 @@ hd_sessions_hold (hd_sessions_t *self, uint32_t index)
     hd_session_t *s = hd_sessions_at (self, index);
     assert (s);
     const hd_sessions_config_t *c = &self->config;
-    if ((c->max_session_tasks && s->held >= c->max_session_tasks)
-        || (c->max_key_tasks && self->keys[s->key].held >= c->max_key_tasks))
+    if ((c->max_session_tasks && s->held >= c->max_session_tasks) ||
+        (c->max_key_tasks && self->keys[s->key].held >= c->max_key_tasks))
         return HD_EFULL;
     s->held++;
     self->keys[s->key].held++;

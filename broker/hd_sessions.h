@@ -31,15 +31,15 @@ typedef struct {
 
 typedef struct {
     uint8_t rid[HD_SESSION_MAX_RID];
-    uint8_t rid_len;             //  0: free slot
-    bool packs;                  //  it sent a packed SUBMIT: its RESULTs go packed too
-    bool away;                   //  another key spoke on this id: nothing is sent until the
-                                 //  owner speaks again (its results wait, kept)
-    uint32_t key;                //  owner: index in the key table
-    uint32_t held;               //  tasks queued or running + results not acknowledged
+    uint8_t rid_len;  //  0: free slot
+    bool packs;       //  it sent a packed SUBMIT: its RESULTs go packed too
+    bool away;        //  another key spoke on this id: nothing is sent until the
+                      //  owner speaks again (its results wait, kept)
+    uint32_t key;     //  owner: index in the key table
+    uint32_t held;    //  tasks queued or running + results not acknowledged
     int64_t last_seen_ms;
-    int64_t resend_ms;           //  when its last resend was honoured (0: never)
-    uint64_t resent_bytes;       //  result bytes resent since its last ACK (resend budget)
+    int64_t resend_ms;      //  when its last resend was honoured (0: never)
+    uint64_t resent_bytes;  //  result bytes resent since its last ACK (resend budget)
 } hd_session_t;
 
 typedef struct hd_sessions hd_sessions_t;
@@ -55,8 +55,8 @@ void hd_sessions_destroy (hd_sessions_t **self_p);
 //  holds nothing. HD_OK; HD_EDENIED the id is held by another key (*out: that session, now
 //  marked away); HD_EFULL the key has max_key_sessions sessions and each holds something;
 //  HD_EINVAL empty or too long id; HD_ENOMEM.
-hd_err_t hd_sessions_find (hd_sessions_t *self, const uint8_t *rid, size_t rid_len,
-                           const char *key, int64_t now, uint32_t *out);
+hd_err_t hd_sessions_find (hd_sessions_t *self, const uint8_t *rid, size_t rid_len, const char *key,
+                           int64_t now, uint32_t *out);
 //  The same, for a session restored from the journal: no key bound, the owner as recorded.
 hd_err_t hd_sessions_restore (hd_sessions_t *self, const uint8_t *rid, size_t rid_len,
                               const char *key, int64_t now, uint32_t *out);

@@ -14,9 +14,9 @@
 #include "hd_buf.h"
 
 typedef struct {
-    msgpack_packer pk;   //  pack through &w->pk
+    msgpack_packer pk;  //  pack through &w->pk
     hd_buf_t *buf;
-    size_t limit;        //  the buffer may not grow past this many bytes (0: no limit)
+    size_t limit;  //  the buffer may not grow past this many bytes (0: no limit)
     bool failed;
 } hd_mpw_t;
 

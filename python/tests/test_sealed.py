@@ -123,6 +123,14 @@ def test_formats_match_the_c_keys(tmp_path):
             assert h._sealer.open_result(tid, 0, seal.seal_result(key, tid, 0, b"xyz")) == b"xyz"
             with pytest.raises(seal.Tampered):
                 ring.open_task(tid, "sha256", h._sealer.seal_task(tid, "echo", b"abc"))
+            with pytest.raises(ValueError):  # the seal tag takes the 8th place
+                h.submit("echo", b"x", tags=["t%d" % i for i in range(8)])
+        os.environ["HEDDLE_PLAIN_PAYLOADS"] = "1"
+        try:
+            with c.client() as h:
+                assert not h.sealed and h.call("echo", b"plain") == b"plain"
+        finally:
+            del os.environ["HEDDLE_PLAIN_PAYLOADS"]
     finally:
         c.stop()
 

@@ -37,10 +37,10 @@ s_make_pending_key (hd_testenv_t *env, char key[41])
 {
     zcert_t *cert = zcert_new ();
     char path[512], server[HD_KEY_TEXT], err[256];
-    assert_int_equal (hd_keys_load_public (hd_keys_path (path, sizeof path, env->keys,
-                                                         "broker.cert"),
-                                           server, err, sizeof err),
-                      HD_OK);
+    assert_int_equal (
+        hd_keys_load_public (hd_keys_path (path, sizeof path, env->keys, "broker.cert"), server,
+                             err, sizeof err),
+        HD_OK);
     snprintf (key, 41, "%s", zcert_public_txt (cert));
     zsock_t *w = zsock_new (ZMQ_DEALER);
     zsock_set_linger (w, 0);
@@ -125,7 +125,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_client_key_with_admin_rid_is_denied, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_client_key_with_admin_rid_is_denied, s_setup,
+                                         s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

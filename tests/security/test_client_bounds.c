@@ -31,8 +31,7 @@ s_start (hd_testenv_t *env, const char *option, const char *value)
 //  Each session submits S_PER_SESSION tasks that outlast the test; counts what was accepted
 //  and refused BUSY over all of them.
 static void
-s_submit_from_sessions (hd_testenv_t *env, hd_hostile_t **h, uint32_t *accepted,
-                        uint32_t *busy)
+s_submit_from_sessions (hd_testenv_t *env, hd_hostile_t **h, uint32_t *accepted, uint32_t *busy)
 {
     *accepted = *busy = 0;
     for (int k = 0; k < S_SESSIONS; k++) {
@@ -115,8 +114,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_client_task_bound_is_per_key_across_sessions,
-                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_client_task_bound_is_per_key_across_sessions, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_client_sessions_per_key_are_bounded, s_setup,
                                          s_teardown),
     };

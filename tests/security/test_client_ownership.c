@@ -120,8 +120,10 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown (test_client_resubmitted_id_of_other_key_is_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown (test_client_cancel_of_other_key_task_is_ignored, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_client_resubmitted_id_of_other_key_is_refused,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_client_cancel_of_other_key_task_is_ignored, s_setup,
+                                         s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -73,7 +73,8 @@ test_client_resend_flood_keeps_broker_bounded (void **state)
     long after = hd_hostile_rss_kb (env->broker);
     peak = after > peak ? after : peak;
     print_message ("broker VmRSS: %ld kB with the results kept, %ld kB peak during the flood, "
-                   "%ld kB after it (limit %d kB)\n", before, peak, after, S_RSS_LIMIT_KB);
+                   "%ld kB after it (limit %d kB)\n",
+                   before, peak, after, S_RSS_LIMIT_KB);
     assert_true (peak - before < S_GROWTH_LIMIT_KB);
     if (!S_ASAN)
         assert_true (peak < S_RSS_LIMIT_KB);

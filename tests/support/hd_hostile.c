@@ -30,8 +30,7 @@ hd_hostile_make_key (hd_testenv_t *env, const char *name)
     if (hd_keys_load_or_make (env->keys, name, false, &cert, &made, err, sizeof err) != HD_OK)
         fail_msg ("hostile key %s: %s", name, err);
     if (hd_keys_append_allowlist (hd_keys_path (path, sizeof path, env->keys, "clients.keys"),
-                                  zcert_public_txt (cert), name, err, sizeof err)
-        != HD_OK)
+                                  zcert_public_txt (cert), name, err, sizeof err) != HD_OK)
         fail_msg ("allowlisting %s: %s", name, err);
     zcert_destroy (&cert);
 }
@@ -43,11 +42,9 @@ hd_hostile_connect (hd_testenv_t *env, const char *cert_name, const char *rid, i
     snprintf (name, sizeof name, "%s.cert_secret", cert_name);
     zcert_t *cert = NULL;
     if (hd_keys_load_secret (hd_keys_path (path, sizeof path, env->keys, name), &cert, err,
-                             sizeof err)
-            != HD_OK
-        || hd_keys_load_public (hd_keys_path (path, sizeof path, env->keys, "broker.cert"), server,
-                                err, sizeof err)
-               != HD_OK)
+                             sizeof err) != HD_OK ||
+        hd_keys_load_public (hd_keys_path (path, sizeof path, env->keys, "broker.cert"), server,
+                             err, sizeof err) != HD_OK)
         fail_msg ("hostile peer keys: %s", err);
     hd_hostile_t *self = calloc (1, sizeof *self);
     assert_non_null (self);
@@ -185,8 +182,8 @@ s_note_results (zmsg_t *msg, const hd_id_t *id, hd_hostile_seen_t *out)
     while (env) {
         zframe_t *data = zmsg_next (msg);
         hd_result_t r;
-        if (hd_codec_decode_result (zframe_data (env), zframe_size (env), &r) == HD_OK
-            && (!id || hd_id_eq (&r.id, id))) {
+        if (hd_codec_decode_result (zframe_data (env), zframe_size (env), &r) == HD_OK &&
+            (!id || hd_id_eq (&r.id, id))) {
             out->results++;
             out->status = r.status;
             size_t n = data ? zframe_size (data) : 0;
@@ -206,8 +203,8 @@ s_note_reject (zmsg_t *msg, const hd_id_t *id, hd_hostile_seen_t *out)
 {
     zframe_t *env = zmsg_next (msg);
     hd_reject_t r;
-    if (env && hd_codec_decode_reject (zframe_data (env), zframe_size (env), &r) == HD_OK
-        && (!r.has_id || !id || hd_id_eq (&r.id, id))) {
+    if (env && hd_codec_decode_reject (zframe_data (env), zframe_size (env), &r) == HD_OK &&
+        (!r.has_id || !id || hd_id_eq (&r.id, id))) {
         out->rejected++;
         out->busy += r.code == HD_ST_BUSY;
         out->reject_code = r.code;

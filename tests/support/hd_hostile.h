@@ -21,8 +21,7 @@ typedef struct hd_hostile hd_hostile_t;
 void hd_hostile_make_key (hd_testenv_t *env, const char *name);
 //  Connect with the certificate env->keys/CERT.cert_secret ("client", "admin", or a name given
 //  to hd_hostile_make_key) and routing id `rid` (NULL: libzmq picks one). `rcvhwm` 0: default.
-hd_hostile_t *hd_hostile_connect (hd_testenv_t *env, const char *cert, const char *rid,
-                                  int rcvhwm);
+hd_hostile_t *hd_hostile_connect (hd_testenv_t *env, const char *cert, const char *rid, int rcvhwm);
 void hd_hostile_destroy (hd_hostile_t **self_p);
 //  Send [header cmd] and then `nframes` frames.
 void hd_hostile_send (hd_hostile_t *self, uint8_t cmd, const void *const *frames,
@@ -40,21 +39,21 @@ int hd_hostile_cmd (zmsg_t *msg);
 
 //  What a peer saw while reading for a while: results by id and the REJECTED codes.
 typedef struct {
-    uint32_t results;           //  RESULT entries of the id looked for
-    uint32_t status;            //  the status of the last of them
-    char output[256];           //  its output (NUL-terminated, cut to fit)
-    uint32_t rejected;          //  REJECTED messages (for the id, or with no id)
-    uint32_t reject_code;       //  the code of the last of them
+    uint32_t results;      //  RESULT entries of the id looked for
+    uint32_t status;       //  the status of the last of them
+    char output[256];      //  its output (NUL-terminated, cut to fit)
+    uint32_t rejected;     //  REJECTED messages (for the id, or with no id)
+    uint32_t reject_code;  //  the code of the last of them
     char reject_reason[HD_MAX_ERROR + 1];
-    uint32_t accepted;          //  ids in ACCEPTED messages
-    uint32_t busy;              //  REJECTED messages with code BUSY
-    bool saw_bytes;             //  some frame held the bytes looked for
+    uint32_t accepted;  //  ids in ACCEPTED messages
+    uint32_t busy;      //  REJECTED messages with code BUSY
+    bool saw_bytes;     //  some frame held the bytes looked for
     uint32_t messages;
 } hd_hostile_seen_t;
 
 //  Read everything arriving for `ms` (or, when until_result, until the first RESULT for `id`
-//  or the first REJECTED, or the end of ms), noting RESULT entries for `id` (NULL: any), REJECTED, and whether any
-//  frame contained `needle` (NULL: none).
+//  or the first REJECTED, or the end of ms), noting RESULT entries for `id` (NULL: any), REJECTED,
+//  and whether any frame contained `needle` (NULL: none).
 void hd_hostile_watch (hd_hostile_t *self, int ms, const hd_id_t *id, bool until_result,
                        const char *needle, hd_hostile_seen_t *out);
 //  A random task id.

@@ -12,10 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -172,54 +169,18 @@ hd_testenv_wait_text (int fd, const char *needle, int timeout_ms)
     }
 }
 
-//  The broker's ports are taken below Linux's ephemeral range (ip_local_port_range, 32768..
-//  by default), never with `tcp://127.0.0.1:*` (which libzmq takes from 49152 up, inside it):
-//  while a killed broker's port has no listener, any outgoing connection on the machine may be
-//  given it as its own port, and the clients and workers reconnecting to it every 100 ms can
-//  get it through a TCP self-connect; the restarted broker then cannot bind (fault/
-//  test_fault_broker failed so 2 runs in 10 on a busy machine). Ports are probed free; a broker
-//  that still loses one to a race exits at once and is started again on others.
-static int
-s_port_below_ephemeral (void)
+//  Random ports ('!'), not the first free one ('*', which czmq takes counting up from 49152):
+//  with '*' a broker killed and restarted on its old ports found them taken by the next test's
+//  broker, which had been given the same first free port (fault tests failed that way).
+void
+hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
 {
-    int low = 32768, high = 60999;
-    FILE *f = fopen ("/proc/sys/net/ipv4/ip_local_port_range", "r");
-    if (f) {
-        if (fscanf (f, "%d %d", &low, &high) != 2)
-            low = 32768;
-        fclose (f);
-    }
-    int base = low > 11024 ? low - 10000 : 1024, span = low - base;
-    for (int tries = 0; tries < 100 && span > 0; tries++) {
-        int port = base + rand () % span;
-        int fd = socket (AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
-        sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-        int ok = fd >= 0 && bind (fd, (struct sockaddr *) &sa, sizeof sa) == 0;
-        if (fd >= 0)
-            close (fd);
-        if (ok)
-            return port;
-    }
-    fail_msg ("no free TCP port below the ephemeral range (%d..%d)", low, high);
-    return 0;
-}
-
-static bool
-s_try_start_broker (hd_testenv_t *env, const char *const *extra, char *line, size_t len)
-{
-    char bin[512], journal[320], eps[4][64];
+    char bin[512], journal[320];
     snprintf (journal, sizeof journal, "%s/journal", env->dir);
-    for (int i = 0; i < 4; i++) {
-        int port = s_port_below_ephemeral ();
-        for (int k = 0; k < i; k++)  //  four different ports
-            if (strstr (eps[k], ":") && atoi (strrchr (eps[k], ':') + 1) == port)
-                port = s_port_below_ephemeral (), k = -1;
-        snprintf (eps[i], sizeof eps[i], "tcp://127.0.0.1:%d", port);
-    }
     const char *argv[32] = { hd_testenv_bin (env->broker_bin ? env->broker_bin : "heddle-broker", bin, sizeof bin), "--keys",
-                             env->keys, "--clients", eps[0], "--workers", eps[1], "--metrics",
-                             eps[2], "--events", eps[3], "--print-endpoints", "--log-level",
+                             env->keys, "--clients", "tcp://127.0.0.1:!", "--workers",
+                             "tcp://127.0.0.1:!", "--metrics", "tcp://127.0.0.1:!", "--events",
+                             "tcp://127.0.0.1:!", "--print-endpoints", "--log-level",
                              s_log_level (), "--journal-dir", journal };
     int n = 16;
     for (int i = 0; extra && extra[i] && n < 31; i++)
@@ -227,30 +188,10 @@ s_try_start_broker (hd_testenv_t *env, const char *const *extra, char *line, siz
     argv[n] = NULL;
     int fd;
     env->broker = hd_testenv_spawn (env, argv, &fd);
-    bool up = s_read_line (fd, line, len, 10000);
-    close (fd);
-    return up;
-}
-
-void
-hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
-{
-    static bool seeded;
-    if (!seeded) {
-        srand ((unsigned) getpid () ^ (unsigned) time (NULL));
-        seeded = true;
-    }
     char line[512];
-    bool up = false;
-    for (int attempt = 0; attempt < 5 && !up; attempt++) {
-        up = s_try_start_broker (env, extra, line, sizeof line);
-        if (!up) {  //  exited (a port taken meanwhile) or hung: either way, not ours any more
-            kill (env->broker, SIGKILL);
-            waitpid (env->broker, NULL, 0);
-        }
-    }
-    if (!up)
-        fail_msg ("the broker did not report its endpoints within 10 s (5 attempts)");
+    if (!s_read_line (fd, line, sizeof line, 10000))
+        fail_msg ("the broker did not report its endpoints within 10 s");
+    close (fd);
     if (sscanf (line, "clients=%127s workers=%127s metrics=%127s events=%127s", env->clients_ep,
                 env->workers_ep, env->metrics_ep, env->events_ep) != 4)
         fail_msg ("unexpected broker line: %s", line);

@@ -86,7 +86,7 @@ test_accq_remove_keeps_ranges_consistent (void **state)
     assert_int_equal (q.items[1].id.b[0], 3);
     hd_accq_remove (&q, 3, 10);  //  past the end: clamped
     assert_int_equal (q.count, 3);
-    hd_accq_remove (&q, 2, 2);   //  empty: nothing
+    hd_accq_remove (&q, 2, 2);  //  empty: nothing
     assert_int_equal (q.count, 3);
     hd_accq_fini (&q);
 }

@@ -87,7 +87,7 @@ test_sessions_bound_per_session_and_per_key (void **state)
     assert_int_equal (hd_sessions_hold (s, b), HD_OK);
     assert_int_equal (hd_sessions_hold (s, b), HD_EFULL);  //  the key's bound, over sessions
     assert_int_equal (hd_sessions_key_held (s, b), 4);
-    assert_int_equal (hd_sessions_hold (s, c), HD_OK);     //  another key is not affected
+    assert_int_equal (hd_sessions_hold (s, c), HD_OK);  //  another key is not affected
     hd_sessions_release (s, a);
     assert_int_equal (hd_sessions_hold (s, b), HD_OK);
     hd_sessions_destroy (&s);
@@ -179,8 +179,7 @@ test_sessions_restore_keeps_the_recorded_owner (void **state)
     hd_sessions_hold_anyway (s, r);
     //  Restoring ignores the sessions-per-key bound and never marks a session away.
     assert_int_equal (hd_sessions_restore (s, (const uint8_t *) "y", 1, KEY_A, 1, &i), HD_OK);
-    assert_int_equal (hd_sessions_restore (s, (const uint8_t *) "x", 1, KEY_B, 1, &i),
-                      HD_EDENIED);
+    assert_int_equal (hd_sessions_restore (s, (const uint8_t *) "x", 1, KEY_B, 1, &i), HD_EDENIED);
     assert_false (hd_sessions_at (s, r)->away);
     assert_int_equal (hd_sessions_find (s, (const uint8_t *) "x", 1, KEY_B, 2, &i), HD_EDENIED);
     hd_sessions_destroy (&s);
