@@ -12,7 +12,8 @@ import os
 import time
 
 from . import _proto
-from .client import Client, Future, Results, as_completed, wait
+from .client import Client, Results
+from .futures import Future, as_completed, wait
 from .errors import (Busy, Cancelled, Closed, ConnectError, Denied, Failed, HeddleError,
                      Internal, Lost, Malformed, Storage, Timeout, TooLarge, UnknownFunction,
                      Tampered, Unsatisfiable, VersionMismatch)

@@ -111,11 +111,17 @@ def _decrypt(key, nonce, data, ad):
     if len(data) < MAC_BYTES:
         raise Tampered("sealed payload too short")
     n = len(data) - MAC_BYTES
-    out = _csb(n or 1)
+    if not n:
+        out = _csb(1)
+        if (_aead_dec or _bind()[1])(out, None, None, data, MAC_BYTES, ad, len(ad), nonce,
+                                     key) != 0:
+            raise Tampered("sealed payload failed verification")
+        return b""
+    out = _csb(n)
     if (_aead_dec or _bind()[1])(out, None, None, data, n + MAC_BYTES, ad, len(ad), nonce,
                                  key) != 0:
         raise Tampered("sealed payload failed verification")
-    return out.raw[:n] if n != len(out) else out.raw
+    return out.raw
 
 
 _aead_enc = _aead_dec = None
@@ -302,7 +308,12 @@ def _task_ad(tid, fn):
     return b"T\x01" + tid + (fn.encode() if isinstance(fn, str) else fn)
 
 
+_STATUS_LE = [struct.pack("<I", c) for c in range(32)]
+
+
 def _result_ad(tid, status):
+    if 0 <= status < 32:
+        return b"R\x01" + tid + _STATUS_LE[status]
     return b"R\x01" + tid + struct.pack("<I", status & 0xFFFFFFFF)
 
 

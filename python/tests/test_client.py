@@ -292,3 +292,15 @@ def test_broker_restart_mid_job():
             assert h.stats["results"] == len(items)
     finally:
         c.stop()
+
+
+def test_asyncio(client):
+    import asyncio
+
+    async def main():
+        outs = await asyncio.gather(*(client.acall("echo", b"%d" % i) for i in range(20)))
+        assert outs == [b"%d" % i for i in range(20)]
+        with pytest.raises(heddle.Failed):
+            await client.acall("sleep", b"nope")
+
+    asyncio.run(main())

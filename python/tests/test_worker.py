@@ -150,8 +150,8 @@ def test_python_worker_killed_mid_job():
 
 
 def test_c_cli_map_on_a_python_worker(pycluster, tmp_path):
-    """`heddle map` (C) served by a Python worker. The Python package does not seal payloads
-    yet (docs/PYTHON.md), so the CLI sends them plain."""
+    """`heddle map` (C) served by a Python worker (plain payloads: this worker holds no
+    payload key; test_sealed.py covers sealed ones)."""
     src = tmp_path / "in.txt"
     src.write_text("".join("line %d\n" % i for i in range(200)))
     r = subprocess.run([os.path.join(pycluster.bin_dir, "heddle"), "map", "-q", "--plain-payloads", "--broker",

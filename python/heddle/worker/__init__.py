@@ -17,14 +17,15 @@ import socket
 import threading
 import time
 
-import msgpack
 import zmq
 import zmq.utils.monitor
 
 from .. import _proto as P
 from .. import keys as K
 from .. import seal as _seal
-from ._slots import ProcessSlots, ThreadSlots, current_task  # noqa: F401
+from ._slots import ProcessSlots, ThreadSlots, TaskContext, current_task
+
+__all__ = ["Worker", "WorkerError", "TaskContext", "current_task"]
 from . import _system
 
 log = logging.getLogger("heddle.worker")

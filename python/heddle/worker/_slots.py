@@ -11,7 +11,6 @@ import os
 import signal
 import threading
 import time
-import traceback
 
 import msgpack
 
