@@ -535,6 +535,27 @@ hd_keys_load_payload_public (const char *dir, uint8_t out[32], char *errbuf, siz
     return HD_OK;
 }
 
+//  One payload secret file: used only when no one but its owner can read it (like every other
+//  secret key); an open one is named in a warning and skipped.
+static void
+s_payload_one (const char *path, void (*fn) (const uint8_t secret[32], void *arg), void *arg,
+               size_t *count)
+{
+    char err[512] = "";
+    if (access (path, F_OK) != 0)
+        return;
+    if (hd_keys_check_mode (path, HD_KEYS_SECRET, false, err, sizeof err) != HD_OK) {
+        hd_warn ("%s: this payload key is not used", err);
+        return;
+    }
+    zcert_t *cert = zcert_load (path);
+    if (cert) {
+        fn (zcert_secret_key (cert), arg);
+        (*count)++;
+        zcert_destroy (&cert);
+    }
+}
+
 //  payload.cert_secret first (the current key), then payload-*.cert_secret (older ones, kept
 //  after a rotation until their jobs are done).
 hd_err_t
@@ -543,12 +564,7 @@ hd_keys_each_payload_secret (const char *dir, void (*fn) (const uint8_t secret[3
 {
     *count = 0;
     char path[PATH_MAX];
-    zcert_t *cert = zcert_load (hd_keys_path (path, sizeof path, dir, "payload.cert_secret"));
-    if (cert) {
-        fn (zcert_secret_key (cert), arg);
-        (*count)++;
-        zcert_destroy (&cert);
-    }
+    s_payload_one (hd_keys_path (path, sizeof path, dir, "payload.cert_secret"), fn, arg, count);
     DIR *d = opendir (dir);
     if (!d)
         return *count ? HD_OK : HD_ENOTFOUND;
@@ -558,12 +574,7 @@ hd_keys_each_payload_secret (const char *dir, void (*fn) (const uint8_t secret[3
         if (strncmp (e->d_name, "payload-", 8) != 0 || len < 20
             || strcmp (e->d_name + len - 12, ".cert_secret") != 0)
             continue;
-        cert = zcert_load (hd_keys_path (path, sizeof path, dir, e->d_name));
-        if (cert) {
-            fn (zcert_secret_key (cert), arg);
-            (*count)++;
-            zcert_destroy (&cert);
-        }
+        s_payload_one (hd_keys_path (path, sizeof path, dir, e->d_name), fn, arg, count);
     }
     closedir (d);
     return *count ? HD_OK : HD_ENOTFOUND;

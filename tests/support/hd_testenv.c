@@ -169,18 +169,20 @@ hd_testenv_wait_text (int fd, const char *needle, int timeout_ms)
     }
 }
 
-//  Random ports ('!'), not the first free one ('*', which czmq takes counting up from 49152):
-//  with '*' a broker killed and restarted on its old ports found them taken by the next test's
-//  broker, which had been given the same first free port (fault tests failed that way).
+//  Random ports above Linux's ephemeral range (czmq's '![61000-]'), not the first free one ('*',
+//  which czmq takes counting up from 49152): with '*' a broker killed and restarted on its old
+//  ports found them taken, by the next test's broker given the same first free port, or by a
+//  client reconnecting to the dead port that got it as its own source port (the kernel hands
+//  out 32768..60999). Fault tests failed that way.
 void
 hd_testenv_start_broker (hd_testenv_t *env, const char *const *extra)
 {
     char bin[512], journal[320];
     snprintf (journal, sizeof journal, "%s/journal", env->dir);
     const char *argv[32] = { hd_testenv_bin (env->broker_bin ? env->broker_bin : "heddle-broker", bin, sizeof bin), "--keys",
-                             env->keys, "--clients", "tcp://127.0.0.1:!", "--workers",
-                             "tcp://127.0.0.1:!", "--metrics", "tcp://127.0.0.1:!", "--events",
-                             "tcp://127.0.0.1:!", "--print-endpoints", "--log-level",
+                             env->keys, "--clients", "tcp://127.0.0.1:![61000-]", "--workers",
+                             "tcp://127.0.0.1:![61000-]", "--metrics", "tcp://127.0.0.1:![61000-]", "--events",
+                             "tcp://127.0.0.1:![61000-]", "--print-endpoints", "--log-level",
                              s_log_level (), "--journal-dir", journal };
     int n = 16;
     for (int i = 0; extra && extra[i] && n < 31; i++)

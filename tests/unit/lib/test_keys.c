@@ -321,6 +321,43 @@ test_keys_append_allowlist_creates_it_0644_whatever_the_umask (void **state)
     s_rm_keys (dir);
 }
 
+static void
+s_count_secret (const uint8_t secret[32], void *arg)
+{
+    (void) secret;
+    (*(int *) arg)++;
+}
+
+//  keys init makes the payload pair; rotation keeps the old one beside a new one; a payload
+//  secret others can read is not used.
+static void
+test_keys_payload_pair_rotation_and_mode (void **state)
+{
+    (void) state;
+    char dir[] = "/tmp/hd-payload-XXXXXX", err[512] = "", old[64], path[600];
+    assert_non_null (mkdtemp (dir));
+    assert_int_equal (hd_keys_init_dir (dir, true, err, sizeof err), HD_OK);
+    uint8_t pub[32], pub2[32];
+    assert_int_equal (hd_keys_load_payload_public (dir, pub, err, sizeof err), HD_OK);
+    size_t n = 0;
+    int calls = 0;
+    assert_int_equal (hd_keys_each_payload_secret (dir, s_count_secret, &calls, &n), HD_OK);
+    assert_int_equal (n, 1);
+    assert_int_equal (hd_keys_rotate_payload (dir, old, err, sizeof err), HD_OK);
+    assert_true (strncmp (old, "payload-", 8) == 0);
+    assert_int_equal (hd_keys_load_payload_public (dir, pub2, err, sizeof err), HD_OK);
+    assert_memory_not_equal (pub, pub2, 32);
+    assert_int_equal (hd_keys_each_payload_secret (dir, s_count_secret, &calls, &n), HD_OK);
+    assert_int_equal (n, 2);
+    snprintf (path, sizeof path, "%s/%s.cert_secret", dir, old);
+    assert_int_equal (chmod (path, 0644), 0);
+    assert_int_equal (hd_keys_each_payload_secret (dir, s_count_secret, &calls, &n), HD_OK);
+    assert_int_equal (n, 1);  //  the open one is skipped
+    char cmd[700];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal (system (cmd), 0);
+}
+
 int
 main (void)
 {
@@ -341,6 +378,7 @@ main (void)
         cmocka_unit_test (test_keys_check_mode_refuses_an_allowlist_others_may_write),
         cmocka_unit_test (test_keys_load_or_make_refuses_an_open_state_dir),
         cmocka_unit_test (test_keys_append_allowlist_creates_it_0644_whatever_the_umask),
+        cmocka_unit_test (test_keys_payload_pair_rotation_and_mode),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
