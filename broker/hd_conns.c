@@ -9,6 +9,7 @@
 
 #include "hd_log.h"
 #include "hd_ratelog.h"
+#include "hd_transport.h"
 
 struct hd_conns {
     uint32_t max, count;
@@ -121,7 +122,7 @@ hd_conns_watch (hd_conns_t *self, zsock_t *sock)
                             ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED)
         != 0)
         return HD_EIO;
-    zsock_t *mon = zsock_new_pair (ep);  //  '>': connect
+    zsock_t *mon = hd_transport_monitor_reader (ep);
     if (!mon)
         return HD_ENOMEM;
     //  Arm the edge of its ZMQ_FD: libzmq signals only a reader that has found its pipe empty.

@@ -136,6 +136,23 @@ hd_transport_connect (zsock_t **out, int type, const char *endpoint, const hd_so
     return rc;
 }
 
+zsock_t *
+hd_transport_monitor_reader (const char *endpoint)
+{
+    //  libzmq sends each monitor event from the I/O thread with a blocking send: once the
+    //  reader's pipe is full (high-water mark 1000 each side), that thread stops, and with it
+    //  every socket of the context. A reader with no receive limit makes the pipe unbounded
+    //  (libzmq sizes an inproc pipe from both ends' marks; 0 at one end means none), so a
+    //  monitor read late costs memory, never a frozen process.
+    zsock_t *mon = zsock_new (ZMQ_PAIR);
+    if (!mon)
+        return NULL;
+    zsock_set_rcvhwm (mon, 0);
+    if (zsock_connect (mon, "%s", endpoint) != 0)
+        zsock_destroy (&mon);
+    return mon;
+}
+
 hd_err_t
 hd_transport_monitor (zsock_t *sock, zsock_t **out)
 {
@@ -148,7 +165,7 @@ hd_transport_monitor (zsock_t *sock, zsock_t **out)
                  | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED;
     if (zmq_socket_monitor (zsock_resolve (sock), ep, events) != 0)
         return HD_EIO;
-    *out = zsock_new_pair (ep);  //  '>' default for PAIR is connect
+    *out = hd_transport_monitor_reader (ep);
     if (!*out)
         return HD_ENOMEM;
     //  Arm the edge of its ZMQ_FD (hd_transport_fd): libzmq signals a new message only to a

@@ -44,6 +44,10 @@ bool hd_transport_is_tcp (const char *endpoint);
 
 //  Handshake monitor on a connecting socket: *out is a PAIR receiving libzmq monitor events.
 hd_err_t hd_transport_monitor (zsock_t *sock, zsock_t **out);
+//  The reading end of a monitor started with zmq_socket_monitor on `endpoint`: a PAIR with no
+//  receive limit, so libzmq's blocking event sends can never stop its I/O thread. NULL on
+//  failure. Caller destroys.
+zsock_t *hd_transport_monitor_reader (const char *endpoint);
 //  Read one monitor event (non-blocking when none waits: returns 0). Returns the event code.
 int hd_transport_monitor_event (zsock_t *mon);
 //  Same, with the event's value in *value (may be NULL): the ZAP status code (300, 400, 500)
