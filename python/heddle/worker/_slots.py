@@ -167,8 +167,23 @@ class ThreadSlots:
 
 # --- processes --------------------------------------------------------------------------------
 
+def _die_with_parent():
+    """A slot process ends with its worker, even one killed with SIGKILL (Linux's
+    PR_SET_PDEATHSIG): forked children inherit both ends of their pipe, so they never saw EOF
+    and lived on, orphans holding the worker's sockets."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _child_main(conn, functions):
     """A slot process: run batches of tasks, send results back, flushing at least every 2 ms."""
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     packb, unpackb = msgpack.packb, msgpack.unpackb
