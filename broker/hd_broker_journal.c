@@ -45,15 +45,20 @@ s_accept_blob (hd_broker_t *self, uint32_t client, const void *env, size_t size)
     const char *key = hd_sessions_key (self->sessions, client);
     uint8_t len = c->rid_len, klen = (uint8_t) strlen (key);
     hd_buf_t *a = &self->jbuf;
-    hd_buf_reset (a);
-    hd_err_t rc = hd_buf_append (a, &len, 1);
-    if (rc == HD_OK)
-        rc = hd_buf_append (a, c->rid, len);
-    if (rc == HD_OK)
-        rc = hd_buf_append (a, &klen, 1);
-    if (rc == HD_OK)
-        rc = hd_buf_append (a, key, klen);
-    return rc == HD_OK ? hd_buf_append (a, env, size) : rc;
+    hd_buf_reset (a);  //  one reserve, then copies: this runs for every task accepted
+    if (hd_buf_reserve (a, 2 + (size_t) len + klen + size) != HD_OK)
+        return HD_ENOMEM;
+    uint8_t *p = a->data;
+    *p++ = len;
+    memcpy (p, c->rid, len);
+    p += len;
+    *p++ = klen;
+    memcpy (p, key, klen);
+    p += klen;
+    if (size)
+        memcpy (p, env, size);
+    a->size = 2 + (size_t) len + klen + size;
+    return HD_OK;
 }
 
 void
