@@ -12,6 +12,7 @@ import collections
 import datetime
 import logging
 import os
+import random
 import threading
 import time
 import weakref
@@ -604,6 +605,7 @@ class JobResults:
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
         while True:
             try:
+                t0 = time.monotonic()
                 reply, pairs = self.job.fetch(self._cursor, FETCH_BYTES, wait)
                 break
             except errors.ConnectError as e:
@@ -623,6 +625,11 @@ class JobResults:
         if off <= self._cursor:
             self._cursor = max(self._cursor, nxt)
         self._size = size
+        if (wait and not pairs and time.monotonic() - t0 < wait / 2
+                and not self._is_complete()):
+            # Answered early with nothing: another reader's fetch replaced this one (the broker
+            # holds one per job). Let that one be held a while instead of taking turns at once.
+            time.sleep(random.uniform(0.1, 0.3))
 
     def _take(self, pairs):
         nonce, seen, total = self.job.nonce, self._seen, self._total
