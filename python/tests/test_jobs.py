@@ -24,9 +24,11 @@ def sha(data):
 
 @pytest.fixture(scope="module")
 def jc():
-    """A broker with a journal (the result stores live beside it) and one C worker, 2 slots."""
+    """A broker with a journal (the result stores live beside it; max payload 200000) and one C
+    worker, 2 slots."""
     c = make_cluster(slots=2, journal="sync", broker_args=["--heartbeat", "200",
-                                                           "--worker-wait", "0"])
+                                                           "--worker-wait", "0",
+                                                           "--max-payload", "200000"])
     with c.client() as h:
         heddle._wait_workers(h, 1, 10)
     yield c
@@ -175,6 +177,15 @@ def test_refusals_and_bad_arguments(jc):
             with pytest.raises(heddle.Denied):
                 heddle.Job(other, job.id).release()
         assert list(job.results()) == [b"a", b"b"]
+        job.release()
+        # A task the broker refuses (over --max-payload) has no result: the submit says so
+        # once the others are durable, and the job stays for the caller to cancel or release.
+        with pytest.raises(heddle.TooLarge, match="1 of 3 tasks refused; input 1") as ei:
+            h.submit_job("echo", [b"a", b"x" * 300000, b"c"])
+        job = ei.value.job
+        assert list(ei.value.rejected) == [1] and ei.value.rejected[1].index == 1
+        assert job.cancel().state == "cancelled"
+        assert list(job.results(indexed=True)) == [(0, b"a"), (2, b"c")]
         job.release()
 
 
