@@ -1,7 +1,8 @@
 #!/bin/sh
 # gen-docs.sh: the man pages heddle(1), heddle-broker(8), heddle-worker(8) and the bash
-# completion of the three programs, made at build time from the programs' own --help (each
-# program's options are declared in its help; these files cannot drift from it).
+# completion of the three programs, made at build time by the programs themselves from their
+# option tables (lib/hd_opts, opts/): `PROG --help-man VERSION DATE` prints the page,
+# `PROG --help-words` the words to complete.
 #   cmake/gen-docs.sh HEDDLE BROKER WORKER OUTDIR VERSION      (run by CMake, target hd_docs)
 set -eu
 heddle=$1 broker=$2 worker=$3 out=$4 version=$5
@@ -58,14 +59,9 @@ page() {  # page NAME SECTION SUMMARY HELP-COMMAND...
     printf '.SH SEE ALSO\nheddle-broker(8), heddle-worker(8); docs/OPERATIONS.md in %s\n' \
         "/usr/share/doc/heddle"
 } > "$out/heddle.1"
-{
-    page heddle-broker 8 "queue tasks and dispatch them to workers" "$broker"
-    printf '.SH SEE ALSO\nheddle(1), heddle-worker(8)\n'
-} > "$out/heddle-broker.8"
-{
-    page heddle-worker 8 "run tasks for a heddle broker" "$worker"
-    printf '.SH SEE ALSO\nheddle(1), heddle-broker(8)\n'
-} > "$out/heddle-worker.8"
+# heddle-broker and heddle-worker print their own pages from their option tables.
+"$broker" --help-man "$version" "$date" > "$out/heddle-broker.8"
+"$worker" --help-man "$version" "$date" > "$out/heddle-worker.8"
 
 # bash completion: the words are baked in here, at build time.
 {
@@ -95,7 +91,7 @@ page() {  # page NAME SECTION SUMMARY HELP-COMMAND...
         [ $prog = worker ] && bin=$worker
         printf '_heddle_%s() {\n' "$prog"
         printf '    local cur=${COMP_WORDS[COMP_CWORD]}\n'
-        printf '    COMPREPLY=($(compgen -W "%s" -- "$cur"))\n' "$("$bin" --help | long_options)"
+        printf '    COMPREPLY=($(compgen -W "%s" -- "$cur"))\n' "$("$bin" --help-words)"
         printf '    [[ ${#COMPREPLY[@]} -eq 0 ]] && COMPREPLY=($(compgen -f -- "$cur"))\n'
         printf '}\n'
         printf 'complete -F _heddle_%s heddle-%s\n' "$prog" "$prog"

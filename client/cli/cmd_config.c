@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "hd_config.h"
+#include "hd_opts_tables.h"
 
 static void
 s_help (FILE *out)
@@ -32,7 +33,7 @@ s_check (const char *path)
     hd_err_t rc = hd_config_load (&file, path);
     if (rc != HD_OK)
         return hd_cli_fail ("%s: %s", path, rc == HD_EIO ? strerror (errno) : hd_strerror (rc));
-    size_t problems = hd_config_check (file, s_print_problem, NULL);
+    size_t problems = hd_opts_check (file, hd_opts_sections, HD_OPTS_NSECTIONS, s_print_problem, NULL);
     if (problems == 0)
         printf ("%s: ok\n", path);
     hd_config_destroy (&file);

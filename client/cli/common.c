@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "hd_log.h"
+#include "hd_opts_tables.h"
 #include "interrupt.h"
 
 #define S_MAX_WORKERS 1024
@@ -27,6 +28,7 @@ hd_cli_common_init (hd_cli_common_t *self)
     memset (self, 0, sizeof *self);
     self->connect_timeout_ms = HD_CLI_CONNECT_TIMEOUT_MS;
     self->slots = 1;
+    self->log_level = HD_LOG_WARN;
 }
 
 // --- reporting ----------------------------------------------------------------------------
@@ -219,35 +221,14 @@ hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char 
 
 // --- config file and environment -----------------------------------------------------------
 
-//  The [client] section, as if its keys were given as connection options (the config check
-//  has already refused keys that are not options). A `no` boolean is the default.
-static int
-s_apply_file (hd_cli_common_t *self, const hd_config_t *file)
-{
-    static const struct option opts[] = { HD_CLI_CONNECT_OPTIONS, { NULL, 0, NULL, 0 } };
-    for (size_t i = 0; i < hd_config_size (file); i++) {
-        const hd_config_entry_t *e = hd_config_entry (file, i);
-        const struct option *o = opts;
-        while (o->name && strcmp (o->name, e->key) != 0)
-            o++;
-        bool on = true;
-        if (strcmp (e->section, "client") != 0 || !o->name
-            || (!o->has_arg && (hd_config_parse_bool (e->value, &on) != 0 || !on)))
-            continue;
-        if (hd_cli_common_option (self, NULL, o->val, e->value) != HD_CLI_OPT_TAKEN) {
-            fprintf (stderr, "heddle: (%s:%d)\n", hd_config_name (file), e->line);
-            return HD_CLI_EXIT_USAGE;
-        }
-    }
-    return HD_CLI_EXIT_OK;
-}
-
 int
 hd_cli_common_load (hd_cli_common_t *self, int argc, char **argv)
 {
-    if (hd_config_open (&self->file, "heddle", argc, argv) != HD_OK)
+    if (hd_config_open (&self->file, "heddle", hd_opts_sections, HD_OPTS_NSECTIONS, argc, argv)
+        != HD_OK)
         return HD_CLI_EXIT_USAGE;
-    if (self->file && s_apply_file (self, self->file) != HD_CLI_EXIT_OK)
+    hd_opts_use_t use = { &hd_opts_client, self };
+    if (hd_opts_apply_file (&use, self->file) != 0)
         return HD_CLI_EXIT_USAGE;
     const char *env = getenv ("HEDDLE_BROKER");
     if (env && *env)

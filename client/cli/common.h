@@ -90,6 +90,7 @@ typedef struct {
     uint32_t workers;  //  embedded cluster: workers (default: online cores)
     uint32_t slots;    //  embedded cluster: slots per worker (default 1)
     bool verbose;
+    int log_level;           //  hd_log_level_t, default warn
     hd_task_opts_t task;     //  per-task options
     char keys_default[512];  //  storage for the default keys path
     char cert_default[600];  //  storage for the admin certificate's path
