@@ -41,6 +41,7 @@ s_store (void *target, const hd_opt_t *opt, const char *arg)
     switch (opt->kind) {
         case HD_OPTS_FLAG: *(bool *) field = true; break;
         case HD_OPTS_UINT: *(uint32_t *) field = (uint32_t) strtoull (arg, NULL, 10); break;
+        case HD_OPTS_U64: *(uint64_t *) field = (uint64_t) strtoull (arg, NULL, 10); break;
         case HD_OPTS_INT: *(int32_t *) field = (int32_t) strtoll (arg, NULL, 10); break;
         case HD_OPTS_NUMBER: *(double *) field = strtod (arg, NULL); break;
         case HD_OPTS_STRING:
@@ -247,6 +248,14 @@ hd_opts_value_text (const hd_opt_t *opt, const void *target, char *buf, size_t l
                 snprintf (buf, len, "%s", opt->unset);
             else
                 snprintf (buf, len, "%u", v);
+            break;
+        }
+        case HD_OPTS_U64: {
+            uint64_t v = *(const uint64_t *) field;
+            if (v == UINT64_MAX && opt->unset)
+                snprintf (buf, len, "%s", opt->unset);
+            else
+                snprintf (buf, len, "%llu", (unsigned long long) v);
             break;
         }
         case HD_OPTS_INT: snprintf (buf, len, "%d", (int) *(const int32_t *) field); break;

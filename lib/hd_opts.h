@@ -18,6 +18,7 @@
 typedef enum {
     HD_OPTS_FLAG,      //  no argument: sets a bool; in a config file yes/no (no: left as is)
     HD_OPTS_UINT,      //  uint32_t in [min, max], with an optional unit
+    HD_OPTS_U64,       //  uint64_t in [min, max]; opt->unset shown for UINT64_MAX ("auto")
     HD_OPTS_INT,       //  int32_t in [min, max]
     HD_OPTS_NUMBER,    //  double >= min (flag HD_OPTS_POSITIVE: > 0)
     HD_OPTS_STRING,    //  const char *, non-empty

@@ -117,6 +117,7 @@ s_describe (const hd_opt_t *opt, char *out, size_t len)
     const char *unit = hd_opts_unit_name (opt->unit);
     switch (opt->kind) {
         case HD_OPTS_UINT:
+        case HD_OPTS_U64:
         case HD_OPTS_INT:
             snprintf (out, len, "an integer from %lld to %lld%s%s%s", (long long) opt->min,
                       (long long) opt->max, unit ? " (" : "", unit ? unit : "", unit ? ")" : "");
@@ -142,6 +143,7 @@ hd_opts_value_ok (const hd_opt_t *opt, const char *value, char *want, size_t wan
     bool b, ok = false;
     switch (opt->kind) {
         case HD_OPTS_UINT:
+        case HD_OPTS_U64:
         case HD_OPTS_INT: ok = s_is_int (value, opt->min, opt->max); break;
         case HD_OPTS_NUMBER:
             ok = s_is_number (value, (double) opt->min, opt->flags & HD_OPTS_POSITIVE);
@@ -168,7 +170,8 @@ hd_opts_unit_hint (const hd_opt_t *opt, const char *value)
 {
     static char hint[96];
     const char *unit = hd_opts_unit_name (opt->unit);
-    if ((opt->kind != HD_OPTS_UINT && opt->kind != HD_OPTS_INT) || !unit
+    if ((opt->kind != HD_OPTS_UINT && opt->kind != HD_OPTS_U64 && opt->kind != HD_OPTS_INT)
+        || !unit
         || !isdigit ((unsigned char) *value) || !isalpha ((unsigned char) value[strspn (value, "0123456789.")]))
         return "";
     snprintf (hint, sizeof hint, "; write the number alone, in %s (no unit suffix)", unit);

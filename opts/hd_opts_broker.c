@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hd_codec_jobs.h"
 #include "hd_conns.h"
 #include "hd_discovery.h"
 #include "hd_log.h"
@@ -210,6 +211,20 @@ static const hd_opt_t s_opts[] = {
       .offset = S_CFG (session_idle_ms) },
     { .name = "client-hwm", .kind = HD_OPTS_UINT, .meta = "N", .min = 1, .max = S_U32_MAX,
       .help = "messages queued to one client connection at most", .offset = S_CFG (client_hwm) },
+    { .name = "Detached jobs (results kept beside the journal until released; not with "
+              "--journal none):", .kind = HD_OPTS_HEADING },
+    { .name = "job-ttl", .kind = HD_OPTS_UINT, .meta = "SECONDS", .unit = HD_OPTS_SECONDS,
+      .min = 1, .max = 90 * 86400,
+      .help = "a job is released this long after it was opened, when its client gives none "
+              "(7 days; at most 90 days)", .offset = S_CFG (job_ttl_s) },
+    { .name = "results-max-bytes", .kind = HD_OPTS_U64, .meta = "BYTES", .unit = HD_OPTS_BYTES,
+      .min = 0, .max = INT64_MAX,
+      .help = "new jobs are refused while the stored results take this much (0: no detached "
+              "jobs)", .def = "10% of the journal disk's free space at start, at most 4 GiB",
+      .unset = "auto", .offset = S_CFG (results_max_bytes) },
+    { .name = "max-key-jobs", .kind = HD_OPTS_UINT, .meta = "N", .min = 1,
+      .max = HD_MAX_JOBS_LIST, .help = "open jobs per client key, 1.." S_XSTR (HD_MAX_JOBS_LIST),
+      .offset = S_CFG (max_key_jobs) },
     { .name = "Workers (a HELLO over a bound is refused; the worker logs why and stops):",
       .kind = HD_OPTS_HEADING },
     { .name = "max-worker-slots", .kind = HD_OPTS_UINT, .meta = "N", .min = 1, .max = S_U32_MAX,

@@ -24,6 +24,12 @@ static int s_cmd_version (hd_cli_common_t *common, int argc, char **argv);
 static const s_command_t s_commands[] = {
     { "call", hd_cmd_call, "run one task and print its output" },
     { "map", hd_cmd_map, "run one task per line (or chunk) of an input, print the results" },
+    { "submit", hd_cmd_submit, "map as a detached job: print its id and return" },
+    { "jobs", hd_cmd_jobs, "list your detached jobs: state, done/failed/total, age, rate" },
+    { "status", hd_cmd_status, "one job's progress (--wait: until it ends)" },
+    { "results", hd_cmd_results, "write a job's results, as map does (again until released)" },
+    { "cancel", hd_cmd_cancel, "cancel what still runs of a job (its results stay)" },
+    { "release", hd_cmd_release, "forget a job and its stored results" },
     { "bench", hd_cmd_bench, "measure throughput and latency of many small tasks" },
     { "nodes", hd_cmd_nodes, "list the cluster's nodes and their load" },
     { "functions", hd_cmd_functions, "list the functions offered, by whom, tasks queued and running" },
