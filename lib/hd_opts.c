@@ -340,7 +340,7 @@ hd_opts_print_options (FILE *out, const hd_opts_prog_t *prog, const void *defaul
         if (o->flags & HD_OPTS_HIDDEN)
             continue;
         if (o->kind == HD_OPTS_HEADING) {
-            fprintf (out, "%s\n", o->name);
+            fprintf (out, "%s%s\n", o == prog->opts ? "" : "\n", o->name);
             continue;
         }
         char left[128], dflt[300], text[1024];
@@ -356,13 +356,28 @@ hd_opts_print_options (FILE *out, const hd_opts_prog_t *prog, const void *defaul
 }
 
 void
+hd_opts_print_text (FILE *out, const char *text)
+{
+    char line[1024];
+    for (const char *p = text; p && *p;) {
+        size_t n = strcspn (p, "\n");
+        snprintf (line, sizeof line, "%.*s", (int) (n < sizeof line ? n : sizeof line - 1), p);
+        if (*line == ' ' || !*line)
+            fprintf (out, "%s\n", line);
+        else
+            s_wrap (out, line, 0, 0);
+        p += n + (p[n] == '\n');
+    }
+}
+
+void
 hd_opts_print_help (FILE *out, const hd_opts_prog_t *prog, const void *defaults)
 {
     fprintf (out, "Usage: %s\n", prog->usage);
     if (prog->summary)
-        fprintf (out, "%s\n", prog->summary);
+        hd_opts_print_text (out, prog->summary);
     fprintf (out, "\n");
     hd_opts_print_options (out, prog, defaults);
     if (prog->epilog)
-        fprintf (out, "%s", prog->epilog);
+        hd_opts_print_text (out, prog->epilog);
 }

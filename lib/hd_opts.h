@@ -75,6 +75,7 @@ struct hd_opt {
     hd_opts_set_fn *set;   //  after the store by kind (or instead of it when offset is -1)
     hd_opts_valid_fn *valid;
     const char *valid_text;  //  what `valid` wants, for errors: "a cluster name (1..32 ...)"
+    int id;                  //  the caller's: one setter for several options switches on it
 };
 
 //  A program (or a `heddle` command) and its options.
@@ -124,6 +125,9 @@ int hd_opts_apply_file (const hd_opts_use_t *use, const hd_config_t *file);
 //  The --help text: usage, summary, each option with its default (from `defaults`, a target
 //  holding the built-in defaults, or NULL), the epilog.
 void hd_opts_print_help (FILE *out, const hd_opts_prog_t *prog, const void *defaults);
+//  Free text (a summary, an epilog) wrapped at 79 columns; a line that starts with a space (a
+//  list, an example) is kept as written.
+void hd_opts_print_text (FILE *out, const char *text);
 //  Only the option lines of a table (a CLI command adds the shared tables' lines this way).
 void hd_opts_print_options (FILE *out, const hd_opts_prog_t *prog, const void *defaults);
 

@@ -1,6 +1,7 @@
 /*  hd_opts_doc: the man page and the shell completion words of a program, from its option
     table (the programs print them in their generator modes, which CMake runs at build time:
     cmake/gen-docs.sh). Roff is written plainly: .TH, .SH, .TP per option, .nf for free text.  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "hd_opts_int.h"
@@ -24,22 +25,22 @@ s_roff_inline (FILE *out, const char *text)
 void
 hd_opts_print_roff_text (FILE *out, const char *text)
 {
-    fputs (".nf\n", out);
     const char *p = text;
     while (*p) {
         size_t n = strcspn (p, "\n");
-        if (*p == '.' || *p == '\'')
-            fputs ("\\&", out);
-        for (size_t i = 0; i < n; i++) {
-            if (p[i] == '\\')
-                fputs ("\\e", out);
-            else
-                fputc (p[i], out);
+        bool kept = *p == ' ';  //  a list or an example: kept as written
+        if (n == 0)
+            fputs (".PP\n", out);
+        else {
+            fputs (kept ? ".nf\n" : "", out);
+            if (*p == '.' || *p == '\'')
+                fputs ("\\&", out);
+            for (size_t i = 0; i < n; i++)
+                fputs (p[i] == '\\' ? "\\e" : (char[]) { p[i], 0 }, out);
+            fputs (kept ? "\n.fi\n" : "\n.br\n", out);
         }
-        fputc ('\n', out);
         p += n + (p[n] == '\n');
     }
-    fputs (".fi\n", out);
 }
 
 static void
@@ -109,7 +110,8 @@ hd_opts_print_man_section (FILE *out, const hd_opts_prog_t *prog, const void *de
     fputs (".SS ", out);
     s_roff_inline (out, prog->name);
     fputc ('\n', out);
-    hd_opts_print_roff_text (out, prog->usage);
+    if (prog->usage && *prog->usage)
+        hd_opts_print_roff_text (out, prog->usage);
     if (prog->summary) {
         s_roff_inline (out, prog->summary);
         fputc ('\n', out);
