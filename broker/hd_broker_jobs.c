@@ -8,7 +8,7 @@
 #include "hd_log.h"
 #include "hd_transport.h"
 
-#define S_RUNNING_SCAN 16384  //  indices looked at to count a job's running tasks
+#define S_RUNNING_SCAN 4096  //  indices looked at to count a job's running tasks
 
 hd_jobrec_t *
 hd_broker_jobs_rec (hd_broker_t *self, uint32_t client, uint32_t *slot)
@@ -34,9 +34,9 @@ static uint32_t
 s_running (hd_broker_t *self, uint32_t slot, const hd_jobrec_t *r, uint32_t held)
 {
     uint32_t running = 0, looked = 0;
-    for (uint64_t i = 0; i < r->total && looked < S_RUNNING_SCAN && running < held; i++) {
-        if (hd_jobstore_has (self->jobs->store, slot, i))
-            continue;
+    for (uint64_t i = hd_jobstore_next_missing (self->jobs->store, slot, 0);
+         i < r->total && looked < S_RUNNING_SCAN && running < held;
+         i = hd_jobstore_next_missing (self->jobs->store, slot, i + 1)) {
         looked++;
         hd_id_t id;
         hd_job_task_id (r->job, i, id.b);

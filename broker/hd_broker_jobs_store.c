@@ -334,6 +334,7 @@ hd_broker_jobs_cancel (hd_broker_t *self, uint32_t slot)
             hd_broker_fail_job (self, same, HD_ST_CANCELLED, "cancelled with its job");
     }
     free (c.jobs);
+    self->jobs->woken = true;  //  a fetch held may be finished now
     hd_info ("job %s cancelled: %u tasks stopped", r->job, c.count);
     return HD_OK;
 }

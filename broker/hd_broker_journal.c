@@ -176,7 +176,10 @@ s_replay_result (hd_broker_t *self, hd_job_t *job, const void *a, size_t alen, c
                  size_t blen, s_replay_t *r)
 {
     hd_job_t *same = NULL;
-    if (job->result || hd_scheduler_cancel (self->scheduler, &job->id, &same) != HD_OK)
+    //  A detached job's task with a result kept (its store refused it before the crash): it
+    //  runs again, and its result goes to the store (nothing may be appended during replay).
+    if (job->result || hd_broker_is_job (self, job->client)
+        || hd_scheduler_cancel (self->scheduler, &job->id, &same) != HD_OK)
         return;
     job->state = HD_JOB_DONE;
     hd_payload_t *data = hd_payload_from (b, blen);
@@ -532,8 +535,10 @@ s_tick_async (hd_broker_t *self, int64_t now)
             hd_syncer_start_after (self->syncer, fds, nfds > 0 ? nfds : 0);
         }
         else
-            for (int i = 0; i < nfds; i++)
+            for (int i = 0; i < nfds; i++) {  //  no commit after all: synced here, not lost
+                (void) fdatasync (fds[i]);
                 close (fds[i]);
+            }
     }
 }
 

@@ -171,6 +171,8 @@ s_expect_list (hd_hostile_t *h)
     return l;
 }
 
+static const char *s_fixed_out;  //  the output every result must have; NULL: "in-INDEX"
+
 //  One JOB_DATA: its envelope in *d, its pairs appended to `all` (may be NULL); each pair's
 //  index noted in seen[] (a second sight of one fails the test), outputs checked.
 static void
@@ -196,7 +198,9 @@ s_expect_data (hd_hostile_t *h, hd_jobdata_t *d, hd_buf_t *all, bool *seen, uint
             assert_false (seen[index]);
             seen[index] = true;
             char want[32];
-            snprintf (want, sizeof want, "in-%u", (unsigned) index);
+            snprintf (want, sizeof want, "%s", s_fixed_out ? s_fixed_out : "");
+            if (!s_fixed_out)
+                snprintf (want, sizeof want, "in-%u", (unsigned) index);
             assert_int_equal (res.status, HD_ST_OK);
             assert_int_equal (ps, strlen (want));
             assert_memory_equal (p, want, ps);
@@ -372,6 +376,53 @@ test_job_open_submit_fetch_restart_release (void **state)
     hd_buf_fini (&first);
     hd_buf_fini (&again);
     hd_hostile_destroy (&j);
+    hd_hostile_destroy (&h);
+}
+
+//  kill -9 while tasks run: after the restart the unfinished ones come back from the journal
+//  and end in the same store; the client resubmits every index (as a resumed client does) and
+//  none runs twice: each index is stored exactly once.
+static void
+test_job_survives_kill_while_running (void **state)
+{
+    s_ctx_t *ctx = *state;
+    s_start (ctx, NULL, 2);
+    hd_hostile_t *h = hd_hostile_connect (&ctx->env, "client", ctx->job, 0);
+    s_open (h, ctx->job, S_TOTAL, 0);
+    s_expect_info (h);
+    for (uint64_t i = 0; i < S_TOTAL; i++)
+        s_submit_index (h, ctx->job, i, "sleep", "150");
+    s_fixed_out = "150";
+    bool seen[S_TOTAL] = { false };
+    static hd_jobdata_t d;
+    uint64_t off = 0;
+    for (int i = 0; i < 50 && d.info.stored < 4; i++) {
+        s_fetch (h, ctx->job, off, 1024, 5000);
+        s_expect_data (h, &d, NULL, seen, NULL);
+        off = d.next;
+    }
+    assert_true (d.info.stored >= 4 && d.info.stored < S_TOTAL);
+    hd_testenv_kill (&ctx->env, ctx->env.broker, SIGKILL);
+    hd_testenv_restart_broker (&ctx->env, NULL);
+    hd_hostile_destroy (&h);
+    h = hd_hostile_connect (&ctx->env, "client", ctx->job, 0);
+    for (uint64_t i = 0; i < S_TOTAL; i++)  //  resume: everything again
+        s_submit_index (h, ctx->job, i, "sleep", "150");
+    uint32_t accepted = 0;
+    for (int i = 0; i < 100 && !(d.info.stored == S_TOTAL && off == d.size); i++) {
+        s_fetch (h, ctx->job, off, 1024, 5000);
+        s_expect_data (h, &d, NULL, seen, &accepted);
+        assert_true (d.off <= d.size);  //  nothing was cut: the store was synced
+        off = d.next;
+    }
+    s_fixed_out = NULL;
+    assert_int_equal (d.info.stored, S_TOTAL);
+    for (int i = 0; i < S_TOTAL; i++)
+        assert_true (seen[i]);
+    hd_hostile_seen_t rest;
+    hd_hostile_watch (h, 1000, NULL, false, NULL, &rest);
+    assert_int_equal (accepted + rest.accepted, S_TOTAL);  //  every resubmission: ACCEPTED
+    assert_int_equal (rest.rejected, 0);
     hd_hostile_destroy (&h);
 }
 
@@ -555,6 +606,8 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_job_open_submit_fetch_restart_release, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_job_survives_kill_while_running, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_job_bounds_budget_and_ttl, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_job_cancel, s_setup, s_teardown),
