@@ -17,7 +17,13 @@ typedef struct {
     uint64_t off;
     uint32_t max;
     int64_t due_ms;
+    int64_t data_ms;  //  when data past `off` was first seen (0: none yet): answered
+                      //  HD_JOB_GATHER_MS later, or at once when half of `max` is there
 } hd_jobhold_t;
+
+//  A held fetch with data waits this long for more before it is answered: each answer then
+//  carries the results of a few ms, not one (the client fetches again only after an answer).
+#define HD_JOB_GATHER_MS 5
 
 typedef struct hd_jobs {
     hd_jobstore_t *store;
