@@ -1,7 +1,8 @@
 /*  test_opts_tables: the real option tables of heddle-broker, heddle-worker and `heddle`'s
     connection options (opts/): names and letters unique, every option documented, and the
     effective configuration a program prints is a config file that passes the check and, applied
-    again, prints the same (so --print-config, the keys and their checks agree).  */
+    again, prints the same (so --print-config, the keys and their checks agree); the example
+    config file lists every key.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,6 +143,42 @@ test_opts_tables_worker_config_round_trip (void **state)
     s_round_trip (&hd_opts_worker, &s, &fresh);
 }
 
+//  packaging/heddle.conf.example: every key of every table is there, commented out in its
+//  section, and the file with every line uncommented passes the check.
+static void
+test_opts_tables_example_lists_every_key (void **state)
+{
+    (void) state;
+    FILE *f = fopen (HD_SRC_DIR "/packaging/heddle.conf.example", "r");
+    assert_non_null (f);
+    static char text[65536], uncommented[65536];
+    size_t n = fread (text, 1, sizeof text - 1, f);
+    fclose (f);
+    text[n] = '\0';
+    //  "# key = value   # comment" -> "key = value"; other comment lines stay comments.
+    char *out = uncommented;
+    for (char *save = NULL, *line = strtok_r (text, "\n", &save); line;
+         line = strtok_r (NULL, "\n", &save)) {
+        const char *eq = strstr (line, " = ");
+        if (line[0] == '#' && line[1] == ' ' && line[2] != ' ' && eq
+            && strcspn (line + 2, " ") == (size_t) (eq - line - 2))
+            out += sprintf (out, "%s\n", line + 2);
+        else
+            out += sprintf (out, "%s\n", line);
+    }
+    hd_config_t *file = NULL;
+    assert_int_equal (hd_config_parse (&file, uncommented, "heddle.conf.example"), HD_OK);
+    assert_int_equal (hd_opts_check (file, hd_opts_sections, HD_OPTS_NSECTIONS, s_collect, NULL), 0);
+    for (size_t i = 0; i < HD_OPTS_NSECTIONS; i++)
+        for (const hd_opt_t *o = hd_opts_sections[i].prog->opts; o->name; o++)
+            if (o->kind != HD_OPTS_HEADING && o->kind != HD_OPTS_HELP
+                && !(o->flags & HD_OPTS_NOCONF)
+                && !hd_config_get (file, hd_opts_sections[i].name, o->name))
+                fail_msg ("heddle.conf.example: [%s] has no '%s'", hd_opts_sections[i].name,
+                          o->name);
+    hd_config_destroy (&file);
+}
+
 int
 main (void)
 {
@@ -149,6 +186,7 @@ main (void)
         cmocka_unit_test (test_opts_tables_are_consistent),
         cmocka_unit_test (test_opts_tables_broker_config_round_trip),
         cmocka_unit_test (test_opts_tables_worker_config_round_trip),
+        cmocka_unit_test (test_opts_tables_example_lists_every_key),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
