@@ -46,6 +46,10 @@ struct hd_journal {
 
 //  hd_journal_format.c: little-endian words, CRC32C, header and record encoding
 uint32_t hd_journal_crc32c (uint32_t crc, const void *data, size_t len);
+//  The portable tables alone (what hd_journal_crc32c uses without the CPU's CRC32C
+//  instruction), and whether that instruction is used: for the tests.
+uint32_t hd_journal_crc32c_sw (uint32_t crc, const void *data, size_t len);
+bool hd_journal_crc32c_hw (void);
 void hd_journal_put32 (uint8_t *p, uint32_t v);
 uint32_t hd_journal_get32 (const uint8_t *p);
 void hd_journal_put64 (uint8_t *p, uint64_t v);

@@ -138,7 +138,8 @@ void hd_scheduler_each (const hd_scheduler_t *self, void (*fn) (hd_job_t *job, v
 typedef enum { HD_ELIGIBLE_NOW = 0, HD_ELIGIBLE_EVER } hd_when_t;
 bool hd_scheduler_eligible (const hd_node_t *node, uint32_t fn, const hd_reqs_t *reqs,
                             hd_when_t when);
-//  A submit's requirements as a job holds them; false (and *out zeroed) when it has none.
+//  A submit's requirements as a job holds them; false when it has none (*out is
+//  then left as it was); when true, *out's padding is zeroed too (it is compared whole).
 bool hd_scheduler_reqs_of (const hd_submit_t *msg, hd_reqs_t *out);
 
 //  Lookup by id; NULL when unknown. Borrowed.

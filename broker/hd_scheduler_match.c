@@ -66,9 +66,9 @@ hd_scheduler_eligible (const hd_node_t *node, uint32_t fn, const hd_reqs_t *reqs
 bool
 hd_scheduler_reqs_of (const hd_submit_t *msg, hd_reqs_t *out)
 {
-    memset (out, 0, sizeof *out);
     if (msg->ntags == 0 && msg->min_mem_mb == 0 && msg->node[0] == '\0')
-        return false;
+        return false;  //  the common case: no 600-byte memset per task
+    memset (out, 0, sizeof *out);
     out->min_mem_mb = msg->min_mem_mb;
     out->ntags = msg->ntags < HD_MAX_TAGS ? msg->ntags : HD_MAX_TAGS;
     for (uint32_t i = 0; i < out->ntags; i++)

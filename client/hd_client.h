@@ -198,6 +198,96 @@ void hd_client_job_stats (const hd_client_job_t *self, hd_job_stats_t *out);
 void hd_client_job_cancel (hd_client_job_t *self);
 #define HD_CLIENT_CANCEL_WAIT_MS 500
 
+//  Detached jobs (docs/GUARANTEES.md, promise 10): the broker keeps a job's tasks and their
+//  results (in a result store beside its journal) until the job is released or its TTL ends,
+//  across broker restarts and whatever becomes of the client that submitted it. A job's id is
+//  "j-" and 16 lowercase hex digits; its tasks are its inputs 0 .. total-1 (a reply's seq is
+//  its index). Only the key that opened a job sees it. Needs a broker with a journal (not the
+//  embedded cluster) and a results budget (heddle-broker --results-max-bytes).
+#define HD_JOB_ID_SIZE 19   //  "j-" + 16 hex digits + NUL
+typedef struct {
+    char job[HD_JOB_ID_SIZE];
+    char name[65];
+    char state[16];          //  running | done | cancelled | released
+    uint32_t total;          //  tasks of the job
+    uint32_t queued, running;   //  held by the broker now
+    uint32_t ok, failed, cancelled;  //  results stored, by outcome (failed: any other status)
+    uint32_t stored;         //  results stored (ok + failed + cancelled)
+    uint64_t bytes;          //  size of the job's result store
+    int64_t created_ms, expires_ms;  //  ms since the epoch
+    double rate;             //  results per second over about the last minute
+} hd_job_info_t;
+
+//  Listing and control, on any client connected with the owner's key. *out is an array of
+//  *count entries, newest first, at most 256 (caller frees with free()).
+hd_err_t hd_client_jobs_list (hd_client_t *self, hd_job_info_t **out, uint32_t *count);
+//  One job's info. HD_ENOTFOUND: no such job for this key (also when it belongs to another key).
+hd_err_t hd_client_jobs_info (hd_client_t *self, const char *job, hd_job_info_t *out);
+//  Cancel what still runs (the job and its results stay until released): out (may be NULL)
+//  gets the job's state after the act. HD_ENOTFOUND as above.
+hd_err_t hd_client_jobs_cancel (hd_client_t *self, const char *job, hd_job_info_t *out);
+//  Cancel what runs and forget the job and its stored results at the broker.
+hd_err_t hd_client_jobs_release (hd_client_t *self, const char *job, hd_job_info_t *out);
+
+//  A handle on one detached job: submit its tasks, and read its results from the broker's
+//  store (in index order or as stored), as often as wanted until the job is released.
+typedef struct hd_detached hd_detached_t;
+typedef struct {
+    const char *job;          //  NULL: open a new job; else attach to this one
+    const char *fn;           //  the function of its tasks (NULL when nothing is submitted)
+    const char *name;         //  a new job's name in listings, <= 64 bytes (NULL: "")
+    uint32_t total;           //  a new job's task count (>= 1). Attaching: 0 takes the broker's
+                              //  count, else it must match it (HD_EINVAL otherwise)
+    uint32_t ttl_s;           //  a new job's lifetime, seconds (0: the broker's, 7 days)
+    const hd_task_opts_t *opts;   //  per-task options of what is submitted (copied)
+    bool read_only;           //  attach only to read results (a session of its own, so that a
+                              //  process still submitting to the job is not disturbed)
+} hd_detached_config_t;
+//  Connect (config as hd_client_connect; its `session` is ignored: the job's id is the
+//  session) and open or attach to the job. HD_OK; HD_ENOTFOUND no such job for this key;
+//  HD_EFULL the broker refused a new job (results budget full, or too many jobs open for this
+//  key: errbuf says which and what to do); HD_ENOTSUP the broker keeps no detached jobs (no
+//  journal, --results-max-bytes 0, or an older broker); other errors as hd_client_connect.
+hd_err_t hd_detached_open (const hd_client_config_t *config, const hd_detached_config_t *job,
+                           hd_detached_t **out, char *errbuf, size_t errlen);
+//  NULL-safe. The job stays at the broker (release it with hd_detached_release).
+void hd_detached_destroy (hd_detached_t **self_p);
+const char *hd_detached_id (const hd_detached_t *self);
+//  The client underneath (hd_client_last_error, hd_client_unaccepted, ...). Borrowed.
+hd_client_t *hd_detached_client (hd_detached_t *self);
+//  The job's info as the broker last said it.
+void hd_detached_info (const hd_detached_t *self, hd_job_info_t *out);
+//  Read every result stored up to now (no waiting), so that hd_detached_has tells which tasks
+//  need no submitting. Results read are kept for hd_detached_next.
+hd_err_t hd_detached_sync (hd_detached_t *self);
+//  Whether task `index`'s result has been read here.
+bool hd_detached_has (const hd_detached_t *self, uint64_t index);
+//  Submit task `index` (< total) with its input (copied), unless its result was read here
+//  (HD_OK, nothing sent) or this handle submitted it already. A task the broker already holds
+//  or stored is answered ACCEPTED again and does not run twice. HD_EFULL when `window` tasks
+//  are out (not yet read back): read results first. Not on a read_only handle (HD_EINVAL).
+hd_err_t hd_detached_submit (hd_detached_t *self, uint64_t index, const void *data, size_t size);
+//  Tasks this handle submitted whose result it has not read yet.
+uint32_t hd_detached_out (const hd_detached_t *self);
+//  Wait until the broker has ACCEPTED (made durable) every task submitted, up to timeout_ms
+//  (-1: forever): after that the program may exit and the job goes on. HD_OK; HD_ETIMEDOUT.
+hd_err_t hd_detached_wait_accepted (hd_detached_t *self, int timeout_ms);
+//  Next result not yet returned, in index order (ORDERED) or as stored (COMPLETED), waiting
+//  up to timeout_ms (-1: forever). HD_OK with *out (caller destroys); HD_ETIMEDOUT;
+//  HD_ENOTFOUND every result has been returned, or the job is cancelled and none is left.
+//  Replies of tasks the broker refused (REJECTED) come here too, with the refusal's status.
+//  A cancelled job: results held back for ORDERED come out in index order, gaps skipped.
+hd_err_t hd_detached_next (hd_detached_t *self, hd_gather_t gather, int timeout_ms,
+                           hd_reply_t **out);
+//  Read nothing more from the broker: hd_detached_next hands out what was read (ORDERED: in
+//  index order, gaps skipped), then HD_ENOTFOUND. For a partial read or a cancelled job.
+void hd_detached_drain (hd_detached_t *self);
+//  Results returned by hd_detached_next so far.
+uint64_t hd_detached_returned (const hd_detached_t *self);
+//  hd_client_jobs_cancel / _release on this job.
+hd_err_t hd_detached_cancel (hd_detached_t *self);
+hd_err_t hd_detached_release (hd_detached_t *self);
+
 //  Cluster administration.
 #define HD_NODE_HAS_CPU 0x01    //  present bits of hd_node_info_t: a figure is absent (no source,
 #define HD_NODE_HAS_MEM 0x02    //  or no metrics from that node yet) unless its bit is set

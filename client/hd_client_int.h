@@ -7,11 +7,22 @@
 
 #include "hd_client.h"
 #include "hd_codec.h"
+#include "hd_codec_jobs.h"
 #include "hd_frames.h"
 #include "hd_idmap.h"
 #include "hd_keys.h"
 #include "hd_pack.h"
 #include "hd_seal.h"
+
+//  snprintf (dst, cap, "%s", src) without its cost (it ran three times a task: a sixth of the
+//  client's instructions per task): src cut to cap - 1 bytes, always terminated. cap >= 1.
+static inline void
+hd_client_copy_text (char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen (src, cap - 1);
+    memcpy (dst, src, n);
+    dst[n] = '\0';
+}
 
 #define HD_CLIENT_FLUSH_TASKS 256      //  a SUBMIT message carries at most this many tasks
 #define HD_CLIENT_FLUSH_BYTES (1u << 20)
@@ -99,6 +110,12 @@ struct hd_client {
     hd_seal_sender_t *seal;        //  sealed payloads: NULL plain (hd_client_seal.c)
     hd_buf_t sealed;               //  a sealed task input being queued
     uint64_t tampered;             //  results that failed verification
+    //  Detached jobs (hd_client_detached.c): a job's own session forgets a task once ACCEPTED
+    //  (its result comes by JOB_FETCH, never as RESULT); replies to the job commands go to
+    //  job_hook (JOB_INFO, JOBS_REPLY, JOB_DATA), refusals without id to admin_* as for ADMIN.
+    bool job_session;
+    void (*job_hook) (hd_client_t *self, uint8_t cmd, void *arg);
+    void *job_hook_arg;
 };
 
 //  The program's interrupt flag (config.interrupt) or czmq's is set.
@@ -139,6 +156,41 @@ void hd_client_unkeep (hd_idval_t *val);
 hd_err_t hd_client_check_host (hd_client_t *self);
 void hd_client_diagnose (hd_client_t *self);
 void hd_client_on_auth_failure (hd_client_t *self, uint32_t status);
+//  A reply for result `r` of the task known as `seq`, its output opened when payloads are
+//  sealed (status TAMPERED when it fails verification). NULL when memory runs out.
+hd_reply_t *hd_client_reply_for (hd_client_t *self, hd_result_t *r, uint64_t seq,
+                                 const void *out, size_t out_size);
+//  Wait for `done (self, arg)` while processing messages, up to deadline_us (0: none); `what`
+//  names the request in the timeout's error.
+hd_err_t hd_client_wait_for (hd_client_t *self, bool (*done) (hd_client_t *, void *), void *arg,
+                             int64_t deadline_us, const char *what);
+//  hd_client_submit.c: submit with a given id (hd_client_submit draws a random one).
+hd_err_t hd_client_submit_id (hd_client_t *self, const char *fn, const void *data, size_t size,
+                              const hd_task_opts_t *opts, uint64_t seq, const hd_id_t *id);
+//  hd_client_jobs.c: a request about a detached job (JOB_OPEN, JOBS, JOB_CANCEL, JOB_RELEASE)
+//  and its answer. The client's job_hook (hd_client_job_hook, arg an hd_jobhook_t) routes
+//  JOB_INFO and JOBS_REPLY to the request waiting, JOB_DATA to the detached job of the session.
+typedef struct {
+    uint8_t want;              //  HD_CMD_JOB_INFO or HD_CMD_JOBS_REPLY
+    const char *job;           //  JOB_INFO of this job only
+    bool seen;
+    hd_job_info_t info;        //  JOB_INFO
+    hd_job_info_t *list;       //  JOBS_REPLY (malloc'ed; the caller frees)
+    uint32_t count;
+} hd_jobreq_t;
+typedef struct {
+    hd_jobreq_t *req;          //  the request waiting, or NULL
+    hd_detached_t *det;        //  the job of this session, or NULL
+} hd_jobhook_t;
+void hd_client_job_hook (hd_client_t *self, uint8_t cmd, void *arg);
+//  Send `cmd` with the current self->env and wait for its answer (up to config.timeout_ms).
+//  HD_OK; the broker's refusal as HD_ENOTFOUND (DENIED: no such job for this key), HD_EFULL
+//  (STORAGE, BUSY), HD_ENOTSUP (the broker keeps no jobs), HD_EINVAL (MALFORMED), with its
+//  reason in last_error; HD_ETIMEDOUT.
+hd_err_t hd_client_job_request (hd_client_t *self, uint8_t cmd, hd_jobreq_t *req);
+void hd_job_info_from_wire (const hd_jobinfo_t *in, hd_job_info_t *out);
+//  hd_client_detached.c: JOB_DATA for the job of this session (the frames are in self->in).
+void hd_detached_on_data (hd_detached_t *det);
 //  hd_client_io.c: a refused task is resent this long after the broker's `retry` hint
 hd_err_t hd_client_wait_capture (hd_client_t *self, const hd_id_t *id, int64_t deadline_us);
 

@@ -110,17 +110,27 @@ s_on_result (hd_client_t *self, const void *env, size_t env_size, const void *ou
     if (!hd_idmap_take (self->inflight, &r.id, &v))
         return 0;  //  a duplicate of a result already delivered
     hd_client_unkeep (&v);
-    hd_reply_t *reply = self->seal ? s_sealed_reply (self, &r, v.seq, out, out_size)
-                                   : s_reply_new (&r.id, v.seq, out, out_size);
+    hd_reply_t *reply = hd_client_reply_for (self, &r, v.seq, out, out_size);
     if (!reply)
         return 0;
-    reply->status = r.status;
-    reply->attempt = r.attempt;
-    reply->elapsed_ms = r.elapsed_ms;
-    snprintf (reply->node, sizeof reply->node, "%s", r.node);
-    snprintf (reply->error, sizeof reply->error, "%s", r.error);
     s_deliver (self, reply);
     return 1;
+}
+
+hd_reply_t *
+hd_client_reply_for (hd_client_t *self, hd_result_t *r, uint64_t seq, const void *out,
+                     size_t out_size)
+{
+    hd_reply_t *reply = self->seal ? s_sealed_reply (self, r, seq, out, out_size)
+                                   : s_reply_new (&r->id, seq, out, out_size);
+    if (!reply)
+        return NULL;
+    reply->status = r->status;
+    reply->attempt = r->attempt;
+    reply->elapsed_ms = r->elapsed_ms;
+    hd_client_copy_text (reply->node, sizeof reply->node, r->node);
+    hd_client_copy_text (reply->error, sizeof reply->error, r->error);
+    return reply;
 }
 
 //  RESULT: [header]([envelope][output])+, or packed: [header][pack] (hd_pack).
@@ -155,6 +165,9 @@ s_on_accepted (hd_client_t *self)
         hd_idval_t *v = hd_idmap_get (self->inflight, &ids->ids[i]);
         if (v)
             hd_client_unkeep (v);  //  durable at the broker: no need to resend it any more
+        hd_idval_t gone;
+        if (v && self->job_session && hd_idmap_take (self->inflight, &ids->ids[i], &gone))
+            hd_client_unkeep (&gone);  //  its result comes by JOB_FETCH, not here
     }
 }
 
@@ -213,7 +226,7 @@ s_on_rejected (hd_client_t *self)
     if (!reply)
         return 0;
     reply->status = r.code;
-    snprintf (reply->error, sizeof reply->error, "%s", r.reason);
+    hd_client_copy_text (reply->error, sizeof reply->error, r.reason);
     s_deliver (self, reply);
     return 1;
 }
@@ -282,6 +295,12 @@ s_on_message (hd_client_t *self)
         case HD_CMD_ACCEPTED: s_on_accepted (self); return 0;
         case HD_CMD_NOTICE: s_on_notice (self); return 0;
         case HD_CMD_FUNCTIONS_REPLY: s_on_functions (self); return 0;
+        case HD_CMD_JOB_INFO:
+        case HD_CMD_JOBS_REPLY:
+        case HD_CMD_JOB_DATA:
+            if (self->job_hook)
+                self->job_hook (self, cmd, self->job_hook_arg);
+            return 0;
         default: return 0;
     }
 }
@@ -411,9 +430,10 @@ hd_client_process (hd_client_t *self, int timeout_ms, uint32_t *handled)
 
 //  Wait until `done (self)` or the deadline; HD_ETIMEDOUT with `what` in the error.
 static hd_err_t
-s_wait (hd_client_t *self, bool (*done) (hd_client_t *), int64_t deadline_us, const char *what)
+s_wait (hd_client_t *self, bool (*done) (hd_client_t *, void *), void *arg, int64_t deadline_us,
+        const char *what)
 {
-    while (!done (self)) {
+    while (!done (self, arg)) {
         int64_t left = deadline_us - hd_client_now_us ();
         if (deadline_us && left <= 0) {
             if (self->last_error[0] && !strstr (self->last_error, "no answer"))
@@ -431,15 +451,24 @@ s_wait (hd_client_t *self, bool (*done) (hd_client_t *), int64_t deadline_us, co
     return HD_OK;
 }
 
-static bool
-s_pong_seen (hd_client_t *self)
+hd_err_t
+hd_client_wait_for (hd_client_t *self, bool (*done) (hd_client_t *, void *), void *arg,
+                    int64_t deadline_us, const char *what)
 {
+    return s_wait (self, done, arg, deadline_us, what);
+}
+
+static bool
+s_pong_seen (hd_client_t *self, void *arg)
+{
+    (void) arg;
     return self->pong;
 }
 
 static bool
-s_nodes_seen (hd_client_t *self)
+s_nodes_seen (hd_client_t *self, void *arg)
 {
+    (void) arg;
     return self->nodes_seen;
 }
 
@@ -452,7 +481,7 @@ hd_client_ping (hd_client_t *self)
         rc = hd_client_send_env (self, HD_CMD_PING);
     if (rc != HD_OK)
         return rc;
-    return s_wait (self, s_pong_seen,
+    return s_wait (self, s_pong_seen, NULL,
                    hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000, "PING");
 }
 
@@ -465,7 +494,7 @@ hd_client_fetch_nodes (hd_client_t *self)
         rc = hd_client_send_env (self, HD_CMD_NODES);
     if (rc != HD_OK)
         return rc;
-    rc = s_wait (self, s_nodes_seen,
+    rc = s_wait (self, s_nodes_seen, NULL,
                  hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000, "NODES");
     if (rc == HD_OK && !self->nodes)
         return hd_client_fail (self, HD_EPROTO, "malformed NODES_REPLY from the broker");
@@ -473,8 +502,9 @@ hd_client_fetch_nodes (hd_client_t *self)
 }
 
 static bool
-s_fns_seen (hd_client_t *self)
+s_fns_seen (hd_client_t *self, void *arg)
 {
+    (void) arg;
     return self->fns_seen;
 }
 
@@ -487,7 +517,7 @@ hd_client_fetch_functions (hd_client_t *self)
         rc = hd_client_send_env (self, HD_CMD_FUNCTIONS);
     if (rc != HD_OK)
         return rc;
-    rc = s_wait (self, s_fns_seen,
+    rc = s_wait (self, s_fns_seen, NULL,
                  hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000, "FUNCTIONS");
     if (rc == HD_OK && !self->fns)
         return hd_client_fail (self, HD_EPROTO, "malformed FUNCTIONS_REPLY from the broker (an "
@@ -496,8 +526,9 @@ hd_client_fetch_functions (hd_client_t *self)
 }
 
 static bool
-s_captured (hd_client_t *self)
+s_captured (hd_client_t *self, void *arg)
 {
+    (void) arg;
     return self->captured != NULL;
 }
 
@@ -506,7 +537,7 @@ hd_client_wait_capture (hd_client_t *self, const hd_id_t *id, int64_t deadline_u
 {
     self->capturing = true;
     self->capture_id = *id;
-    hd_err_t rc = s_wait (self, s_captured, deadline_us, "the task");
+    hd_err_t rc = s_wait (self, s_captured, NULL, deadline_us, "the task");
     self->capturing = false;
     return rc;
 }

@@ -22,9 +22,9 @@ s_fill_submit (hd_client_t *self, hd_submit_t *s, const char *fn, const hd_task_
     if (opts->node && strlen (opts->node) > HD_MAX_NAME)
         return hd_client_fail (self, HD_EINVAL, "node name longer than %d bytes", HD_MAX_NAME);
     if (opts->node)
-        snprintf (s->node, sizeof s->node, "%s", opts->node);
+        hd_client_copy_text (s->node, sizeof s->node, opts->node);
     char tags[HD_MAX_TAGS * (HD_MAX_NAME + 1)];
-    snprintf (tags, sizeof tags, "%s", opts->tags ? opts->tags : "");
+    hd_client_copy_text (tags, sizeof tags, opts->tags ? opts->tags : "");
     for (char *save = NULL, *t = strtok_r (tags, ",", &save); t; t = strtok_r (NULL, ",", &save)) {
         if (s->ntags == HD_MAX_TAGS || strlen (t) > HD_MAX_NAME)
             return hd_client_fail (self, HD_EINVAL, "at most %d tags of %d bytes", HD_MAX_TAGS,
@@ -128,6 +128,18 @@ hd_err_t
 hd_client_submit (hd_client_t *self, const char *fn, const void *data, size_t size,
                   const hd_task_opts_t *opts, uint64_t seq, uint8_t *id_out)
 {
+    hd_id_t id;
+    hd_id_random (&id);
+    hd_err_t rc = hd_client_submit_id (self, fn, data, size, opts, seq, &id);
+    if (rc == HD_OK && id_out)
+        memcpy (id_out, id.b, HD_ID_BYTES);
+    return rc;
+}
+
+hd_err_t
+hd_client_submit_id (hd_client_t *self, const char *fn, const void *data, size_t size,
+                     const hd_task_opts_t *opts, uint64_t seq, const hd_id_t *id)
+{
     if (hd_idmap_size (self->inflight) >= self->config.window)
         return hd_client_fail (self, HD_EFULL, "window of %u tasks in flight is full",
                                self->config.window);
@@ -135,7 +147,7 @@ hd_client_submit (hd_client_t *self, const char *fn, const void *data, size_t si
     hd_err_t rc = s_fill_submit (self, &s, fn, opts);
     if (rc != HD_OK)
         return rc;
-    hd_id_random (&s.id);
+    s.id = *id;
     if (self->seal && (rc = hd_client_seal_task (self, &s, data, size, &data, &size)) != HD_OK)
         return rc;
     if ((rc = hd_codec_encode_submit (&self->env, &s)) != HD_OK
@@ -150,8 +162,6 @@ hd_client_submit (hd_client_t *self, const char *fn, const void *data, size_t si
         hd_client_unkeep (&v);
         return hd_client_fail (self, HD_ENOMEM, "out of memory");
     }
-    if (id_out)
-        memcpy (id_out, s.id.b, HD_ID_BYTES);
     if (self->npending == HD_CLIENT_FLUSH_TASKS || self->npacked == HD_MAX_BATCH
         || self->pending_bytes >= HD_CLIENT_FLUSH_BYTES)
         return hd_client_flush (self);

@@ -346,6 +346,11 @@ s_cmd_is_known (uint8_t cmd)
     case HD_CMD_PING:
     case HD_CMD_ADMIN:
     case HD_CMD_FUNCTIONS:
+    case HD_CMD_JOB_OPEN:
+    case HD_CMD_JOBS:
+    case HD_CMD_JOB_FETCH:
+    case HD_CMD_JOB_CANCEL:
+    case HD_CMD_JOB_RELEASE:
     case HD_CMD_ACCEPTED:
     case HD_CMD_REJECTED:
     case HD_CMD_RESULT:
@@ -353,6 +358,9 @@ s_cmd_is_known (uint8_t cmd)
     case HD_CMD_PONG:
     case HD_CMD_NOTICE:
     case HD_CMD_FUNCTIONS_REPLY:
+    case HD_CMD_JOB_INFO:
+    case HD_CMD_JOBS_REPLY:
+    case HD_CMD_JOB_DATA:
     case HD_CMD_HELLO:
     case HD_CMD_CREDIT:
     case HD_CMD_DONE:

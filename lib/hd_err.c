@@ -19,6 +19,7 @@ hd_strerror (hd_err_t err)
         case HD_ENOTFOUND: return "not found";
         case HD_EFULL: return "full, retry later";
         case HD_ETASK: return "task failed";
+        case HD_ENOTSUP: return "not supported by the peer";
     }
     return "unknown error";
 }

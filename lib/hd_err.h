@@ -19,6 +19,7 @@ typedef enum {
     HD_ENOTFOUND,   //  unknown id, function, node
     HD_EFULL,       //  queue or window full: retry later
     HD_ETASK,       //  the task itself failed (handler error); see the result's error text
+    HD_ENOTSUP,     //  the peer does not offer this (e.g. a broker that keeps no detached jobs)
 } hd_err_t;
 
 //  Static text for each value, never NULL.

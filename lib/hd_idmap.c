@@ -19,8 +19,11 @@ struct hd_idmap {
 static uint32_t
 s_hash (const hd_id_t *id, uint32_t mask)
 {
-    uint64_t h;
+    uint64_t h, lo;
     memcpy (&h, id->b, sizeof h);
+    memcpy (&lo, id->b + 8, sizeof lo);
+    h ^= lo * 0x9E3779B97F4A7C15ULL;  //  a detached job's ids share their first 8 bytes (the
+                                      //  job's nonce) and differ in the last 8 (the index)
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;  //  ids from other clients may not be random: mix anyway
     h ^= h >> 33;

@@ -1,6 +1,7 @@
 /*  hd_idmap: a hash map from 16-byte task ids to a small value (seq, time), open addressing
-    with linear probing and backward-shift deletion (no tombstones), grown by doubling. Ids are
-    random, so their first 8 bytes are the hash. Used for the client's in-flight table.  */
+    with linear probing and backward-shift deletion (no tombstones), grown by doubling. The hash
+    mixes all 16 bytes (a detached job's task ids share their first 8). Used for the client's
+    in-flight table.  */
 #ifndef HD_IDMAP_H
 #define HD_IDMAP_H
 

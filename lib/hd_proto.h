@@ -35,6 +35,11 @@ typedef enum {
     HD_CMD_PING = 0x05,      //  {} liveness
     HD_CMD_ADMIN = 0x06,     //  {op, node}: drain/resume (admin key)
     HD_CMD_FUNCTIONS = 0x07, //  {}: list functions (hd_codec_nodes.h)
+    HD_CMD_JOB_OPEN = 0x08,  //  {job, name, total, ttl}: open a detached job (hd_codec_jobs.h)
+    HD_CMD_JOBS = 0x09,      //  {job?}: the caller key's jobs (all when job is "" or absent)
+    HD_CMD_JOB_FETCH = 0x0A, //  {job, off, max, wait}: stored results from byte offset `off`
+    HD_CMD_JOB_CANCEL = 0x0B,//  {job}: cancel what still runs; the job stays until released
+    HD_CMD_JOB_RELEASE = 0x0C,// {job}: cancel and forget the job and its stored results
     //  broker -> client
     HD_CMD_ACCEPTED = 0x11,  //  {ids}
     HD_CMD_REJECTED = 0x12,  //  {id?, code, reason, retry?}
@@ -43,6 +48,9 @@ typedef enum {
     HD_CMD_PONG = 0x15,      //  {maxpay?}
     HD_CMD_NOTICE = 0x16,    //  {fn, nodes, wait, reason}: tasks wait for a worker (hd_codec_nodes.h)
     HD_CMD_FUNCTIONS_REPLY = 0x17,
+    HD_CMD_JOB_INFO = 0x18,  //  jobinfo: answers JOB_OPEN, JOB_CANCEL, JOB_RELEASE
+    HD_CMD_JOBS_REPLY = 0x19,//  {jobs: [jobinfo, ...]}
+    HD_CMD_JOB_DATA = 0x1A,  //  [env jobdata][pairs]: answers JOB_FETCH
     //  worker -> broker ("workers" socket)
     HD_CMD_HELLO = 0x21,     //  {name, slots, cores, arch, fns, tags, score?}
     HD_CMD_CREDIT = 0x22,    //  {n}: n more free slots

@@ -14,6 +14,14 @@
 int hd_cmd_call (hd_cli_common_t *common, int argc, char **argv);
 //  heddle map FN [INPUT]: one task per piece of the input, results in order.
 int hd_cmd_map (hd_cli_common_t *common, int argc, char **argv);
+//  heddle submit FN [INPUT]: map as a detached job; prints its id (cmd_map.c).
+int hd_cmd_submit (hd_cli_common_t *common, int argc, char **argv);
+//  cmd_jobs.c: heddle jobs | status JOB | results JOB | cancel JOB | release JOB.
+int hd_cmd_jobs (hd_cli_common_t *common, int argc, char **argv);
+int hd_cmd_status (hd_cli_common_t *common, int argc, char **argv);
+int hd_cmd_results (hd_cli_common_t *common, int argc, char **argv);
+int hd_cmd_cancel (hd_cli_common_t *common, int argc, char **argv);
+int hd_cmd_release (hd_cli_common_t *common, int argc, char **argv);
 //  heddle bench: throughput and latency of many small tasks.
 int hd_cmd_bench (hd_cli_common_t *common, int argc, char **argv);
 //  heddle keys init [DIR]: make a key directory; heddle keys fingerprint [FILE|KEY].

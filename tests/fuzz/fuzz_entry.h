@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "hd_codec.h"
+#include "hd_codec_jobs.h"
 #include "hd_codec_metrics.h"
 #include "hd_codec_nodes.h"
 #include "hd_pack.h"
@@ -44,6 +45,12 @@ HD_FUZZ_WRAP (notice, hd_notice_t)
 HD_FUZZ_WRAP (admin, hd_admin_t)
 HD_FUZZ_WRAP (metrics, hd_metrics_t)
 HD_FUZZ_WRAP (event, hd_event_t)
+HD_FUZZ_WRAP (jobopen, hd_jobopen_t)
+HD_FUZZ_WRAP (jobref, hd_jobref_t)
+HD_FUZZ_WRAP (jobfetch, hd_jobfetch_t)
+HD_FUZZ_WRAP (jobinfo, hd_jobinfo_t)
+HD_FUZZ_WRAP (joblist, hd_joblist_t)
+HD_FUZZ_WRAP (jobdata, hd_jobdata_t)
 
 static inline hd_err_t
 hd_fuzz_decode_credit (const void *data, size_t size, void *out)
@@ -178,6 +185,14 @@ static const hd_fuzz_codec_t hd_fuzz_codecs[] = {
     { hd_fuzz_decode_metrics, hd_fuzz_encode_metrics, sizeof (hd_metrics_t) },
     { hd_fuzz_decode_nodes, hd_fuzz_encode_nodes, sizeof (hd_fuzz_nodes_t) },
     { hd_fuzz_decode_event, hd_fuzz_encode_event, sizeof (hd_event_t) },
+    //  detached jobs (hd_codec_jobs): JOB_OPEN; JOBS, JOB_CANCEL, JOB_RELEASE; JOB_FETCH;
+    //  JOB_INFO; JOBS_REPLY; JOB_DATA
+    { hd_fuzz_decode_jobopen, hd_fuzz_encode_jobopen, sizeof (hd_jobopen_t) },
+    { hd_fuzz_decode_jobref, hd_fuzz_encode_jobref, sizeof (hd_jobref_t) },
+    { hd_fuzz_decode_jobfetch, hd_fuzz_encode_jobfetch, sizeof (hd_jobfetch_t) },
+    { hd_fuzz_decode_jobinfo, hd_fuzz_encode_jobinfo, sizeof (hd_jobinfo_t) },
+    { hd_fuzz_decode_joblist, hd_fuzz_encode_joblist, sizeof (hd_joblist_t) },
+    { hd_fuzz_decode_jobdata, hd_fuzz_encode_jobdata, sizeof (hd_jobdata_t) },
 };
 #define HD_FUZZ_NCODECS (sizeof hd_fuzz_codecs / sizeof hd_fuzz_codecs[0])
 

@@ -432,7 +432,7 @@ static void
 test_codec_rejects_unknown_cmd (void **state)
 {
     (void) state;
-    const uint8_t hdr[] = { 'H', 'D', HD_PROTO_VERSION, 0x08 };  //  0x07 is FUNCTIONS
+    const uint8_t hdr[] = { 'H', 'D', HD_PROTO_VERSION, 0x0D };  //  0x0C is JOB_RELEASE
     uint8_t version = 0, cmd = 0;
     assert_int_equal (hd_codec_parse_header (hdr, sizeof hdr, &version, &cmd), HD_EPROTO);
     assert_int_equal (version, HD_PROTO_VERSION);
