@@ -198,7 +198,7 @@ void hd_client_job_stats (const hd_client_job_t *self, hd_job_stats_t *out);
 void hd_client_job_cancel (hd_client_job_t *self);
 #define HD_CLIENT_CANCEL_WAIT_MS 500
 
-//  Detached jobs (docs/GUARANTEES.md, promise 10): the broker keeps a job's tasks and their
+//  Detached jobs (docs/GUARANTEES.md, promise 18): the broker keeps a job's tasks and their
 //  results (in a result store beside its journal) until the job is released or its TTL ends,
 //  across broker restarts and whatever becomes of the client that submitted it. A job's id is
 //  "j-" and 16 lowercase hex digits; its tasks are its inputs 0 .. total-1 (a reply's seq is
@@ -274,7 +274,8 @@ uint32_t hd_detached_out (const hd_detached_t *self);
 hd_err_t hd_detached_wait_accepted (hd_detached_t *self, int timeout_ms);
 //  Next result not yet returned, in index order (ORDERED) or as stored (COMPLETED), waiting
 //  up to timeout_ms (-1: forever). HD_OK with *out (caller destroys); HD_ETIMEDOUT;
-//  HD_ENOTFOUND every result has been returned, or the job is cancelled and none is left.
+//  HD_ENOTFOUND every result has been returned, or the job is cancelled and none is left;
+//  HD_EDENIED the broker refused to read the job any more (released, or its TTL ended).
 //  Replies of tasks the broker refused (REJECTED) come here too, with the refusal's status.
 //  A cancelled job: results held back for ORDERED come out in index order, gaps skipped.
 hd_err_t hd_detached_next (hd_detached_t *self, hd_gather_t gather, int timeout_ms,

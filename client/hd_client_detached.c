@@ -138,7 +138,7 @@ s_pump (hd_detached_t *self, int timeout_ms)
     if (rc == HD_OK && self->fetch_out && !c->admin_pending && c->admin_code) {
         self->fetch_out = false;
         self->fetch_refused = true;
-        return hd_client_fail (c, HD_ENOTFOUND, "job %s: %s", self->job,
+        return hd_client_fail (c, HD_EDENIED, "job %s: %s", self->job,
                                c->admin_reason[0] ? c->admin_reason
                                                   : hd_status_str (c->admin_code));
     }
@@ -231,6 +231,12 @@ s_connect (hd_detached_t *self, const hd_client_config_t *config, char *errbuf, 
         return rc;
     hd_client_t *c = self->client;
     c->job_session = !self->read_only;
+    //  Results are sealed under the job session's key: a reader on its own session takes it.
+    if (self->read_only && c->seal && (rc = hd_client_seal_setup_as (c, self->job)) != HD_OK) {
+        if (errbuf)
+            snprintf (errbuf, errlen, "%s", c->last_error);
+        return rc;
+    }
     self->hook.det = self;
     c->job_hook = hd_client_job_hook;
     c->job_hook_arg = &self->hook;

@@ -129,6 +129,8 @@ void hd_client_on_auth_failure (hd_client_t *self, uint32_t status);
 //  hd_client_seal.c: payloads sealed end to end when the keys directory holds payload.cert and
 //  the broker is reached over TCP (unless config.plain_payloads). HD_OK or a key error.
 hd_err_t hd_client_seal_setup (hd_client_t *self);
+//  The same with the job key of another session of this key (a detached job's id).
+hd_err_t hd_client_seal_setup_as (hd_client_t *self, const char *session);
 //  Seal `data` for task `s` (its tag and seal version are added to s): the bytes to send go to
 //  *out / *out_size (self->sealed). HD_OK; HD_EINVAL no room for the tag; HD_ENOMEM.
 hd_err_t hd_client_seal_task (hd_client_t *self, hd_submit_t *s, const void *data, size_t size,

@@ -37,7 +37,7 @@ typedef struct {
     FILE *out;
     hd_cli_failures_t failures;
     hd_cli_progress_t progress;
-    uint64_t ok, failed;
+    uint64_t ok, failed, cancelled;
 } s_results_t;
 
 static void
@@ -46,7 +46,8 @@ s_help (void)
     printf ("Usage: heddle results [OPTIONS] JOB\n"
             "Write the results of detached job JOB (see 'heddle submit') as 'heddle map' does:\n"
             "in input order, each followed by a newline unless it ends with one. Failed tasks\n"
-            "write nothing to stdout; the first %d go to stderr with their index (0-based).\n"
+            "write nothing to stdout; the first %d go to stderr with their index (0-based);\n"
+            "tasks cancelled by 'heddle cancel' are only counted.\n"
             "Can be run again until 'heddle release JOB'.\n\n"
             "Options:\n"
             "      --wait              wait for a running job to finish, then write all\n"
@@ -143,6 +144,10 @@ s_on_reply (s_results_t *self, const hd_reply_t *reply)
         hd_cli_write_result (self->out, reply, &self->sep);
         return;
     }
+    if (reply->status == HD_ST_CANCELLED) {  //  `heddle cancel`: counted apart, not a failure
+        self->cancelled++;
+        return;
+    }
     self->failed++;
     if (hd_cli_failures_add (&self->failures, reply->status, reply->error)) {
         hd_cli_progress_clear (&self->progress);
@@ -213,9 +218,10 @@ s_results (s_results_t *self, hd_detached_t *job)
     hd_detached_info (job, &info);
     if (!self->quiet) {
         hd_cli_failures_report (&self->failures, S_CMD, stderr);
-        fprintf (stderr, "results: job %s: %llu of %u results written, %llu failed (%s)\n",
-                 self->job, (unsigned long long) self->ok, info.total,
-                 (unsigned long long) self->failed, info.state);
+        fprintf (stderr, "results: job %s: %llu of %u results written, %llu failed, %llu "
+                 "cancelled (%s)\n", self->job, (unsigned long long) self->ok, info.total,
+                 (unsigned long long) self->failed, (unsigned long long) self->cancelled,
+                 info.state);
     }
     return self->failed ? HD_CLI_EXIT_FAIL : HD_CLI_EXIT_OK;
 }
