@@ -246,8 +246,9 @@ typedef struct {
 //  Connect (config as hd_client_connect; its `session` is ignored: the job's id is the
 //  session) and open or attach to the job. HD_OK; HD_ENOTFOUND no such job for this key;
 //  HD_EFULL the broker refused a new job (results budget full, or too many jobs open for this
-//  key: errbuf says which and what to do); HD_ENOTSUP the broker keeps no detached jobs (no
-//  journal, --results-max-bytes 0, or an older broker); other errors as hd_client_connect.
+//  key: errbuf says which and what to do); HD_ETOOBIG more tasks than the broker takes in a
+//  job (--max-key-tasks); HD_ENOTSUP the broker keeps no detached jobs (no journal,
+//  --results-max-bytes 0, or an older broker); other errors as hd_client_connect.
 hd_err_t hd_detached_open (const hd_client_config_t *config, const hd_detached_config_t *job,
                            hd_detached_t **out, char *errbuf, size_t errlen);
 //  NULL-safe. The job stays at the broker (release it with hd_detached_release).

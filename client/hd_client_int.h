@@ -177,7 +177,8 @@ typedef struct {
 void hd_client_job_hook (hd_client_t *self, uint8_t cmd, void *arg);
 //  Send `cmd` with the current self->env and wait for its answer (up to config.timeout_ms).
 //  HD_OK; the broker's refusal as HD_ENOTFOUND (DENIED: no such job for this key), HD_EFULL
-//  (STORAGE, BUSY), HD_ENOTSUP (the broker keeps no jobs), HD_EINVAL (MALFORMED), with its
+//  (STORAGE, BUSY), HD_ENOTSUP (the broker keeps no jobs), HD_EINVAL (MALFORMED), HD_ETOOBIG
+//  (TOO_LARGE: more tasks than the broker takes in one job), with its
 //  reason in last_error; HD_ETIMEDOUT.
 hd_err_t hd_client_job_request (hd_client_t *self, uint8_t cmd, hd_jobreq_t *req);
 void hd_job_info_from_wire (const hd_jobinfo_t *in, hd_job_info_t *out);

@@ -93,6 +93,8 @@ s_refused (hd_client_t *self)
         rc = HD_EFULL;
     else if (self->admin_code == HD_ST_MALFORMED)
         rc = HD_EINVAL;
+    else if (self->admin_code == HD_ST_TOO_LARGE)
+        rc = HD_ETOOBIG;
     return hd_client_fail (self, rc, "%s", why);
 }
 

@@ -495,6 +495,31 @@ test_jobs_c_api_submit_exit_attach_ordered_and_completed (void **state)
     hd_client_destroy (&client);
 }
 
+//  Last: the broker restarted with --results-max-bytes 0 keeps no jobs. map still works (on a
+//  plain session, not resumable); submit says why it cannot.
+static void
+test_jobs_broker_without_jobs_map_runs_attached_submit_refused (void **state)
+{
+    (void) state;
+    hd_testenv_kill (&s_env, s_env.broker, SIGTERM);
+    const char *extra[] = { "--results-max-bytes", "0", NULL };
+    hd_testenv_restart_broker (&s_env, extra);
+    hd_client_t *client = hd_testenv_client (&s_env, 2);  //  the workers are back
+    hd_client_destroy (&client);
+    hd_testcli_t run;
+    const char *map[] = { "map", "-v", "sha256", s_small.path, NULL };
+    s_heddle (&run, map);
+    s_expect_output (&run, &s_small);
+    assert_non_null (strstr (run.err, "not as a job: this broker keeps no detached jobs"));
+    hd_testcli_fini (&run);
+    const char *submit[] = { "submit", "sha256", s_small.path, NULL };
+    s_heddle (&run, submit);
+    s_expect_code (&run, 1);
+    assert_int_equal (run.out_size, 0);
+    assert_non_null (strstr (run.err, "no detached jobs"));
+    hd_testcli_fini (&run);
+}
+
 int
 main (void)
 {
@@ -505,6 +530,7 @@ main (void)
         cmocka_unit_test (test_jobs_c_api_submit_exit_attach_ordered_and_completed),
         cmocka_unit_test (test_jobs_map_killed_then_resumed_runs_only_the_rest),
         cmocka_unit_test (test_jobs_100k_detached_two_broker_kills_results_twice_equal_map),
+        cmocka_unit_test (test_jobs_broker_without_jobs_map_runs_attached_submit_refused),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }
