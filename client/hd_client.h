@@ -286,7 +286,9 @@ hd_err_t hd_detached_next (hd_detached_t *self, hd_gather_t gather, int timeout_
 void hd_detached_drain (hd_detached_t *self);
 //  Results returned by hd_detached_next so far.
 uint64_t hd_detached_returned (const hd_detached_t *self);
-//  hd_client_jobs_cancel / _release on this job.
+//  hd_client_jobs_cancel / _release on this job (waited for even when the client's interrupt
+//  flag is set). After cancel, hd_detached_next hands out what the cancel brings back, whatever
+//  the interrupt flag says.
 hd_err_t hd_detached_cancel (hd_detached_t *self);
 hd_err_t hd_detached_release (hd_detached_t *self);
 

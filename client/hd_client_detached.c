@@ -31,6 +31,7 @@ struct hd_detached {
     uint64_t cursor, size;    //  store offset read up to; the store's size at the last answer
     bool fetch_out, fetch_refused;
     bool draining;            //  hd_detached_drain: nothing more is read
+    bool cancelled;           //  hd_detached_cancel: next goes on past the interrupt flag
     int64_t fetch_deadline_us;
 };
 
@@ -444,7 +445,7 @@ hd_detached_next (hd_detached_t *self, hd_gather_t gather, int timeout_ms, hd_re
         int64_t left_ms = deadline ? (deadline - hd_client_now_us ()) / 1000 : 100;
         if (deadline && left_ms <= 0)
             return HD_ETIMEDOUT;
-        if (hd_client_interrupted (c))
+        if (hd_client_interrupted (c) && !self->cancelled)
             return hd_client_fail (c, HD_ECLOSED, "interrupted");
         rc = self->draining ? HD_OK : s_fetch (self, S_FETCH_WAIT_MS);
         if (rc == HD_OK)
@@ -472,6 +473,7 @@ hd_detached_cancel (hd_detached_t *self)
     hd_job_info_t info;
     hd_err_t rc = hd_client_jobs_cancel (self->client, self->job, &info);
     s_after (self, rc, &info);
+    self->cancelled = true;
     return rc;
 }
 

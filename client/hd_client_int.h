@@ -104,6 +104,7 @@ struct hd_client {
     //  (its result comes by JOB_FETCH, never as RESULT); replies to the job commands go to
     //  job_hook (JOB_INFO, JOBS_REPLY, JOB_DATA), refusals without id to admin_* as for ADMIN.
     bool job_session;
+    bool ignore_interrupt;         //  a JOB_CANCEL / JOB_RELEASE is waited for even after Ctrl-C
     void (*job_hook) (hd_client_t *self, uint8_t cmd, void *arg);
     void *job_hook_arg;
 };
@@ -112,7 +113,8 @@ struct hd_client {
 static inline bool
 hd_client_interrupted (const hd_client_t *self)
 {
-    return zsys_interrupted || (self->config.interrupt && *self->config.interrupt);
+    return !self->ignore_interrupt
+           && (zsys_interrupted || (self->config.interrupt && *self->config.interrupt));
 }
 
 //  hd_client.c

@@ -508,6 +508,7 @@ s_run_inputs (s_map_t *self, hd_cli_common_t *common, const hd_cli_inputs_t *inp
     }
     if (rc != HD_OK)
         return hd_cli_fail ("%s: %s", s_cmd (self), err[0] ? err : hd_strerror (rc));
+    hd_client_set_notice_handler (hd_detached_client (job), hd_cli_on_notice, NULL);
     if (!self->detach && !self->quiet && (common->verbose || isatty (STDERR_FILENO)))
         fprintf (stderr, "heddle: job %s (resume with: heddle map --resume %s%s%s %s %s)\n",
                  hd_detached_id (job), hd_detached_id (job), self->split_text ? " --split " : "",
