@@ -58,6 +58,9 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->max_worker_fns = HD_MAX_FNS;
     config->max_names_per_key = 256;
     config->handshake_ms = 10000;
+    config->job_ttl_s = 7 * 86400;
+    config->results_max_bytes = HD_RESULTS_BUDGET_AUTO;
+    config->max_key_jobs = 64;
 }
 
 static void
@@ -279,6 +282,7 @@ hd_broker_destroy (hd_broker_t **self_p)
     hd_discovery_destroy (&self->beacon);  //  first: stop announcing a broker that is going
     hd_broker_web_stop (self);
     hd_broker_journal_close (self);  //  commits what is pending, best effort
+    hd_broker_jobs_close (self);
     hd_scheduler_destroy (&self->scheduler);
     for (hd_node_t *n = self->registry ? hd_registry_first (self->registry) : NULL; n;
          n = hd_registry_next (self->registry, n)) {
@@ -418,6 +422,9 @@ hd_broker_run (hd_broker_t *self)
         int64_t accepts = hd_broker_accepts_due_in (self, now0);
         if (accepts >= 0 && accepts < wait)
             wait = accepts;
+        int64_t held = hd_broker_jobs_due_in (self, now0);  //  a held JOB_FETCH's wait ends
+        if (held >= 0 && held < wait)
+            wait = held;
         int64_t web = hd_broker_web_due_in (self, now0);
         if (web >= 0 && web < wait)
             wait = web;
@@ -453,10 +460,12 @@ hd_broker_run (hd_broker_t *self)
             hd_broker_expire (self, now);
             hd_sessions_expire (self->sessions, now);
             hd_broker_wait_expire (self, now);
+            hd_broker_jobs_beat (self, now);
             hd_registry_check_stale (self->registry, now, self->config.stale_ms);
             hd_broker_stats_event (self, now - self->next_beat_ms + self->config.heartbeat_ms);
             self->next_beat_ms = now + self->config.heartbeat_ms;
         }
+        hd_broker_jobs_tick (self, now);
         hd_broker_journal_tick (self, now);
         hd_broker_web_tick (self, now);
     }

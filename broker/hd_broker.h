@@ -65,7 +65,14 @@ typedef struct {
     bool http_optional;            //  a bind failure only warns (the program's default address)
     const char *beacon_interface;  //  interface of the beacon; NULL: $ZSYS_INTERFACE, else the
                                    //  one holding the workers address, else czmq's first
+    uint32_t job_ttl_s;            //  a detached job's TTL when JOB_OPEN gives 0 (default 7 days)
+    uint64_t results_max_bytes;    //  bytes the jobs' result stores may use before JOB_OPEN is
+                                   //  refused; HD_RESULTS_BUDGET_AUTO: 10% of the journal file
+                                   //  system's free space at start, at most 4 GiB; 0: no jobs
+    uint32_t max_key_jobs;         //  open jobs per client key (default 64)
 } hd_broker_config_t;
+
+#define HD_RESULTS_BUDGET_AUTO UINT64_MAX
 
 void hd_broker_config_defaults (hd_broker_config_t *config);
 //  Load keys, bind both sockets (and the ZAP handler unless insecure). HD_OK with *out;

@@ -124,7 +124,7 @@ s_resubmitted (hd_broker_t *self, hd_job_t *job, uint32_t client, int64_t now)
         hd_sessions_move (self->sessions, job->client, client);
         job->client = client;
     }
-    if (job->result)
+    if (job->result && !self->in_job)  //  a job's results are read with JOB_FETCH only
         hd_broker_send_results (self, client, &job, 1, now);
 }
 
@@ -171,6 +171,8 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
                           "malformed SUBMIT envelope: %s", hd_strerror (rc));
         return;
     }
+    if (self->in_job && !hd_broker_jobs_submit (self, client, &s))
+        return;  //  a detached job's session: only its own ids, each stored one never again
     char why[HD_MAX_ERROR + 1];
     if (!hd_broker_satisfiable (self, &s, why, sizeof why)) {
         if (s.seal && s_reject_unkeyed (self, &s))
@@ -279,6 +281,7 @@ s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
     }
     //  ACCEPTED goes out after the journal commit that covers these tasks (hd_broker_journal).
     self->noticed_fn = 0;
+    self->in_job = hd_sessions_at (self->sessions, client)->job;
     if (packed) {
         hd_sessions_at (self->sessions, client)->packs = true;
         hd_pack_reader_t r;
@@ -388,6 +391,11 @@ s_on_client_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now)
         case HD_CMD_NODES: hd_broker_on_nodes (self, client); break;
         case HD_CMD_FUNCTIONS: hd_broker_on_functions (self, client); break;
         case HD_CMD_ADMIN: hd_broker_on_admin (self, client); break;
+        case HD_CMD_JOB_OPEN:
+        case HD_CMD_JOBS:
+        case HD_CMD_JOB_FETCH:
+        case HD_CMD_JOB_CANCEL:
+        case HD_CMD_JOB_RELEASE: hd_broker_on_job_cmd (self, client, cmd, now); break;
         default:
             self->stats.malformed++;
             hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "command 0x%02x is not a client command",

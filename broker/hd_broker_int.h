@@ -128,6 +128,8 @@ struct hd_broker {
     hd_ratelog_t full_log;         //  "disk full: refusing tasks": once per window, then counted
     hd_ratelog_t refuse_log;       //  "refused worker ...": the same for refused HELLOs
     hd_conns_t *conns;             //  TCP connections counted against --max-connections
+    struct hd_jobs *jobs;          //  detached jobs (hd_broker_jobs.c); NULL: none kept
+    uint32_t in_job;               //  the current SUBMIT's session is a job's (its job field)
 };
 
 #define HD_BROKER_MAX_CONFLICTS 64
@@ -247,6 +249,9 @@ void hd_broker_reject_to (hd_broker_t *self, uint32_t client, const hd_id_t *id,
 //  hd_broker_results.c
 void hd_broker_result_emit (hd_broker_t *self, const hd_job_t *job);
 void hd_broker_result_free (void *result);
+//  A kept result's envelope and output (borrowed).
+void hd_broker_result_parts (const hd_job_t *job, const void **env, size_t *env_size,
+                             const hd_payload_t **data);
 //  Release a job (any state) and its client's count.
 void hd_broker_release (hd_broker_t *self, hd_job_t *job);
 //  Keep the result (its envelope copied, its output `data` taken on HD_OK) in the DONE job until
@@ -260,5 +265,43 @@ int hd_broker_send_results (hd_broker_t *self, uint32_t client, hd_job_t **jobs,
 void hd_broker_on_ack (hd_broker_t *self, uint32_t client, const hd_idlist_t *ids);
 void hd_broker_resend (hd_broker_t *self, uint32_t client, int64_t now);
 void hd_broker_expire (hd_broker_t *self, int64_t now);
+
+//  hd_broker_jobs.c: detached jobs (docs/PROTOCOL.md section 15)
+//  Whether the session is a detached job's: one branch on the session, the only cost a plain
+//  session pays for jobs.
+static inline bool
+hd_broker_is_job (const hd_broker_t *self, uint32_t client)
+{
+    const hd_session_t *c = hd_sessions_at (self->sessions, client);
+    return c && c->job;
+}
+//  Load the jobs of JOURNAL_DIR/jobs (before the journal's replay: their sessions are restored
+//  bound to their owners) and set the results budget. Jobs are off with journal none.
+hd_err_t hd_broker_jobs_open (hd_broker_t *self, const char *journal_dir, char *errbuf,
+                              size_t errlen);
+void hd_broker_jobs_close (hd_broker_t *self);
+//  Replay: whether an ACCEPT of this session must not come back (its result is stored, or the
+//  id is not one of the job's).
+bool hd_broker_jobs_replay_skip (hd_broker_t *self, uint32_t client, const hd_id_t *id);
+//  JOB_OPEN, JOBS, JOB_FETCH, JOB_CANCEL, JOB_RELEASE from `client`.
+void hd_broker_on_job_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now);
+//  SUBMIT of `s` on a job's session: false when it is answered here (not one of the job's ids:
+//  DENIED; stored already: ACCEPTED again; the job cancelled: CANCELLED).
+bool hd_broker_jobs_submit (hd_broker_t *self, uint32_t client, const hd_submit_t *s);
+//  The result of a job's task (env and its output `data`, taken): appended to the job's store,
+//  the task forgotten (a DROP record); held back and retried when the store cannot take it.
+void hd_broker_jobs_result (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size,
+                            hd_payload_t *data, int64_t now);
+//  Each loop pass: answer held fetches that have data or whose wait ended.
+void hd_broker_jobs_tick (hd_broker_t *self, int64_t now);
+//  Once a beat: expire jobs past their TTL, retry results a store refused.
+void hd_broker_jobs_beat (hd_broker_t *self, int64_t now);
+//  Ms until a held fetch's wait ends (-1: none), for the loop's poll timeout.
+int64_t hd_broker_jobs_due_in (const hd_broker_t *self, int64_t now);
+//  Before a journal commit: the stores written since the last one, dup'ed, for the syncer to
+//  fdatasync first (-1: none could be had; then hd_broker_jobs_sync here). *fds borrowed.
+int hd_broker_jobs_dirty (hd_broker_t *self, const int **fds);
+//  fdatasync every store written since the last commit, here. 0 or an errno.
+int hd_broker_jobs_sync (hd_broker_t *self);
 
 #endif

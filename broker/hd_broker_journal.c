@@ -155,6 +155,8 @@ s_replay_accept (hd_broker_t *self, const hd_id_t *id, const uint8_t *a, size_t 
         hd_warn ("journal: task of a session another key holds, or no memory: not restored");
         return;
     }
+    if (hd_broker_is_job (self, client) && hd_broker_jobs_replay_skip (self, client, id))
+        return;  //  a detached job's task whose result is stored: it never runs again
     hd_payload_t *payload = hd_payload_from (b, blen);
     if (!payload)
         return;
@@ -174,7 +176,10 @@ s_replay_result (hd_broker_t *self, hd_job_t *job, const void *a, size_t alen, c
                  size_t blen, s_replay_t *r)
 {
     hd_job_t *same = NULL;
-    if (job->result || hd_scheduler_cancel (self->scheduler, &job->id, &same) != HD_OK)
+    //  A detached job's task with a result kept (its store refused it before the crash): it
+    //  runs again, and its result goes to the store (nothing may be appended during replay).
+    if (job->result || hd_broker_is_job (self, job->client)
+        || hd_scheduler_cancel (self->scheduler, &job->id, &same) != HD_OK)
         return;
     job->state = HD_JOB_DONE;
     hd_payload_t *data = hd_payload_from (b, blen);
@@ -265,6 +270,8 @@ hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen)
     if (jc.mode != HD_JOURNAL_NONE)
         s_budget (self, dir, &jc);
     hd_err_t rc = hd_journal_open (dir, &jc, &self->journal, errbuf, errlen);
+    if (rc == HD_OK)  //  before the replay: the jobs' sessions are restored bound to their owners
+        rc = hd_broker_jobs_open (self, dir, errbuf, errlen);
     if (rc != HD_OK)
         return rc;
     s_replay_t r = { self, 0, 0, 0 };
@@ -467,10 +474,26 @@ s_compact (hd_broker_t *self, int64_t now)
     }
 }
 
+//  The jobs' stores written since the last commit are made durable before the journal records
+//  that forget their tasks (docs/JOURNAL.md); here, on this thread. false: stopping.
+static bool
+s_sync_stores (hd_broker_t *self)
+{
+    int err = hd_broker_jobs_sync (self);
+    if (err) {
+        hd_error ("jobs: fdatasync of a result store failed: %s: stopping (durability unknown)",
+                  strerror (err));
+        self->fatal = true;
+    }
+    return !err;
+}
+
 //  Without a syncer (journal none, or no thread could be had): commit on this thread.
 static void
 s_tick_here (hd_broker_t *self, int64_t now)
 {
+    if (!s_sync_stores (self))
+        return;
     if (hd_journal_pending (self->journal) && hd_journal_commit_due (self->journal, now)) {
         uint32_t covered = self->acc.count;
         s_committed (self, hd_journal_commit (self->journal), covered);
@@ -488,6 +511,8 @@ s_tick_async (hd_broker_t *self, int64_t now)
     if (hd_journal_in_flight (self->journal)) {
         if (!hd_syncer_done (self->syncer, &err))
             return;
+        if (err && hd_syncer_pre_failed (self->syncer))
+            hd_error ("jobs: fdatasync of a result store failed: %s", strerror (err));
         s_committed (self, hd_journal_commit_end (self->journal, err), self->acc.flight);
         if (self->fatal)
             return;
@@ -499,12 +524,21 @@ s_tick_async (hd_broker_t *self, int64_t now)
     bool started = false;
     if (hd_journal_pending (self->journal) && hd_journal_commit_due (self->journal, now)) {
         uint32_t covered = self->acc.count;
+        const int *fds = NULL;
+        int nfds = hd_broker_jobs_dirty (self, &fds);  //  synced by the syncer before it writes
+        if (nfds < 0 && !s_sync_stores (self))
+            return;
         if (hd_journal_commit_begin (self->journal, &started) != HD_OK)
             s_committed (self, HD_EIO, covered);
         else if (started) {
             hd_accq_commit_begin (&self->acc);
-            hd_syncer_start (self->syncer);
+            hd_syncer_start_after (self->syncer, fds, nfds > 0 ? nfds : 0);
         }
+        else
+            for (int i = 0; i < nfds; i++) {  //  no commit after all: synced here, not lost
+                (void) fdatasync (fds[i]);
+                close (fds[i]);
+            }
     }
 }
 
@@ -545,6 +579,8 @@ hd_broker_journal_close (hd_broker_t *self)
         (void) hd_journal_commit_end (self->journal, err);
     }
     hd_syncer_destroy (&self->syncer);
+    if (self->journal && hd_broker_jobs_sync (self) != 0)  //  before the last DROP records
+        hd_error ("jobs: fdatasync of a result store failed at close");
     hd_journal_destroy (&self->journal);  //  commits what is pending, best effort
 }
 

@@ -197,6 +197,10 @@ hd_broker_fail_job (hd_broker_t *self, hd_job_t *job, uint32_t status, const cha
     }
     job->state = HD_JOB_DEAD;
     int64_t now = hd_broker_now ();
+    if (hd_broker_is_job (self, job->client)) {
+        hd_broker_jobs_result (self, job, self->env.data, self->env.size, data, now);
+        return;
+    }
     hd_broker_journal_result (self, job, self->env.data, self->env.size, data);
     if (hd_broker_keep_result (self, job, self->env.data, self->env.size, data, now) == HD_OK)
         hd_broker_send_results (self, job->client, &job, 1, now);
@@ -204,6 +208,16 @@ hd_broker_fail_job (hd_broker_t *self, hd_job_t *job, uint32_t status, const cha
         hd_payload_free (data);
         hd_broker_release (self, job);
     }
+}
+
+void
+hd_broker_result_parts (const hd_job_t *job, const void **env, size_t *env_size,
+                        const hd_payload_t **data)
+{
+    const s_result_t *r = job->result;
+    *env = r->env;
+    *env_size = r->env_size;
+    *data = r->data;
 }
 
 void
@@ -217,6 +231,8 @@ hd_broker_result_emit (hd_broker_t *self, const hd_job_t *job)
 void
 hd_broker_on_ack (hd_broker_t *self, uint32_t client, const hd_idlist_t *ids)
 {
+    if (hd_broker_is_job (self, client))
+        return;  //  accepted and ignored: a job's results stay stored until it is released
     for (uint32_t i = 0; i < ids->count; i++) {
         hd_job_t *job = hd_scheduler_find (self->scheduler, &ids->ids[i]);
         if (job && job->result && job->client == client) {
@@ -257,8 +273,8 @@ void
 hd_broker_resend (hd_broker_t *self, uint32_t client, int64_t now)
 {
     hd_session_t *s = hd_sessions_at (self->sessions, client);
-    if (!s || s->away || !s_resend_allowed (s, now))
-        return;
+    if (!s || s->away || s->job || !s_resend_allowed (s, now))
+        return;  //  a job's results are read with JOB_FETCH only
     hd_donefifo_t *f = &self->done;
     hd_job_t *batch[64];
     uint32_t n = 0;
@@ -289,7 +305,7 @@ hd_broker_expire (hd_broker_t *self, int64_t now)
     uint64_t expired = 0;
     while (f->count && now - f->items[f->head].done_ms > (int64_t) self->config.result_ttl_ms) {
         hd_job_t *job = hd_scheduler_find (self->scheduler, &f->items[f->head].id);
-        if (job && job->result) {
+        if (job && job->result && !hd_broker_is_job (self, job->client)) {  //  a job's: stored
             hd_broker_journal_forget (self, job, false);
             hd_broker_release (self, job);
             expired++;

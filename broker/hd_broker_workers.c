@@ -148,6 +148,10 @@ s_keep (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size, hd_p
         int64_t now)
 {
     HD_PAYLOAD_TEST_HOOK (data, 'R');
+    if (data && hd_broker_is_job (self, job->client)) {  //  stored, not kept (hd_broker_jobs)
+        hd_broker_jobs_result (self, job, env, env_size, data, now);
+        return;
+    }
     if (!data || hd_broker_keep_result (self, job, env, env_size, data, now) != HD_OK) {
         hd_payload_free (data);
         hd_error ("out of memory keeping a result: task dropped");  //  say so loudly

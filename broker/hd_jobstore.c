@@ -388,6 +388,21 @@ hd_jobstore_has (const hd_jobstore_t *self, uint32_t i, uint64_t index)
     return index < j->rec.total && (j->bits[index / 64] >> (index % 64) & 1);
 }
 
+uint64_t
+hd_jobstore_next_missing (const hd_jobstore_t *self, uint32_t i, uint64_t from)
+{
+    const s_job_t *j = &self->jobs[i];
+    uint64_t total = j->rec.total;
+    while (from < total) {
+        uint64_t word = ~j->bits[from / 64] >> (from % 64);  //  missing ones from `from` on
+        if (word)
+            return from + (uint64_t) __builtin_ctzll (word) < total
+                       ? from + (uint64_t) __builtin_ctzll (word) : total;
+        from = (from / 64 + 1) * 64;
+    }
+    return total;
+}
+
 double
 hd_jobstore_rate (const hd_jobrec_t *rec, int64_t now_ms)
 {
@@ -455,9 +470,9 @@ hd_jobstore_cancel (hd_jobstore_t *self, uint32_t i)
 void
 hd_jobstore_remove (hd_jobstore_t *self, uint32_t i)
 {
-    s_job_t *j = &self->jobs[i];
-    if (i >= self->n || !j->used)
+    if (i >= self->n || !self->jobs[i].used)
         return;
+    s_job_t *j = &self->jobs[i];
     char path[4200];
     s_path (self, j->rec.job, ".meta", path, sizeof path);
     unlink (path);

@@ -72,6 +72,9 @@ void hd_jobstore_remove (hd_jobstore_t *self, uint32_t i);
 
 //  Whether input `index` has its result stored.
 bool hd_jobstore_has (const hd_jobstore_t *self, uint32_t i, uint64_t index);
+//  The first index >= `from` whose result is not stored (total when none): skips stored ones
+//  64 at a time.
+uint64_t hd_jobstore_next_missing (const hd_jobstore_t *self, uint32_t i, uint64_t from);
 //  Append the result of input `index` (< total, not stored yet) with wire status `status`:
 //  one pair (env, output) written at the store's end (no fdatasync). HD_OK: counted and marked.
 //  HD_EFULL (ENOSPC / EDQUOT) or HD_EIO: nothing of it stays in the store (cut back); the caller

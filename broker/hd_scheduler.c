@@ -85,12 +85,19 @@ hd_scheduler_destroy (hd_scheduler_t **self_p)
 
 //  --- id table -----------------------------------------------------------------------------
 
-//  Ids are random, so their first 8 bytes are already a good hash.
+//  Both halves of the id, mixed (murmur3's finaliser): the ids of a detached job's tasks share
+//  their first 8 bytes (the job's nonce) and differ only in the index (big-endian) after it,
+//  so the first half alone would put a whole job in one bucket.
 static size_t
 s_bucket (const hd_scheduler_t *self, const hd_id_t *id)
 {
-    uint64_t hash;
-    memcpy (&hash, id->b, sizeof hash);
+    uint64_t a, b;
+    memcpy (&a, id->b, sizeof a);
+    memcpy (&b, id->b + 8, sizeof b);
+    uint64_t hash = a ^ b;
+    hash ^= hash >> 33;
+    hash *= 0xff51afd7ed558ccdull;
+    hash ^= hash >> 33;
     return (size_t) (hash & (self->nbuckets - 1));
 }
 

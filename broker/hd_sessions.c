@@ -12,6 +12,7 @@ typedef struct {
     char key[HD_SESSION_KEY];
     uint32_t held;
     uint32_t sessions;  //  0: free slot
+    uint32_t jobs;      //  of its sessions, those that are detached jobs
 } s_key_t;
 
 //  A growable array of T with a stack of free slots.
@@ -185,6 +186,8 @@ s_claim (hd_sessions_t *self, hd_session_t *s, uint32_t k)
 {
     self->keys[s->key].held -= s->held;
     self->keys[k].held += s->held;
+    self->keys[s->key].jobs -= s->job != 0;
+    self->keys[k].jobs += s->job != 0;
     self->keys[k].sessions++;
     s_key_unref (self, s->key);
     s->key = k;
@@ -202,7 +205,7 @@ s_make_room (hd_sessions_t *self, uint32_t k)
     uint32_t oldest = HD_SESSION_NONE;
     for (uint32_t i = 0; i < self->n; i++) {
         const hd_session_t *s = &self->tab[i];
-        if (s->rid_len && s->key == k && !s->held &&
+        if (s->rid_len && s->key == k && !s->held && !s->job &&
             (oldest == HD_SESSION_NONE || s->last_seen_ms < self->tab[oldest].last_seen_ms))
             oldest = i;
     }
@@ -244,7 +247,8 @@ s_find (hd_sessions_t *self, const uint8_t *rid, size_t len, const char *key, in
         return HD_OK;
     }
     uint32_t max = self->config.max_key_sessions;
-    hd_err_t rc = !restoring && max && self->keys[k].sessions >= max && !s_make_room (self, k)
+    hd_err_t rc = !restoring && max && self->keys[k].sessions - self->keys[k].jobs >= max
+                          && !s_make_room (self, k)
                       ? HD_EFULL
                       : s_create (self, rid, len, hex, k, now, out);
     if (rc != HD_OK)
@@ -357,6 +361,16 @@ hd_sessions_move (hd_sessions_t *self, uint32_t from, uint32_t to)
     hd_sessions_hold_anyway (self, to);
 }
 
+void
+hd_sessions_set_job (hd_sessions_t *self, uint32_t index, uint32_t job)
+{
+    hd_session_t *s = hd_sessions_at (self, index);
+    if (!s)
+        return;
+    self->keys[s->key].jobs += (job != 0) - (s->job != 0);
+    s->job = job;
+}
+
 static void
 s_forget (hd_sessions_t *self, uint32_t i)
 {
@@ -381,7 +395,8 @@ hd_sessions_expire (hd_sessions_t *self, int64_t now)
         return 0;
     for (uint32_t i = 0; i < self->n; i++) {
         hd_session_t *s = &self->tab[i];
-        if (s->rid_len && !s->held && now - s->last_seen_ms >= (int64_t) self->config.idle_ms) {
+        if (s->rid_len && !s->held && !s->job
+            && now - s->last_seen_ms >= (int64_t) self->config.idle_ms) {
             s_forget (self, i);
             forgotten++;
         }

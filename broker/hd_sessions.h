@@ -37,6 +37,8 @@ typedef struct {
                       //  owner speaks again (its results wait, kept)
     uint32_t key;     //  owner: index in the key table
     uint32_t held;    //  tasks queued or running + results not acknowledged
+    uint32_t job;     //  0: a plain session; else 1 + the broker's job slot (a detached job:
+                      //  never forgotten while it is one, and not counted in max_key_sessions)
     int64_t last_seen_ms;
     int64_t resend_ms;      //  when its last resend was honoured (0: never)
     uint64_t resent_bytes;  //  result bytes resent since its last ACK (resend budget)
@@ -78,7 +80,10 @@ void hd_sessions_release (hd_sessions_t *self, uint32_t index);
 //  A held task moves to another session of the same key (a resubmission on reconnect).
 void hd_sessions_move (hd_sessions_t *self, uint32_t from, uint32_t to);
 
-//  Forget sessions holding nothing and idle for idle_ms; returns how many.
+//  Make the session a detached job's (job = 1 + its slot) or a plain one again (0).
+void hd_sessions_set_job (hd_sessions_t *self, uint32_t index, uint32_t job);
+
+//  Forget sessions holding nothing and idle for idle_ms (never a job's); returns how many.
 uint32_t hd_sessions_expire (hd_sessions_t *self, int64_t now);
 uint32_t hd_sessions_count (const hd_sessions_t *self);
 //  Sessions holding something or seen within the last `within_ms` (a scan: for displays).

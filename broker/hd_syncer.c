@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,7 +21,25 @@ struct hd_syncer {
     int err;
     int efd;
     hd_promhist_t commits;  //  durations of the writes, under lock (hd_syncer_commit_hist)
+    int *pre;               //  descriptors to fdatasync first (set before a start, then the
+    int npre, pre_cap;      //  thread's until it finishes)
+    bool pre_failed;
 };
+
+//  fdatasync and close each descriptor handed over; 0 or the first errno.
+static int
+s_pre_sync (hd_syncer_t *self)
+{
+    int err = 0;
+    for (int i = 0; i < self->npre; i++) {
+        if (!err && fdatasync (self->pre[i]) != 0)
+            err = errno ? errno : EIO;
+        close (self->pre[i]);
+    }
+    self->npre = 0;
+    self->pre_failed = err != 0;
+    return err;
+}
 
 static double
 s_seconds (void)
@@ -43,7 +62,9 @@ s_main (void *arg)
         self->requested = false;
         pthread_mutex_unlock (&self->lock);
         double t0 = s_seconds ();
-        int err = hd_journal_commit_write (self->journal);
+        int err = s_pre_sync (self);
+        if (!err)
+            err = hd_journal_commit_write (self->journal);
         double took = s_seconds () - t0;
         pthread_mutex_lock (&self->lock);
         hd_promhist_observe (&self->commits, hd_promhist_commit_bounds, took);
@@ -92,6 +113,9 @@ hd_syncer_destroy (hd_syncer_t **self_p)
     pthread_mutex_unlock (&self->lock);
     pthread_join (self->thread, NULL);  //  a write in progress finishes first
     close (self->efd);
+    for (int i = 0; i < self->npre; i++)
+        close (self->pre[i]);
+    free (self->pre);
     pthread_cond_destroy (&self->wake);
     pthread_cond_destroy (&self->finish);
     pthread_mutex_destroy (&self->lock);
@@ -107,6 +131,39 @@ hd_syncer_start (hd_syncer_t *self)
     self->finished = false;
     pthread_cond_signal (&self->wake);
     pthread_mutex_unlock (&self->lock);
+}
+
+void
+hd_syncer_start_after (hd_syncer_t *self, const int *fds, int n)
+{
+    //  The thread is idle (no write in flight): the array is this thread's until the start.
+    if (n > self->pre_cap) {
+        int *pre = realloc (self->pre, (size_t) n * sizeof *pre);
+        if (!pre) {  //  sync them here rather than not at all
+            for (int i = 0; i < n; i++) {
+                (void) fdatasync (fds[i]);
+                close (fds[i]);
+            }
+            n = 0;
+        }
+        else {
+            self->pre = pre;
+            self->pre_cap = n;
+        }
+    }
+    if (n > 0)
+        memcpy (self->pre, fds, (size_t) n * sizeof *fds);
+    self->npre = n > 0 ? n : 0;
+    hd_syncer_start (self);
+}
+
+bool
+hd_syncer_pre_failed (hd_syncer_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    bool failed = self->pre_failed;
+    pthread_mutex_unlock (&self->lock);
+    return failed;
 }
 
 int

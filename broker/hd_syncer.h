@@ -20,6 +20,11 @@ hd_syncer_t *hd_syncer_new (hd_journal_t *journal);
 void hd_syncer_destroy (hd_syncer_t **self_p);
 //  After hd_journal_commit_begin: run its write on the thread.
 void hd_syncer_start (hd_syncer_t *self);
+//  The same, after fdatasync of each of `fds` (taken: the thread closes them), which must be
+//  durable before the journal's records (detached jobs' result stores). When one fails the
+//  journal is not written and its errno is the write's outcome; hd_syncer_pre_failed says so.
+void hd_syncer_start_after (hd_syncer_t *self, const int *fds, int n);
+bool hd_syncer_pre_failed (hd_syncer_t *self);
 //  Polls readable when a write has finished.
 int hd_syncer_fd (const hd_syncer_t *self);
 //  Whether the write started last has finished; if so *err gets what commit_write returned

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hd_broker.h"
+#include "hd_codec_jobs.h"
 #include "hd_config.h"
 #include "hd_conns.h"
 #include "hd_discovery.h"
@@ -111,6 +112,20 @@ s_usage (FILE *out, const hd_broker_config_t *d)
              d->max_client_tasks, d->max_key_tasks, d->max_key_sessions, d->session_idle_ms,
              d->client_hwm);
     fprintf (out,
+             "Detached jobs (results kept beside the journal until released; not with "
+             "--journal none):\n"
+             "      --job-ttl SECONDS    a job is released this long after it was opened, when "
+             "its\n"
+             "                           client gives none (default %u = 7 days; at most 90 "
+             "days)\n"
+             "      --results-max-bytes BYTES  new jobs are refused while the stored results "
+             "take\n"
+             "                           this much (default: 10%% of the journal disk's free "
+             "space at\n"
+             "                           start, at most 4 GiB; 0: no detached jobs)\n"
+             "      --max-key-jobs N     open jobs per client key, 1..%d (default %u)\n",
+             d->job_ttl_s, HD_MAX_JOBS_LIST, d->max_key_jobs);
+    fprintf (out,
              "Workers (a HELLO over a bound is refused; the worker logs why and stops):\n"
              "      --max-worker-slots N     slots a worker may declare (default %u)\n"
              "      --max-worker-queue N     queue a worker may declare (default %u)\n"
@@ -178,7 +193,8 @@ typedef struct {
     bool no_beacon;  //  wins over --beacon-port, whatever their order
 } s_args_t;
 
-enum { S_OPT_HTTP = 0x100, S_OPT_HTTP_TOKEN, S_OPT_WSLOTS, S_OPT_WQUEUE, S_OPT_WFNS, S_OPT_WNAMES };  //  long options without a short letter
+enum { S_OPT_HTTP = 0x100, S_OPT_HTTP_TOKEN, S_OPT_WSLOTS, S_OPT_WQUEUE, S_OPT_WFNS, S_OPT_WNAMES,
+       S_OPT_JOB_TTL, S_OPT_RESULTS_MAX, S_OPT_KEY_JOBS };  //  long options without a short letter
 
 static const struct option s_opts[] = {
     { "clients", 1, 0, 'c' }, { "workers", 1, 0, 'w' }, { "keys", 1, 0, 'k' },
@@ -199,6 +215,8 @@ static const struct option s_opts[] = {
     { "session-idle", 1, 0, 0x5c3 }, { "client-hwm", 1, 0, 0x5c4 },
     { "max-worker-slots", 1, 0, S_OPT_WSLOTS }, { "max-worker-queue", 1, 0, S_OPT_WQUEUE },
     { "max-worker-functions", 1, 0, S_OPT_WFNS }, { "max-names-per-key", 1, 0, S_OPT_WNAMES },
+    { "job-ttl", 1, 0, S_OPT_JOB_TTL }, { "results-max-bytes", 1, 0, S_OPT_RESULTS_MAX },
+    { "max-key-jobs", 1, 0, S_OPT_KEY_JOBS },
     { 0, 0, 0, 0 } };
 
 static int
@@ -211,6 +229,21 @@ s_prefetch_arg (const char *name, const char *text, uint32_t max, uint32_t *out)
         fprintf (stderr, "heddle-broker: --%s is 0..%u\n", name, max);
         return -1;
     }
+    return 0;
+}
+
+//  BYTES: 0 or a positive integer.
+static int
+s_bytes_arg (const char *name, const char *text, uint64_t *out)
+{
+    char *end;
+    unsigned long long v = strtoull (text, &end, 10);
+    if (!*text || *end || *text == '-') {
+        fprintf (stderr, "heddle-broker: --%s needs a number of bytes (0 or more), got '%s'\n",
+                 name, text);
+        return -1;
+    }
+    *out = v == UINT64_MAX ? UINT64_MAX - 1 : (uint64_t) v;
     return 0;
 }
 
@@ -327,6 +360,9 @@ s_option (s_args_t *a, int ch, const char *arg)
         case S_OPT_WQUEUE: return s_uint_arg ("max-worker-queue", arg, &c->max_worker_queue);
         case S_OPT_WFNS: return s_range_arg ("max-worker-functions", arg, HD_MAX_FNS, &c->max_worker_fns);
         case S_OPT_WNAMES: return s_uint_arg ("max-names-per-key", arg, &c->max_names_per_key);
+        case S_OPT_JOB_TTL: return s_range_arg ("job-ttl", arg, 90 * 86400, &c->job_ttl_s);
+        case S_OPT_RESULTS_MAX: return s_bytes_arg ("results-max-bytes", arg, &c->results_max_bytes);
+        case S_OPT_KEY_JOBS: return s_range_arg ("max-key-jobs", arg, HD_MAX_JOBS_LIST, &c->max_key_jobs);
         case S_OPT_HTTP: return s_http_arg (c, arg);
         case S_OPT_HTTP_TOKEN: c->http_token = arg; return 0;
         case 'G': return 0;  //  read before any other option (hd_config_open)
@@ -374,6 +410,16 @@ s_max_conns_text (uint32_t n)
     return text;
 }
 
+static const char *
+s_budget_text (uint64_t n)
+{
+    static char text[24];
+    if (n == HD_RESULTS_BUDGET_AUTO)
+        return "auto";
+    snprintf (text, sizeof text, "%llu", (unsigned long long) n);
+    return text;
+}
+
 static void
 s_print_config (const s_args_t *a, const hd_config_t *file)
 {
@@ -388,7 +434,7 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             "insecure-key-perms = %s\nmax-connections = %s\nhandshake-timeout = %u\n"
             "http = %s\nhttp-token = %s\n"
             "max-worker-slots = %u\nmax-worker-queue = %u\nmax-worker-functions = %u\n"
-            "max-names-per-key = %u\n",
+            "max-names-per-key = %u\njob-ttl = %u\nresults-max-bytes = %s\nmax-key-jobs = %u\n",
             file ? hd_config_name (file) : "(none)", a->clients, a->workers,
             c->metrics_endpoint ? c->metrics_endpoint : "none",
             c->events_endpoint ? c->events_endpoint : "none", c->keys_dir ? c->keys_dir : "(none)",
@@ -402,7 +448,8 @@ s_print_config (const s_args_t *a, const hd_config_t *file)
             a->no_beacon ? "yes" : "no", c->insecure_key_perms ? "yes" : "no",
             s_max_conns_text (c->max_connections), c->handshake_ms,
             c->http_endpoint ? c->http_endpoint : "none", c->http_token ? "(set)" : "(none)",
-            c->max_worker_slots, c->max_worker_queue, c->max_worker_fns, c->max_names_per_key);
+            c->max_worker_slots, c->max_worker_queue, c->max_worker_fns, c->max_names_per_key,
+            c->job_ttl_s, s_budget_text (c->results_max_bytes), c->max_key_jobs);
 }
 
 static int

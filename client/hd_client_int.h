@@ -14,6 +14,16 @@
 #include "hd_pack.h"
 #include "hd_seal.h"
 
+//  snprintf (dst, cap, "%s", src) without its cost (it ran three times a task: a sixth of the
+//  client's instructions per task): src cut to cap - 1 bytes, always terminated. cap >= 1.
+static inline void
+hd_client_copy_text (char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen (src, cap - 1);
+    memcpy (dst, src, n);
+    dst[n] = '\0';
+}
+
 #define HD_CLIENT_FLUSH_TASKS 256      //  a SUBMIT message carries at most this many tasks
 #define HD_CLIENT_FLUSH_BYTES (1u << 20)
 

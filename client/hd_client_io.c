@@ -128,8 +128,8 @@ hd_client_reply_for (hd_client_t *self, hd_result_t *r, uint64_t seq, const void
     reply->status = r->status;
     reply->attempt = r->attempt;
     reply->elapsed_ms = r->elapsed_ms;
-    snprintf (reply->node, sizeof reply->node, "%s", r->node);
-    snprintf (reply->error, sizeof reply->error, "%s", r->error);
+    hd_client_copy_text (reply->node, sizeof reply->node, r->node);
+    hd_client_copy_text (reply->error, sizeof reply->error, r->error);
     return reply;
 }
 
@@ -226,7 +226,7 @@ s_on_rejected (hd_client_t *self)
     if (!reply)
         return 0;
     reply->status = r.code;
-    snprintf (reply->error, sizeof reply->error, "%s", r.reason);
+    hd_client_copy_text (reply->error, sizeof reply->error, r.reason);
     s_deliver (self, reply);
     return 1;
 }

@@ -60,7 +60,8 @@ hd_client_seal_task (hd_client_t *self, hd_submit_t *s, const void *data, size_t
     if (s->ntags == HD_MAX_TAGS)
         return hd_client_fail (self, HD_EINVAL, "a sealed task takes at most %d tags (one more "
                                "names the payload key)", HD_MAX_TAGS - 1);
-    snprintf (s->tags[s->ntags++], sizeof s->tags[0], "%s", hd_seal_sender_tag (self->seal));
+    hd_client_copy_text (s->tags[s->ntags++], sizeof s->tags[0],
+                         hd_seal_sender_tag (self->seal));
     s->seal = HD_SEAL_VERSION;
     hd_buf_reset (&self->sealed);
     if (hd_buf_reserve (&self->sealed, size + HD_SEAL_TASK_OVERHEAD) != HD_OK)

@@ -22,9 +22,9 @@ s_fill_submit (hd_client_t *self, hd_submit_t *s, const char *fn, const hd_task_
     if (opts->node && strlen (opts->node) > HD_MAX_NAME)
         return hd_client_fail (self, HD_EINVAL, "node name longer than %d bytes", HD_MAX_NAME);
     if (opts->node)
-        snprintf (s->node, sizeof s->node, "%s", opts->node);
+        hd_client_copy_text (s->node, sizeof s->node, opts->node);
     char tags[HD_MAX_TAGS * (HD_MAX_NAME + 1)];
-    snprintf (tags, sizeof tags, "%s", opts->tags ? opts->tags : "");
+    hd_client_copy_text (tags, sizeof tags, opts->tags ? opts->tags : "");
     for (char *save = NULL, *t = strtok_r (tags, ",", &save); t; t = strtok_r (NULL, ",", &save)) {
         if (s->ntags == HD_MAX_TAGS || strlen (t) > HD_MAX_NAME)
             return hd_client_fail (self, HD_EINVAL, "at most %d tags of %d bytes", HD_MAX_TAGS,

@@ -142,6 +142,7 @@ hd_err_t hd_codec_decode_welcome (const void *data, size_t size, hd_welcome_t *o
 hd_err_t hd_codec_encode_error (hd_buf_t *buf, const hd_error_t *msg);
 hd_err_t hd_codec_decode_error (const void *data, size_t size, hd_error_t *out);
 //  {ids: [bin16, ...]} for ACCEPTED, CANCEL, ACK, ABORT. count <= HD_MAX_BATCH.
+//  Decoding sets count and ids[0..count) only; the ids beyond count are left as they were.
 hd_err_t hd_codec_encode_ids (hd_buf_t *buf, const hd_id_t *ids, uint32_t count);
 hd_err_t hd_codec_decode_ids (const void *data, size_t size, hd_idlist_t *out);
 //  {n: uint} for CREDIT.

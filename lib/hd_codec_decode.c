@@ -590,7 +590,10 @@ hd_codec_decode_error (const void *data, size_t size, hd_error_t *out)
 hd_err_t
 hd_codec_decode_ids (const void *data, size_t size, hd_idlist_t *out)
 {
-    return s_decode (data, size, s_ids_fields, S_NELEM (s_ids_fields), out, sizeof *out, NULL);
+    //  Only the count is zeroed first, not the 16 KB of ids: that memset was 15% of the
+    //  broker's instructions per task at window 1 (one ACK per task). Readers stop at count.
+    return s_decode (data, size, s_ids_fields, S_NELEM (s_ids_fields), out,
+                     offsetof (hd_idlist_t, ids), NULL);
 }
 
 hd_err_t

@@ -14,6 +14,7 @@ import time
 from . import _proto
 from .client import Client, Results
 from .futures import Future, as_completed, wait
+from .jobs import Job, JobInfo, JobResults
 from .errors import (Busy, Cancelled, Closed, ConnectError, Denied, Failed, HeddleError,
                      Internal, Lost, Malformed, Storage, Timeout, TooLarge, UnknownFunction,
                      Tampered, Unsatisfiable, VersionMismatch)
@@ -21,7 +22,8 @@ from .cluster import Cluster, ClusterError
 from . import keys as _keys
 
 __version__ = "0.1.0"
-__all__ = ["connect", "Client", "Future", "Results", "as_completed", "wait", "Cluster",
+__all__ = ["connect", "Client", "Future", "Results", "Job", "JobInfo", "JobResults",
+           "as_completed", "wait", "Cluster",
            "ClusterError", "Worker", "HeddleError", "ConnectError", "Closed", "Failed",
            "UnknownFunction", "TooLarge", "Busy", "Malformed", "VersionMismatch", "Timeout",
            "Cancelled", "Denied", "Storage", "Lost", "Internal", "Unsatisfiable", "Tampered"]

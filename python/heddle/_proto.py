@@ -4,6 +4,8 @@ Only what both the client and the worker need. Envelopes are MessagePack maps wi
 the hot paths (SUBMIT, DONE, packed frames) are built from precomputed bytes, not through
 msgpack.packb, because they run once per task.
 """
+import os
+
 import msgpack
 
 VERSION = 1
@@ -13,6 +15,9 @@ SIG = b"HD"
 SUBMIT, CANCEL, ACK, NODES, PING, ADMIN, FUNCTIONS = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07
 ACCEPTED, REJECTED, RESULT, NODES_REPLY, PONG = 0x11, 0x12, 0x13, 0x14, 0x15
 NOTICE, FUNCTIONS_REPLY = 0x16, 0x17
+# Detached jobs (section 15)
+JOB_OPEN, JOBS, JOB_FETCH, JOB_CANCEL, JOB_RELEASE = 0x08, 0x09, 0x0A, 0x0B, 0x0C
+JOB_INFO, JOBS_REPLY, JOB_DATA = 0x18, 0x19, 0x1A
 HELLO, CREDIT, DONE, HEARTBEAT, BYE = 0x21, 0x22, 0x23, 0x24, 0x25
 WELCOME, TASK, ABORT, BEAT, DRAIN, ERROR = 0x31, 0x32, 0x33, 0x34, 0x35, 0x3F
 METRICS, EVENT = 0x40, 0x41
@@ -40,6 +45,13 @@ MAX_ENVELOPE = 65536
 DEFAULT_MAX_PAYLOAD = 1 << 20
 PACK_MAX_PAYLOAD = 1024
 PACK_MAX_BYTES = 65536
+JOB_ID_LEN = 18          # "j-" + 16 lowercase hex digits
+MAX_JOB_NAME = 64
+MAX_JOBS_LIST = 256
+JOB_FETCH_MIN = 1024
+JOB_FETCH_MAX = 4 << 20
+JOB_WAIT_MAX = 30000     # ms
+MAX_JOB_TTL = 90 * 86400  # s
 
 _FN_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
@@ -61,6 +73,36 @@ def check_name(text, what, limit=MAX_NAME):
     if not raw or len(raw) > limit or b"\0" in raw:
         raise ValueError("%s %r: want 1..%d bytes, no NUL" % (what, text, limit))
     return raw.decode("utf-8", "replace")
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def job_id_valid(job):
+    """True for a job id: "j-" + 16 lowercase hex digits."""
+    return (isinstance(job, str) and len(job) == JOB_ID_LEN and job.startswith("j-")
+            and set(job[2:]) <= _HEX)
+
+
+def job_id_new():
+    return "j-" + os.urandom(8).hex()
+
+
+def job_nonce(job):
+    """The 8 bytes a job id's hex digits spell: the first half of its task ids."""
+    return bytes.fromhex(job[2:])
+
+
+def job_task_id(nonce, index):
+    """The id of a job's task of input `index`: nonce (8 bytes) + index (big-endian uint64)."""
+    return nonce + index.to_bytes(8, "big")
+
+
+def job_task_index(nonce, tid):
+    """The input index of task id tid if it is one of the job's (nonce), else None."""
+    if len(tid) != ID_BYTES or tid[:8] != nonce:
+        return None
+    return int.from_bytes(tid[8:], "big")
 
 
 def parse_header(frame):

@@ -18,6 +18,7 @@ import zmq.utils.monitor
 from . import _proto as P
 from . import errors
 from . import keys as K
+from . import jobs as _jobs
 from . import seal as _seal
 from ._io import _IO
 from .futures import Future
@@ -281,6 +282,7 @@ class Client:
         self.endpoint = endpoint
         self.cluster = cluster
         self.pack = bool(pack)
+        self.connect_timeout = float(connect_timeout)
         self.session = session or "c-" + os.urandom(8).hex()
         # Sealed payloads (docs/PROTOCOL.md section 14): on for a TCP broker when keys_dir
         # holds payload.cert, unless plain_payloads (default $HEDDLE_PLAIN_PAYLOADS).
@@ -288,6 +290,10 @@ class Client:
             endpoint, keys_dir, cert, self.session, plain_payloads)
         self.sealed = self._sealer is not None
         self._keys_dir = keys_dir
+        self._cert = cert
+        self._curve = None
+        self._jobs = weakref.WeakSet()       # heddle.Job objects (their own connections)
+        self._jobs_channel = None            # JOBS lists, made at first use
         self._named_session = bool(session)
         self._ids = _Ids()
         self._ctx = zmq.Context.instance()
@@ -316,6 +322,7 @@ class Client:
             sock.curve_publickey = public.encode()
             sock.curve_secretkey = secret.encode()
             sock.curve_serverkey = server_key.encode()
+            self._curve = (public.encode(), secret.encode(), server_key.encode())
         self._monitor = sock.get_monitor_socket(
             zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
             | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
@@ -411,9 +418,62 @@ class Client:
             n += 1
         return n
 
+    # --- detached jobs (heddle.jobs) -----------------------------------------------------------
+
+    def submit_job(self, fn, inputs, name=None, ttl=None, **opts):
+        """Submit a detached job: fn on every item of inputs (a sequence, or any iterable, read
+        whole first: a job declares its size). Returns a heddle.Job once every task is ACCEPTED
+        (durable at the broker); its results are kept at the broker, whatever happens to this
+        program, until job.release() or the TTL (seconds or a timedelta; default the broker's
+        --job-ttl, 7 days). `job.id` finds it again: client.job(ID). name: shown by `heddle
+        jobs` (default fn). Task options as submit(). Refused tasks: see Job.submit()."""
+        inputs = _jobs._as_sequence(inputs)
+        job = self.open_job(len(inputs), fn if name is None else name, ttl)
+        job.submit(fn, enumerate(inputs), **opts)
+        return job
+
+    def open_job(self, total, name="", ttl=None, job_id=None, timeout=None):
+        """Open a detached job of `total` inputs (JOB_OPEN) without submitting anything: then
+        job.submit(fn, [(index, data), ...]) as the inputs come. job_id: open that id again
+        (idempotent for the same key and total). Raises heddle.Storage when the broker's result
+        budget is full, heddle.Busy when this key has too many jobs open."""
+        total = int(total)
+        if not 1 <= total < 1 << 32:
+            raise ValueError("a job has 1 .. 2^32-1 inputs, not %d" % total)
+        name = _jobs._check_job_name(name)
+        ttl = _jobs._ttl_seconds(ttl)
+        job = _jobs.Job(self, job_id or P.job_id_new())
+        job._open(total, name, ttl, self.connect_timeout * 6 if timeout is None else timeout)
+        return job
+
+    def job(self, job_id, timeout=10.0):
+        """Attach to the detached job job_id (this client's key must own it): a heddle.Job,
+        whose results() iterates its results. heddle.Denied when the broker has no such job
+        for this key."""
+        job = _jobs.Job(self, job_id)
+        job.info(timeout)
+        return job
+
+    def jobs(self, timeout=10.0):
+        """This client key's detached jobs at the broker, newest first (at most 256): a list of
+        heddle.JobInfo."""
+        if self._jobs_channel is None:
+            with self._tlock:
+                if self._jobs_channel is None:
+                    self._jobs_channel = _jobs._Channel(self, "c-" + os.urandom(8).hex())
+        ch = self._jobs_channel
+        with ch.lock:
+            reply, _ = ch.request(P.JOBS, {"job": ""}, P.JOBS_REPLY, timeout, "JOBS")
+        return [_jobs.JobInfo(j) for j in reply.get("jobs", ()) if isinstance(j, dict)]
+
     def close(self):
         """Stop: tasks still in flight are cancelled (unless the session is named, to be
-        resumed), their futures fail with heddle.Closed, an embedded cluster is stopped."""
+        resumed), their futures fail with heddle.Closed, an embedded cluster is stopped.
+        Detached jobs stay at the broker (only this object's connections close)."""
+        for job in list(self._jobs):
+            job.close()
+        if self._jobs_channel is not None:
+            self._jobs_channel.close()
         if self._thread is not None:
             self._post(("X", None))
             self._thread.join()

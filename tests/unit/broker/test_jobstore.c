@@ -128,6 +128,9 @@ test_create_append_read (void **state)
     assert_int_equal (r->ncancelled, 1);
     assert_true (hd_jobstore_has (js, i, 3) && hd_jobstore_has (js, i, 0));
     assert_false (hd_jobstore_has (js, i, 1));
+    assert_true (hd_jobstore_next_missing (js, i, 0) == 1);
+    assert_true (hd_jobstore_next_missing (js, i, 3) == 4);
+    assert_true (hd_jobstore_next_missing (js, i, 9) == 10);  //  none: total
     assert_int_equal ((off_t) r->bytes, s_file_size (JOB, ".results"));
     assert_int_equal (hd_jobstore_bytes (js), r->bytes);
     //  the same index twice, and one out of range: refused
@@ -202,6 +205,11 @@ test_reopen_rebuilds_and_cuts_torn_tail (void **state)
     //  index 4 can be stored again after the cut
     s_append (js, i, JOB, 4, HD_ST_OK, 5, 'z');
     assert_int_equal (r->stored, 3);
+    //  every index of a 130-input job but 129: found past two full words
+    uint32_t k = s_create (js, "j-00000000000000aa", 130);
+    for (uint64_t x = 0; x < 129; x++)
+        s_append (js, k, "j-00000000000000aa", x, HD_ST_OK, 1, 'k');
+    assert_true (hd_jobstore_next_missing (js, k, 0) == 129);
     hd_jobstore_destroy (&js);
 }
 

@@ -1,0 +1,56 @@
+/*  hd_broker_jobs: the broker's private state for detached jobs, shared by hd_broker_jobs.c
+    (the client commands) and hd_broker_jobs_store.c (results into the stores, held fetches,
+    TTL, durability). Not a public header.  */
+#ifndef HD_BROKER_JOBS_H
+#define HD_BROKER_JOBS_H
+
+#include "hd_broker_int.h"
+#include "hd_codec_jobs.h"
+#include "hd_jobstore.h"
+
+#define HD_JOB_TTL_MAX (90u * 86400)  //  a job lives at most 90 days
+
+//  A JOB_FETCH held until a result is stored or its wait ends (one per job).
+typedef struct {
+    bool on;
+    uint32_t client;  //  the session that asked (any of the owner key's)
+    uint64_t off;
+    uint32_t max;
+    int64_t due_ms;
+} hd_jobhold_t;
+
+typedef struct hd_jobs {
+    hd_jobstore_t *store;
+    uint64_t budget;        //  --results-max-bytes in force (0: no new job)
+    hd_jobhold_t *holds;    //  one per store slot
+    uint32_t holds_cap, nholds;
+    bool woken;             //  a result was stored since the held fetches were looked at
+    hd_buf_t data;          //  the pairs of a JOB_DATA answer
+    int *fds;               //  dirty stores handed to the syncer
+    uint32_t fds_cap;
+    hd_id_t *retry;         //  tasks whose result a store refused (disk full): kept, retried
+    uint32_t nretry, retry_cap;
+    hd_joblist_t *list;     //  a JOBS_REPLY being built
+    hd_ratelog_t refuse_log;
+} hd_jobs_t;
+
+//  The job record of a job's session (and its slot); NULL for a plain session.
+hd_jobrec_t *hd_broker_jobs_rec (hd_broker_t *self, uint32_t client, uint32_t *slot);
+int64_t hd_broker_wall_ms (void);
+void hd_broker_jobs_info (hd_broker_t *self, uint32_t slot, int64_t now, hd_jobinfo_t *out);
+//  Every result is in, or it was cancelled and nothing of it runs any more.
+bool hd_broker_jobs_finished (hd_broker_t *self, const hd_jobrec_t *r);
+//  JOB_DATA with the pairs from `off` (state: an info state to force, with no pairs: "released").
+void hd_broker_jobs_send_data (hd_broker_t *self, uint32_t slot, uint32_t client, uint64_t off,
+                               uint32_t max, int64_t now, const char *state);
+void hd_broker_jobs_hold (hd_broker_t *self, uint32_t slot, uint32_t client, uint64_t off,
+                          uint32_t max, int64_t due_ms);
+//  Answer the fetch held for the job, if any, with what is there.
+void hd_broker_jobs_unhold (hd_broker_t *self, uint32_t slot, int64_t now);
+//  JOB_CANCEL: recorded durably, queued tasks end CANCELLED (stored), running ones are aborted.
+hd_err_t hd_broker_jobs_cancel (hd_broker_t *self, uint32_t slot);
+//  JOB_RELEASE or TTL: every task forgotten (running ones aborted), files removed, the session
+//  a plain one again.
+void hd_broker_jobs_end (hd_broker_t *self, uint32_t slot, int64_t now, const char *why);
+
+#endif
