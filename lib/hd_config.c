@@ -1,11 +1,7 @@
 /*  hd_config: parsing of the configuration file into entries, lookup, and finding the file a
-    program should read. The table of known keys and the value checks are in hd_config_check.c.
+    program should read. The keys and their values are checked by hd_opts (the option tables).
     Entries point into one private copy of the text, cut into lines in place.  */
 #include "hd_config.h"
-
-#include <getopt.h>
-#include <stdio.h>
-#include <string.h>
 
 #include <assert.h>
 #include <ctype.h>
@@ -15,6 +11,7 @@
 #include <string.h>
 
 #include "hd_config_int.h"
+#include "hd_opts.h"
 
 #define S_MAX_FILE_BYTES (1u << 20)
 
@@ -267,27 +264,6 @@ hd_config_syntax (const hd_config_t *self, size_t index)
 }
 
 int
-hd_config_apply (const hd_config_t *self, const char *section, const struct option *opts,
-                 int (*option) (int val, const char *arg, void *ctx), void *ctx, const char *prog)
-{
-    for (size_t i = 0; self && i < hd_config_size (self); i++) {
-        const hd_config_entry_t *e = hd_config_entry (self, i);
-        const struct option *o = opts;
-        while (o->name && strcmp (o->name, e->key) != 0)
-            o++;
-        bool on = true;
-        if (strcmp (e->section, section) != 0 || !o->name
-            || (!o->has_arg && (hd_config_parse_bool (e->value, &on) != 0 || !on)))
-            continue;
-        if (option (o->val, o->has_arg ? e->value : NULL, ctx) != 0) {
-            fprintf (stderr, "%s: (%s:%d)\n", prog, hd_config_name (self), e->line);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-int
 hd_config_parse_bool (const char *text, bool *out)
 {
     static const char *yes[] = { "yes", "true", "on", "1" };
@@ -327,7 +303,8 @@ s_print_problem (const char *name, int line, const char *message, void *arg)
 }
 
 hd_err_t
-hd_config_open (hd_config_t **out, const char *prog, int argc, char **argv)
+hd_config_open (hd_config_t **out, const char *prog, const hd_opts_section_t *sections,
+                size_t nsections, int argc, char **argv)
 {
     assert (out && prog);
     bool named = false;
@@ -340,7 +317,7 @@ hd_config_open (hd_config_t **out, const char *prog, int argc, char **argv)
                  rc == HD_EIO ? strerror (errno) : hd_strerror (rc));
         return rc == HD_EIO ? HD_EIO : HD_EINVAL;
     }
-    if (hd_config_check (*out, s_print_problem, NULL) > 0) {
+    if (hd_opts_check (*out, sections, nsections, s_print_problem, NULL) > 0) {
         fprintf (stderr, "%s: config file %s is not valid (heddle config check %s)\n", prog, path,
                  path);
         hd_config_destroy (out);

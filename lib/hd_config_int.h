@@ -1,5 +1,5 @@
-/*  hd_config_int: what hd_config.c (parsing) shares with hd_config_check.c (the table of known
-    keys and value checks). Not for other modules.  */
+/*  hd_config_int: what hd_config.c (parsing) shares with hd_opts_check.c (checking a file against
+    the option tables). Not for other modules.  */
 #ifndef HD_CONFIG_INT_H
 #define HD_CONFIG_INT_H
 

@@ -5,54 +5,51 @@
 
 #include "commands.h"
 
-enum { S_OPT_HELP = 'h' };
+// clang-format off
+static const hd_opt_t s_opts[] = { { .name = "Options:", .kind = HD_OPTS_HEADING }, HD_CLI_HELP_OPT,
+                                   HD_OPTS_END };
+// clang-format on
 
-static void
-s_help (const char *cmd)
-{
-    bool drain = strcmp (cmd, "drain") == 0;
-    printf ("Usage: heddle %s [OPTIONS] NODE\n", cmd);
-    if (drain)
-        printf ("Drain NODE for maintenance: the broker sends it no new task; the tasks it runs\n"
-                "finish and their results are delivered. The node stays in 'heddle nodes' with\n"
-                "state 'draining' until 'heddle resume NODE' (or until its worker restarts).\n");
-    else
-        printf ("Resume NODE after 'heddle drain': the broker sends it tasks again.\n");
-    printf ("Needs an admin key: KEYS/admin.cert_secret is used when it exists (its public key\n"
-            "is in the broker's admins.keys), else the client key, which the broker refuses.\n\n"
-            "Options:\n"
-            "  -h, --help              show this help and exit\n");
-    hd_cli_connect_help (stdout);
-    printf ("\nExit status: 0 done; 1 refused (not an admin key, no such node) or the broker\n"
-            "could not be asked; 2 bad usage.\n");
-}
+#define S_NEEDS_ADMIN                                                                          \
+    "Needs an admin key: KEYS/admin.cert_secret is used when it exists (its public key is in "  \
+    "the broker's admins.keys), else the client key, which the broker refuses."
+#define S_EXIT                                                                                 \
+    "Exit status: 0 done; 1 refused (not an admin key, no such node) or the broker could not "  \
+    "be asked; 2 bad usage.\n"
+
+static const hd_opts_prog_t s_drain = {
+    .name = "heddle drain",
+    .usage = "heddle drain [OPTIONS] NODE",
+    .summary = "Drain NODE for maintenance: the broker sends it no new task; the tasks it runs "
+               "finish and their results are delivered. The node stays in 'heddle nodes' with "
+               "state 'draining' until 'heddle resume NODE' (or until its worker restarts). "
+               S_NEEDS_ADMIN,
+    .epilog = S_EXIT,
+    .opts = s_opts,
+};
+
+static const hd_opts_prog_t s_resume = {
+    .name = "heddle resume",
+    .usage = "heddle resume [OPTIONS] NODE",
+    .summary = "Resume NODE after 'heddle drain': the broker sends it tasks again. " S_NEEDS_ADMIN,
+    .epilog = S_EXIT,
+    .opts = s_opts,
+};
 
 //  Parse argv into common and *node. Returns -1 to go on, else an exit code.
 static int
 s_parse (hd_cli_common_t *common, const char *cmd, int argc, char **argv, const char **node)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        HD_CLI_CONNECT_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":h" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            s_help (cmd);
-            return HD_CLI_EXIT_OK;
-        }
-        if (c == '?' || c == ':')
-            return hd_cli_bad_option (cmd, c, argv);
-        if (hd_cli_common_option (common, cmd, c, optarg) != HD_CLI_OPT_TAKEN)
-            return HD_CLI_EXIT_USAGE;
-    }
-    if (optind >= argc || !*argv[optind])
+    int first;
+    int code = hd_cli_parse (common, strcmp (cmd, "drain") == 0 ? &s_drain : &s_resume, NULL,
+                             NULL, 0, argc, argv, &first);
+    if (code >= 0)
+        return code;
+    if (first >= argc || !*argv[first])
         return hd_cli_usage (cmd, "which node? (heddle %s NODE)", cmd);
-    if (argc - optind > 1)
-        return hd_cli_usage (cmd, "one node at a time, not '%s'", argv[optind + 1]);
-    *node = argv[optind];
+    if (argc - first > 1)
+        return hd_cli_usage (cmd, "one node at a time, not '%s'", argv[first + 1]);
+    *node = argv[first];
     return -1;
 }
 

@@ -4,6 +4,7 @@
     so each round trip is measured without queueing behind others. Results of `echo` are checked
     against the payload sent.  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,17 +27,6 @@
 #define S_MAX_SIZE (64u << 20)
 #define S_STALL_SECONDS 30.0  //  no result for this long (beyond a task deadline): give up
 
-enum {
-    S_OPT_HELP = 'h',
-    S_OPT_TASKS = 'n',
-    S_OPT_WINDOW = 'w',
-    S_OPT_SIZE = 's',
-    S_OPT_QUIET = 'q',
-    S_OPT_FN = HD_OPT_COMMAND_,
-    S_OPT_LATENCY,
-    S_OPT_JSON,
-};
-
 typedef struct {
     //  what to do
     uint32_t tasks, window, size;
@@ -57,104 +47,68 @@ typedef struct {
     hd_cli_progress_t progress;
 } s_bench_t;
 
-static void
-s_help (void)
-{
-    printf ("Usage: heddle bench [OPTIONS]\n"
-            "Run many tasks through the cluster and report throughput (tasks/s) and round-trip\n"
-            "latency percentiles (submit to result, in ms). Any failed task makes the exit\n"
-            "status 1, and the report then says that its figures are no measurement. Results\n"
-            "of the 'echo' function are checked against what was sent. Ctrl-C cancels the\n"
-            "tasks still out and reports what was done so far.\n\n"
-            "Options:\n"
-            "  -n, --tasks N           tasks to run (default %d; %d with --latency)\n"
-            "  -w, --window N          tasks in flight at most (default %d)\n"
-            "  -s, --size BYTES        payload of each task (default %d)\n"
-            "      --fn NAME           function to run (default echo)\n"
-            "      --latency           one task in flight at a time (same as --window 1), to\n"
-            "                          measure the round trip alone\n"
-            "      --json              print the report as one JSON object\n"
-            "  -q, --quiet             no progress bar on stderr\n"
-            "  -h, --help              show this help and exit\n",
-            S_DEFAULT_TASKS, S_DEFAULT_LATENCY_TASKS, S_DEFAULT_WINDOW, S_DEFAULT_SIZE);
-    hd_cli_task_help (stdout);
-    hd_cli_connect_help (stdout);
-    printf ("\nExit status: 0 every task succeeded; 1 some task failed, or the run could not\n"
-            "finish; 2 bad usage; 130 interrupted (Ctrl-C).\n");
-}
+#define S_XSTR(x) #x
+#define S_STR(x) S_XSTR (x)
+#define S_OFF(field) offsetof (s_bench_t, field)
 
 static int
-s_number (const char *opt, const char *arg, uint32_t min, uint32_t max, uint32_t *out)
+s_tasks_given (void *target, const hd_opt_t *opt, const char *arg, char *err, size_t errlen)
 {
-    if (hd_cli_parse_u32 (arg, min, max, out) != 0)
-        return hd_cli_usage (S_CMD, "%s wants %u to %u, not '%s'", opt, min, max, arg);
-    return -1;
+    (void) opt, (void) arg, (void) err, (void) errlen;
+    ((s_bench_t *) target)->tasks_given = true;
+    return 0;
 }
 
-static int
-s_option (s_bench_t *self, hd_cli_common_t *common, int c, const char *arg)
-{
-    switch (c) {
-    case S_OPT_TASKS:
-        self->tasks_given = true;
-        return s_number ("--tasks", arg, 1, S_MAX_TASKS, &self->tasks);
-    case S_OPT_WINDOW:
-        return s_number ("--window", arg, 1, S_MAX_WINDOW, &self->window);
-    case S_OPT_SIZE:
-        return s_number ("--size", arg, 0, S_MAX_SIZE, &self->size);
-    case S_OPT_FN:
-        if (!*arg)
-            return hd_cli_usage (S_CMD, "--fn wants a function name");
-        self->fn = arg;
-        return -1;
-    case S_OPT_LATENCY:
-        self->latency = true;
-        return -1;
-    case S_OPT_JSON:
-        self->json = true;
-        return -1;
-    case S_OPT_QUIET:
-        self->quiet = true;
-        return -1;
-    default:
-        if (hd_cli_common_option (common, S_CMD, c, arg) != HD_CLI_OPT_TAKEN)
-            return HD_CLI_EXIT_USAGE;
-        return -1;
-    }
-}
+// clang-format off
+static const hd_opt_t s_opts[] = {
+    { .name = "Options:", .kind = HD_OPTS_HEADING },
+    { .name = "tasks", .letter = 'n', .kind = HD_OPTS_UINT, .meta = "N", .min = 1,
+      .max = S_MAX_TASKS, .help = "tasks to run",
+      .def = S_STR (S_DEFAULT_TASKS) "; " S_STR (S_DEFAULT_LATENCY_TASKS) " with --latency",
+      .offset = S_OFF (tasks), .set = s_tasks_given },
+    { .name = "window", .letter = 'w', .kind = HD_OPTS_UINT, .meta = "N", .min = 1,
+      .max = S_MAX_WINDOW, .help = "tasks in flight at most", .offset = S_OFF (window) },
+    { .name = "size", .letter = 's', .kind = HD_OPTS_UINT, .meta = "BYTES", .unit = HD_OPTS_BYTES,
+      .min = 0, .max = S_MAX_SIZE, .help = "payload of each task", .offset = S_OFF (size) },
+    { .name = "fn", .kind = HD_OPTS_STRING, .meta = "NAME", .help = "function to run",
+      .offset = S_OFF (fn) },
+    { .name = "latency", .kind = HD_OPTS_FLAG,
+      .help = "one task in flight at a time (same as --window 1), to measure the round trip "
+              "alone", .offset = S_OFF (latency) },
+    { .name = "json", .kind = HD_OPTS_FLAG, .help = "print the report as one JSON object",
+      .offset = S_OFF (json) },
+    { .name = "quiet", .letter = 'q', .kind = HD_OPTS_FLAG, .help = "no progress bar on stderr",
+      .offset = S_OFF (quiet) },
+    HD_CLI_HELP_OPT,
+    HD_OPTS_END,
+};
+// clang-format on
+
+static const hd_opts_prog_t s_prog = {
+    .name = "heddle bench",
+    .usage = "heddle bench [OPTIONS]",
+    .summary = "Run many tasks through the cluster and report throughput (tasks/s) and "
+               "round-trip latency percentiles (submit to result, in ms). Any failed task makes "
+               "the exit status 1, and the report then says that its figures are no "
+               "measurement. Results of the 'echo' function are checked against what was sent. "
+               "Ctrl-C cancels the tasks still out and reports what was done so far.",
+    .epilog = "Exit status: 0 every task succeeded; 1 some task failed, or the run could not "
+              "finish; 2 bad usage; 130 interrupted (Ctrl-C).\n",
+    .opts = s_opts,
+};
 
 //  Parse argv into self and common. Returns -1 to go on, else an exit code.
 static int
 s_parse (s_bench_t *self, hd_cli_common_t *common, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        { "tasks", required_argument, NULL, S_OPT_TASKS },
-        { "window", required_argument, NULL, S_OPT_WINDOW },
-        { "size", required_argument, NULL, S_OPT_SIZE },
-        { "fn", required_argument, NULL, S_OPT_FN },
-        { "latency", no_argument, NULL, S_OPT_LATENCY },
-        { "json", no_argument, NULL, S_OPT_JSON },
-        { "quiet", no_argument, NULL, S_OPT_QUIET },
-        HD_CLI_TASK_OPTIONS,
-        HD_CLI_CONNECT_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c, code = -1;
-    while (code < 0 &&
-           (c = getopt_long (argc, argv, ":hn:w:s:q" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            s_help ();
-            return HD_CLI_EXIT_OK;
-        }
-        code = c == '?' || c == ':' ? hd_cli_bad_option (S_CMD, c, argv)
-                                    : s_option (self, common, c, optarg);
-    }
+    const s_bench_t defaults = { .tasks = S_DEFAULT_TASKS, .window = S_DEFAULT_WINDOW,
+                                 .size = S_DEFAULT_SIZE, .fn = "echo" };
+    int first;
+    int code = hd_cli_parse (common, &s_prog, self, &defaults, HD_CLI_TASK, argc, argv, &first);
     if (code >= 0)
         return code;
-    if (optind < argc)
-        return hd_cli_usage (S_CMD, "unexpected argument '%s'", argv[optind]);
+    if (first < argc)
+        return hd_cli_usage (S_CMD, "unexpected argument '%s'", argv[first]);
     if (self->latency) {
         self->window = 1;
         self->tasks = self->tasks_given ? self->tasks : S_DEFAULT_LATENCY_TASKS;

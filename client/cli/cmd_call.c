@@ -11,56 +11,40 @@
 
 #define S_CMD "call"
 
-enum { S_OPT_HELP = 'h' };
+// clang-format off
+static const hd_opt_t s_opts[] = { { .name = "Options:", .kind = HD_OPTS_HEADING }, HD_CLI_HELP_OPT,
+                                   HD_OPTS_END };
+// clang-format on
 
-static void
-s_help (void)
-{
-    printf ("Usage: heddle call [OPTIONS] FN [DATA | @FILE | -]\n"
-            "Run one task of function FN and print its output as it is (a newline is added\n"
-            "only when stdout is a terminal and the output does not end with one).\n\n"
-            "Input of the task:\n"
-            "  (none)   empty input (default)\n"
-            "  DATA     these bytes ('@@x' passes the literal text '@x')\n"
-            "  @FILE    the contents of FILE\n"
-            "  -        standard input\n\n"
-            "Options:\n"
-            "  -h, --help              show this help and exit\n");
-    hd_cli_task_help (stdout);
-    hd_cli_connect_help (stdout);
-    printf ("\nExit status: 0 the task succeeded; 1 it failed or heddle could not run it;\n"
-            "2 bad usage; 3 the task timed out; 130 interrupted (Ctrl-C: the task is\n"
-            "cancelled).\n");
-}
+static const hd_opts_prog_t s_prog = {
+    .name = "heddle call",
+    .usage = "heddle call [OPTIONS] FN [DATA | @FILE | -]",
+    .summary = "Run one task of function FN and print its output as it is (a newline is added "
+               "only when stdout is a terminal and the output does not end with one).\n\n"
+               "Input of the task:\n"
+               "  (none)   empty input (default)\n"
+               "  DATA     these bytes ('@@x' passes the literal text '@x')\n"
+               "  @FILE    the contents of FILE\n"
+               "  -        standard input",
+    .epilog = "Exit status: 0 the task succeeded; 1 it failed or heddle could not run it; 2 bad "
+              "usage; 3 the task timed out; 130 interrupted (Ctrl-C: the task is cancelled).\n",
+    .opts = s_opts,
+};
 
 //  Parse argv into common, *fn and *input. Returns -1 to go on, else an exit code.
 static int
 s_parse (hd_cli_common_t *common, int argc, char **argv, const char **fn, const char **input)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        HD_CLI_TASK_OPTIONS,
-        HD_CLI_CONNECT_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":h" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            s_help ();
-            return HD_CLI_EXIT_OK;
-        }
-        if (c == '?' || c == ':')
-            return hd_cli_bad_option (S_CMD, c, argv);
-        if (hd_cli_common_option (common, S_CMD, c, optarg) != HD_CLI_OPT_TAKEN)
-            return HD_CLI_EXIT_USAGE;
-    }
-    if (optind >= argc || !*argv[optind])
+    int first;
+    int code = hd_cli_parse (common, &s_prog, NULL, NULL, HD_CLI_TASK, argc, argv, &first);
+    if (code >= 0)
+        return code;
+    if (first >= argc || !*argv[first])
         return hd_cli_usage (S_CMD, "which function? (heddle call FN [DATA | @FILE | -])");
-    if (argc - optind > 2)
+    if (argc - first > 2)
         return hd_cli_usage (S_CMD, "too many arguments: quote DATA that has spaces");
-    *fn = argv[optind];
-    *input = optind + 1 < argc ? argv[optind + 1] : NULL;
+    *fn = argv[first];
+    *input = first + 1 < argc ? argv[first + 1] : NULL;
     return -1;
 }
 

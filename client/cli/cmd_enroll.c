@@ -10,75 +10,71 @@
 #include "commands.h"
 #include "hd_keys.h"
 
-enum { S_OPT_HELP = 'h' };
+// clang-format off
+static const hd_opt_t s_opts[] = { { .name = "Options:", .kind = HD_OPTS_HEADING }, HD_CLI_HELP_OPT,
+                                   HD_OPTS_END };
+// clang-format on
 
-static void
-s_help (const char *action)
+#define S_ID                                                                                   \
+    "ID: the key's id as 'heddle nodes pending' and the worker's log print it (hex digits of "  \
+    "its fingerprint; at least 8, enough to be unique), or the key in Z85 or its first 8+ "     \
+    "characters (quote those: Z85 has shell characters).\n"
+#define S_ADMIN "Needs an admin key: KEYS/admin.cert_secret is used when it exists."
+#define S_EXIT                                                                                 \
+    "Exit status: 0 done; 1 refused (not an admin key, no such pending key, an ambiguous "      \
+    "prefix) or the broker could not be asked; 2 bad usage.\n"
+
+static const hd_opts_prog_t s_progs[] = {
+    { .name = "heddle nodes pending", .usage = "heddle nodes pending [OPTIONS]",
+      .summary = "List the worker keys the broker refused and holds for approval, oldest first: "
+                 "ID (the key's fingerprint, first 16 hex digits), ADDRESS, LAST (seconds since "
+                 "its last attempt), ATTEMPTS, and the key itself. Approve one with 'heddle "
+                 "nodes approve ID'.\n" S_ADMIN,
+      .epilog = S_EXIT, .opts = s_opts },
+    { .name = "heddle nodes approve", .usage = "heddle nodes approve [OPTIONS] ID",
+      .summary = "Enroll a pending worker key: the worker joins at its next connection attempt, "
+                 "and the key is appended to the broker's KEYS/workers.keys so that it survives "
+                 "a restart. When KEYS holds the payload secret (payload.cert_secret), it is "
+                 "sealed to the worker's own key and handed to it through the broker, which "
+                 "cannot open it: the worker can then run sealed tasks.\n" S_ID S_ADMIN,
+      .epilog = S_EXIT, .opts = s_opts },
+    { .name = "heddle nodes reject", .usage = "heddle nodes reject [OPTIONS] ID",
+      .summary = "Refuse a pending worker key: it is no longer listed and stays refused (until "
+                 "the broker restarts, when it would be pending again).\n" S_ID S_ADMIN,
+      .epilog = S_EXIT, .opts = s_opts },
+    { .name = "heddle nodes revoke", .usage = "heddle nodes revoke [OPTIONS] ID",
+      .summary = "Revoke an enrolled worker key (ID: a node name it owns, or the key's id as "
+                 "below), e.g. of a stolen or reflashed board: the key is removed from the "
+                 "broker's KEYS/workers.keys and memory, its node names are freed "
+                 "(KEYS/workers.names), every node connected with it is disconnected (its worker "
+                 "stops) and their tasks are requeued. The key can no longer connect; enroll the "
+                 "board again with a new key (heddle nodes approve).\n" S_ID S_ADMIN,
+      .epilog = S_EXIT, .opts = s_opts },
+};
+
+static const hd_opts_prog_t *
+s_prog_of (const char *action)
 {
-    if (strcmp (action, "pending") == 0)
-        printf ("Usage: heddle nodes pending [OPTIONS]\n"
-                "List the worker keys the broker refused and holds for approval, oldest first:\n"
-                "ID (the key's fingerprint, first 16 hex digits), ADDRESS, LAST (seconds since\n"
-                "its last attempt), ATTEMPTS, and the key itself. Approve one with\n"
-                "'heddle nodes approve ID'.\n");
-    else if (strcmp (action, "approve") == 0)
-        printf ("Usage: heddle nodes approve [OPTIONS] ID\n"
-                "Enroll a pending worker key: the worker joins at its next connection attempt,\n"
-                "and the key is appended to the broker's KEYS/workers.keys so that it survives\n"
-                "a restart. When KEYS holds the payload secret (payload.cert_secret), it is\n"
-                "sealed to the worker's own key and handed to it through the broker, which\n"
-                "cannot open it: the worker can then run sealed tasks.\n");
-    else if (strcmp (action, "revoke") == 0)
-        printf ("Usage: heddle nodes revoke [OPTIONS] ID\n"
-                "Revoke an enrolled worker key (ID: a node name it owns, or the key's id as\n"
-                "below), e.g. of a stolen or reflashed board: the key is removed\n"
-                "from the broker's KEYS/workers.keys and memory, its node names are freed\n"
-                "(KEYS/workers.names), every node connected with it is disconnected (its\n"
-                "worker stops) and their tasks are requeued. The key can no longer connect;\n"
-                "enroll the board again with a new key (heddle nodes approve).\n");
-    else
-        printf ("Usage: heddle nodes reject [OPTIONS] ID\n"
-                "Refuse a pending worker key: it is no longer listed and stays refused (until\n"
-                "the broker restarts, when it would be pending again).\n");
-    if (strcmp (action, "pending") != 0)
-        printf ("ID: the key's id as 'heddle nodes pending' and the worker's log print it (hex\n"
-                "digits of its fingerprint; at least 8, enough to be unique), or the key in\n"
-                "Z85 or its first 8+ characters (quote those: Z85 has shell characters).\n");
-    printf ("Needs an admin key: KEYS/admin.cert_secret is used when it exists.\n\n"
-            "Options:\n"
-            "  -h, --help              show this help and exit\n");
-    hd_cli_connect_help (stdout);
-    printf ("\nExit status: 0 done; 1 refused (not an admin key, no such pending key, an\n"
-            "ambiguous prefix) or the broker could not be asked; 2 bad usage.\n");
+    for (size_t i = 0; i < sizeof s_progs / sizeof s_progs[0]; i++)
+        if (strcmp (s_progs[i].name + strlen ("heddle nodes "), action) == 0)
+            return &s_progs[i];
+    return &s_progs[0];
 }
 
 //  Parse argv (argv[0] is the action) into common and *id. Returns -1 to go on, else an exit code.
 static int
 s_parse (hd_cli_common_t *common, const char *action, int argc, char **argv, const char **id)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        HD_CLI_CONNECT_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":h" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            s_help (action);
-            return HD_CLI_EXIT_OK;
-        }
-        if (c == '?' || c == ':')
-            return hd_cli_bad_option ("nodes", c, argv);
-        if (hd_cli_common_option (common, "nodes", c, optarg) != HD_CLI_OPT_TAKEN)
-            return HD_CLI_EXIT_USAGE;
-    }
+    int first;
+    int code = hd_cli_parse (common, s_prog_of (action), NULL, NULL, 0, argc, argv, &first);
+    if (code >= 0)
+        return code;
     bool wants_id = strcmp (action, "pending") != 0;
-    if (wants_id && optind >= argc)
+    if (wants_id && first >= argc)
         return hd_cli_usage ("nodes", "which key? (heddle nodes %s ID)", action);
-    if (argc - optind > (wants_id ? 1 : 0))
-        return hd_cli_usage ("nodes", "unexpected argument '%s'", argv[optind + wants_id]);
-    *id = wants_id ? argv[optind] : "*";
+    if (argc - first > (wants_id ? 1 : 0))
+        return hd_cli_usage ("nodes", "unexpected argument '%s'", argv[first + wants_id]);
+    *id = wants_id ? argv[first] : "*";
     return -1;
 }
 

@@ -9,48 +9,37 @@
 
 #define S_CMD "functions"
 
-enum { S_OPT_HELP = 'h', S_OPT_JSON = HD_OPT_COMMAND_ };
+// clang-format off
+static const hd_opt_t s_opts[] = {
+    { .name = "Options:", .kind = HD_OPTS_HEADING },
+    { .name = "json", .kind = HD_OPTS_FLAG, .help = "print a JSON array instead of a table",
+      .offset = 0 },  //  target: the bool
+    HD_CLI_HELP_OPT,
+    HD_OPTS_END,
+};
+// clang-format on
 
-static void
-s_help (void)
-{
-    printf ("Usage: heddle functions [OPTIONS]\n"
-            "List the functions the cluster offers: for each, the nodes that offer it now, its\n"
-            "tasks queued (waiting for a worker or a free slot) and running, the results since\n"
-            "the broker started and their mean run time on the workers. A function no node\n"
-            "offers now is listed while it has tasks, or when some node offered it before.\n\n"
-            "Options:\n"
-            "      --json              print a JSON array instead of a table\n"
-            "  -h, --help              show this help and exit\n");
-    hd_cli_connect_help (stdout);
-    printf ("\nExit status: 0 listed; 1 the broker could not be asked; 2 bad usage.\n");
-}
+static const hd_opts_prog_t s_prog = {
+    .name = "heddle functions",
+    .usage = "heddle functions [OPTIONS]",
+    .summary = "List the functions the cluster offers: for each, the nodes that offer it now, "
+               "its tasks queued (waiting for a worker or a free slot) and running, the results "
+               "since the broker started and their mean run time on the workers. A function no "
+               "node offers now is listed while it has tasks, or when some node offered it "
+               "before.",
+    .epilog = "Exit status: 0 listed; 1 the broker could not be asked; 2 bad usage.\n",
+    .opts = s_opts,
+};
 
 static int
 s_parse (hd_cli_common_t *common, int argc, char **argv, bool *json)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        { "json", no_argument, NULL, S_OPT_JSON },
-        HD_CLI_CONNECT_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":h" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            s_help ();
-            return HD_CLI_EXIT_OK;
-        }
-        if (c == S_OPT_JSON)
-            *json = true;
-        else if (c == '?' || c == ':')
-            return hd_cli_bad_option (S_CMD, c, argv);
-        else if (hd_cli_common_option (common, S_CMD, c, optarg) != HD_CLI_OPT_TAKEN)
-            return HD_CLI_EXIT_USAGE;
-    }
-    if (optind < argc)
-        return hd_cli_usage (S_CMD, "unexpected argument '%s'", argv[optind]);
+    int first;
+    int code = hd_cli_parse (common, &s_prog, json, NULL, 0, argc, argv, &first);
+    if (code >= 0)
+        return code;
+    if (first < argc)
+        return hd_cli_usage (S_CMD, "unexpected argument '%s'", argv[first]);
     return -1;
 }
 

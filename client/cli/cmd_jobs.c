@@ -13,50 +13,59 @@
 #include "jobrun.h"
 #include "progress.h"
 
-enum { S_OPT_HELP = 'h', S_OPT_WAIT = HD_OPT_COMMAND_ };
-
 #define S_POLL_MS 500  //  status --wait: how often the broker is asked
 
-static const char *
-s_usage_line (const char *cmd)
-{
-    if (strcmp (cmd, "jobs") == 0)
-        return "heddle jobs [OPTIONS]\n"
-               "List the detached jobs of your key (newest first, at most 256): id, name,\n"
-               "state (running, done, cancelled), results done (stored) / failed / tasks,\n"
-               "age, results per second over the last minute, and when the broker forgets it.\n";
-    if (strcmp (cmd, "status") == 0)
-        return "heddle status [OPTIONS] JOB\n"
-               "Show one job's progress: its state, tasks done, failed, queued and running,\n"
-               "the size of its stored results, its rate and when it expires. With --wait,\n"
-               "follow it (a progress bar on a terminal) until it is no longer running.\n";
-    if (strcmp (cmd, "cancel") == 0)
-        return "heddle cancel [OPTIONS] JOB\n"
-               "Cancel what still runs of JOB: queued tasks end CANCELLED, running ones are\n"
-               "stopped. The results already stored stay ('heddle results --partial JOB')\n"
-               "until 'heddle release JOB' or the job's TTL.\n";
-    return "heddle release [OPTIONS] JOB\n"
-           "Forget JOB at the broker: what still runs is cancelled and its stored results\n"
-           "are deleted (their disk space is free again). Cannot be undone.\n";
-}
+#define S_NEEDS_BROKER                                                                         \
+    "Needs a broker (--broker): the embedded cluster keeps no jobs. Only the key that "         \
+    "submitted a job sees it.\n"
+#define S_EXIT                                                                                 \
+    S_NEEDS_BROKER "Exit status: 0 done; 1 no such job or the broker could not be asked; 2 "    \
+                   "bad usage.\n"
 
-static void
-s_help (const char *cmd)
+// clang-format off
+static const hd_opt_t s_opts[] = { { .name = "Options:", .kind = HD_OPTS_HEADING }, HD_CLI_HELP_OPT,
+                                   HD_OPTS_END };
+static const hd_opt_t s_status_opts[] = {
+    { .name = "Options:", .kind = HD_OPTS_HEADING },
+    { .name = "wait", .kind = HD_OPTS_FLAG, .help = "wait until the job is done or cancelled",
+      .offset = 0 },  //  target: the bool
+    HD_CLI_HELP_OPT,
+    HD_OPTS_END,
+};
+// clang-format on
+
+static const hd_opts_prog_t s_progs[] = {
+    { .name = "heddle jobs", .usage = "heddle jobs [OPTIONS]",
+      .summary = "List the detached jobs of your key (newest first, at most 256): id, name, "
+                 "state (running, done, cancelled), results done (stored) / failed / tasks, age, "
+                 "results per second over the last minute, and when the broker forgets it.",
+      .epilog = S_EXIT, .opts = s_opts },
+    { .name = "heddle status", .usage = "heddle status [OPTIONS] JOB",
+      .summary = "Show one job's progress: its state, tasks done, failed, queued and running, "
+                 "the size of its stored results, its rate and when it expires. With --wait, "
+                 "follow it (a progress bar on a terminal) until it is no longer running.",
+      .epilog = S_NEEDS_BROKER "Exit status: 0 shown (--wait: the job is done and no task "
+                "failed); 1 no such job, the broker could not be asked, or (--wait) tasks failed "
+                "or the job was cancelled; 2 bad usage.\n",
+      .opts = s_status_opts },
+    { .name = "heddle cancel", .usage = "heddle cancel [OPTIONS] JOB",
+      .summary = "Cancel what still runs of JOB: queued tasks end CANCELLED, running ones are "
+                 "stopped. The results already stored stay ('heddle results --partial JOB') "
+                 "until 'heddle release JOB' or the job's TTL.",
+      .epilog = S_EXIT, .opts = s_opts },
+    { .name = "heddle release", .usage = "heddle release [OPTIONS] JOB",
+      .summary = "Forget JOB at the broker: what still runs is cancelled and its stored results "
+                 "are deleted (their disk space is free again). Cannot be undone.",
+      .epilog = S_EXIT, .opts = s_opts },
+};
+
+static const hd_opts_prog_t *
+s_prog_of (const char *cmd)
 {
-    printf ("Usage: %s\nOptions:\n", s_usage_line (cmd));
-    if (strcmp (cmd, "status") == 0)
-        printf ("      --wait              wait until the job is done or cancelled\n");
-    printf ("  -h, --help              show this help and exit\n");
-    hd_cli_connect_help (stdout);
-    printf ("\nNeeds a broker (--broker): the embedded cluster keeps no jobs. Only the key that\n"
-            "submitted a job sees it.\n");
-    if (strcmp (cmd, "status") == 0)
-        printf ("Exit status: 0 shown (--wait: the job is done and no task failed); 1 no such\n"
-                "job, the broker could not be asked, or (--wait) tasks failed or the job was\n"
-                "cancelled; 2 bad usage.\n");
-    else
-        printf ("Exit status: 0 done; 1 no such job or the broker could not be asked; 2 bad "
-                "usage.\n");
+    for (size_t i = 0; i < sizeof s_progs / sizeof s_progs[0]; i++)
+        if (strcmp (s_progs[i].name + strlen ("heddle "), cmd) == 0)
+            return &s_progs[i];
+    return &s_progs[0];
 }
 
 //  Parse argv. *job gets the JOB argument when the command takes one. -1 to go on, else an
@@ -65,33 +74,19 @@ static int
 s_parse (hd_cli_common_t *common, const char *cmd, int argc, char **argv, const char **job,
          bool *wait)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        { "wait", no_argument, NULL, S_OPT_WAIT },
-        HD_CLI_CONNECT_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":h" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            s_help (cmd);
-            return HD_CLI_EXIT_OK;
-        }
-        if (c == S_OPT_WAIT && wait)
-            *wait = true;
-        else if (c == '?' || c == ':' || c == S_OPT_WAIT)
-            return hd_cli_bad_option (cmd, c == S_OPT_WAIT ? '?' : c, argv);
-        else if (hd_cli_common_option (common, cmd, c, optarg) != HD_CLI_OPT_TAKEN)
-            return HD_CLI_EXIT_USAGE;
-    }
+    bool unused = false;
+    int first;
+    int code = hd_cli_parse (common, s_prog_of (cmd), wait ? wait : &unused, NULL, 0, argc, argv,
+                             &first);
+    if (code >= 0)
+        return code;
     int want = job ? 1 : 0;
-    if (want && (optind >= argc || !*argv[optind]))
+    if (want && (first >= argc || !*argv[first]))
         return hd_cli_usage (cmd, "which job? (heddle %s JOB; 'heddle jobs' lists yours)", cmd);
-    if (argc - optind > want)
-        return hd_cli_usage (cmd, "unexpected argument '%s'", argv[optind + want]);
+    if (argc - first > want)
+        return hd_cli_usage (cmd, "unexpected argument '%s'", argv[first + want]);
     if (job)
-        *job = argv[optind];
+        *job = argv[first];
     hd_cli_common_finish (common);
     if (!common->broker)
         return hd_cli_usage (cmd, "which broker? (--broker HOST or $HEDDLE_BROKER: the "

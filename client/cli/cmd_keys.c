@@ -16,67 +16,63 @@
 #define S_CMD "keys"
 #define S_MAX_FILES 64
 
-enum { S_OPT_HELP = 'h', S_OPT_FORCE = 'f' };
-
 typedef struct {
     size_t count;
     char names[S_MAX_FILES][256];
 } s_files_t;
 
-static void
-s_help (void)
-{
-    printf ("Usage: heddle keys init [OPTIONS] [DIR]\n"
-            "       heddle keys fingerprint [FILE | KEY]\n"
-            "       heddle keys rotate-payload [DIR]   (new payload key pair; --help)\n"
-            "init: make the keys of a new cluster in DIR (default: $HEDDLE_KEYS, else\n"
-            "~/.config/heddle/keys): certificates for the broker, a worker, a client and an\n"
-            "admin, the broker's allowlists (clients.keys, workers.keys, admins.keys), and the\n"
-            "payload key pair that seals task payloads end to end (payload.cert for clients,\n"
-            "payload.cert_secret for workers; the broker needs neither).\n"
-            "Secret files are written mode 0600. Missing parent directories are made (0700).\n"
-            "It then tells which files to copy to the broker, the workers and the clients.\n"
-            "fingerprint: print the fingerprint of a public key (a .cert or .cert_secret file,\n"
-            "or 40 Z85 characters; default the broker.cert of the keys directory): the value\n"
-            "for heddle-worker --broker-fingerprint. heddle-broker logs its own at start.\n\n"
-            "Options:\n"
-            "  -f, --force             init: replace the keys already in DIR (default: refuse)\n"
-            "  -h, --help              show this help and exit\n\n"
-            "Exit status: 0 done; 1 could not write the keys (or DIR has keys and no --force),\n"
-            "or could not read the key; 2 bad usage.\n");
-}
+// clang-format off
+static const hd_opt_t s_opts[] = {
+    { .name = "Options:", .kind = HD_OPTS_HEADING },
+    { .name = "force", .letter = 'f', .kind = HD_OPTS_FLAG,
+      .help = "init: replace the keys already in DIR (default: refuse)", .offset = 0 },
+    HD_CLI_HELP_OPT,
+    HD_OPTS_END,
+};
+// clang-format on
+
+static const hd_opts_prog_t s_prog = {
+    .name = "heddle keys",
+    .usage = "heddle keys init [OPTIONS] [DIR]\n"
+             "       heddle keys fingerprint [FILE | KEY]\n"
+             "       heddle keys rotate-payload [DIR]   (new payload key pair; --help)",
+    .summary = "init: make the keys of a new cluster in DIR (default: $HEDDLE_KEYS, else "
+               "~/.config/heddle/keys): certificates for the broker, a worker, a client and an "
+               "admin, the broker's allowlists (clients.keys, workers.keys, admins.keys), and the "
+               "payload key pair that seals task payloads end to end (payload.cert for clients, "
+               "payload.cert_secret for workers; the broker needs neither). Secret files are "
+               "written mode 0600. Missing parent directories are made (0700). It then tells "
+               "which files to copy to the broker, the workers and the clients.\n"
+               "fingerprint: print the fingerprint of a public key (a .cert or .cert_secret "
+               "file, or 40 Z85 characters; default the broker.cert of the keys directory): the "
+               "value for heddle-worker --broker-fingerprint. heddle-broker logs its own at "
+               "start.",
+    .epilog = "Exit status: 0 done; 1 could not write the keys (or DIR has keys and no --force), "
+              "or could not read the key; 2 bad usage.\n",
+    .words = "init fingerprint rotate-payload",
+    .opts = s_opts,
+};
 
 //  Parse argv; *dir (DIR for init, FILE|KEY for fingerprint) stays NULL when not given.
 //  Returns -1 to go on, else an exit code.
 static int
-s_parse (int argc, char **argv, bool *force, const char **action, const char **dir)
+s_parse (hd_cli_common_t *common, int argc, char **argv, bool *force, const char **action,
+         const char **dir)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        { "force", no_argument, NULL, S_OPT_FORCE },
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":hf", longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            s_help ();
-            return HD_CLI_EXIT_OK;
-        }
-        if (c != S_OPT_FORCE)
-            return hd_cli_bad_option (S_CMD, c, argv);
-        *force = true;
-    }
-    if (optind >= argc)
+    int first;
+    int code = hd_cli_parse (common, &s_prog, force, NULL, HD_CLI_NO_CONNECT, argc, argv, &first);
+    if (code >= 0)
+        return code;
+    if (first >= argc)
         return hd_cli_usage (S_CMD, "which action? (heddle keys init [DIR], heddle keys "
                                     "fingerprint [FILE])");
-    *action = argv[optind];
+    *action = argv[first];
     if (strcmp (*action, "init") != 0 && strcmp (*action, "fingerprint") != 0)
         return hd_cli_usage (S_CMD, "no action '%s' (heddle keys init [DIR], heddle keys "
-                                    "fingerprint [FILE])", argv[optind]);
-    if (argc - optind > 2)
+                                    "fingerprint [FILE])", argv[first]);
+    if (argc - first > 2)
         return hd_cli_usage (S_CMD, "one %s at most", **action == 'i' ? "DIR" : "FILE or KEY");
-    *dir = optind + 1 < argc ? argv[optind + 1] : NULL;
+    *dir = first + 1 < argc ? argv[first + 1] : NULL;
     return -1;
 }
 
@@ -212,7 +208,12 @@ hd_cmd_keys (hd_cli_common_t *common, int argc, char **argv)
     for (int i = 1; i < argc && strcmp (argv[i], "--") != 0; i++)
         if (strcmp (argv[i], "rotate-payload") == 0)
             return hd_cmd_keys_rotate_payload (common, argc, argv);
-    int code = s_parse (argc, argv, &force, &action, &dir);
+    if (hd_cli_doc_mode == HD_CLI_DOC_MAN && argc == 2) {  //  the man page: rotate-payload too
+        char *args[] = { argv[0], argv[1], (char *) "rotate-payload", NULL };
+        int code = s_parse (common, argc, argv, &force, &action, &dir);
+        return code >= 0 ? hd_cmd_keys_rotate_payload (common, 3, args) : code;
+    }
+    int code = s_parse (common, argc, argv, &force, &action, &dir);
     if (code >= 0)
         return code;
     if (strcmp (action, "fingerprint") == 0)

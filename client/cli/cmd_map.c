@@ -5,6 +5,7 @@
     came back is written and the summary tells done, failed and cancelled apart. The input is
     streamed into the job, so only the job's copy of it is held in memory.  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,22 +26,8 @@
 #define S_MAP_TTL_S 86400u         //  an attached map's job lives a day unless --ttl
 #define S_MAX_TTL_S (90u * 86400)  //  the broker's bound
 
-enum {
-    S_OPT_HELP = 'h',
-    S_OPT_SPLIT = 's',
-    S_OPT_UNORDERED = 'u',
-    S_OPT_WINDOW = 'w',
-    S_OPT_QUIET = 'q',
-    S_OPT_ORDERED = HD_OPT_COMMAND_,
-    S_OPT_FAIL_FAST,
-    S_OPT_KEEP_GOING,
-    S_OPT_RAW,
-    S_OPT_SEP,
-    S_OPT_DETACH,
-    S_OPT_RESUME,
-    S_OPT_TTL,
-    S_OPT_NAME,
-};
+enum { S_ID_SPLIT = 1, S_ID_ORDERED, S_ID_UNORDERED, S_ID_FAIL_FAST, S_ID_KEEP_GOING, S_ID_RAW,
+       S_ID_SEP, S_ID_TTL };
 
 typedef struct {
     //  what to do
@@ -66,74 +53,128 @@ typedef struct {
     uint64_t ok, failed;  //  results: succeeded, failed (cancelled ones are neither)
 } s_map_t;
 
-static void
-s_submit_help (void)
+#define S_XSTR(x) #x
+#define S_STR(x) S_XSTR (x)
+#define S_OFF(field) offsetof (s_map_t, field)
+
+//  The options that are more than a store.
+static int
+s_set (void *target, const hd_opt_t *opt, const char *arg, char *err, size_t errlen)
 {
-    printf ("Usage: heddle submit [OPTIONS] FN [INPUT]\n"
-            "Submit one task of function FN per line (or other piece: see --split) of INPUT as\n"
-            "a detached job, print the job's id on stdout and return once the broker holds\n"
-            "every task (durably). The job runs on without this process; the broker keeps its\n"
-            "results until 'heddle release JOB' or its TTL. Same as 'heddle map --detach'.\n"
-            "Then: heddle jobs, heddle status JOB, heddle results JOB, heddle release JOB.\n\n"
-            "Options:\n"
-            "  -s, --split SPEC        how to cut the input into tasks (default lines): see\n"
-            "                          'heddle map --help'\n"
-            "      --name NAME         the job's name in 'heddle jobs' (default: FN INPUT)\n"
-            "      --ttl DURATION      keep the job and its results this long: N[s|m|h|d]\n"
-            "                          (default: the broker's, 7 days; at most 90d)\n"
-            "  -w, --window N          tasks sent and not yet accepted, at most (default %d)\n"
-            "  -q, --quiet             say nothing on stderr\n"
-            "  -h, --help              show this help and exit\n",
-            S_DEFAULT_WINDOW);
-    hd_cli_task_help (stdout);
-    hd_cli_connect_help (stdout);
-    printf ("\nNeeds a broker (--broker): the embedded cluster keeps no jobs.\n"
-            "Exit status: 0 submitted; 1 heddle could not submit the job; 2 bad usage.\n");
+    s_map_t *self = target;
+    switch (opt->id) {
+    case S_ID_SPLIT:
+        if (hd_split_parse (arg, &self->split, err, errlen) != HD_OK)
+            return -1;
+        self->split_text = arg;
+        return 0;
+    case S_ID_TTL:
+        if (hd_cli_parse_duration (arg, S_MAX_TTL_S, &self->ttl_s) == 0)
+            return 0;
+        snprintf (err, errlen, "wants N[s|m|h|d], 1s to 90d, not '%s'", arg);
+        return -1;
+    case S_ID_ORDERED:
+    case S_ID_UNORDERED:
+        self->gather = opt->id == S_ID_ORDERED ? HD_GATHER_ORDERED : HD_GATHER_COMPLETED;
+        return 0;
+    case S_ID_FAIL_FAST:
+    case S_ID_KEEP_GOING:
+        self->fail_fast = opt->id == S_ID_FAIL_FAST;
+        return 0;
+    case S_ID_RAW:
+        self->sep.given = true;
+        self->sep.len = 0;
+        return 0;
+    case S_ID_SEP:
+        if (hd_cli_sep_parse (&self->sep, arg) == 0)
+            return 0;
+        snprintf (err, errlen, "at most %zu bytes", sizeof self->sep.text);
+        return -1;
+    default: return -1;
+    }
 }
 
-static void
-s_help (void)
-{
-    printf ("Usage: heddle map [OPTIONS] FN [INPUT]\n"
-            "Run one task of function FN per line (or other piece: see --split) of INPUT, a\n"
-            "file or '-' for standard input (the default), and write the results to stdout.\n\n"
-            "Options:\n"
-            "  -s, --split SPEC        how to cut the input into tasks (default lines):\n"
-            "                          lines (one line, without its newline), lines:N (N\n"
-            "                          lines as in the input, newlines kept), bytes:N (N may\n"
-            "                          end in K, M, G), whole (one task), null (NUL-separated)\n"
-            "      --ordered           write results in input order (default)\n"
-            "  -u, --unordered         write results as they complete\n"
-            "  -w, --window N          tasks in flight at most (default %d)\n"
-            "      --keep-going        run every task, then report the failures (default)\n"
-            "      --fail-fast         stop at the first failed task\n"
-            "      --raw               write results back to back, adding nothing\n"
-            "      --sep STR           write STR after each result (escapes: \\n \\t \\0 \\\\);\n"
-            "                          default: a newline unless the result ends with one\n"
-            "  -q, --quiet             no progress bar and no summary on stderr\n"
-            "      --detach            submit as a detached job, print its id and return\n"
-            "                          (= heddle submit; then heddle results JOB)\n"
-            "      --resume JOB        go on with a map that was killed: read the results its\n"
-            "                          job has stored and run only the other tasks (same FN,\n"
-            "                          INPUT and --split)\n"
-            "      --ttl DURATION      how long the broker keeps the job if this map dies:\n"
-            "                          N[s|m|h|d] (default 1d; --detach: the broker's, 7d)\n"
-            "      --name NAME         the job's name in 'heddle jobs' (default: FN INPUT)\n"
-            "  -h, --help              show this help and exit\n\n"
-            "With a broker, map runs as a job the broker keeps (its results survive a broker\n"
-            "restart): if map is killed, 'heddle map --resume JOB ...' finishes it; its id is\n"
-            "printed on stderr when that is a terminal (or with -v). The job is released once\n"
-            "every result is written. A progress bar is drawn on stderr when it is a terminal. Failed tasks write\n"
-            "nothing to stdout; the first %d failures go to stderr with their index (0-based)\n"
-            "and error, the others are counted by reason. Ctrl-C cancels the tasks still out,\n"
-            "writes the results that came back and says how many tasks were done, failed and\n"
-            "cancelled; a second Ctrl-C exits at once.\n",
-            S_DEFAULT_WINDOW, HD_CLI_FAILURES_SHOWN);
-    hd_cli_task_help (stdout);
-    hd_cli_connect_help (stdout);
-    printf ("\nExit status: 0 every task succeeded; 1 some task failed, or heddle could not run\n"
-            "them; 2 bad usage; 130 interrupted (Ctrl-C).\n");
-}
+//  map's options; submit takes the same, and shows those that matter to it (the others are
+//  hidden there: `flags`).
+// clang-format off
+#define S_MAP_OPTS(hide)                                                                       \
+    { .name = "Options:", .kind = HD_OPTS_HEADING },                                           \
+    { .name = "split", .letter = 's', .kind = HD_OPTS_STRING, .meta = "SPEC", .id = S_ID_SPLIT,  \
+      .help = "how to cut the input into tasks: lines (one line, without its newline), "       \
+              "lines:N (N lines as in the input, newlines kept), bytes:N (N may end in K, M, "  \
+              "G), whole (one task), null (NUL-separated)", .def = "lines", .offset = -1,      \
+      .set = s_set },                                                                          \
+    { .name = "ordered", .kind = HD_OPTS_FLAG, .help = "write results in input order (default)",\
+      .id = S_ID_ORDERED, .offset = -1, .set = s_set, .flags = hide },                          \
+    { .name = "unordered", .letter = 'u', .kind = HD_OPTS_FLAG, .id = S_ID_UNORDERED,           \
+      .help = "write results as they complete", .offset = -1, .set = s_set, .flags = hide },   \
+    { .name = "window", .letter = 'w', .kind = HD_OPTS_UINT, .meta = "N", .min = 1,             \
+      .max = S_MAX_WINDOW, .help = "tasks in flight at most", .offset = S_OFF (window) },      \
+    { .name = "keep-going", .kind = HD_OPTS_FLAG, .id = S_ID_KEEP_GOING,                       \
+      .help = "run every task, then report the failures (default)", .offset = -1, .set = s_set, \
+      .flags = hide },                                                                         \
+    { .name = "fail-fast", .kind = HD_OPTS_FLAG, .id = S_ID_FAIL_FAST,                          \
+      .help = "stop at the first failed task", .offset = -1, .set = s_set, .flags = hide },    \
+    { .name = "raw", .kind = HD_OPTS_FLAG, .id = S_ID_RAW,                                      \
+      .help = "write results back to back, adding nothing", .offset = -1, .set = s_set,        \
+      .flags = hide },                                                                         \
+    { .name = "sep", .kind = HD_OPTS_STRING, .meta = "STR", .id = S_ID_SEP,                     \
+      .help = "write STR after each result (escapes: \\n \\t \\0 \\\\); default: a newline "  \
+              "unless the result ends with one", .offset = -1, .set = s_set, .flags = hide },  \
+    { .name = "quiet", .letter = 'q', .kind = HD_OPTS_FLAG,                                     \
+      .help = "no progress bar and no summary on stderr", .offset = S_OFF (quiet) },           \
+    { .name = "detach", .kind = HD_OPTS_FLAG, .offset = S_OFF (detach), .flags = hide,          \
+      .help = "submit as a detached job, print its id and return (= heddle submit; then "      \
+              "heddle results JOB)" },                                                         \
+    { .name = "resume", .kind = HD_OPTS_STRING, .meta = "JOB", .offset = S_OFF (resume),        \
+      .flags = hide,                                                                           \
+      .help = "go on with a map that was killed: read the results its job has stored and run " \
+              "only the other tasks (same FN, INPUT and --split)" },                           \
+    { .name = "ttl", .kind = HD_OPTS_STRING, .meta = "DURATION", .id = S_ID_TTL, .offset = -1,  \
+      .set = s_set, .help = "how long the broker keeps the job (and its results) if nobody "   \
+      "releases it: N[s|m|h|d], at most 90d", .def = "map: 1d; submit, --detach: the broker's, " \
+      "7d" },                                                                                  \
+    { .name = "name", .kind = HD_OPTS_STRING, .meta = "NAME", .offset = S_OFF (name),           \
+      .help = "the job's name in 'heddle jobs'", .def = "FN INPUT" },                          \
+    HD_CLI_HELP_OPT,                                                                           \
+    HD_OPTS_END
+
+static const hd_opt_t s_map_opts[] = { S_MAP_OPTS (0) };
+static const hd_opt_t s_submit_opts[] = { S_MAP_OPTS (HD_OPTS_HIDDEN) };
+// clang-format on
+
+static const hd_opts_prog_t s_map_prog = {
+    .name = "heddle map",
+    .usage = "heddle map [OPTIONS] FN [INPUT]",
+    .summary = "Run one task of function FN per line (or other piece: see --split) of INPUT, a "
+               "file or '-' for standard input (the default), and write the results to stdout.",
+    .epilog = "With a broker, map runs as a job the broker keeps (its results survive a broker "
+              "restart): if map is killed, 'heddle map --resume JOB ...' finishes it; its id is "
+              "printed on stderr when that is a terminal (or with -v). The job is released once "
+              "every result is written. A progress bar is drawn on stderr when it is a "
+              "terminal. Failed tasks write nothing to stdout; the first "
+              S_STR (HD_CLI_FAILURES_SHOWN) " failures go to stderr with their index (0-based) "
+              "and error, the others are counted by reason. Ctrl-C cancels the tasks still out, "
+              "writes the results that came back and says how many tasks were done, failed and "
+              "cancelled; a second Ctrl-C exits at once.\n\n"
+              "Exit status: 0 every task succeeded; 1 some task failed, or heddle could not run "
+              "them; 2 bad usage; 130 interrupted (Ctrl-C).\n",
+    .opts = s_map_opts,
+};
+
+static const hd_opts_prog_t s_submit_prog = {
+    .name = "heddle submit",
+    .usage = "heddle submit [OPTIONS] FN [INPUT]",
+    .summary = "Submit one task of function FN per line (or other piece: see --split) of INPUT "
+               "as a detached job, print the job's id on stdout and return once the broker "
+               "holds every task (durably). The job runs on without this process; the broker "
+               "keeps its results until 'heddle release JOB' or its TTL. Same as 'heddle map "
+               "--detach' (which takes map's other options).\n"
+               "Then: heddle jobs, heddle status JOB, heddle results JOB, heddle release JOB.",
+    .epilog = "Needs a broker (--broker): the embedded cluster keeps no jobs.\n"
+              "Exit status: 0 submitted; 1 heddle could not submit the job; 2 bad usage.\n",
+    .opts = s_submit_opts,
+};
 
 static const char *
 s_cmd (const s_map_t *self)
@@ -141,109 +182,29 @@ s_cmd (const s_map_t *self)
     return self->submit ? "submit" : S_CMD;
 }
 
-static int
-s_option (s_map_t *self, hd_cli_common_t *common, int c, const char *arg)
-{
-    char reason[256];
-    switch (c) {
-    case S_OPT_SPLIT:
-        if (hd_split_parse (arg, &self->split, reason, sizeof reason) != HD_OK)
-            return hd_cli_usage (s_cmd (self), "--split: %s", reason);
-        self->split_text = arg;
-        return -1;
-    case S_OPT_DETACH:
-        self->detach = true;
-        return -1;
-    case S_OPT_RESUME:
-        self->resume = arg;
-        return -1;
-    case S_OPT_NAME:
-        self->name = arg;
-        return -1;
-    case S_OPT_TTL:
-        if (hd_cli_parse_duration (arg, S_MAX_TTL_S, &self->ttl_s) != 0)
-            return hd_cli_usage (s_cmd (self), "--ttl wants N[s|m|h|d], 1s to 90d, not '%s'",
-                                 arg);
-        return -1;
-    case S_OPT_ORDERED:
-    case S_OPT_UNORDERED:
-        self->gather = c == S_OPT_ORDERED ? HD_GATHER_ORDERED : HD_GATHER_COMPLETED;
-        return -1;
-    case S_OPT_WINDOW:
-        if (hd_cli_parse_u32 (arg, 1, S_MAX_WINDOW, &self->window) != 0)
-            return hd_cli_usage (S_CMD, "--window wants 1 to %d, not '%s'", S_MAX_WINDOW, arg);
-        return -1;
-    case S_OPT_FAIL_FAST:
-    case S_OPT_KEEP_GOING:
-        self->fail_fast = c == S_OPT_FAIL_FAST;
-        return -1;
-    case S_OPT_QUIET:
-        self->quiet = true;
-        return -1;
-    case S_OPT_RAW:
-        self->sep.given = true;
-        self->sep.len = 0;
-        return -1;
-    case S_OPT_SEP:
-        if (hd_cli_sep_parse (&self->sep, arg) != 0)
-            return hd_cli_usage (S_CMD, "--sep: at most %zu bytes", sizeof self->sep.text);
-        return -1;
-    default:
-        if (hd_cli_common_option (common, s_cmd (self), c, arg) != HD_CLI_OPT_TAKEN)
-            return HD_CLI_EXIT_USAGE;
-        return -1;
-    }
-}
-
 //  Parse argv into self and common. Returns -1 to go on, else an exit code.
 static int
 s_parse (s_map_t *self, hd_cli_common_t *common, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        { "split", required_argument, NULL, S_OPT_SPLIT },
-        { "ordered", no_argument, NULL, S_OPT_ORDERED },
-        { "unordered", no_argument, NULL, S_OPT_UNORDERED },
-        { "window", required_argument, NULL, S_OPT_WINDOW },
-        { "fail-fast", no_argument, NULL, S_OPT_FAIL_FAST },
-        { "keep-going", no_argument, NULL, S_OPT_KEEP_GOING },
-        { "raw", no_argument, NULL, S_OPT_RAW },
-        { "sep", required_argument, NULL, S_OPT_SEP },
-        { "quiet", no_argument, NULL, S_OPT_QUIET },
-        { "detach", no_argument, NULL, S_OPT_DETACH },
-        { "resume", required_argument, NULL, S_OPT_RESUME },
-        { "ttl", required_argument, NULL, S_OPT_TTL },
-        { "name", required_argument, NULL, S_OPT_NAME },
-        HD_CLI_TASK_OPTIONS,
-        HD_CLI_CONNECT_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c, code = -1;
-    while (code < 0 &&
-           (c = getopt_long (argc, argv, ":hs:uw:q" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            self->submit ? s_submit_help () : s_help ();
-            return HD_CLI_EXIT_OK;
-        }
-        code = c == '?' || c == ':' ? hd_cli_bad_option (s_cmd (self), c, argv)
-                                    : s_option (self, common, c, optarg);
-    }
+    const s_map_t defaults = { .window = S_DEFAULT_WINDOW };
+    int optind_;
+    int code = hd_cli_parse (common, self->submit ? &s_submit_prog : &s_map_prog, self, &defaults,
+                             HD_CLI_TASK, argc, argv, &optind_);
     if (code >= 0)
         return code;
-    if (optind >= argc || !*argv[optind])
+    if (optind_ >= argc || !*argv[optind_])
         return hd_cli_usage (s_cmd (self), "which function? (heddle %s FN [INPUT])",
                              s_cmd (self));
-    if (argc - optind > 2)
+    if (argc - optind_ > 2)
         return hd_cli_usage (s_cmd (self), "one INPUT at most (use cat to join files)");
     if (self->detach && self->resume)
         return hd_cli_usage (s_cmd (self), "--detach starts a new job; --resume goes on with "
                              "one: give one of them");
     if (self->name && strlen (self->name) > 64)
         return hd_cli_usage (s_cmd (self), "--name: at most 64 bytes");
-    self->fn = argv[optind];
-    if (optind + 1 < argc && strcmp (argv[optind + 1], "-") != 0)
-        self->input = argv[optind + 1];
+    self->fn = argv[optind_];
+    if (optind_ + 1 < argc && strcmp (argv[optind_ + 1], "-") != 0)
+        self->input = argv[optind_ + 1];
     return -1;
 }
 

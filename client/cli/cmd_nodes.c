@@ -1,6 +1,7 @@
 /*  cmd_nodes: `heddle nodes`: ask the broker for its nodes and print them sorted by name, as a
     table (nodetable.h) or as JSON. Live figures (CPU, memory, temperature, score) come from
     each node's capacity metrics; a node without them yet shows "-".  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,87 +12,54 @@
 #define S_CMD "nodes"
 #define S_DEFAULT_WAIT_MS 60000
 
-enum { S_OPT_HELP = 'h', S_OPT_JSON = HD_OPT_COMMAND_, S_OPT_WAIT, S_OPT_WAIT_TIMEOUT };
-
 typedef struct {
     bool json;
     uint32_t wait;  //  --wait N: nodes to wait for before listing (0: none)
     uint32_t wait_ms;
 } s_args_t;
 
-static void
-s_help (void)
-{
-    printf ("Usage: heddle nodes [OPTIONS]\n"
-            "       heddle nodes pending | approve ID | reject ID   (worker enrollment; --help)\n"
-            "       heddle nodes revoke KEY|NAME                    (a stolen board; --help)\n"
-            "List the nodes of the cluster: name, state (idle, busy, draining, stale, hot),\n"
-            "architecture, cores, slots (busy/total), the capacity the scheduler uses now,\n"
-            "CPU busy share, memory (available/total), temperature, benchmark score, tasks\n"
-            "done and failed, and tags. A figure the broker has no metrics for shows '-'.\n\n"
-            "Options:\n"
-            "      --json              print a JSON array instead of a table (absent figures\n"
-            "                          are left out; default: table)\n"
-            "      --wait N            first wait until N nodes have joined (for scripts that\n"
-            "                          start workers, then submit; default 0: list at once)\n"
-            "      --wait-timeout MS   how long --wait may take (default %u)\n"
-            "  -h, --help              show this help and exit\n",
-            S_DEFAULT_WAIT_MS);
-    hd_cli_connect_help (stdout);
-    printf ("\nExit status: 0 listed; 1 the broker could not be asked, or fewer than --wait\n"
-            "nodes joined in time; 2 bad usage.\n");
-}
+// clang-format off
+static const hd_opt_t s_opts[] = {
+    { .name = "Options:", .kind = HD_OPTS_HEADING },
+    { .name = "json", .kind = HD_OPTS_FLAG,
+      .help = "print a JSON array instead of a table (absent figures are left out; default: "
+              "table)", .offset = offsetof (s_args_t, json) },
+    { .name = "wait", .kind = HD_OPTS_UINT, .meta = "N", .min = 0, .max = 100000,
+      .help = "first wait until N nodes have joined (for scripts that start workers, then "
+              "submit; 0: list at once)", .offset = offsetof (s_args_t, wait) },
+    { .name = "wait-timeout", .kind = HD_OPTS_UINT, .meta = "MS", .unit = HD_OPTS_MS, .min = 1,
+      .max = 86400000, .help = "how long --wait may take", .offset = offsetof (s_args_t, wait_ms) },
+    HD_CLI_HELP_OPT,
+    HD_OPTS_END,
+};
+// clang-format on
 
-static int
-s_option (hd_cli_common_t *common, s_args_t *a, int c, const char *arg)
-{
-    switch (c) {
-    case S_OPT_JSON:
-        a->json = true;
-        return -1;
-    case S_OPT_WAIT:
-        if (hd_cli_parse_u32 (arg, 0, 100000, &a->wait) != 0)
-            return hd_cli_usage (S_CMD, "--wait wants a node count from 0 to 100000, not '%s'",
-                                 arg);
-        return -1;
-    case S_OPT_WAIT_TIMEOUT:
-        if (hd_cli_parse_u32 (arg, 1, 86400000, &a->wait_ms) != 0)
-            return hd_cli_usage (S_CMD, "--wait-timeout wants ms from 1 to 86400000, not '%s'",
-                                 arg);
-        return -1;
-    default:
-        return hd_cli_common_option (common, S_CMD, c, arg) == HD_CLI_OPT_TAKEN
-                   ? -1
-                   : HD_CLI_EXIT_USAGE;
-    }
-}
+static const hd_opts_prog_t s_prog = {
+    .name = "heddle nodes",
+    .usage = "heddle nodes [OPTIONS]\n"
+             "       heddle nodes pending | approve ID | reject ID   (worker enrollment; --help)\n"
+             "       heddle nodes revoke KEY|NAME                    (a stolen board; --help)",
+    .summary = "List the nodes of the cluster: name, state (idle, busy, draining, stale, hot), "
+               "architecture, cores, slots (busy/total), the capacity the scheduler uses now, "
+               "CPU busy share, memory (available/total), temperature, benchmark score, tasks "
+               "done and failed, and tags. A figure the broker has no metrics for shows '-'.",
+    .epilog = "Exit status: 0 listed; 1 the broker could not be asked, or fewer than --wait "
+              "nodes joined in time; 2 bad usage.\n",
+    .words = "pending approve reject revoke",
+    .opts = s_opts,
+};
 
 //  Parse argv into common and *a. Returns -1 to go on, else an exit code.
 static int
 s_parse (hd_cli_common_t *common, int argc, char **argv, s_args_t *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        { "json", no_argument, NULL, S_OPT_JSON },
-        { "wait", required_argument, NULL, S_OPT_WAIT },
-        { "wait-timeout", required_argument, NULL, S_OPT_WAIT_TIMEOUT },
-        HD_CLI_CONNECT_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c, code;
-    while ((c = getopt_long (argc, argv, ":h" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            s_help ();
-            return HD_CLI_EXIT_OK;
-        }
-        if (c == '?' || c == ':')
-            return hd_cli_bad_option (S_CMD, c, argv);
-        if ((code = s_option (common, a, c, optarg)) >= 0)
-            return code;
-    }
-    if (optind < argc)
-        return hd_cli_usage (S_CMD, "unexpected argument '%s'", argv[optind]);
+    const s_args_t defaults = { .wait_ms = S_DEFAULT_WAIT_MS };
+    int first;
+    int code = hd_cli_parse (common, &s_prog, a, &defaults, 0, argc, argv, &first);
+    if (code >= 0)
+        return code;
+    if (first < argc)
+        return hd_cli_usage (S_CMD, "unexpected argument '%s'", argv[first]);
     return -1;
 }
 
@@ -127,6 +95,16 @@ hd_cmd_nodes (hd_cli_common_t *common, int argc, char **argv)
     int at = s_find_action (argc, argv);
     if (at)
         return s_enroll (common, argc, argv, at);
+    if (hd_cli_doc_mode == HD_CLI_DOC_MAN && argc == 2) {  //  the man page: the actions too
+        int code = 0;
+        const char *actions[] = { "nodes", "pending", "approve", "reject", "revoke" };
+        for (size_t i = 0; i < 5 && code == 0; i++) {
+            char *args[] = { (char *) actions[i], argv[1], NULL };
+            code = i ? hd_cmd_nodes_enroll (common, 2, args) : 0;
+        }
+        if (code != 0)
+            return code;
+    }
     s_args_t a = { .wait_ms = S_DEFAULT_WAIT_MS };
     int code = s_parse (common, argc, argv, &a);
     if (code >= 0)

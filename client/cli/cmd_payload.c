@@ -9,25 +9,25 @@
 #include "commands.h"
 #include "hd_keys.h"
 
-enum { S_OPT_HELP = 'h' };
+// clang-format off
+static const hd_opt_t s_opts[] = { { .name = "Options:", .kind = HD_OPTS_HEADING }, HD_CLI_HELP_OPT,
+                                   HD_OPTS_END };
+// clang-format on
 
-static void
-s_help (void)
-{
-    printf ("Usage: heddle keys rotate-payload [OPTIONS] [DIR]\n"
-            "Make a new payload key pair in DIR (default: the keys directory): clients seal\n"
-            "the tasks they submit from now on to the new payload.cert; the old pair stays as\n"
-            "payload-ID.cert[_secret], so workers still open the jobs sealed before. With a\n"
-            "broker (--broker or $HEDDLE_BROKER) and an admin key, the new key is granted to\n"
-            "every worker key in DIR/workers.keys (enrolled boards get it at once, sealed to\n"
-            "their own key). Copy payload.cert to the client machines, and to workers that\n"
-            "use a copied keys directory, payload.cert_secret.\n\n"
-            "Options:\n"
-            "  -h, --help              show this help and exit\n");
-    hd_cli_connect_help (stdout);
-    printf ("\nExit status: 0 done; 1 the keys could not be written or a grant failed; 2 bad "
-            "usage.\n");
-}
+static const hd_opts_prog_t s_prog = {
+    .name = "heddle keys rotate-payload",
+    .usage = "heddle keys rotate-payload [OPTIONS] [DIR]",
+    .summary = "Make a new payload key pair in DIR (default: the keys directory): clients seal "
+               "the tasks they submit from now on to the new payload.cert; the old pair stays as "
+               "payload-ID.cert[_secret], so workers still open the jobs sealed before. With a "
+               "broker (--broker or $HEDDLE_BROKER) and an admin key, the new key is granted to "
+               "every worker key in DIR/workers.keys (enrolled boards get it at once, sealed to "
+               "their own key). Copy payload.cert to the client machines, and to workers that "
+               "use a copied keys directory, payload.cert_secret.",
+    .epilog = "Exit status: 0 done; 1 the keys could not be written or a grant failed; 2 bad "
+              "usage.\n",
+    .opts = s_opts,
+};
 
 typedef struct {
     hd_client_t *client;
@@ -71,31 +71,18 @@ s_grant_all (hd_cli_common_t *common, const char *dir)
 int
 hd_cmd_keys_rotate_payload (hd_cli_common_t *common, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        HD_CLI_CONNECT_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, ":h" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            s_help ();
-            return HD_CLI_EXIT_OK;
-        }
-        if (c == '?' || c == ':')
-            return hd_cli_bad_option ("keys", c, argv);
-        if (hd_cli_common_option (common, "keys", c, optarg) != HD_CLI_OPT_TAKEN)
-            return HD_CLI_EXIT_USAGE;
-    }
-    //  argv[optind] is the action word itself
-    if (argc - optind > 2)
+    int first;
+    int code = hd_cli_parse (common, &s_prog, NULL, NULL, 0, argc, argv, &first);
+    if (code >= 0)
+        return code;
+    //  argv[first] is the action word itself
+    if (argc - first > 2)
         return hd_cli_usage ("keys", "one DIR at most");
-    if (optind + 1 < argc && !common->keys_dir)
-        common->keys_dir = argv[optind + 1];  //  its admin key grants, unless --keys says
+    if (first + 1 < argc && !common->keys_dir)
+        common->keys_dir = argv[first + 1];  //  its admin key grants, unless --keys says
     common->prefer_admin = true;
     hd_cli_common_finish (common);
-    const char *dir = optind + 1 < argc ? argv[optind + 1] : common->keys_dir;
+    const char *dir = first + 1 < argc ? argv[first + 1] : common->keys_dir;
     if (!dir || !*dir)
         return hd_cli_usage ("keys", "which keys directory? (heddle keys rotate-payload DIR)");
     char old[64], err[512] = "";

@@ -5,6 +5,7 @@
     released. A job still running is refused unless --wait (wait for the end) or --partial
     (write what is stored now, gaps skipped).  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,17 +18,7 @@
 
 #define S_CMD "results"
 
-enum {
-    S_OPT_HELP = 'h',
-    S_OPT_UNORDERED = 'u',
-    S_OPT_OUTPUT = 'o',
-    S_OPT_QUIET = 'q',
-    S_OPT_ORDERED = HD_OPT_COMMAND_,
-    S_OPT_WAIT,
-    S_OPT_PARTIAL,
-    S_OPT_RAW,
-    S_OPT_SEP,
-};
+enum { S_ID_ORDERED = 1, S_ID_UNORDERED, S_ID_RAW, S_ID_SEP };
 
 typedef struct {
     const char *job, *output;
@@ -40,95 +31,85 @@ typedef struct {
     uint64_t ok, failed, cancelled;
 } s_results_t;
 
-static void
-s_help (void)
-{
-    printf ("Usage: heddle results [OPTIONS] JOB\n"
-            "Write the results of detached job JOB (see 'heddle submit') as 'heddle map' does:\n"
-            "in input order, each followed by a newline unless it ends with one. Failed tasks\n"
-            "write nothing to stdout; the first %d go to stderr with their index (0-based);\n"
-            "tasks cancelled by 'heddle cancel' are only counted.\n"
-            "Can be run again until 'heddle release JOB'.\n\n"
-            "Options:\n"
-            "      --wait              wait for a running job to finish, then write all\n"
-            "      --partial           write what is stored now (a running or cancelled job),\n"
-            "                          skipping the tasks without a result\n"
-            "      --ordered           write results in input order (default)\n"
-            "  -u, --unordered         write results in the order the broker stored them\n"
-            "  -o, --output FILE       write to FILE instead of stdout\n"
-            "      --raw               write results back to back, adding nothing\n"
-            "      --sep STR           write STR after each result (escapes: \\n \\t \\0 \\\\)\n"
-            "  -q, --quiet             no progress bar and no summary on stderr\n"
-            "  -h, --help              show this help and exit\n",
-            HD_CLI_FAILURES_SHOWN);
-    hd_cli_connect_help (stdout);
-    printf ("\nNeeds a broker (--broker): the embedded cluster keeps no jobs.\n"
-            "Exit status: 0 every task succeeded; 1 some task failed, the job is not done\n"
-            "(without --wait or --partial), no such job, or the broker could not be asked;\n"
-            "2 bad usage; 130 interrupted.\n");
-}
+#define S_XSTR(x) #x
+#define S_STR(x) S_XSTR (x)
+#define S_OFF(field) offsetof (s_results_t, field)
 
+//  The options that are more than a store.
 static int
-s_option (s_results_t *self, hd_cli_common_t *common, int c, const char *arg)
+s_set (void *target, const hd_opt_t *opt, const char *arg, char *err, size_t errlen)
 {
-    switch (c) {
-    case S_OPT_UNORDERED:
-    case S_OPT_ORDERED:
-        self->gather = c == S_OPT_ORDERED ? HD_GATHER_ORDERED : HD_GATHER_COMPLETED;
-        return -1;
-    case S_OPT_OUTPUT: self->output = arg; return -1;
-    case S_OPT_QUIET: self->quiet = true; return -1;
-    case S_OPT_WAIT: self->wait = true; return -1;
-    case S_OPT_PARTIAL: self->partial = true; return -1;
-    case S_OPT_RAW:
+    s_results_t *self = target;
+    switch (opt->id) {
+    case S_ID_ORDERED:
+    case S_ID_UNORDERED:
+        self->gather = opt->id == S_ID_ORDERED ? HD_GATHER_ORDERED : HD_GATHER_COMPLETED;
+        return 0;
+    case S_ID_RAW:
         self->sep.given = true;
         self->sep.len = 0;
+        return 0;
+    case S_ID_SEP:
+        if (hd_cli_sep_parse (&self->sep, arg) == 0)
+            return 0;
+        snprintf (err, errlen, "at most %zu bytes", sizeof self->sep.text);
         return -1;
-    case S_OPT_SEP:
-        if (hd_cli_sep_parse (&self->sep, arg) != 0)
-            return hd_cli_usage (S_CMD, "--sep: at most %zu bytes", sizeof self->sep.text);
-        return -1;
-    default:
-        if (hd_cli_common_option (common, S_CMD, c, arg) != HD_CLI_OPT_TAKEN)
-            return HD_CLI_EXIT_USAGE;
-        return -1;
+    default: return -1;
     }
 }
+
+// clang-format off
+static const hd_opt_t s_opts[] = {
+    { .name = "Options:", .kind = HD_OPTS_HEADING },
+    { .name = "wait", .kind = HD_OPTS_FLAG, .offset = S_OFF (wait),
+      .help = "wait for a running job to finish, then write all" },
+    { .name = "partial", .kind = HD_OPTS_FLAG, .offset = S_OFF (partial),
+      .help = "write what is stored now (a running or cancelled job), skipping the tasks "
+              "without a result" },
+    { .name = "ordered", .kind = HD_OPTS_FLAG, .id = S_ID_ORDERED, .offset = -1, .set = s_set,
+      .help = "write results in input order (default)" },
+    { .name = "unordered", .letter = 'u', .kind = HD_OPTS_FLAG, .id = S_ID_UNORDERED,
+      .offset = -1, .set = s_set, .help = "write results in the order the broker stored them" },
+    { .name = "output", .letter = 'o', .kind = HD_OPTS_STRING, .meta = "FILE",
+      .offset = S_OFF (output), .help = "write to FILE instead of stdout" },
+    { .name = "raw", .kind = HD_OPTS_FLAG, .id = S_ID_RAW, .offset = -1, .set = s_set,
+      .help = "write results back to back, adding nothing" },
+    { .name = "sep", .kind = HD_OPTS_STRING, .meta = "STR", .id = S_ID_SEP, .offset = -1,
+      .set = s_set, .help = "write STR after each result (escapes: \\n \\t \\0 \\\\)" },
+    { .name = "quiet", .letter = 'q', .kind = HD_OPTS_FLAG, .offset = S_OFF (quiet),
+      .help = "no progress bar and no summary on stderr" },
+    HD_CLI_HELP_OPT,
+    HD_OPTS_END,
+};
+// clang-format on
+
+static const hd_opts_prog_t s_prog = {
+    .name = "heddle results",
+    .usage = "heddle results [OPTIONS] JOB",
+    .summary = "Write the results of detached job JOB (see 'heddle submit') as 'heddle map' "
+               "does: in input order, each followed by a newline unless it ends with one. Failed "
+               "tasks write nothing to stdout; the first " S_STR (HD_CLI_FAILURES_SHOWN) " go to "
+               "stderr with their index (0-based); tasks cancelled by 'heddle cancel' are only "
+               "counted. Can be run again until 'heddle release JOB'.",
+    .epilog = "Needs a broker (--broker): the embedded cluster keeps no jobs.\n"
+              "Exit status: 0 every task succeeded; 1 some task failed, the job is not done "
+              "(without --wait or --partial), no such job, or the broker could not be asked; 2 "
+              "bad usage; 130 interrupted.\n",
+    .opts = s_opts,
+};
 
 static int
 s_parse (s_results_t *self, hd_cli_common_t *common, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        { "unordered", no_argument, NULL, S_OPT_UNORDERED },
-        { "ordered", no_argument, NULL, S_OPT_ORDERED },
-        { "output", required_argument, NULL, S_OPT_OUTPUT },
-        { "quiet", no_argument, NULL, S_OPT_QUIET },
-        { "wait", no_argument, NULL, S_OPT_WAIT },
-        { "partial", no_argument, NULL, S_OPT_PARTIAL },
-        { "raw", no_argument, NULL, S_OPT_RAW },
-        { "sep", required_argument, NULL, S_OPT_SEP },
-        HD_CLI_CONNECT_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c, code = -1;
-    while (code < 0
-           && (c = getopt_long (argc, argv, ":huo:q" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            s_help ();
-            return HD_CLI_EXIT_OK;
-        }
-        code = c == '?' || c == ':' ? hd_cli_bad_option (S_CMD, c, argv)
-                                    : s_option (self, common, c, optarg);
-    }
+    int first;
+    int code = hd_cli_parse (common, &s_prog, self, NULL, 0, argc, argv, &first);
     if (code >= 0)
         return code;
-    if (optind >= argc || !*argv[optind])
+    if (first >= argc || !*argv[first])
         return hd_cli_usage (S_CMD, "which job? (heddle results JOB; 'heddle jobs' lists yours)");
-    if (argc - optind > 1)
-        return hd_cli_usage (S_CMD, "one job at a time, not '%s'", argv[optind + 1]);
-    self->job = argv[optind];
+    if (argc - first > 1)
+        return hd_cli_usage (S_CMD, "one job at a time, not '%s'", argv[first + 1]);
+    self->job = argv[first];
     hd_cli_common_finish (common);
     if (!common->broker)
         return hd_cli_usage (S_CMD, "which broker? (--broker HOST or $HEDDLE_BROKER: the "

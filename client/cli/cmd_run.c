@@ -2,6 +2,7 @@
     each chosen node through the opt-in `exec` function (one task pinned to each node by name),
     then print the outputs grouped by node, each under a "== NODE (outcome)" line. A node whose
     worker does not offer exec is reported as refused, with how to enable it.  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +16,6 @@
 #define S_MAX_TIMEOUT_MS 86400000u
 #define S_GRACE_MS 5000  //  past the command's deadline, for the worker's TIMEOUT to come back
 #define S_MAX_TARGETS 4096
-
-enum { S_OPT_HELP = 'h', S_OPT_ALL = HD_OPT_COMMAND_, S_OPT_NODES, S_OPT_TAG, S_OPT_RUN_TIMEOUT };
 
 typedef struct {
     bool all;
@@ -36,80 +35,55 @@ typedef struct {
     hd_reply_t *reply;  //  NULL: none in time
 } s_target_t;
 
-static void
-s_help (void)
-{
-    printf ("Usage: heddle run [OPTIONS] (--all | --nodes A,B | --tag T) -- CMD [ARGS...]\n"
-            "Run CMD with ARGS on each chosen node (no shell: use 'sh -c \"...\"' for one) and\n"
-            "print what it wrote, grouped by node under a line '== NODE (exit 0)', or\n"
-            "'== NODE (failed: exit status N)', or '== NODE (refused: why)'.\n"
-            "Commands run through the 'exec' function, which a worker offers only when started\n"
-            "with --allow-exec. Uses KEYS/admin.cert_secret when it exists.\n\n"
-            "Options:\n"
-            "      --all               every node of the cluster\n"
-            "      --nodes A,B         these nodes, by name\n"
-            "      --tag T             the nodes that have tag T\n"
-            "      --timeout MS        the command's deadline on each node (default %u)\n"
-            "  -h, --help              show this help and exit\n",
-            S_DEFAULT_TIMEOUT_MS);
-    hd_cli_connect_help (stdout);
-    printf ("\nExit status: 0 the command succeeded on every chosen node; 1 it failed, timed\n"
-            "out or was refused on some node, or no node matched; 2 bad usage; 130\n"
-            "interrupted (Ctrl-C cancels the commands still running and prints what came\n"
-            "back).\n");
-}
+#define S_OFF(field) offsetof (s_args_t, field)
 
-static int
-s_option (hd_cli_common_t *common, s_args_t *a, int c, char **argv)
-{
-    switch (c) {
-        case S_OPT_ALL: a->all = true; return -1;
-        case S_OPT_NODES: a->nodes = optarg; return -1;
-        case S_OPT_TAG: a->tag = optarg; return -1;
-        case S_OPT_RUN_TIMEOUT:
-            if (hd_cli_parse_u32 (optarg, 1, S_MAX_TIMEOUT_MS, &a->timeout_ms) != 0)
-                return hd_cli_usage (S_CMD, "--timeout wants an integer from 1 to %u, not '%s'",
-                                     S_MAX_TIMEOUT_MS, optarg);
-            return -1;
-        case '?':
-        case ':': return hd_cli_bad_option (S_CMD, c, argv);
-        default:
-            return hd_cli_common_option (common, S_CMD, c, optarg) == HD_CLI_OPT_TAKEN
-                       ? -1
-                       : HD_CLI_EXIT_USAGE;
-    }
-}
+// clang-format off
+static const hd_opt_t s_opts[] = {
+    { .name = "Options:", .kind = HD_OPTS_HEADING },
+    { .name = "all", .kind = HD_OPTS_FLAG, .help = "every node of the cluster",
+      .offset = S_OFF (all) },
+    { .name = "nodes", .kind = HD_OPTS_STRING, .meta = "A,B", .help = "these nodes, by name",
+      .offset = S_OFF (nodes) },
+    { .name = "tag", .kind = HD_OPTS_STRING, .meta = "T", .help = "the nodes that have tag T",
+      .offset = S_OFF (tag) },
+    { .name = "timeout", .kind = HD_OPTS_UINT, .meta = "MS", .unit = HD_OPTS_MS, .min = 1,
+      .max = S_MAX_TIMEOUT_MS, .help = "the command's deadline on each node",
+      .offset = S_OFF (timeout_ms) },
+    HD_CLI_HELP_OPT,
+    HD_OPTS_END,
+};
+// clang-format on
+
+static const hd_opts_prog_t s_prog = {
+    .name = "heddle run",
+    .usage = "heddle run [OPTIONS] (--all | --nodes A,B | --tag T) -- CMD [ARGS...]",
+    .summary = "Run CMD with ARGS on each chosen node (no shell: use 'sh -c \"...\"' for one) "
+               "and print what it wrote, grouped by node under a line '== NODE (exit 0)', or "
+               "'== NODE (failed: exit status N)', or '== NODE (refused: why)'. Commands run "
+               "through the 'exec' function, which a worker offers only when started with "
+               "--allow-exec. Uses KEYS/admin.cert_secret when it exists.",
+    .epilog = "Exit status: 0 the command succeeded on every chosen node; 1 it failed, timed out "
+              "or was refused on some node, or no node matched; 2 bad usage; 130 interrupted "
+              "(Ctrl-C cancels the commands still running and prints what came back).\n",
+    .opts = s_opts,
+};
 
 //  Parse argv into common and *a. Returns -1 to go on, else an exit code.
 static int
 s_parse (hd_cli_common_t *common, int argc, char **argv, s_args_t *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        { "all", no_argument, NULL, S_OPT_ALL },
-        { "nodes", required_argument, NULL, S_OPT_NODES },
-        { "tag", required_argument, NULL, S_OPT_TAG },
-        { "timeout", required_argument, NULL, S_OPT_RUN_TIMEOUT },
-        HD_CLI_CONNECT_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c, code;
-    //  '+': stop at the command, so its own options are not taken for ours.
-    while ((c = getopt_long (argc, argv, "+:h" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            s_help ();
-            return HD_CLI_EXIT_OK;
-        }
-        if ((code = s_option (common, a, c, argv)) >= 0)
-            return code;
-    }
+    const s_args_t defaults = { .timeout_ms = S_DEFAULT_TIMEOUT_MS };
+    int first;
+    //  In order: stop at the command, so its own options are not taken for ours.
+    int code = hd_cli_parse (common, &s_prog, a, &defaults, HD_OPTS_IN_ORDER, argc, argv, &first);
+    if (code >= 0)
+        return code;
     if ((a->all ? 1 : 0) + (a->nodes ? 1 : 0) + (a->tag ? 1 : 0) != 1)
         return hd_cli_usage (S_CMD, "choose the nodes with one of --all, --nodes A,B or --tag T");
-    if (optind >= argc || !*argv[optind])
+    if (first >= argc || !*argv[first])
         return hd_cli_usage (S_CMD, "which command? (heddle run --all -- CMD [ARGS...])");
-    a->argv = argv + optind;
-    a->argc = argc - optind;
+    a->argv = argv + first;
+    a->argc = argc - first;
     return -1;
 }
 

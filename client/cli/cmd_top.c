@@ -6,6 +6,7 @@
     follow one another. A broker that stops answering (restarted, unreachable) is shown as
     such, with the last table, until it answers again: top does not exit for it.  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,13 +21,6 @@
 #define S_DEFAULT_EVENTS_PORT 7703
 #define S_LOG_LINES 5
 #define S_STATS_FRESH_S 3.0  //  a "stats" event older than this is not shown
-
-enum {
-    S_OPT_HELP = 'h',
-    S_OPT_INTERVAL = HD_OPT_COMMAND_,
-    S_OPT_ITERATIONS,
-    S_OPT_EVENTS_PORT,
-};
 
 typedef struct {
     uint32_t interval_ms, iterations, events_port;
@@ -50,78 +44,51 @@ typedef struct {
     double away_since;
 } s_top_t;
 
-static void
-s_help (void)
-{
-    printf ("Usage: heddle top [OPTIONS]\n"
-            "Show the cluster live: the nodes table of 'heddle nodes', a cluster line\n"
-            "'tasks/s: R  queued Q  running N  done D  failed F' and the last %d node events\n"
-            "(joined, left, lost, draining, resumed, hot). Redrawn every --interval ms until\n"
-            "Ctrl-C. Events come from the broker's events port; without them the cluster line\n"
-            "is computed from the nodes' counters (queued is then '-').\n\n"
-            "Options:\n"
-            "      --interval MS       time between frames (default %d)\n"
-            "      --iterations N      draw N frames, then exit (default 0: until Ctrl-C)\n"
-            "      --events-port PORT  the broker's events port, on the broker's host\n"
-            "                          (default %d)\n"
-            "  -h, --help              show this help and exit\n",
-            S_LOG_LINES, S_DEFAULT_INTERVAL_MS, S_DEFAULT_EVENTS_PORT);
-    hd_cli_connect_help (stdout);
-    printf ("\nExit status: 0 stopped by Ctrl-C or after --iterations; 1 the broker could not\n"
-            "be reached at start; 2 bad usage. Once running, top waits for a broker that stops\n"
-            "answering (a restart) and shows it is away.\n");
-}
+#define S_XSTR(x) #x
+#define S_STR(x) S_XSTR (x)
 
-static int
-s_option (hd_cli_common_t *common, s_args_t *a, int c, char **argv)
-{
-    switch (c) {
-        case S_OPT_INTERVAL:
-            if (hd_cli_parse_u32 (optarg, 100, 3600000, &a->interval_ms) != 0)
-                return hd_cli_usage (S_CMD, "--interval wants ms from 100 to 3600000, not '%s'",
-                                     optarg);
-            return -1;
-        case S_OPT_ITERATIONS:
-            if (hd_cli_parse_u32 (optarg, 0, UINT32_MAX, &a->iterations) != 0)
-                return hd_cli_usage (S_CMD, "--iterations wants a count, not '%s'", optarg);
-            return -1;
-        case S_OPT_EVENTS_PORT:
-            if (hd_cli_parse_u32 (optarg, 1, 65535, &a->events_port) != 0)
-                return hd_cli_usage (S_CMD, "--events-port wants 1 to 65535, not '%s'", optarg);
-            return -1;
-        case '?':
-        case ':': return hd_cli_bad_option (S_CMD, c, argv);
-        default:
-            return hd_cli_common_option (common, S_CMD, c, optarg) == HD_CLI_OPT_TAKEN
-                       ? -1
-                       : HD_CLI_EXIT_USAGE;
-    }
-}
+// clang-format off
+static const hd_opt_t s_opts[] = {
+    { .name = "Options:", .kind = HD_OPTS_HEADING },
+    { .name = "interval", .kind = HD_OPTS_UINT, .meta = "MS", .unit = HD_OPTS_MS, .min = 100,
+      .max = 3600000, .help = "time between frames", .offset = offsetof (s_args_t, interval_ms) },
+    { .name = "iterations", .kind = HD_OPTS_UINT, .meta = "N", .min = 0, .max = UINT32_MAX,
+      .help = "draw N frames, then exit (0: until Ctrl-C)",
+      .offset = offsetof (s_args_t, iterations) },
+    { .name = "events-port", .kind = HD_OPTS_UINT, .meta = "PORT", .min = 1, .max = 65535,
+      .help = "the broker's events port, on the broker's host",
+      .offset = offsetof (s_args_t, events_port) },
+    HD_CLI_HELP_OPT,
+    HD_OPTS_END,
+};
+// clang-format on
+
+static const hd_opts_prog_t s_prog = {
+    .name = "heddle top",
+    .usage = "heddle top [OPTIONS]",
+    .summary = "Show the cluster live: the nodes table of 'heddle nodes', a cluster line "
+               "'tasks/s: R  queued Q  running N  done D  failed F' and the last "
+               S_STR (S_LOG_LINES) " node events (joined, left, lost, draining, resumed, hot). "
+               "Redrawn every --interval ms until Ctrl-C. Events come from the broker's events "
+               "port; without them the cluster line is computed from the nodes' counters (queued "
+               "is then '-').",
+    .epilog = "Exit status: 0 stopped by Ctrl-C or after --iterations; 1 the broker could not be "
+              "reached at start; 2 bad usage. Once running, top waits for a broker that stops "
+              "answering (a restart) and shows it is away.\n",
+    .opts = s_opts,
+};
 
 //  Parse argv into common and *a. Returns -1 to go on, else an exit code.
 static int
 s_parse (hd_cli_common_t *common, int argc, char **argv, s_args_t *a)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, S_OPT_HELP },
-        { "interval", required_argument, NULL, S_OPT_INTERVAL },
-        { "iterations", required_argument, NULL, S_OPT_ITERATIONS },
-        { "events-port", required_argument, NULL, S_OPT_EVENTS_PORT },
-        HD_CLI_CONNECT_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c, code;
-    while ((c = getopt_long (argc, argv, ":h" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == S_OPT_HELP) {
-            s_help ();
-            return HD_CLI_EXIT_OK;
-        }
-        if ((code = s_option (common, a, c, argv)) >= 0)
-            return code;
-    }
-    if (optind < argc)
-        return hd_cli_usage (S_CMD, "unexpected argument '%s'", argv[optind]);
+    const s_args_t defaults = { S_DEFAULT_INTERVAL_MS, 0, S_DEFAULT_EVENTS_PORT };
+    int first;
+    int code = hd_cli_parse (common, &s_prog, a, &defaults, 0, argc, argv, &first);
+    if (code >= 0)
+        return code;
+    if (first < argc)
+        return hd_cli_usage (S_CMD, "unexpected argument '%s'", argv[first]);
     return -1;
 }
 

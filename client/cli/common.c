@@ -5,6 +5,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,10 @@
 #include <unistd.h>
 
 #include "hd_log.h"
+#include "hd_opts_tables.h"
 #include "interrupt.h"
 
 #define S_MAX_WORKERS 1024
-#define S_MAX_SLOTS 1024
 #define S_MAX_TIMEOUT_MS 86400000u  //  one day
 #define S_MAX_ATTEMPTS 1000
 #define S_MAX_MEM_MB (1u << 24)
@@ -27,6 +28,7 @@ hd_cli_common_init (hd_cli_common_t *self)
     memset (self, 0, sizeof *self);
     self->connect_timeout_ms = HD_CLI_CONNECT_TIMEOUT_MS;
     self->slots = 1;
+    self->log_level = HD_LOG_WARN;
 }
 
 // --- reporting ----------------------------------------------------------------------------
@@ -53,26 +55,6 @@ hd_cli_usage (const char *cmd, const char *fmt, ...)
     fprintf (stderr, "\nTry 'heddle%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
     va_end (ap);
     return HD_CLI_EXIT_USAGE;
-}
-
-void
-hd_cli_getopt_reset (void)
-{
-    optind = 0;
-    opterr = 0;
-}
-
-int
-hd_cli_bad_option (const char *cmd, int c, char **argv)
-{
-    //  A short option's letter is in optopt; for a long one, the token is the last one read.
-    const char *token = optind > 0 ? argv[optind - 1] : "?";
-    if (c == ':')
-        return optopt > 0 && optopt < 256 ? hd_cli_usage (cmd, "option '-%c' needs a value", optopt)
-                                          : hd_cli_usage (cmd, "option '%s' needs a value", token);
-    if (optopt > 0 && optopt < 256)
-        return hd_cli_usage (cmd, "unknown option '-%c'", optopt);
-    return hd_cli_usage (cmd, "unknown or ambiguous option '%s'", token);
 }
 
 // --- numbers ------------------------------------------------------------------------------
@@ -113,141 +95,106 @@ hd_cli_parse_i32 (const char *text, int32_t min, int32_t max, int32_t *out)
 
 // --- options ------------------------------------------------------------------------------
 
-static hd_cli_opt_t
-s_bad_number (const char *cmd, const char *opt, const char *arg, long long min, long long max)
-{
-    hd_cli_usage (cmd, "%s wants an integer from %lld to %lld, not '%s'", opt, min, max, arg);
-    return HD_CLI_OPT_BAD;
-}
+hd_cli_doc_t hd_cli_doc_mode = HD_CLI_DOC_HELP;
 
-static hd_cli_opt_t
-s_string_option (const char **field, const char *cmd, const char *opt, const char *arg)
+#define S_TASK(field) offsetof (hd_task_opts_t, field)
+
+//  The per-task options of call, map, bench, submit (bound to common->task). They are not
+//  config file keys.
+// clang-format off
+static const hd_opt_t s_task_opts[] = {
+    { .name = "Task options:", .kind = HD_OPTS_HEADING },
+    { .name = "timeout", .kind = HD_OPTS_UINT, .meta = "MS", .unit = HD_OPTS_MS, .min = 0,
+      .max = S_MAX_TIMEOUT_MS, .help = "deadline of each task on the worker (0: none)",
+      .offset = S_TASK (timeout_ms) },
+    { .name = "priority", .kind = HD_OPTS_INT, .meta = "N", .min = -1000, .max = 1000,
+      .help = "-1000 .. 1000, higher runs first", .offset = S_TASK (priority) },
+    { .name = "tags", .kind = HD_OPTS_STRING, .meta = "a,b",
+      .help = "run only on nodes with all these tags", .def = "any", .offset = S_TASK (tags) },
+    { .name = "node", .kind = HD_OPTS_STRING, .meta = "NAME", .help = "run only on this node",
+      .def = "any", .offset = S_TASK (node) },
+    { .name = "attempts", .kind = HD_OPTS_UINT, .meta = "N", .min = 1, .max = S_MAX_ATTEMPTS,
+      .help = "tries before giving up", .def = "the broker's", .offset = S_TASK (max_attempts) },
+    { .name = "min-mem", .kind = HD_OPTS_UINT, .meta = "MB", .unit = HD_OPTS_MB, .min = 0,
+      .max = S_MAX_MEM_MB, .help = "run only on nodes with this much memory",
+      .offset = S_TASK (min_mem_mb) },
+    HD_OPTS_END,
+};
+// clang-format on
+
+const hd_opts_prog_t hd_cli_task_opts = { .name = "heddle", .usage = "", .opts = s_task_opts };
+
+void
+hd_cli_help (FILE *out, const hd_opts_prog_t *cmd, const void *defaults, unsigned flags)
 {
-    if (!*arg) {
-        hd_cli_usage (cmd, "%s wants a non-empty value", opt);
-        return HD_CLI_OPT_BAD;
+    hd_cli_common_t common;
+    hd_cli_common_init (&common);
+    fprintf (out, "Usage: %s\n", cmd->usage);
+    if (cmd->summary)
+        hd_opts_print_text (out, cmd->summary);
+    fprintf (out, "\n");
+    hd_opts_print_options (out, cmd, defaults);
+    if (flags & HD_CLI_TASK) {
+        fprintf (out, "\n");
+        hd_opts_print_options (out, &hd_cli_task_opts, &common.task);
     }
-    *field = arg;
-    return HD_CLI_OPT_TAKEN;
-}
-
-static hd_cli_opt_t
-s_u32_option (uint32_t *field, const char *cmd, const char *opt, const char *arg, uint32_t min,
-              uint32_t max)
-{
-    if (hd_cli_parse_u32 (arg, min, max, field) != 0)
-        return s_bad_number (cmd, opt, arg, min, max);
-    return HD_CLI_OPT_TAKEN;
-}
-
-static hd_cli_opt_t
-s_log_level_option (const char *cmd, const char *arg)
-{
-    hd_log_level_t level;
-    if (hd_log_parse_level (arg, &level) != 0) {
-        hd_cli_usage (cmd, "--log-level wants error, warn, info or debug, not '%s'", arg);
-        return HD_CLI_OPT_BAD;
+    if (!(flags & HD_CLI_NO_CONNECT)) {
+        fprintf (out, "\n");
+        hd_opts_print_options (out, &hd_opts_client, &common);
     }
-    hd_log_set_level (level);
-    return HD_CLI_OPT_TAKEN;
-}
-
-static hd_cli_opt_t
-s_task_option (hd_task_opts_t *task, const char *cmd, int c, const char *arg)
-{
-    switch (c) {
-    case HD_OPT_TIMEOUT:
-        return s_u32_option (&task->timeout_ms, cmd, "--timeout", arg, 0, S_MAX_TIMEOUT_MS);
-    case HD_OPT_PRIORITY:
-        if (hd_cli_parse_i32 (arg, -1000, 1000, &task->priority) != 0)
-            return s_bad_number (cmd, "--priority", arg, -1000, 1000);
-        return HD_CLI_OPT_TAKEN;
-    case HD_OPT_TAGS:
-        return s_string_option (&task->tags, cmd, "--tags", arg);
-    case HD_OPT_NODE:
-        return s_string_option (&task->node, cmd, "--node", arg);
-    case HD_OPT_ATTEMPTS:
-        return s_u32_option (&task->max_attempts, cmd, "--attempts", arg, 1, S_MAX_ATTEMPTS);
-    case HD_OPT_MIN_MEM:
-        return s_u32_option (&task->min_mem_mb, cmd, "--min-mem", arg, 0, S_MAX_MEM_MB);
-    default:
-        return HD_CLI_OPT_NOT_MINE;
+    if (cmd->epilog) {
+        fprintf (out, "\n");
+        hd_opts_print_text (out, cmd->epilog);
     }
 }
 
-hd_cli_opt_t
-hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char *arg)
+//  --help in the generator modes of main.c: the command's man section (its own table only: the
+//  shared ones are in the page once) or its completion words.
+static void
+s_doc (const hd_opts_prog_t *cmd, const void *defaults, unsigned flags)
 {
-    switch (c) {
-    case 'b':
-    case HD_OPT_BROKER:
-        return s_string_option (&self->broker, cmd, "--broker", arg);
-    case 'k':
-    case HD_OPT_KEYS:
-        return s_string_option (&self->keys_dir, cmd, "--keys", arg);
-    case HD_OPT_INSECURE:
-        self->insecure = true;
-        return HD_CLI_OPT_TAKEN;
-    case HD_OPT_PLAIN_PAYLOADS:
-        self->plain_payloads = true;
-        return HD_CLI_OPT_TAKEN;
-    case HD_OPT_INSECURE_KEY_PERMS:
-        self->insecure_key_perms = true;
-        return HD_CLI_OPT_TAKEN;
-    case HD_OPT_CERT:
-        return s_string_option (&self->cert_path, cmd, "--cert", arg);
-    case HD_OPT_CONFIG:
-        self->config_path = arg;  //  already read by hd_cli_common_load; `config check` uses it
-        return HD_CLI_OPT_TAKEN;
-    case 'v':
-    case HD_OPT_VERBOSE:
-        self->verbose = true;
-        return HD_CLI_OPT_TAKEN;
-    case HD_OPT_LOG_LEVEL:
-        return s_log_level_option (cmd, arg);
-    case HD_OPT_CONNECT_TIMEOUT:
-        return s_u32_option (&self->connect_timeout_ms, cmd, "--connect-timeout", arg, 1,
-                             S_MAX_TIMEOUT_MS);
-    case HD_OPT_WORKERS:
-        return s_u32_option (&self->workers, cmd, "--workers", arg, 1, S_MAX_WORKERS);
-    case HD_OPT_SLOTS:
-        return s_u32_option (&self->slots, cmd, "--slots", arg, 0, S_MAX_SLOTS);
-    default:
-        return s_task_option (&self->task, cmd, c, arg);
+    if (hd_cli_doc_mode == HD_CLI_DOC_MAN) {
+        hd_opts_print_man_section (stdout, cmd, defaults);
+        return;
     }
+    hd_opts_print_words (stdout, cmd);
+    if (flags & HD_CLI_TASK)
+        hd_opts_print_words (stdout, &hd_cli_task_opts);
+    if (!(flags & HD_CLI_NO_CONNECT))
+        hd_opts_print_words (stdout, &hd_opts_client);
+}
+
+int
+hd_cli_parse (hd_cli_common_t *common, const hd_opts_prog_t *cmd, void *target,
+              const void *defaults, unsigned flags, int argc, char **argv, int *first)
+{
+    hd_opts_use_t uses[3] = { { cmd, target } };
+    size_t n = 1;
+    if (flags & HD_CLI_TASK)
+        uses[n++] = (hd_opts_use_t) { &hd_cli_task_opts, &common->task };
+    if (!(flags & HD_CLI_NO_CONNECT))
+        uses[n++] = (hd_opts_use_t) { &hd_opts_client, common };
+    int rc = hd_opts_parse (argc, argv, uses, n, flags & HD_OPTS_IN_ORDER, first);
+    if (rc == HD_OPTS_EXIT_HELP) {
+        if (hd_cli_doc_mode != HD_CLI_DOC_HELP)
+            s_doc (cmd, defaults, flags);
+        else
+            hd_cli_help (stdout, cmd, defaults, flags);
+        return HD_CLI_EXIT_OK;
+    }
+    return rc == HD_OPTS_OK ? -1 : HD_CLI_EXIT_USAGE;
 }
 
 // --- config file and environment -----------------------------------------------------------
 
-//  The [client] section, as if its keys were given as connection options (the config check
-//  has already refused keys that are not options). A `no` boolean is the default.
-static int
-s_apply_file (hd_cli_common_t *self, const hd_config_t *file)
-{
-    static const struct option opts[] = { HD_CLI_CONNECT_OPTIONS, { NULL, 0, NULL, 0 } };
-    for (size_t i = 0; i < hd_config_size (file); i++) {
-        const hd_config_entry_t *e = hd_config_entry (file, i);
-        const struct option *o = opts;
-        while (o->name && strcmp (o->name, e->key) != 0)
-            o++;
-        bool on = true;
-        if (strcmp (e->section, "client") != 0 || !o->name
-            || (!o->has_arg && (hd_config_parse_bool (e->value, &on) != 0 || !on)))
-            continue;
-        if (hd_cli_common_option (self, NULL, o->val, e->value) != HD_CLI_OPT_TAKEN) {
-            fprintf (stderr, "heddle: (%s:%d)\n", hd_config_name (file), e->line);
-            return HD_CLI_EXIT_USAGE;
-        }
-    }
-    return HD_CLI_EXIT_OK;
-}
-
 int
 hd_cli_common_load (hd_cli_common_t *self, int argc, char **argv)
 {
-    if (hd_config_open (&self->file, "heddle", argc, argv) != HD_OK)
+    if (hd_config_open (&self->file, "heddle", hd_opts_sections, HD_OPTS_NSECTIONS, argc, argv)
+        != HD_OK)
         return HD_CLI_EXIT_USAGE;
-    if (self->file && s_apply_file (self, self->file) != HD_CLI_EXIT_OK)
+    hd_opts_use_t use = { &hd_opts_client, self };
+    if (hd_opts_apply_file (&use, self->file) != 0)
         return HD_CLI_EXIT_USAGE;
     const char *env = getenv ("HEDDLE_BROKER");
     if (env && *env)
@@ -306,52 +253,6 @@ hd_cli_common_finish (hd_cli_common_t *self)
         long cores = sysconf (_SC_NPROCESSORS_ONLN);
         self->workers = cores < 1 ? 1 : cores > S_MAX_WORKERS ? S_MAX_WORKERS : (uint32_t) cores;
     }
-}
-
-void
-hd_cli_connect_help (FILE *out)
-{
-    fprintf (
-        out,
-        "\nConnection options:\n"
-        "  -b, --broker ENDPOINT   broker to use: tcp://host:port, host:port or host\n"
-        "                          (default: $HEDDLE_BROKER; when neither is set, start an\n"
-        "                          embedded cluster in this process: see --workers)\n"
-        "  -k, --keys DIR          key directory made by 'heddle keys init' (default:\n"
-        "                          $HEDDLE_KEYS, else ~/.config/heddle/keys if it exists)\n"
-        "      --cert FILE         this client's secret certificate (default: KEYS/\n"
-        "                          client.cert_secret; drain, resume and run use KEYS/\n"
-        "                          admin.cert_secret when it exists, as does every command\n"
-        "                          when KEYS has no client.cert_secret)\n"
-        "      --insecure          plain TCP, no CURVE: only for a broker run with --insecure\n"
-        "      --plain-payloads    do not seal task payloads end to end (default: sealed\n"
-        "                          when KEYS holds payload.cert; $HEDDLE_PLAIN_PAYLOADS=1)\n"
-        "      --insecure-key-perms  use a secret key open to group or others (a warning;\n"
-        "                          refused otherwise: chmod 600 the file, 700 its directory)\n"
-        "      --connect-timeout MS  how long the broker may take to answer (default %u)\n"
-        "      --workers N         embedded cluster: workers (default: online cores)\n"
-        "      --slots N           embedded cluster: slots per worker (default 1; 0: one\n"
-        "                          per core)\n"
-        "      --log-level LEVEL   error, warn, info or debug (default warn)\n"
-        "  -v, --verbose           say what is connected or started (the embedded\n"
-        "                          cluster is otherwise started quietly)\n"
-        "      --config FILE       config file, [client] section (default: $HEDDLE_CONFIG,\n"
-        "                          else /etc/heddle/heddle.conf if it exists); the\n"
-        "                          environment and flags win over it\n",
-        HD_CLI_CONNECT_TIMEOUT_MS);
-}
-
-void
-hd_cli_task_help (FILE *out)
-{
-    fprintf (out,
-             "\nTask options:\n"
-             "      --timeout MS        deadline of each task on the worker (default 0: none)\n"
-             "      --priority N        -1000 .. 1000, higher runs first (default 0)\n"
-             "      --tags a,b          run only on nodes with all these tags (default: any)\n"
-             "      --node NAME         run only on this node (default: any)\n"
-             "      --attempts N        tries before giving up (default: the broker's)\n"
-             "      --min-mem MB        run only on nodes with this much memory (default 0)\n");
 }
 
 // --- connecting ---------------------------------------------------------------------------

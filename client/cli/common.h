@@ -6,7 +6,6 @@
 #ifndef HD_CLI_COMMON_H
 #define HD_CLI_COMMON_H
 
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include "hd_buf.h"
 #include "hd_client.h"
 #include "hd_config.h"
+#include "hd_opts.h"
 
 //  Exit codes of every command.
 #define HD_CLI_EXIT_OK 0
@@ -24,58 +24,21 @@
 #define HD_CLI_CONNECT_TIMEOUT_MS 5000  //  default --connect-timeout
 #define HD_CLI_WAIT_NODES_MS 5000       //  how long an embedded cluster's workers may take to join
 
-//  getopt_long values of the shared options (above any char).
+//  hd_cli_parse flags.
 enum {
-    HD_OPT_BROKER = 256,
-    HD_OPT_KEYS,
-    HD_OPT_INSECURE,
-    HD_OPT_CONNECT_TIMEOUT,
-    HD_OPT_WORKERS,
-    HD_OPT_SLOTS,
-    HD_OPT_LOG_LEVEL,
-    HD_OPT_VERBOSE,
-    HD_OPT_TIMEOUT,
-    HD_OPT_PRIORITY,
-    HD_OPT_TAGS,
-    HD_OPT_NODE,
-    HD_OPT_ATTEMPTS,
-    HD_OPT_MIN_MEM,
-    HD_OPT_CERT,
-    HD_OPT_CONFIG,
-    HD_OPT_PLAIN_PAYLOADS,
-    HD_OPT_INSECURE_KEY_PERMS,
-    HD_OPT_COMMAND_ = 300  //  commands number their own long-only options from here
+    HD_CLI_TASK = 1 << 4,        //  the command takes the per-task options (--timeout, ...)
+    HD_CLI_NO_CONNECT = 1 << 5,  //  the command takes no connection options (keys)
+    //  HD_OPTS_IN_ORDER (1): stop at the first argument (run: its command's own options)
 };
 
-//  Connection options, in every command that talks to a broker. (clang-format would indent
-//  these as one initializer.)
-// clang-format off
-#define HD_CLI_CONNECT_OPTIONS \
-    { "broker", required_argument, NULL, HD_OPT_BROKER }, \
-    { "keys", required_argument, NULL, HD_OPT_KEYS }, \
-    { "insecure", no_argument, NULL, HD_OPT_INSECURE }, \
-    { "connect-timeout", required_argument, NULL, HD_OPT_CONNECT_TIMEOUT }, \
-    { "workers", required_argument, NULL, HD_OPT_WORKERS }, \
-    { "slots", required_argument, NULL, HD_OPT_SLOTS }, \
-    { "log-level", required_argument, NULL, HD_OPT_LOG_LEVEL }, \
-    { "verbose", no_argument, NULL, HD_OPT_VERBOSE }, \
-    { "cert", required_argument, NULL, HD_OPT_CERT }, \
-    { "config", required_argument, NULL, HD_OPT_CONFIG }, \
-    { "plain-payloads", no_argument, NULL, HD_OPT_PLAIN_PAYLOADS }, \
-    { "insecure-key-perms", no_argument, NULL, HD_OPT_INSECURE_KEY_PERMS }
+//  What `heddle --help-man` / `--help-words` asks of each command's --help (main.c sets it).
+typedef enum { HD_CLI_DOC_HELP = 0, HD_CLI_DOC_MAN, HD_CLI_DOC_WORDS } hd_cli_doc_t;
+extern hd_cli_doc_t hd_cli_doc_mode;
 
-//  Per-task options, in the commands that submit tasks.
-#define HD_CLI_TASK_OPTIONS \
-    { "timeout", required_argument, NULL, HD_OPT_TIMEOUT }, \
-    { "priority", required_argument, NULL, HD_OPT_PRIORITY }, \
-    { "tags", required_argument, NULL, HD_OPT_TAGS }, \
-    { "node", required_argument, NULL, HD_OPT_NODE }, \
-    { "attempts", required_argument, NULL, HD_OPT_ATTEMPTS }, \
-    { "min-mem", required_argument, NULL, HD_OPT_MIN_MEM }
-// clang-format on
-
-//  Short forms of the connection options (-b, -k, -v), for a command's optstring.
-#define HD_CLI_CONNECT_SHORT "b:k:v"
+//  The --help entry every command table holds.
+#define HD_CLI_HELP_OPT                                                                        \
+    { .name = "help", .letter = 'h', .kind = HD_OPTS_HELP, .help = "show this help and exit",  \
+      .offset = -1 }
 
 typedef struct {
     const char *broker;    //  NULL after hd_cli_common_finish: run an embedded cluster
@@ -90,15 +53,13 @@ typedef struct {
     uint32_t workers;  //  embedded cluster: workers (default: online cores)
     uint32_t slots;    //  embedded cluster: slots per worker (default 1)
     bool verbose;
+    int log_level;           //  hd_log_level_t, default warn
     hd_task_opts_t task;     //  per-task options
     char keys_default[512];  //  storage for the default keys path
     char cert_default[600];  //  storage for the admin certificate's path
     hd_config_t *file;       //  the config file read by hd_cli_common_load, or NULL
     const char *config_path; //  --config FILE as given (before or after the command word)
 } hd_cli_common_t;
-
-//  Result of offering an option to hd_cli_common_option.
-typedef enum { HD_CLI_OPT_NOT_MINE = 0, HD_CLI_OPT_TAKEN, HD_CLI_OPT_BAD } hd_cli_opt_t;
 
 //  Built-in defaults (no environment read yet).
 void hd_cli_common_init (hd_cli_common_t *self);
@@ -109,16 +70,23 @@ void hd_cli_common_init (hd_cli_common_t *self);
 int hd_cli_common_load (hd_cli_common_t *self, int argc, char **argv);
 //  Release what hd_cli_common_load kept. Harmless after init alone.
 void hd_cli_common_fini (hd_cli_common_t *self);
-//  Handle getopt_long's value `c` if it is a shared option. HD_CLI_OPT_BAD after printing a
-//  usage error for `cmd` (exit with HD_CLI_EXIT_USAGE).
-hd_cli_opt_t hd_cli_common_option (hd_cli_common_t *self, const char *cmd, int c, const char *arg);
+//  Parse a command's argv (argv[0] is the command): its own table `cmd` (bound to `target`;
+//  its name is the command's, "heddle map"), then the task options (HD_CLI_TASK, into
+//  common->task) and the connection options (into common) unless HD_CLI_NO_CONNECT. --help
+//  prints the command's help (hd_cli_help; the man section or completion words in the
+//  generator modes). Returns -1 to go on with *first the index of the first argument, else the
+//  exit code (0 after --help, HD_CLI_EXIT_USAGE after printing why).
+int hd_cli_parse (hd_cli_common_t *common, const hd_opts_prog_t *cmd, void *target,
+                  const void *defaults, unsigned flags, int argc, char **argv, int *first);
+//  A command's --help: usage and summary, its options (defaults from `defaults`, may be NULL),
+//  the task options (HD_CLI_TASK), the connection options, then its epilog.
+void hd_cli_help (FILE *out, const hd_opts_prog_t *cmd, const void *defaults, unsigned flags);
+//  The task options' and the connection options' tables.
+extern const hd_opts_prog_t hd_cli_task_opts;
 //  Fill what the file, the environment and the flags left unset with defaults
 //  ($HOME/.config/heddle/keys when it exists, core count, the admin certificate when
 //  prefer_admin is set and KEYS/admin.cert_secret exists).
 void hd_cli_common_finish (hd_cli_common_t *self);
-//  Help text of the connection and of the per-task options, with defaults.
-void hd_cli_connect_help (FILE *out);
-void hd_cli_task_help (FILE *out);
 
 //  A connection: a client, and the embedded cluster it talks to when no broker was given.
 typedef struct {
@@ -143,12 +111,6 @@ void hd_cli_client_config (const hd_cli_common_t *self, hd_client_config_t *out)
 int hd_cli_fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 //  "heddle CMD: <message>" and a hint to run --help, on stderr; returns HD_CLI_EXIT_USAGE.
 int hd_cli_usage (const char *cmd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
-//  Start a fresh getopt_long scan of another argv: glibc re-reads the optstring when optind is 0.
-//  Errors are reported by the caller (opterr = 0, optstrings start with ':').
-void hd_cli_getopt_reset (void);
-//  Report getopt_long's '?' (unknown or ambiguous option) or ':' (missing value), as returned in
-//  `c` with an optstring starting with ':' and opterr = 0; returns HD_CLI_EXIT_USAGE.
-int hd_cli_bad_option (const char *cmd, int c, char **argv);
 
 //  Parse a decimal integer within [min, max]. 0 on success, -1 (nothing written) otherwise.
 int hd_cli_parse_u32 (const char *text, uint32_t min, uint32_t max, uint32_t *out);

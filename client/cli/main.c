@@ -2,11 +2,13 @@
     word (`heddle --broker pi1 nodes`), then hands the rest of argv to the command. It knows the
     list of commands and nothing of what they do.  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "hd_opts_tables.h"
 #include "hd_proto.h"
 #include "interrupt.h"
 
@@ -54,8 +56,10 @@ s_usage (FILE *out)
     for (size_t i = 0; i < S_COMMANDS; i++)
         fprintf (out, "  %-9s  %s\n", s_commands[i].name, s_commands[i].summary);
     fprintf (out, "\nEach command has --help. Connection options may come before or after the\n"
-                  "command word.\n");
-    hd_cli_connect_help (out);
+                  "command word.\n\n");
+    hd_cli_common_t defaults;
+    hd_cli_common_init (&defaults);
+    hd_opts_print_options (out, &hd_opts_client, &defaults);
     fprintf (out, "\nExit status: 0 success; 1 a task or the command failed; 2 bad usage;\n"
                   "3 (call) the task timed out.\n");
 }
@@ -69,21 +73,28 @@ s_find (const char *name)
     return NULL;
 }
 
-static bool
-s_is_help (const char *arg)
-{
-    return strcmp (arg, "--help") == 0 || strcmp (arg, "-h") == 0;
-}
+// clang-format off
+static const hd_opt_t s_version_opts[] = { { .name = "Options:", .kind = HD_OPTS_HEADING },
+                                           HD_CLI_HELP_OPT, HD_OPTS_END };
+static const hd_opt_t s_help_opts[] = { { .name = "Options:", .kind = HD_OPTS_HEADING },
+                                        HD_CLI_HELP_OPT, HD_OPTS_END };
+// clang-format on
+static const hd_opts_prog_t s_version_prog = {
+    .name = "heddle version", .usage = "heddle version",
+    .summary = "Print the version of heddle and of its protocol.", .opts = s_version_opts };
+static const hd_opts_prog_t s_help_prog = {
+    .name = "heddle help", .usage = "heddle help [COMMAND]",
+    .summary = "Print the help of COMMAND (as 'heddle COMMAND --help'), or heddle's.",
+    .opts = s_help_opts };
 
 static int
 s_cmd_version (hd_cli_common_t *common, int argc, char **argv)
 {
-    (void) common;
-    if (argc > 1 && s_is_help (argv[1])) {
-        printf ("Usage: heddle version\nPrint the version of heddle and of its protocol.\n");
-        return HD_CLI_EXIT_OK;
-    }
-    if (argc > 1)
+    int first, code = hd_cli_parse (common, &s_version_prog, NULL, NULL, HD_CLI_NO_CONNECT, argc,
+                                    argv, &first);
+    if (code >= 0)
+        return code;
+    if (first < argc)
         return hd_cli_usage ("version", "takes no arguments");
     printf ("heddle %s (protocol %d)\n", HD_CLI_VERSION, HD_PROTO_VERSION);
     return HD_CLI_EXIT_OK;
@@ -92,7 +103,12 @@ s_cmd_version (hd_cli_common_t *common, int argc, char **argv)
 static int
 s_cmd_help (hd_cli_common_t *common, int argc, char **argv)
 {
-    if (argc < 2 || s_is_help (argv[1])) {
+    if (argc >= 2 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)) {
+        int first;
+        return hd_cli_parse (common, &s_help_prog, NULL, NULL, HD_CLI_NO_CONNECT, argc, argv,
+                             &first);
+    }
+    if (argc < 2) {
         s_usage (stdout);
         return HD_CLI_EXIT_OK;
     }
@@ -104,49 +120,125 @@ s_cmd_help (hd_cli_common_t *common, int argc, char **argv)
     return command->run (common, 2, help_argv);
 }
 
+typedef struct {
+    bool version;
+} s_global_t;
+
+// clang-format off
+static const hd_opt_t s_global_opts[] = {
+    { .name = "help", .letter = 'h', .kind = HD_OPTS_HELP, .help = "this help", .offset = -1 },
+    { .name = "version", .letter = 'V', .kind = HD_OPTS_FLAG, .help = "print the version",
+      .flags = HD_OPTS_NOCONF, .offset = offsetof (s_global_t, version) },
+    HD_OPTS_END,
+};
+// clang-format on
+
+static const hd_opts_prog_t s_global_prog = {
+    .name = "heddle",
+    .usage = "heddle [CONNECTION OPTIONS] COMMAND [ARGS]",
+    .summary = "Run tasks on a heddle cluster: a broker and its workers.",
+    .epilog = "With no --broker and no $HEDDLE_BROKER, commands start an embedded cluster (one "
+              "worker per core) inside the heddle process. Each command has --help. Connection "
+              "options may come before or after the command word.\n",
+    .opts = s_global_opts,
+};
+
 //  Shared options before the command word. Returns -1 to go on, else an exit code.
 static int
-s_parse_global (hd_cli_common_t *common, int argc, char **argv)
+s_parse_global (hd_cli_common_t *common, int argc, char **argv, int *first)
 {
-    static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, 'V' },
-        HD_CLI_CONNECT_OPTIONS,
-        HD_CLI_TASK_OPTIONS,
-        { NULL, 0, NULL, 0 },
-    };
-    hd_cli_getopt_reset ();
-    int c;
-    while ((c = getopt_long (argc, argv, "+:hV" HD_CLI_CONNECT_SHORT, longopts, NULL)) != -1) {
-        if (c == 'h') {
-            s_usage (stdout);
-            return HD_CLI_EXIT_OK;
-        }
-        if (c == 'V')
-            return s_cmd_version (common, 1, argv);  //  argv[1..] are not its arguments
-        if (c == '?' || c == ':')
-            return hd_cli_bad_option (NULL, c, argv);
-        if (hd_cli_common_option (common, NULL, c, optarg) == HD_CLI_OPT_BAD)
-            return HD_CLI_EXIT_USAGE;
+    s_global_t global = { false };
+    hd_opts_use_t uses[] = { { &s_global_prog, &global },
+                             { &hd_opts_client, common },
+                             { &hd_cli_task_opts, &common->task } };
+    int rc = hd_opts_parse (argc, argv, uses, 3, HD_OPTS_IN_ORDER, first);
+    if (rc == HD_OPTS_EXIT_HELP) {
+        s_usage (stdout);
+        return HD_CLI_EXIT_OK;
     }
+    if (rc != HD_OPTS_OK)
+        return HD_CLI_EXIT_USAGE;
+    if (global.version)
+        return s_cmd_version (common, 1, argv);  //  argv[1..] are not its arguments
     return -1;
+}
+
+//  The generator modes CMake runs at build time (cmake/gen-docs.sh): `--help-man VERSION DATE`
+//  prints heddle(1), each command's section from its own table; `--help-words` prints the
+//  words to complete, a line "CMD WORDS..." per command after the line of heddle itself.
+static void
+s_generate_man (hd_cli_common_t *common, const char *version, const char *date)
+{
+    hd_cli_common_t defaults;
+    hd_cli_common_init (&defaults);
+    hd_opts_print_man (stdout, &s_global_prog, NULL, 1, version, date);
+    printf (".SH CONNECTION OPTIONS\nEvery command that talks to a broker takes them; they are "
+            "also the keys of the [client] section of the config file.\n");
+    hd_opts_print_man_section (stdout, &hd_opts_client, &defaults);
+    printf (".SH TASK OPTIONS\nThe commands that submit tasks (call, map, submit, bench) take "
+            "them.\n");
+    hd_opts_print_man_section (stdout, &hd_cli_task_opts, &defaults.task);
+    printf (".SH COMMANDS\n");
+    hd_cli_doc_mode = HD_CLI_DOC_MAN;
+    for (size_t i = 0; i < S_COMMANDS; i++) {
+        char help[] = "--help";
+        char *argv[] = { (char *) s_commands[i].name, help, NULL };
+        if (s_commands[i].run != s_cmd_help)
+            s_commands[i].run (common, 2, argv);
+    }
+    printf (".SH EXIT STATUS\n0 success; 1 a task or the command failed; 2 bad usage; 3 (call) "
+            "the task timed out; 130 interrupted (Ctrl-C).\n"
+            ".SH FILES\n/etc/heddle/heddle.conf ([client] section)\n"
+            ".SH SEE ALSO\nheddle-broker(8), heddle-worker(8); docs/OPERATIONS.md in "
+            "/usr/share/doc/heddle\n");
+}
+
+static void
+s_generate_words (hd_cli_common_t *common)
+{
+    for (size_t i = 0; i < S_COMMANDS; i++)
+        printf ("%s ", s_commands[i].name);
+    hd_opts_print_words (stdout, &s_global_prog);
+    hd_opts_print_words (stdout, &hd_opts_client);
+    printf ("\n");
+    hd_cli_doc_mode = HD_CLI_DOC_WORDS;
+    for (size_t i = 0; i < S_COMMANDS; i++) {
+        printf ("%s ", s_commands[i].name);
+        char help[] = "--help";
+        char *argv[] = { (char *) s_commands[i].name, help, NULL };
+        if (s_commands[i].run == s_cmd_help)
+            for (size_t j = 0; j < S_COMMANDS; j++)
+                printf ("%s ", s_commands[j].name);
+        else
+            s_commands[i].run (common, 2, argv);
+        printf ("\n");
+    }
 }
 
 //  The shared options before the command word, then the command.
 static int
 s_run (hd_cli_common_t *common, int argc, char **argv)
 {
-    int code = s_parse_global (common, argc, argv);
+    if (argc == 4 && strcmp (argv[1], "--help-man") == 0) {
+        s_generate_man (common, argv[2], argv[3]);
+        return HD_CLI_EXIT_OK;
+    }
+    if (argc == 2 && strcmp (argv[1], "--help-words") == 0) {
+        s_generate_words (common);
+        return HD_CLI_EXIT_OK;
+    }
+    int first = argc;
+    int code = s_parse_global (common, argc, argv, &first);
     if (code >= 0)
         return code;
-    if (optind >= argc) {
+    if (first >= argc) {
         s_usage (stderr);
         return HD_CLI_EXIT_USAGE;
     }
-    const s_command_t *command = s_find (argv[optind]);
+    const s_command_t *command = s_find (argv[first]);
     if (!command)
-        return hd_cli_usage (NULL, "unknown command '%s'", argv[optind]);
-    return command->run (common, argc - optind, argv + optind);
+        return hd_cli_usage (NULL, "unknown command '%s'", argv[first]);
+    return command->run (common, argc - first, argv + first);
 }
 
 int

@@ -191,12 +191,16 @@ def test_refusals_and_bad_arguments(jc):
 
 def test_broker_limits():
     """--results-max-bytes: no new job once the stores hold that much (STORAGE, never a result
-    dropped), 0: none at all; --max-key-jobs 1: BUSY."""
+    dropped), 0: none at all, nor with --journal none; --max-key-jobs: BUSY past it; more inputs than --max-key-tasks:
+    TOO_LARGE."""
     c = make_cluster(slots=1, journal="sync", broker_args=["--results-max-bytes", "100",
-                                                           "--max-key-jobs", "2"])
+                                                           "--max-key-jobs", "2",
+                                                           "--max-key-tasks", "10"])
     try:
         with c.client() as h:
             heddle._wait_workers(h, 1, 10)
+            with pytest.raises(heddle.TooLarge):
+                h.open_job(11, "more inputs than --max-key-tasks")
             job = h.submit_job("echo", [b"x" * 1000] * 3)  # opened under the budget: all kept
             assert list(job.results()) == [b"x" * 1000] * 3
             with pytest.raises(heddle.Storage, match="release"):
@@ -209,13 +213,14 @@ def test_broker_limits():
             second.release()
     finally:
         c.stop()
-    c = make_cluster(workers=0, journal="sync", broker_args=["--results-max-bytes", "0"])
-    try:
-        with c.client() as h:
-            with pytest.raises(heddle.Storage, match="no detached jobs"):
-                h.open_job(1, "x")
-    finally:
-        c.stop()
+    for journal, args in (("sync", ["--results-max-bytes", "0"]), ("none", [])):
+        c = make_cluster(workers=0, journal=journal, broker_args=args)
+        try:
+            with c.client() as h:
+                with pytest.raises(heddle.Storage, match="keeps no detached jobs"):
+                    h.open_job(1, "x")
+        finally:
+            c.stop()
 
 
 SUBMITTER = r"""

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hd_config.h"
+#include "hd_opts_tables.h"
 
 #define S_MAX_REPORTS 8
 
@@ -40,7 +41,7 @@ s_check (const char *text, s_reports_t *r)
     hd_config_t *config = NULL;
     assert_int_equal (hd_config_parse (&config, text, "test.conf"), HD_OK);
     memset (r, 0, sizeof *r);
-    size_t problems = hd_config_check (config, s_collect, r);
+    size_t problems = hd_opts_check (config, hd_opts_sections, HD_OPTS_NSECTIONS, s_collect, r);
     assert_int_equal (problems, r->count);  //  every problem counted is reported
     return config;
 }
@@ -421,7 +422,7 @@ test_config_open_named_missing_file_fails (void **state)
     (void) state;
     char *argv[] = { "prog", "--config", "/nonexistent/heddle.conf", NULL };
     hd_config_t *config = NULL;
-    assert_int_equal (hd_config_open (&config, "prog", 3, argv), HD_EIO);
+    assert_int_equal (hd_config_open (&config, "prog", hd_opts_sections, HD_OPTS_NSECTIONS, 3, argv), HD_EIO);
     assert_null (config);
 }
 
