@@ -224,13 +224,7 @@ hd_client_destroy (hd_client_t **self_p)
     hd_buf_fini (&self->env);
     hd_buf_fini (&self->pack);
     hd_buf_fini (&self->ack_env);
-    //  Stop the monitor before its reader goes: libzmq's I/O thread sends each event with a
-    //  blocking send, and a closed socket's connection lives on in that thread for a moment.
-    //  An event then (the broker went away) with no reader left froze every socket of the
-    //  process's context for good.
-    if (self->raw && self->monitor)
-        zmq_socket_monitor (self->raw, NULL, 0);
-    zsock_destroy (&self->monitor);
+    hd_transport_monitor_stop (self->dealer, &self->monitor);
     zsock_destroy (&self->dealer);
     zcert_destroy (&self->cert);
     hd_seal_sender_destroy (&self->seal);
