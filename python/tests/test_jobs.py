@@ -223,6 +223,20 @@ def test_broker_limits():
             c.stop()
 
 
+def test_job_commands_past_the_broker_rate_are_retried():
+    """The broker takes at most 64 JOB_OPEN/CANCEL/RELEASE a second (each fsyncs) and answers
+    the others BUSY with a retry hint: 100 opens and 100 releases in a row all succeed."""
+    c = make_cluster(workers=0, journal="sync", broker_args=["--max-key-jobs", "256"])
+    try:
+        with c.client() as h:
+            jobs = [h.open_job(1, "j%d" % i) for i in range(100)]
+            assert sorted(j.job for j in h.jobs()) == sorted(j.id for j in jobs)
+            assert all(j.release().state == "released" for j in jobs)
+            assert h.jobs() == []
+    finally:
+        c.stop()
+
+
 SUBMITTER = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
