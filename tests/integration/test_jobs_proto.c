@@ -595,6 +595,20 @@ test_job_refused_without_results_budget (void **state)
     hd_hostile_destroy (&h);
 }
 
+static void
+test_job_refused_without_journal (void **state)
+{
+    s_ctx_t *ctx = *state;
+    const char *extra[] = { "--journal", "none", NULL };
+    s_start (ctx, extra, 1);
+    hd_hostile_t *h = hd_hostile_connect (&ctx->env, "client", ctx->job, 0);
+    s_open (h, ctx->job, 3, 0);
+    s_expect_code (h, HD_ST_STORAGE, "keeps no detached jobs (journal none)");
+    s_ref (h, HD_CMD_JOBS, "");
+    s_expect_code (h, HD_ST_STORAGE, "keeps no detached jobs (journal none)");
+    hd_hostile_destroy (&h);
+}
+
 static int
 s_setup (void **state)
 {
@@ -624,6 +638,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_job_cancel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_job_refused_without_results_budget, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_job_refused_without_journal, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
