@@ -346,6 +346,18 @@ hd_broker_on_job_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t n
                           "(journal none)");
         return;
     }
+    hd_jobs_t *js = self->jobs;
+    if (cmd != HD_CMD_JOBS && cmd != HD_CMD_JOB_FETCH) {
+        if (now - js->ops_since_ms >= 1000) {
+            js->ops_since_ms = now;
+            js->ops = 0;
+        }
+        if (++js->ops > HD_JOB_OPS_PER_S) {
+            hd_broker_reject (self, NULL, HD_ST_BUSY, 1000, "more than %d job opens, cancels "
+                              "and releases this second: retry", HD_JOB_OPS_PER_S);
+            return;
+        }
+    }
     switch (cmd) {
         case HD_CMD_JOB_OPEN: s_on_open (self, client, now); break;
         case HD_CMD_JOBS: s_on_list (self, client, now); break;

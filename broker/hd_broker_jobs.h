@@ -17,7 +17,13 @@ typedef struct {
     uint64_t off;
     uint32_t max;
     int64_t due_ms;
+    int64_t data_ms;  //  when data past `off` was first seen (0: none yet): answered
+                      //  HD_JOB_GATHER_MS later, or at once when half of `max` is there
 } hd_jobhold_t;
+
+//  A held fetch with data waits this long for more before it is answered: each answer then
+//  carries the results of a few ms, not one (the client fetches again only after an answer).
+#define HD_JOB_GATHER_MS 5
 
 typedef struct hd_jobs {
     hd_jobstore_t *store;
@@ -32,7 +38,14 @@ typedef struct hd_jobs {
     uint32_t nretry, retry_cap;
     hd_joblist_t *list;     //  a JOBS_REPLY being built
     hd_ratelog_t refuse_log;
+    int64_t ops_since_ms;   //  the second JOB_OPEN, JOB_CANCEL and JOB_RELEASE are counted in
+    uint32_t ops;           //  (each may fsync on the loop: at most HD_JOB_OPS_PER_S)
 } hd_jobs_t;
+
+//  JOB_OPEN + JOB_CANCEL + JOB_RELEASE handled per second, over all keys: each writes or removes
+//  files with fsync on the broker's loop, so a key opening and releasing in a loop could stall
+//  it; past this they are REJECTED BUSY (retry 1000).
+#define HD_JOB_OPS_PER_S 64
 
 //  The job record of a job's session (and its slot); NULL for a plain session.
 hd_jobrec_t *hd_broker_jobs_rec (hd_broker_t *self, uint32_t client, uint32_t *slot);

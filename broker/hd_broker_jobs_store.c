@@ -219,7 +219,7 @@ hd_broker_jobs_hold (hd_broker_t *self, uint32_t slot, uint32_t client, uint64_t
         js->holds = h;
         js->holds_cap = cap;
     }
-    js->holds[slot] = (hd_jobhold_t) { true, client, off, max, due_ms };
+    js->holds[slot] = (hd_jobhold_t) { true, client, off, max, due_ms, 0 };
     js->nholds++;
 }
 
@@ -242,15 +242,17 @@ hd_broker_jobs_tick (hd_broker_t *self, int64_t now)
     hd_jobs_t *js = self->jobs;
     if (!js || !js->nholds)
         return;
-    bool woken = js->woken;
     js->woken = false;
     for (uint32_t i = 0; i < js->holds_cap && js->nholds; i++) {
-        const hd_jobhold_t *h = &js->holds[i];
+        hd_jobhold_t *h = &js->holds[i];
         if (!h->on)
             continue;
         const hd_jobrec_t *r = hd_jobstore_at (js->store, i);
-        if (!r || now >= h->due_ms || (woken && (r->bytes > h->off
-                                                 || hd_broker_jobs_finished (self, r))))
+        if (r && r->bytes > h->off && !h->data_ms)
+            h->data_ms = now;
+        if (!r || now >= h->due_ms || hd_broker_jobs_finished (self, r)
+            || (h->data_ms && (now - h->data_ms >= HD_JOB_GATHER_MS
+                               || r->bytes - h->off >= h->max / 2)))
             hd_broker_jobs_unhold (self, i, now);
     }
 }
@@ -264,9 +266,12 @@ hd_broker_jobs_due_in (const hd_broker_t *self, int64_t now)
     if (js->woken)
         return 0;
     int64_t due = INT64_MAX;
-    for (uint32_t i = 0; i < js->holds_cap; i++)
-        if (js->holds[i].on && js->holds[i].due_ms < due)
-            due = js->holds[i].due_ms;
+    for (uint32_t i = 0; i < js->holds_cap; i++) {
+        const hd_jobhold_t *h = &js->holds[i];
+        int64_t at = h->data_ms ? h->data_ms + HD_JOB_GATHER_MS : h->due_ms;
+        if (h->on && at < due)
+            due = at;
+    }
     return due > now ? due - now : 0;
 }
 

@@ -17,6 +17,7 @@ struct hd_conns {
     uint8_t *open;     //  one bit per fd below nfds: a counted connection
     uint64_t nfds;
     zsock_t *mon[HD_CONNS_MAX_WATCH];
+    zsock_t *watched[HD_CONNS_MAX_WATCH];  //  borrowed: the socket each monitor watches
     int nmon;
     hd_ratelog_t log;
 };
@@ -54,7 +55,7 @@ hd_conns_destroy (hd_conns_t **self_p)
     if (!self)
         return;
     for (int i = 0; i < self->nmon; i++)
-        zsock_destroy (&self->mon[i]);
+        hd_transport_monitor_stop (self->watched[i], &self->mon[i]);
     free (self->open);
     free (self);
     *self_p = NULL;
@@ -127,6 +128,7 @@ hd_conns_watch (hd_conns_t *self, zsock_t *sock)
         return HD_ENOMEM;
     //  Arm the edge of its ZMQ_FD: libzmq signals only a reader that has found its pipe empty.
     zsock_events (mon);
+    self->watched[self->nmon] = sock;
     self->mon[self->nmon++] = mon;
     return HD_OK;
 }

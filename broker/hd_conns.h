@@ -27,7 +27,8 @@ typedef struct hd_conns hd_conns_t;
 uint32_t hd_conns_cap (uint32_t wanted, uint64_t fd_limit);
 //  A counter of at most `max` connections on fds below fd_limit. NULL when memory runs out.
 hd_conns_t *hd_conns_new (uint32_t max, uint64_t fd_limit);
-//  NULL-safe; closes the monitors; sets *self_p = NULL.
+//  NULL-safe; stops and closes the monitors (before the watched sockets are closed: see
+//  hd_transport_monitor_stop); sets *self_p = NULL.
 void hd_conns_destroy (hd_conns_t **self_p);
 
 //  A connection was accepted on fd. true when it is counted; false when it is over the cap
@@ -43,7 +44,7 @@ uint64_t hd_conns_refused (const hd_conns_t *self);
 
 //  Watch a bound socket: a monitor of its ACCEPTED and DISCONNECTED events, read by
 //  hd_conns_handle. HD_OK; HD_EINVAL when HD_CONNS_MAX_WATCH sockets are watched already;
-//  HD_EIO when libzmq refuses the monitor; HD_ENOMEM.
+//  HD_EIO when libzmq refuses the monitor; HD_ENOMEM. `sock` must outlive this counter.
 hd_err_t hd_conns_watch (hd_conns_t *self, zsock_t *sock);
 //  The monitors' ZMQ_FDs (edge-triggered: poll them readable, then call hd_conns_handle),
 //  into fds[HD_CONNS_MAX_WATCH]; unused entries are -1.

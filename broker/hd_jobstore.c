@@ -2,9 +2,8 @@
     one open store descriptor per job, a bitmap of stored indices per job. Lookup by id is a
     scan: jobs are few (--max-key-jobs per key) and looked up per client command, never per
     task (the broker keeps the slot in the job's session).  */
-#include "hd_jobstore.h"
+#include "hd_jobstore_int.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -12,27 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "hd_codec.h"
 #include "hd_pack.h"
 
-typedef struct {
-    hd_jobrec_t rec;
-    bool used, dirty;
-    int fd;
-    uint64_t *bits;
-} s_job_t;
-
-struct hd_jobstore {
-    char dir[4096];
-    s_job_t *jobs;
-    uint32_t n, cap, count;
-    uint64_t bytes;
-};
-
-static void
-s_path (const hd_jobstore_t *self, const char *job, const char *ext, char *out, size_t len)
+void
+hd_jobstore_path (const hd_jobstore_t *self, const char *job, const char *ext, char *out, size_t len)
 {
     snprintf (out, len, "%s/%s%s", self->dir, job, ext);
 }
@@ -61,7 +47,7 @@ static hd_err_t
 s_write_meta (hd_jobstore_t *self, const hd_jobrec_t *r)
 {
     char path[4200], tmp[4210], text[512];
-    s_path (self, r->job, ".meta", path, sizeof path);
+    hd_jobstore_path (self, r->job, ".meta", path, sizeof path);
     snprintf (tmp, sizeof tmp, "%s.tmp", path);
     int n = snprintf (text, sizeof text,
                       "heddle-job 1\njob %s\nowner %s\nname %s\ntotal %" PRIu32 "\ncreated %" PRId64
@@ -84,58 +70,6 @@ s_write_meta (hd_jobstore_t *self, const hd_jobrec_t *r)
     return err ? s_errno_rc (err) : HD_OK;
 }
 
-static bool
-s_meta_line (hd_jobrec_t *r, const char *key, const char *v, uint32_t *seen)
-{
-    char *end = NULL;
-    errno = 0;
-    if (!strcmp (key, "job"))
-        return *seen |= 1, snprintf (r->job, sizeof r->job, "%s", v) < (int) sizeof r->job;
-    if (!strcmp (key, "owner"))
-        return snprintf (r->owner, sizeof r->owner, "%s", v) < (int) sizeof r->owner;
-    if (!strcmp (key, "name"))
-        return snprintf (r->name, sizeof r->name, "%s", v) < (int) sizeof r->name;
-    if (!strcmp (key, "total")) {
-        unsigned long long t = strtoull (v, &end, 10);
-        r->total = (uint32_t) t;
-        return *seen |= 2, !errno && *end == 0 && t >= 1 && t <= HD_JOBSTORE_MAX_TOTAL;
-    }
-    if (!strcmp (key, "created"))
-        return r->created_ms = strtoll (v, &end, 10), !errno && *end == 0;
-    if (!strcmp (key, "ttl")) {
-        unsigned long long t = strtoull (v, &end, 10);
-        r->ttl_s = (uint32_t) t;
-        return !errno && *end == 0 && t <= UINT32_MAX;
-    }
-    if (!strcmp (key, "cancelled"))
-        return r->cancelled = v[0] == '1', true;
-    return true;  //  unknown: a newer writer's
-}
-
-static bool
-s_read_meta (const char *path, hd_jobrec_t *r)
-{
-    FILE *f = fopen (path, "re");
-    if (!f)
-        return false;
-    char line[512];
-    uint32_t seen = 0;
-    bool ok = fgets (line, sizeof line, f) && strcmp (line, "heddle-job 1\n") == 0;
-    while (ok && fgets (line, sizeof line, f)) {
-        size_t n = strlen (line);
-        if (!n || line[n - 1] != '\n')
-            ok = false;
-        line[n ? n - 1 : 0] = 0;
-        char *sp = strchr (line, ' ');
-        if (ok && sp) {
-            *sp = 0;
-            ok = s_meta_line (r, line, sp + 1, &seen);
-        }
-    }
-    fclose (f);
-    return ok && seen == 3 && hd_job_id_valid (r->job);
-}
-
 //  --- slots ------------------------------------------------------------------------------------
 
 static hd_err_t
@@ -148,7 +82,7 @@ s_slot (hd_jobstore_t *self, uint32_t *out)
         }
     if (self->n == self->cap) {
         uint32_t cap = self->cap ? self->cap * 2 : 16;
-        s_job_t *jobs = realloc (self->jobs, cap * sizeof *jobs);
+        hd_jobslot_t *jobs = realloc (self->jobs, cap * sizeof *jobs);
         if (!jobs)
             return HD_ENOMEM;
         self->jobs = jobs;
@@ -158,15 +92,15 @@ s_slot (hd_jobstore_t *self, uint32_t *out)
     return HD_OK;
 }
 
-static hd_err_t
-s_take (hd_jobstore_t *self, const hd_jobrec_t *r, int fd, uint32_t *out)
+hd_err_t
+hd_jobstore_take (hd_jobstore_t *self, const hd_jobrec_t *r, int fd, uint32_t *out)
 {
     uint32_t i;
     hd_err_t rc = s_slot (self, &i);
     uint64_t *bits = rc == HD_OK ? calloc ((r->total + 63) / 64, sizeof *bits) : NULL;
     if (!bits)
         return HD_ENOMEM;
-    s_job_t *j = &self->jobs[i];
+    hd_jobslot_t *j = &self->jobs[i];
     memset (j, 0, sizeof *j);
     j->rec = *r;
     j->rec.stored = j->rec.ok = j->rec.failed = j->rec.ncancelled = 0;
@@ -179,8 +113,8 @@ s_take (hd_jobstore_t *self, const hd_jobrec_t *r, int fd, uint32_t *out)
     return HD_OK;
 }
 
-static void
-s_mark (s_job_t *j, uint64_t index, uint32_t status, uint64_t pair)
+void
+hd_jobstore_mark (hd_jobslot_t *j, uint64_t index, uint32_t status, uint64_t pair)
 {
     j->bits[index / 64] |= 1ull << (index % 64);
     j->rec.stored++;
@@ -191,134 +125,6 @@ s_mark (s_job_t *j, uint64_t index, uint32_t status, uint64_t pair)
         j->rec.ncancelled++;
     else
         j->rec.failed++;
-}
-
-//  --- loading ----------------------------------------------------------------------------------
-
-//  One bin header at `p` (`left` bytes readable): its length in *n, header size returned; 0 when
-//  it is not a bin header or cut short.
-static size_t
-s_bin_head (const uint8_t *p, size_t left, uint64_t *n)
-{
-    if (left >= 2 && p[0] == 0xc4)
-        return *n = p[1], 2;
-    if (left >= 3 && p[0] == 0xc5)
-        return *n = (uint64_t) p[1] << 8 | p[2], 3;
-    if (left >= 5 && p[0] == 0xc6)
-        return *n = (uint64_t) p[1] << 24 | (uint64_t) p[2] << 16 | (uint64_t) p[3] << 8 | p[4], 5;
-    return 0;
-}
-
-#define S_SCAN_BUF (HD_MAX_ENVELOPE + 16)
-
-//  The pair at `off` of a store of `size` bytes: its envelope decoded into *res, its total size
-//  in *pair. false: torn, not a pair, or not a result.
-static bool
-s_pair_at (int fd, uint64_t off, uint64_t size, uint8_t *buf, hd_result_t *res, uint64_t *pair)
-{
-    size_t want = size - off < S_SCAN_BUF ? (size_t) (size - off) : S_SCAN_BUF;
-    ssize_t got = pread (fd, buf, want, (off_t) off);
-    if (got <= 0)
-        return false;
-    uint64_t env, out;
-    size_t h1 = s_bin_head (buf, (size_t) got, &env);
-    if (!h1 || env > HD_MAX_ENVELOPE || h1 + env > (uint64_t) got)
-        return false;
-    size_t h2 = s_bin_head (buf + h1 + env, (size_t) got - h1 - env, &out);
-    if (!h2 || off + h1 + env + h2 + out > size)
-        return false;
-    *pair = h1 + env + h2 + out;
-    return hd_codec_decode_result (buf + h1, (size_t) env, res) == HD_OK;
-}
-
-//  Rebuild bitmap and counts; cut the store at the first pair that is torn or not this job's.
-static hd_err_t
-s_scan (hd_jobstore_t *self, s_job_t *j, uint64_t *cut)
-{
-    struct stat st;
-    if (fstat (j->fd, &st) != 0)
-        return HD_EIO;
-    uint64_t size = (uint64_t) st.st_size, off = 0, pair, index;
-    uint8_t *buf = malloc (S_SCAN_BUF);
-    if (!buf)
-        return HD_ENOMEM;
-    hd_result_t res;
-    while (off < size && s_pair_at (j->fd, off, size, buf, &res, &pair)
-           && hd_job_task_index (j->rec.job, res.id.b, &index) && index < j->rec.total
-           && !hd_jobstore_has (self, (uint32_t) (j - self->jobs), index)) {
-        s_mark (j, index, res.status, pair);
-        off += pair;
-    }
-    free (buf);
-    *cut = size - off;
-    if (off < size && (ftruncate (j->fd, (off_t) off) != 0 || fdatasync (j->fd) != 0))
-        return HD_EIO;
-    return HD_OK;
-}
-
-static void
-s_load_one (hd_jobstore_t *self, const char *file, void (*warn) (const char *))
-{
-    char path[4400], text[4600];
-    hd_jobrec_t r;
-    memset (&r, 0, sizeof r);
-    snprintf (path, sizeof path, "%s/%s", self->dir, file);
-    size_t n = strlen (file);
-    if (!s_read_meta (path, &r) || strlen (r.job) + 5 != n || strncmp (file, r.job, n - 5)) {
-        snprintf (text, sizeof text, "jobs: %s does not read as a job's meta file: left alone",
-                  path);
-        if (warn)
-            warn (text);
-        return;
-    }
-    s_path (self, r.job, ".results", path, sizeof path);
-    int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    uint32_t i;
-    if (fd < 0 || s_take (self, &r, fd, &i) != HD_OK) {
-        snprintf (text, sizeof text, "jobs: cannot open %s: %s", path, strerror (errno));
-        if (fd >= 0)
-            close (fd);
-        if (warn)
-            warn (text);
-        return;
-    }
-    uint64_t cut = 0;
-    if (s_scan (self, &self->jobs[i], &cut) != HD_OK || cut) {
-        snprintf (text, sizeof text, "jobs: %s: cut a torn or foreign tail of %" PRIu64
-                  " bytes after %" PRIu32 " results", path, cut, self->jobs[i].rec.stored);
-        if (warn)
-            warn (text);
-    }
-    self->bytes += self->jobs[i].rec.bytes;
-}
-
-hd_err_t
-hd_jobstore_open (const char *dir, hd_jobstore_t **out, void (*warn) (const char *text),
-                  char *errbuf, size_t errlen)
-{
-    *out = NULL;
-    if (mkdir (dir, 0700) != 0 && errno != EEXIST) {
-        snprintf (errbuf, errlen, "cannot create %s: %s", dir, strerror (errno));
-        return HD_EIO;
-    }
-    DIR *d = opendir (dir);
-    hd_jobstore_t *self = d ? calloc (1, sizeof *self) : NULL;
-    if (!self) {
-        snprintf (errbuf, errlen, "cannot read %s: %s", dir, d ? "out of memory" : strerror (errno));
-        if (d)
-            closedir (d);
-        return d ? HD_ENOMEM : HD_EIO;
-    }
-    snprintf (self->dir, sizeof self->dir, "%s", dir);
-    struct dirent *e;
-    while ((e = readdir (d))) {
-        size_t n = strlen (e->d_name);
-        if (n == HD_JOB_ID_LEN + 5 && !strcmp (e->d_name + HD_JOB_ID_LEN, ".meta"))
-            s_load_one (self, e->d_name, warn);
-    }
-    closedir (d);
-    *out = self;
-    return HD_OK;
 }
 
 void
@@ -384,14 +190,14 @@ hd_jobstore_bytes (const hd_jobstore_t *self)
 bool
 hd_jobstore_has (const hd_jobstore_t *self, uint32_t i, uint64_t index)
 {
-    const s_job_t *j = &self->jobs[i];
+    const hd_jobslot_t *j = &self->jobs[i];
     return index < j->rec.total && (j->bits[index / 64] >> (index % 64) & 1);
 }
 
 uint64_t
 hd_jobstore_next_missing (const hd_jobstore_t *self, uint32_t i, uint64_t from)
 {
-    const s_job_t *j = &self->jobs[i];
+    const hd_jobslot_t *j = &self->jobs[i];
     uint64_t total = j->rec.total;
     while (from < total) {
         uint64_t word = ~j->bits[from / 64] >> (from % 64);  //  missing ones from `from` on
@@ -438,17 +244,17 @@ hd_jobstore_create (hd_jobstore_t *self, const hd_jobrec_t *meta, uint32_t *out)
         || hd_jobstore_find (self, meta->job) != HD_JOBSTORE_NONE)
         return HD_EINVAL;
     char path[4200];
-    s_path (self, meta->job, ".results", path, sizeof path);
+    hd_jobstore_path (self, meta->job, ".results", path, sizeof path);
     int fd = open (path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return s_errno_rc (errno);
     hd_err_t rc = s_write_meta (self, meta);
     if (rc == HD_OK)
-        rc = s_take (self, meta, fd, out);
+        rc = hd_jobstore_take (self, meta, fd, out);
     if (rc != HD_OK) {
         close (fd);
         unlink (path);
-        s_path (self, meta->job, ".meta", path, sizeof path);
+        hd_jobstore_path (self, meta->job, ".meta", path, sizeof path);
         unlink (path);
     }
     return rc;
@@ -457,7 +263,7 @@ hd_jobstore_create (hd_jobstore_t *self, const hd_jobrec_t *meta, uint32_t *out)
 hd_err_t
 hd_jobstore_cancel (hd_jobstore_t *self, uint32_t i)
 {
-    s_job_t *j = &self->jobs[i];
+    hd_jobslot_t *j = &self->jobs[i];
     if (j->rec.cancelled)
         return HD_OK;
     j->rec.cancelled = true;
@@ -472,11 +278,11 @@ hd_jobstore_remove (hd_jobstore_t *self, uint32_t i)
 {
     if (i >= self->n || !self->jobs[i].used)
         return;
-    s_job_t *j = &self->jobs[i];
+    hd_jobslot_t *j = &self->jobs[i];
     char path[4200];
-    s_path (self, j->rec.job, ".meta", path, sizeof path);
+    hd_jobstore_path (self, j->rec.job, ".meta", path, sizeof path);
     unlink (path);
-    s_path (self, j->rec.job, ".results", path, sizeof path);
+    hd_jobstore_path (self, j->rec.job, ".results", path, sizeof path);
     unlink (path);
     (void) s_fsync_dir (self->dir);
     close (j->fd);
@@ -484,6 +290,20 @@ hd_jobstore_remove (hd_jobstore_t *self, uint32_t i)
     self->bytes -= j->rec.bytes;
     j->used = false;
     self->count--;
+}
+
+//  One bin header at `p` (`left` bytes readable): its length in *n, header size returned; 0 when
+//  it is not a bin header or cut short.
+size_t
+hd_jobstore_bin_head (const uint8_t *p, size_t left, uint64_t *n)
+{
+    if (left >= 2 && p[0] == 0xc4)
+        return *n = p[1], 2;
+    if (left >= 3 && p[0] == 0xc5)
+        return *n = (uint64_t) p[1] << 8 | p[2], 3;
+    if (left >= 5 && p[0] == 0xc6)
+        return *n = (uint64_t) p[1] << 24 | (uint64_t) p[2] << 16 | (uint64_t) p[3] << 8 | p[4], 5;
+    return 0;
 }
 
 static size_t
@@ -499,17 +319,25 @@ s_put_head (uint8_t *p, uint64_t n)
     return 5;
 }
 
+//  One pwritev of the pair (4 pieces); a short write goes on with what is left. 0 or an errno.
 static int
-s_pwrite_all (int fd, const void *data, size_t size, uint64_t off)
+s_pwritev_all (int fd, struct iovec *iov, int n, uint64_t off)
 {
-    const uint8_t *p = data;
-    while (size) {
-        ssize_t n = pwrite (fd, p, size, (off_t) off);
-        if (n < 0 && errno == EINTR)
+    while (n) {
+        ssize_t w = pwritev (fd, iov, n, (off_t) off);
+        if (w < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
-            return n < 0 ? errno : ENOSPC;
-        p += n, size -= (size_t) n, off += (uint64_t) n;
+        if (w <= 0)
+            return w < 0 ? errno : ENOSPC;
+        off += (uint64_t) w;
+        while (n && (size_t) w >= iov->iov_len) {
+            w -= (ssize_t) iov->iov_len;
+            iov++, n--;
+        }
+        if (n) {
+            iov->iov_base = (uint8_t *) iov->iov_base + w;
+            iov->iov_len -= (size_t) w;
+        }
     }
     return 0;
 }
@@ -519,71 +347,103 @@ hd_jobstore_append (hd_jobstore_t *self, uint32_t i, uint64_t index, uint32_t st
                     const void *env, size_t env_size, const void *out, size_t out_size,
                     int64_t now_ms)
 {
-    s_job_t *j = &self->jobs[i];
+    hd_jobslot_t *j = &self->jobs[i];
     if (index >= j->rec.total || hd_jobstore_has (self, i, index) || env_size > UINT32_MAX
         || out_size > UINT32_MAX)
         return HD_EINVAL;
     uint8_t h1[5], h2[5];
-    size_t n1 = s_put_head (h1, env_size), n2 = s_put_head (h2, out_size);
-    uint64_t at = j->rec.bytes;
-    int err = s_pwrite_all (j->fd, h1, n1, at);
-    if (!err)
-        err = s_pwrite_all (j->fd, env, env_size, at + n1);
-    if (!err)
-        err = s_pwrite_all (j->fd, h2, n2, at + n1 + env_size);
-    if (!err && out_size)
-        err = s_pwrite_all (j->fd, out, out_size, at + n1 + env_size + n2);
+    struct iovec iov[4] = { { h1, s_put_head (h1, env_size) }, { (void *) env, env_size },
+                            { h2, s_put_head (h2, out_size) }, { (void *) out, out_size } };
+    uint64_t at = j->rec.bytes, pair = iov[0].iov_len + env_size + iov[2].iov_len + out_size;
+    int err = s_pwritev_all (j->fd, iov, out_size ? 4 : 3, at);
     if (err) {
         (void) !ftruncate (j->fd, (off_t) at);  //  nothing of it stays
         return s_errno_rc (err);
     }
-    uint64_t pair = n1 + env_size + n2 + out_size;
-    s_mark (j, index, status, pair);
+    hd_jobstore_mark (j, index, status, pair);
     self->bytes += pair;
     j->dirty = true;
     s_rate_add (&j->rec, now_ms);
     return HD_OK;
 }
 
+//  The size of the whole pair at `off` in memory (`n` bytes there): 1 with *pair, 0 when it is
+//  not all there, -1 when the bytes are not a pair.
+static int
+s_mem_pair (const uint8_t *p, uint64_t n, uint64_t *pair)
+{
+    uint64_t e, o;
+    size_t h1 = hd_jobstore_bin_head (p, n < 5 ? (size_t) n : 5, &e);
+    if (!h1)
+        return n >= 5 || (n && p[0] != 0xc4 && p[0] != 0xc5 && p[0] != 0xc6) ? -1 : 0;
+    if (h1 + e >= n)
+        return 0;
+    uint64_t rest = n - h1 - e;
+    size_t h2 = hd_jobstore_bin_head (p + h1 + e, rest < 5 ? (size_t) rest : 5, &o);
+    if (!h2)
+        return rest >= 5 ? -1 : 0;
+    *pair = h1 + e + h2 + o;
+    return *pair <= n ? 1 : 0;
+}
+
+//  The size of the pair at `off` read from the file (a pair larger than the bytes read at once).
+static bool
+s_file_pair (int fd, uint64_t off, uint64_t size, uint64_t *pair)
+{
+    uint8_t head[5];
+    uint64_t e, o, left = size - off;
+    size_t n = left < 5 ? (size_t) left : 5;
+    if (pread (fd, head, n, (off_t) off) != (ssize_t) n)
+        return false;
+    size_t h1 = hd_jobstore_bin_head (head, n, &e);
+    if (!h1 || off + h1 + e >= size)
+        return false;
+    left = size - off - h1 - e;
+    n = left < 5 ? (size_t) left : 5;
+    if (pread (fd, head, n, (off_t) (off + h1 + e)) != (ssize_t) n)
+        return false;
+    size_t h2 = hd_jobstore_bin_head (head, n, &o);
+    *pair = h1 + e + h2 + o;
+    return h2 && off + *pair <= size;
+}
+
 hd_err_t
 hd_jobstore_read (hd_jobstore_t *self, uint32_t i, uint64_t off, uint32_t max, hd_buf_t *buf,
                   uint64_t *next, uint32_t *count)
 {
-    s_job_t *j = &self->jobs[i];
-    uint64_t size = j->rec.bytes, end = off;
+    hd_jobslot_t *j = &self->jobs[i];
+    uint64_t size = j->rec.bytes, end = 0, pair;
     hd_buf_reset (buf);
     *next = off;
     *count = 0;
     if (off >= size)
         return HD_OK;
-    uint8_t head[16];
-    while (end < size && (*count == 0 || end - off < max)) {
-        size_t want = size - end < 10 ? (size_t) (size - end) : 10;
-        uint64_t env, out;
-        if (pread (j->fd, head, want, (off_t) end) != (ssize_t) want)
-            return HD_EIO;
-        size_t h1 = s_bin_head (head, want, &env);
-        if (!h1 || end + h1 + env >= size)
-            return HD_EIO;
-        uint8_t h2b[5];
-        size_t left = size - end - h1 - env < 5 ? (size_t) (size - end - h1 - env) : 5;
-        if (pread (j->fd, h2b, left, (off_t) (end + h1 + env)) != (ssize_t) left)
-            return HD_EIO;
-        size_t h2 = s_bin_head (h2b, left, &out);
-        uint64_t pair = h1 + env + h2 + out;
-        if (!h2 || end + pair > size)
-            return HD_EIO;
-        if (*count && end + pair - off > max)
-            break;
+    //  One read of up to `max` bytes, cut after its last whole pair; a first pair larger than
+    //  `max` is read alone.
+    uint64_t want = size - off < max ? size - off : max;
+    if (hd_buf_reserve (buf, (size_t) want) != HD_OK)
+        return HD_ENOMEM;
+    if (pread (j->fd, buf->data, (size_t) want, (off_t) off) != (ssize_t) want)
+        return HD_EIO;
+    int rc;
+    while ((rc = s_mem_pair (buf->data + end, want - end, &pair)) == 1) {
         end += pair;
         (*count)++;
     }
-    if (end - off > SIZE_MAX || hd_buf_reserve (buf, (size_t) (end - off)) != HD_OK)
-        return HD_ENOMEM;
-    if (pread (j->fd, buf->data, (size_t) (end - off), (off_t) off) != (ssize_t) (end - off))
+    if (rc < 0 && !*count)
         return HD_EIO;
-    buf->size = (size_t) (end - off);
-    *next = end;
+    if (!*count) {
+        if (!s_file_pair (j->fd, off, size, &pair) || pair > SIZE_MAX)
+            return HD_EIO;
+        if (hd_buf_reserve (buf, (size_t) pair) != HD_OK)
+            return HD_ENOMEM;
+        if (pread (j->fd, buf->data, (size_t) pair, (off_t) off) != (ssize_t) pair)
+            return HD_EIO;
+        end = pair;
+        *count = 1;
+    }
+    buf->size = (size_t) end;
+    *next = off + end;
     return HD_OK;
 }
 
@@ -592,7 +452,7 @@ hd_jobstore_dirty_fds (hd_jobstore_t *self, int *fds, int max)
 {
     int n = 0;
     for (uint32_t i = 0; i < self->n; i++) {
-        s_job_t *j = &self->jobs[i];
+        hd_jobslot_t *j = &self->jobs[i];
         if (!j->used || !j->dirty)
             continue;
         int fd = n < max ? fcntl (j->fd, F_DUPFD_CLOEXEC, 0) : -1;
@@ -613,7 +473,7 @@ hd_jobstore_sync (hd_jobstore_t *self)
 {
     int first = 0;
     for (uint32_t i = 0; i < self->n; i++) {
-        s_job_t *j = &self->jobs[i];
+        hd_jobslot_t *j = &self->jobs[i];
         if (j->used && j->dirty) {
             if (fdatasync (j->fd) != 0 && !first)
                 first = errno;

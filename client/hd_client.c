@@ -224,7 +224,7 @@ hd_client_destroy (hd_client_t **self_p)
     hd_buf_fini (&self->env);
     hd_buf_fini (&self->pack);
     hd_buf_fini (&self->ack_env);
-    zsock_destroy (&self->monitor);
+    hd_transport_monitor_stop (self->dealer, &self->monitor);
     zsock_destroy (&self->dealer);
     zcert_destroy (&self->cert);
     hd_seal_sender_destroy (&self->seal);

@@ -175,6 +175,14 @@ hd_transport_monitor (zsock_t *sock, zsock_t **out)
     return HD_OK;
 }
 
+void
+hd_transport_monitor_stop (zsock_t *watched, zsock_t **reader)
+{
+    if (watched && *reader)
+        zmq_socket_monitor (zsock_resolve (watched), NULL, 0);
+    zsock_destroy (reader);
+}
+
 int
 hd_transport_fd (void *sock)
 {

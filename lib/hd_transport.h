@@ -48,6 +48,13 @@ hd_err_t hd_transport_monitor (zsock_t *sock, zsock_t **out);
 //  receive limit, so libzmq's blocking event sends can never stop its I/O thread. NULL on
 //  failure. Caller destroys.
 zsock_t *hd_transport_monitor_reader (const char *endpoint);
+//  End a monitor: stop it on the socket it watches (`watched`, NULL when that is gone already),
+//  then destroy its reader; *reader is NULL after. Always in this order, before the watched socket
+//  is closed: a monitor whose reader is gone makes libzmq's next event send (from the I/O thread,
+//  blocking, on a PAIR with no peer) wait for ever, and every socket of the context with it. A
+//  closed socket still emits events while its connections wind down (a refused handshake's
+//  retry, a disconnect), so destroying the reader first froze processes at random.
+void hd_transport_monitor_stop (zsock_t *watched, zsock_t **reader);
 //  Read one monitor event (non-blocking when none waits: returns 0). Returns the event code.
 int hd_transport_monitor_event (zsock_t *mon);
 //  Same, with the event's value in *value (may be NULL): the ZAP status code (300, 400, 500)

@@ -204,7 +204,7 @@ hd_worker_new (const hd_worker_config_t *config, hd_worker_t **out, char *errbuf
 static void
 s_disconnect (hd_worker_t *self)
 {
-    zsock_destroy (&self->monitor);
+    hd_transport_monitor_stop (self->dealer, &self->monitor);
     zsock_destroy (&self->dealer);
     self->dealer_raw = NULL;
     self->ready = false;

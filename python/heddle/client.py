@@ -545,6 +545,10 @@ class Client:
             self._dead = errors.Closed("client I/O thread failed: %r" % (e,))
         finally:
             try:
+                # Stop the monitor before its reader goes: libzmq sends monitor events with a
+                # blocking send from its I/O thread, which waits for ever once the reader is
+                # closed (docs/DECISIONS.md, "monitors").
+                self._sock.disable_monitor()
                 self._monitor.close(0)
                 self._sock.close(0)
             except Exception:

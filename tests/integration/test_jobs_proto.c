@@ -581,6 +581,31 @@ test_job_refused_without_results_budget (void **state)
     hd_hostile_t *h = hd_hostile_connect (&ctx->env, "client", ctx->job, 0);
     s_open (h, ctx->job, 3, 0);
     s_expect_code (h, HD_ST_STORAGE, "keeps no detached jobs (--results-max-bytes 0)");
+    //  opens, cancels and releases are at most 64 a second (each may fsync on the loop)
+    for (int i = 0; i < 80; i++)
+        s_open (h, ctx->job, 3, 0);
+    uint32_t busy = 0, storage = 0;
+    for (int i = 0; i < 80; i++) {
+        hd_reject_t r = s_expect_reject (h);
+        busy += r.code == HD_ST_BUSY && strstr (r.reason, "job opens, cancels and releases");
+        storage += r.code == HD_ST_STORAGE;
+    }
+    assert_int_equal (busy + storage, 80);
+    assert_true (busy >= 1);  //  80 - 63 unless a second began during the burst
+    hd_hostile_destroy (&h);
+}
+
+static void
+test_job_refused_without_journal (void **state)
+{
+    s_ctx_t *ctx = *state;
+    const char *extra[] = { "--journal", "none", NULL };
+    s_start (ctx, extra, 1);
+    hd_hostile_t *h = hd_hostile_connect (&ctx->env, "client", ctx->job, 0);
+    s_open (h, ctx->job, 3, 0);
+    s_expect_code (h, HD_ST_STORAGE, "keeps no detached jobs (journal none)");
+    s_ref (h, HD_CMD_JOBS, "");
+    s_expect_code (h, HD_ST_STORAGE, "keeps no detached jobs (journal none)");
     hd_hostile_destroy (&h);
 }
 
@@ -613,6 +638,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_job_cancel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_job_refused_without_results_budget, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_job_refused_without_journal, s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -213,6 +213,43 @@ test_reopen_rebuilds_and_cuts_torn_tail (void **state)
     hd_jobstore_destroy (&js);
 }
 
+//  A store larger than the loader's read window (256 KiB), of many small pairs and one large:
+//  every pair found again; a fetch of 64 KiB ends on a pair boundary.
+static void
+test_reopen_large_store (void **state)
+{
+    (void) state;
+    hd_jobstore_t *js = s_open ();
+    const char *job = "j-00000000000000bb";
+    uint32_t n = 20000, i = s_create (js, job, n);
+    for (uint64_t x = 0; x < n; x++)
+        s_append (js, i, job, x, x % 7 ? HD_ST_OK : HD_ST_FAILED, x == 12345 ? 300000 : 8, 'p');
+    uint64_t bytes = hd_jobstore_at (js, i)->bytes;
+    hd_jobstore_destroy (&js);
+    js = s_open ();
+    assert_int_equal (s_warnings, 0);
+    i = hd_jobstore_find (js, job);
+    hd_jobrec_t *r = hd_jobstore_at (js, i);
+    assert_int_equal (r->stored, n);
+    assert_int_equal (r->failed, (n + 6) / 7);
+    assert_true (r->bytes == bytes);
+    assert_true (hd_jobstore_next_missing (js, i, 0) == n);
+    hd_buf_t buf;
+    hd_buf_init (&buf);
+    uint64_t next, off = 0;
+    uint32_t count, total = 0;
+    while (off < bytes) {
+        assert_int_equal (hd_jobstore_read (js, i, off, 65536, &buf, &next, &count), HD_OK);
+        assert_true (count > 0 && next > off);
+        assert_int_equal (hd_pack_count (buf.data, buf.size), (int) count);
+        total += count;
+        off = next;
+    }
+    assert_int_equal (total, n);
+    hd_buf_fini (&buf);
+    hd_jobstore_destroy (&js);
+}
+
 static void
 test_foreign_pair_ends_the_store (void **state)
 {
@@ -331,6 +368,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_create_append_read, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reopen_rebuilds_and_cuts_torn_tail, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_reopen_large_store, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_foreign_pair_ends_the_store, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cancel_remove_and_owner_counts, s_setup,
                                          s_teardown),
