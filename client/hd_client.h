@@ -198,7 +198,7 @@ void hd_client_job_stats (const hd_client_job_t *self, hd_job_stats_t *out);
 void hd_client_job_cancel (hd_client_job_t *self);
 #define HD_CLIENT_CANCEL_WAIT_MS 500
 
-//  Detached jobs (docs/GUARANTEES.md, promise 10): the broker keeps a job's tasks and their
+//  Detached jobs (docs/GUARANTEES.md, promise 18): the broker keeps a job's tasks and their
 //  results (in a result store beside its journal) until the job is released or its TTL ends,
 //  across broker restarts and whatever becomes of the client that submitted it. A job's id is
 //  "j-" and 16 lowercase hex digits; its tasks are its inputs 0 .. total-1 (a reply's seq is
@@ -246,8 +246,9 @@ typedef struct {
 //  Connect (config as hd_client_connect; its `session` is ignored: the job's id is the
 //  session) and open or attach to the job. HD_OK; HD_ENOTFOUND no such job for this key;
 //  HD_EFULL the broker refused a new job (results budget full, or too many jobs open for this
-//  key: errbuf says which and what to do); HD_ENOTSUP the broker keeps no detached jobs (no
-//  journal, --results-max-bytes 0, or an older broker); other errors as hd_client_connect.
+//  key: errbuf says which and what to do); HD_ETOOBIG more tasks than the broker takes in a
+//  job (--max-key-tasks); HD_ENOTSUP the broker keeps no detached jobs (no journal,
+//  --results-max-bytes 0, or an older broker); other errors as hd_client_connect.
 hd_err_t hd_detached_open (const hd_client_config_t *config, const hd_detached_config_t *job,
                            hd_detached_t **out, char *errbuf, size_t errlen);
 //  NULL-safe. The job stays at the broker (release it with hd_detached_release).
@@ -274,7 +275,8 @@ uint32_t hd_detached_out (const hd_detached_t *self);
 hd_err_t hd_detached_wait_accepted (hd_detached_t *self, int timeout_ms);
 //  Next result not yet returned, in index order (ORDERED) or as stored (COMPLETED), waiting
 //  up to timeout_ms (-1: forever). HD_OK with *out (caller destroys); HD_ETIMEDOUT;
-//  HD_ENOTFOUND every result has been returned, or the job is cancelled and none is left.
+//  HD_ENOTFOUND every result has been returned, or the job is cancelled and none is left;
+//  HD_EDENIED the broker refused to read the job any more (released, or its TTL ended).
 //  Replies of tasks the broker refused (REJECTED) come here too, with the refusal's status.
 //  A cancelled job: results held back for ORDERED come out in index order, gaps skipped.
 hd_err_t hd_detached_next (hd_detached_t *self, hd_gather_t gather, int timeout_ms,
@@ -284,7 +286,9 @@ hd_err_t hd_detached_next (hd_detached_t *self, hd_gather_t gather, int timeout_
 void hd_detached_drain (hd_detached_t *self);
 //  Results returned by hd_detached_next so far.
 uint64_t hd_detached_returned (const hd_detached_t *self);
-//  hd_client_jobs_cancel / _release on this job.
+//  hd_client_jobs_cancel / _release on this job (waited for even when the client's interrupt
+//  flag is set). After cancel, hd_detached_next hands out what the cancel brings back, whatever
+//  the interrupt flag says.
 hd_err_t hd_detached_cancel (hd_detached_t *self);
 hd_err_t hd_detached_release (hd_detached_t *self);
 

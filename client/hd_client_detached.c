@@ -30,7 +30,9 @@ struct hd_detached {
     uint64_t next_index;      //  ORDERED: the next index to hand out
     uint64_t cursor, size;    //  store offset read up to; the store's size at the last answer
     bool fetch_out, fetch_refused;
+    uint64_t fetch_off;       //  the offset the request out asked for
     bool draining;            //  hd_detached_drain: nothing more is read
+    bool cancelled;           //  hd_detached_cancel: next goes on past the interrupt flag
     int64_t fetch_deadline_us;
 };
 
@@ -77,15 +79,19 @@ hd_detached_on_data (hd_detached_t *self)
     if (hd_codec_decode_jobdata (hd_frames_data (in, 1), hd_frames_size (in, 1), &d) != HD_OK
         || strcmp (d.job, self->job) != 0)
         return;
-    self->fetch_out = false;
     hd_job_info_from_wire (&d.info, &self->info);
     self->size = d.size;
     if (d.off > d.size) {  //  the store was shortened (a torn tail cut away): read it again
         self->cursor = 0;
+        self->fetch_out = false;
         return;
     }
+    //  The answer to an older request (one this handle re-asked, or a killed process's fetch
+    //  of the same session, answered empty when ours replaced it) is not the one out.
+    if (d.off == self->fetch_off)
+        self->fetch_out = false;
     if (d.off != self->cursor || in->count < 3)
-        return;  //  the answer to an older request
+        return;
     hd_pack_reader_t r;
     hd_pack_reader_init (&r, hd_frames_data (in, 2), hd_frames_size (in, 2));
     const void *env, *out;
@@ -124,6 +130,7 @@ s_fetch (hd_detached_t *self, uint32_t wait_ms)
     c->admin_code = 0;
     c->admin_reason[0] = 0;
     self->fetch_out = true;
+    self->fetch_off = self->cursor;
     self->fetch_refused = false;
     self->fetch_deadline_us = now + (int64_t) (wait_ms + S_FETCH_GRACE_MS) * 1000;
     return HD_OK;
@@ -138,7 +145,7 @@ s_pump (hd_detached_t *self, int timeout_ms)
     if (rc == HD_OK && self->fetch_out && !c->admin_pending && c->admin_code) {
         self->fetch_out = false;
         self->fetch_refused = true;
-        return hd_client_fail (c, HD_ENOTFOUND, "job %s: %s", self->job,
+        return hd_client_fail (c, HD_EDENIED, "job %s: %s", self->job,
                                c->admin_reason[0] ? c->admin_reason
                                                   : hd_status_str (c->admin_code));
     }
@@ -231,6 +238,12 @@ s_connect (hd_detached_t *self, const hd_client_config_t *config, char *errbuf, 
         return rc;
     hd_client_t *c = self->client;
     c->job_session = !self->read_only;
+    //  Results are sealed under the job session's key: a reader on its own session takes it.
+    if (self->read_only && c->seal && (rc = hd_client_seal_setup_as (c, self->job)) != HD_OK) {
+        if (errbuf)
+            snprintf (errbuf, errlen, "%s", c->last_error);
+        return rc;
+    }
     self->hook.det = self;
     c->job_hook = hd_client_job_hook;
     c->job_hook_arg = &self->hook;
@@ -330,6 +343,7 @@ hd_detached_sync (hd_detached_t *self)
 {
     hd_client_t *c = self->client;
     int64_t deadline = hd_client_now_us () + (int64_t) c->config.timeout_ms * 1000;
+    int stalls = 0;
     for (;;) {
         uint64_t before = self->cursor;
         self->fetch_out = false;  //  ask now, without waiting at the broker
@@ -341,8 +355,10 @@ hd_detached_sync (hd_detached_t *self)
         if (self->fetch_out)
             return hd_client_fail (c, HD_ETIMEDOUT, "no answer from %s to JOB_FETCH",
                                    c->endpoint);
-        if (self->cursor == before)
-            return HD_OK;  //  read up to the end (or the broker gave nothing more)
+        if (self->cursor >= self->size)
+            return HD_OK;  //  read up to the size the broker said
+        if (self->cursor == before && ++stalls == 3)
+            return HD_OK;  //  nothing more comes, whatever the size said
         deadline = hd_client_now_us () + (int64_t) c->config.timeout_ms * 1000;
     }
 }
@@ -438,7 +454,7 @@ hd_detached_next (hd_detached_t *self, hd_gather_t gather, int timeout_ms, hd_re
         int64_t left_ms = deadline ? (deadline - hd_client_now_us ()) / 1000 : 100;
         if (deadline && left_ms <= 0)
             return HD_ETIMEDOUT;
-        if (hd_client_interrupted (c))
+        if (hd_client_interrupted (c) && !self->cancelled)
             return hd_client_fail (c, HD_ECLOSED, "interrupted");
         rc = self->draining ? HD_OK : s_fetch (self, S_FETCH_WAIT_MS);
         if (rc == HD_OK)
@@ -466,6 +482,7 @@ hd_detached_cancel (hd_detached_t *self)
     hd_job_info_t info;
     hd_err_t rc = hd_client_jobs_cancel (self->client, self->job, &info);
     s_after (self, rc, &info);
+    self->cancelled = true;
     return rc;
 }
 

@@ -114,6 +114,7 @@ struct hd_client {
     //  (its result comes by JOB_FETCH, never as RESULT); replies to the job commands go to
     //  job_hook (JOB_INFO, JOBS_REPLY, JOB_DATA), refusals without id to admin_* as for ADMIN.
     bool job_session;
+    bool ignore_interrupt;         //  a JOB_CANCEL / JOB_RELEASE is waited for even after Ctrl-C
     void (*job_hook) (hd_client_t *self, uint8_t cmd, void *arg);
     void *job_hook_arg;
 };
@@ -122,7 +123,8 @@ struct hd_client {
 static inline bool
 hd_client_interrupted (const hd_client_t *self)
 {
-    return zsys_interrupted || (self->config.interrupt && *self->config.interrupt);
+    return !self->ignore_interrupt
+           && (zsys_interrupted || (self->config.interrupt && *self->config.interrupt));
 }
 
 //  hd_client.c
@@ -139,6 +141,8 @@ void hd_client_on_auth_failure (hd_client_t *self, uint32_t status);
 //  hd_client_seal.c: payloads sealed end to end when the keys directory holds payload.cert and
 //  the broker is reached over TCP (unless config.plain_payloads). HD_OK or a key error.
 hd_err_t hd_client_seal_setup (hd_client_t *self);
+//  The same with the job key of another session of this key (a detached job's id).
+hd_err_t hd_client_seal_setup_as (hd_client_t *self, const char *session);
 //  Seal `data` for task `s` (its tag and seal version are added to s): the bytes to send go to
 //  *out / *out_size (self->sealed). HD_OK; HD_EINVAL no room for the tag; HD_ENOMEM.
 hd_err_t hd_client_seal_task (hd_client_t *self, hd_submit_t *s, const void *data, size_t size,
@@ -185,7 +189,8 @@ typedef struct {
 void hd_client_job_hook (hd_client_t *self, uint8_t cmd, void *arg);
 //  Send `cmd` with the current self->env and wait for its answer (up to config.timeout_ms).
 //  HD_OK; the broker's refusal as HD_ENOTFOUND (DENIED: no such job for this key), HD_EFULL
-//  (STORAGE, BUSY), HD_ENOTSUP (the broker keeps no jobs), HD_EINVAL (MALFORMED), with its
+//  (STORAGE, BUSY), HD_ENOTSUP (the broker keeps no jobs), HD_EINVAL (MALFORMED), HD_ETOOBIG
+//  (TOO_LARGE: more tasks than the broker takes in one job), with its
 //  reason in last_error; HD_ETIMEDOUT.
 hd_err_t hd_client_job_request (hd_client_t *self, uint8_t cmd, hd_jobreq_t *req);
 void hd_job_info_from_wire (const hd_jobinfo_t *in, hd_job_info_t *out);

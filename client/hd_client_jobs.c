@@ -93,6 +93,8 @@ s_refused (hd_client_t *self)
         rc = HD_EFULL;
     else if (self->admin_code == HD_ST_MALFORMED)
         rc = HD_EINVAL;
+    else if (self->admin_code == HD_ST_TOO_LARGE)
+        rc = HD_ETOOBIG;
     return hd_client_fail (self, rc, "%s", why);
 }
 
@@ -109,6 +111,10 @@ hd_client_job_request (hd_client_t *self, uint8_t cmd, hd_jobreq_t *req)
         hook = self->job_hook_arg;
     hd_jobreq_t *outer = hook->req;
     hook->req = req;
+    //  Cancel and release are what a program does when it is interrupted: wait for them all
+    //  the same (bounded by timeout_ms).
+    bool ignoring = self->ignore_interrupt;
+    self->ignore_interrupt = cmd == HD_CMD_JOB_CANCEL || cmd == HD_CMD_JOB_RELEASE;
     req->seen = false;
     self->admin_pending = true;
     self->admin_code = 0;
@@ -123,6 +129,7 @@ hd_client_job_request (hd_client_t *self, uint8_t cmd, hd_jobreq_t *req)
     if (rc == HD_OK && !req->seen)
         rc = s_refused (self);
     self->admin_pending = false;
+    self->ignore_interrupt = ignoring;
     hook->req = outer;
     if (own_hook) {
         self->job_hook = NULL;

@@ -2,7 +2,9 @@
     public key at hand, every task input leaves this process sealed under a job key that only
     workers holding the payload secret can open, and every result is verified before it is
     delivered. The job key is derived from this client's secret key and its session, so a
-    resumed session (same key, same session name) opens the results of the tasks it adopts.  */
+    resumed session (same key, same session name) opens the results of the tasks it adopts;
+    a detached job's results are sealed under the key of its session (the job id), which a
+    reader on a session of its own takes too (hd_client_seal_setup_as).  */
 #include "hd_client_int.h"
 
 #include <limits.h>
@@ -13,6 +15,13 @@
 hd_err_t
 hd_client_seal_setup (hd_client_t *self)
 {
+    return hd_client_seal_setup_as (self, self->session);
+}
+
+hd_err_t
+hd_client_seal_setup_as (hd_client_t *self, const char *session)
+{
+    hd_seal_sender_destroy (&self->seal);
     const hd_client_config_t *c = &self->config;
     if (c->plain_payloads || !hd_transport_is_tcp (self->endpoint) || (!c->keys_dir && !c->payload_key))
         return HD_OK;
@@ -36,8 +45,8 @@ hd_client_seal_setup (hd_client_t *self)
     if (rc != HD_OK)
         return hd_client_fail (self, rc, "payload key: %s", err);
     uint8_t job[32];
-    hd_seal_job_key (self->cert ? zcert_secret_key (self->cert) : NULL, self->session,
-                     strlen (self->session), job);
+    hd_seal_job_key (self->cert ? zcert_secret_key (self->cert) : NULL, session,
+                     strlen (session), job);
     rc = hd_seal_sender_new (&self->seal, pub, job);
     hd_seal_wipe (job, sizeof job);
     return rc == HD_OK ? HD_OK : hd_client_fail (self, rc, "cannot seal payloads: %s",

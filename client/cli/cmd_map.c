@@ -461,13 +461,15 @@ s_run_inputs (s_map_t *self, hd_cli_common_t *common, const hd_cli_inputs_t *inp
     s_job_config (self, common, inputs->count, name, sizeof name, &jc);
     hd_detached_t *job;
     hd_err_t rc = hd_detached_open (&config, &jc, &job, err, sizeof err);
-    if (rc == HD_ENOTSUP && !self->detach && !self->resume) {
-        if (common->verbose)
+    bool refused = rc == HD_ENOTSUP || rc == HD_EFULL || rc == HD_ETOOBIG;
+    if (refused && !self->detach && !self->resume) {  //  a map all the same, not resumable
+        if (common->verbose || (rc != HD_ENOTSUP && !self->quiet))
             fprintf (stderr, "heddle: map: running attached, not as a job: %s\n", err);
         return s_run_fallback (self, common, inputs);
     }
     if (rc != HD_OK)
         return hd_cli_fail ("%s: %s", s_cmd (self), err[0] ? err : hd_strerror (rc));
+    hd_client_set_notice_handler (hd_detached_client (job), hd_cli_on_notice, NULL);
     if (!self->detach && !self->quiet && (common->verbose || isatty (STDERR_FILENO)))
         fprintf (stderr, "heddle: job %s (resume with: heddle map --resume %s%s%s %s %s)\n",
                  hd_detached_id (job), hd_detached_id (job), self->split_text ? " --split " : "",

@@ -28,7 +28,7 @@ typedef struct {
     FILE *out;
     hd_cli_failures_t failures;
     hd_cli_progress_t progress;
-    uint64_t ok, failed;
+    uint64_t ok, failed, cancelled;
 } s_results_t;
 
 #define S_XSTR(x) #x
@@ -89,7 +89,8 @@ static const hd_opts_prog_t s_prog = {
     .summary = "Write the results of detached job JOB (see 'heddle submit') as 'heddle map' "
                "does: in input order, each followed by a newline unless it ends with one. Failed "
                "tasks write nothing to stdout; the first " S_STR (HD_CLI_FAILURES_SHOWN) " go to "
-               "stderr with their index (0-based). Can be run again until 'heddle release JOB'.",
+               "stderr with their index (0-based); tasks cancelled by 'heddle cancel' are only "
+               "counted. Can be run again until 'heddle release JOB'.",
     .epilog = "Needs a broker (--broker): the embedded cluster keeps no jobs.\n"
               "Exit status: 0 every task succeeded; 1 some task failed, the job is not done "
               "(without --wait or --partial), no such job, or the broker could not be asked; 2 "
@@ -122,6 +123,10 @@ s_on_reply (s_results_t *self, const hd_reply_t *reply)
     if (reply->status == 0) {
         self->ok++;
         hd_cli_write_result (self->out, reply, &self->sep);
+        return;
+    }
+    if (reply->status == HD_ST_CANCELLED) {  //  `heddle cancel`: counted apart, not a failure
+        self->cancelled++;
         return;
     }
     self->failed++;
@@ -194,9 +199,10 @@ s_results (s_results_t *self, hd_detached_t *job)
     hd_detached_info (job, &info);
     if (!self->quiet) {
         hd_cli_failures_report (&self->failures, S_CMD, stderr);
-        fprintf (stderr, "results: job %s: %llu of %u results written, %llu failed (%s)\n",
-                 self->job, (unsigned long long) self->ok, info.total,
-                 (unsigned long long) self->failed, info.state);
+        fprintf (stderr, "results: job %s: %llu of %u results written, %llu failed, %llu "
+                 "cancelled (%s)\n", self->job, (unsigned long long) self->ok, info.total,
+                 (unsigned long long) self->failed, (unsigned long long) self->cancelled,
+                 info.state);
     }
     return self->failed ? HD_CLI_EXIT_FAIL : HD_CLI_EXIT_OK;
 }

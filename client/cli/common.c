@@ -337,9 +337,9 @@ hd_cli_client_config (const hd_cli_common_t *self, hd_client_config_t *out)
 
 //  The broker queued tasks for a function no worker offers yet: say so once per function,
 //  instead of letting the user wonder why nothing happens.
-static void
-s_on_notice (hd_client_t *client, const char *fn, uint32_t nodes, uint32_t wait_ms,
-             const char *text, void *arg)
+void
+hd_cli_on_notice (hd_client_t *client, const char *fn, uint32_t nodes, uint32_t wait_ms,
+                  const char *text, void *arg)
 {
     (void) client, (void) nodes, (void) arg;
     static char said[16][64];
@@ -362,7 +362,7 @@ hd_cli_connect (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *con
     if (code != HD_CLI_EXIT_OK)
         hd_cli_disconnect (conn);
     else
-        hd_client_set_notice_handler (conn->client, s_on_notice, NULL);
+        hd_client_set_notice_handler (conn->client, hd_cli_on_notice, NULL);
     return code;
 }
 

@@ -98,6 +98,9 @@ typedef struct {
 //  bounds tasks in flight (0: library default). HD_CLI_EXIT_OK, or HD_CLI_EXIT_FAIL after
 //  printing why (then conn holds nothing).
 int hd_cli_connect (const hd_cli_common_t *self, uint32_t window, hd_cli_conn_t *conn);
+//  The notice handler hd_cli_connect installs (tasks wait for a worker: said once per function).
+void hd_cli_on_notice (hd_client_t *client, const char *fn, uint32_t nodes, uint32_t wait_ms,
+                       const char *text, void *arg);
 //  Destroy the client, then stop the cluster. Harmless on a zeroed conn.
 void hd_cli_disconnect (hd_cli_conn_t *conn);
 //  The client configuration for self->broker (not for an embedded cluster): endpoint, keys,

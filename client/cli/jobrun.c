@@ -194,7 +194,7 @@ hd_cli_jobrun (hd_cli_jobrun_t *self)
     hd_detached_info (self->job, &info);
     memset (&self->stats, 0, sizeof self->stats);
     self->stats.tasks = info.total;
-    hd_err_t rc = info.stored ? hd_detached_sync (self->job) : HD_OK;
+    hd_err_t rc = hd_detached_sync (self->job);  //  a resumed job: what is stored already
     for (uint64_t i = 0; i < self->inputs->count; i++)
         self->skipped += hd_detached_has (self->job, i);
     if (rc == HD_OK)
