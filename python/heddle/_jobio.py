@@ -73,9 +73,12 @@ class _Channel:
 
     def request(self, cmd, env, want, timeout, what):
         """Send cmd {env}; return (env, frames) of the answer `want`. A REJECTED without id
-        raises its typed error; no answer within timeout: ConnectError."""
-        self.send([P.HEADERS[cmd], P.pack(env)])
+        raises its typed error (BUSY and STORAGE with a retry hint are sent again after it, for
+        up to the client's retry_busy seconds); no answer within timeout: ConnectError."""
+        msg = [P.HEADERS[cmd], P.pack(env)]
+        self.send(msg)
         deadline = time.monotonic() + timeout
+        first_refused = None
         while True:
             got = self.recv(deadline - time.monotonic())
             if got is None:
@@ -92,9 +95,19 @@ class _Channel:
                 return reply, frames
             if code == P.REJECTED:
                 rej = P.unpack_env(frames[1]) or {}
-                if rej.get("id") is None:
-                    raise errors.for_status(rej.get("code", P.INTERNAL),
-                                            rej.get("reason", ""), retry=rej.get("retry", 0))
+                if rej.get("id") is not None:
+                    continue
+                code, retry = rej.get("code", P.INTERNAL), rej.get("retry", 0)
+                now = time.monotonic()
+                first_refused = first_refused or now
+                if (code in (P.BUSY, P.STORAGE) and retry
+                        and now - first_refused < self.client.retry_busy):
+                    self.client.stats["retried"] += 1
+                    time.sleep(min(retry / 1000.0, 5.0))  # e.g. too many JOB_OPENs a second
+                    self.send(msg)
+                    deadline = time.monotonic() + timeout
+                    continue
+                raise errors.for_status(code, rej.get("reason", ""), retry=retry)
             elif code == P.NOTICE:
                 self.client.notices.append(P.unpack_env(frames[1]) or {})
             # anything else (a late ACCEPTED, ...) is not this request's answer

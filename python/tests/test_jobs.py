@@ -223,6 +223,20 @@ def test_broker_limits():
             c.stop()
 
 
+def test_job_commands_past_the_broker_rate_are_retried():
+    """The broker takes at most 64 JOB_OPEN/CANCEL/RELEASE a second (each fsyncs) and answers
+    the others BUSY with a retry hint: 100 opens and 100 releases in a row all succeed."""
+    c = make_cluster(workers=0, journal="sync", broker_args=["--max-key-jobs", "256"])
+    try:
+        with c.client() as h:
+            jobs = [h.open_job(1, "j%d" % i) for i in range(100)]
+            assert sorted(j.job for j in h.jobs()) == sorted(j.id for j in jobs)
+            assert all(j.release().state == "released" for j in jobs)
+            assert h.jobs() == []
+    finally:
+        c.stop()
+
+
 SUBMITTER = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -290,3 +304,38 @@ def test_results_long_poll_follows_the_job(jc):
         t.join(60)
         assert sorted(other) == list(enumerate(inputs))
         job.release()
+
+
+def cli(c, *args, stdin=None):
+    r = subprocess.run([os.path.join(c.bin_dir, "heddle"), *args, "--broker", c.clients,
+                        "--keys", c.keys], input=stdin, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 0, "heddle %s: %s" % (" ".join(args), r.stderr.decode())
+    return r.stdout
+
+
+def test_cli_and_python_share_jobs(jc, tmp_path):
+    """A job submitted by the C CLI (`heddle submit`) read from Python, and one submitted from
+    Python read by `heddle results`: both the same as `heddle map`'s output."""
+    lines = [b"line %d" % i for i in range(300)]
+    path = tmp_path / "input.txt"
+    path.write_bytes(b"".join(x + b"\n" for x in lines))
+    mapped = cli(jc, "map", "sha256", str(path))
+    assert mapped == b"".join(sha(x) + b"\n" for x in lines)
+    jid = cli(jc, "submit", "-q", "sha256", str(path)).decode().strip()
+    assert P.job_id_valid(jid)
+    with jc.client() as h:
+        job = h.job(jid)
+        assert job.total == 300
+        assert b"".join(x + b"\n" for x in job.results()) == mapped
+        job.release()
+        assert jid.encode() not in cli(jc, "jobs")
+        job = h.submit_job("sha256", lines, name="from python")
+        listing = cli(jc, "jobs")
+        assert job.id.encode() in listing and b"from python" in listing
+        assert cli(jc, "results", "-q", "--wait", job.id) == mapped
+        assert sorted(cli(jc, "results", "-q", "--unordered", job.id).splitlines()) == sorted(
+            mapped.splitlines())
+        cli(jc, "release", job.id)
+        with pytest.raises(heddle.Denied):
+            job.info()
