@@ -311,6 +311,17 @@ test_jobs_cli_unknown_job_is_refused_with_next_step (void **state)
     s_expect_code (&run, 1);
     assert_non_null (strstr (run.err, "not a job id"));
     hd_testcli_fini (&run);
+    const char *ttl[] = { "submit", "--ttl", "91d", "sha256", s_small.path, NULL };
+    s_heddle (&run, ttl);  //  over the broker's 90 days: bad usage, nothing submitted
+    s_expect_code (&run, 2);
+    assert_non_null (strstr (run.err, "--ttl"));
+    hd_testcli_fini (&run);
+    const char *local[] = { "map", "--resume", "j-0123456789abcdef", "sha256", s_small.path,
+                            NULL };
+    hd_testcli_run (&run, local, NULL, 0, S_RUN_MS);  //  no broker: the embedded cluster
+    s_expect_code (&run, 2);
+    assert_non_null (strstr (run.err, "needs a broker"));
+    hd_testcli_fini (&run);
 }
 
 // --- the big job ----------------------------------------------------------------------------
