@@ -134,63 +134,73 @@ s_open_allowed (hd_broker_t *self, uint32_t client, const hd_jobopen_t *m)
     return false;
 }
 
+//  JOB_OPEN again on an open job (its session): idempotent when it says the same.
+static void
+s_open_again (hd_broker_t *self, uint32_t client, const hd_jobopen_t *m, uint32_t slot,
+              int64_t now)
+{
+    const hd_jobrec_t *r = hd_jobstore_at (self->jobs->store, slot);
+    if (strcmp (r->job, m->job) != 0)
+        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "JOB_OPEN must come on the job's "
+                          "own session (session id = job id %s)", m->job);
+    else if (r->total != m->total)
+        hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "job %s was opened with total %u",
+                          r->job, r->total);
+    else {
+        hd_jobinfo_t info;
+        hd_broker_jobs_info (self, slot, now, &info);
+        s_send_info (self, client, &info);
+    }
+}
+
+//  A new job on this session: its files, then the session marked, then JOB_INFO.
+static void
+s_open_new (hd_broker_t *self, uint32_t client, const hd_jobopen_t *m, int64_t now)
+{
+    hd_jobrec_t meta;
+    memset (&meta, 0, sizeof meta);
+    memcpy (meta.job, m->job, sizeof meta.job);
+    memcpy (meta.name, m->name, sizeof meta.name);
+    snprintf (meta.owner, sizeof meta.owner, "%s", hd_sessions_key (self->sessions, client));
+    meta.total = m->total;
+    meta.ttl_s = !m->ttl_s ? self->config.job_ttl_s
+                 : m->ttl_s > HD_JOB_TTL_MAX ? HD_JOB_TTL_MAX : m->ttl_s;
+    meta.created_ms = hd_broker_wall_ms ();
+    uint32_t slot;
+    hd_err_t rc = hd_jobstore_create (self->jobs->store, &meta, &slot);
+    if (rc != HD_OK) {
+        hd_broker_reject (self, NULL, rc == HD_EFULL ? HD_ST_STORAGE : HD_ST_INTERNAL, 0,
+                          "cannot store job %s: %s", m->job, rc == HD_EFULL ? "no space left on "
+                          "the journal's disk" : hd_strerror (rc));
+        return;
+    }
+    hd_jobstore_at (self->jobs->store, slot)->session = client;
+    hd_sessions_set_job (self->sessions, client, slot + 1);
+    hd_info ("job %s opened: %u tasks, ttl %u s%s%s", m->job, m->total, meta.ttl_s,
+             m->name[0] ? ", " : "", m->name);
+    hd_jobinfo_t info;
+    hd_broker_jobs_info (self, slot, now, &info);
+    s_send_info (self, client, &info);
+}
+
 static void
 s_on_open (hd_broker_t *self, uint32_t client, int64_t now)
 {
     hd_jobopen_t m;
     hd_err_t rc = hd_codec_decode_jobopen (hd_frames_data (&self->in, 2),
                                            hd_frames_size (&self->in, 2), &m);
-    if (rc != HD_OK) {
+    uint32_t slot;
+    if (rc != HD_OK)
         hd_broker_reject (self, NULL, rc == HD_ETOOBIG ? HD_ST_TOO_LARGE : HD_ST_MALFORMED, 0,
                           "malformed JOB_OPEN (job j- + 16 hex digits, total >= 1, name <= %d "
                           "bytes): %s", HD_MAX_JOB_NAME, hd_strerror (rc));
-        return;
-    }
-    hd_jobinfo_t info;
-    uint32_t slot;
-    hd_jobrec_t *r = hd_broker_jobs_rec (self, client, &slot);
-    if (r) {  //  opened before by this key (the session is bound to it): idempotent
-        if (strcmp (r->job, m.job) != 0)
-            hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "JOB_OPEN must come on the job's "
-                              "own session (session id = job id %s)", m.job);
-        else if (r->total != m.total)
-            hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "job %s was opened with total %u",
-                              r->job, r->total);
-        if (strcmp (r->job, m.job) != 0 || r->total != m.total)
-            return;
-        hd_broker_jobs_info (self, slot, now, &info);
-        s_send_info (self, client, &info);
-        return;
-    }
-    if (self->jobs->budget == 0) {
+    else if (hd_broker_jobs_rec (self, client, &slot))  //  opened before by this key
+        s_open_again (self, client, &m, slot, now);
+    else if (self->jobs->budget == 0)
         hd_broker_reject (self, NULL, HD_ST_STORAGE, 0, "this broker keeps no detached jobs "
                           "(--results-max-bytes 0)");
-        return;
-    }
-    if (!s_open_allowed (self, client, &m))
-        return;
-    hd_jobrec_t meta;
-    memset (&meta, 0, sizeof meta);
-    memcpy (meta.job, m.job, sizeof meta.job);
-    memcpy (meta.name, m.name, sizeof meta.name);
-    snprintf (meta.owner, sizeof meta.owner, "%s", hd_sessions_key (self->sessions, client));
-    meta.total = m.total;
-    meta.ttl_s = !m.ttl_s ? self->config.job_ttl_s
-                 : m.ttl_s > HD_JOB_TTL_MAX ? HD_JOB_TTL_MAX : m.ttl_s;
-    meta.created_ms = hd_broker_wall_ms ();
-    rc = hd_jobstore_create (self->jobs->store, &meta, &slot);
-    if (rc != HD_OK) {
-        hd_broker_reject (self, NULL, rc == HD_EFULL ? HD_ST_STORAGE : HD_ST_INTERNAL, 0,
-                          "cannot store job %s: %s", m.job, rc == HD_EFULL ? "no space left on "
-                          "the journal's disk" : hd_strerror (rc));
-        return;
-    }
-    hd_jobstore_at (self->jobs->store, slot)->session = client;
-    hd_sessions_set_job (self->sessions, client, slot + 1);
-    hd_info ("job %s opened: %u tasks, ttl %u s%s%s", m.job, m.total, meta.ttl_s,
-             m.name[0] ? ", " : "", m.name);
-    hd_broker_jobs_info (self, slot, now, &info);
-    s_send_info (self, client, &info);
+    else if (s_open_allowed (self, client, &m))
+        s_open_new (self, client, &m, now);
 }
 
 //  --- JOBS -------------------------------------------------------------------------------------

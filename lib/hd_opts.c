@@ -358,7 +358,7 @@ hd_opts_print_options (FILE *out, const hd_opts_prog_t *prog, const void *defaul
 void
 hd_opts_print_text (FILE *out, const char *text)
 {
-    char line[1024];
+    char line[4096];  //  a paragraph
     for (const char *p = text; p && *p;) {
         size_t n = strcspn (p, "\n");
         snprintf (line, sizeof line, "%.*s", (int) (n < sizeof line ? n : sizeof line - 1), p);
