@@ -266,7 +266,9 @@ bool hd_detached_has (const hd_detached_t *self, uint64_t index);
 //  Submit task `index` (< total) with its input (copied), unless its result was read here
 //  (HD_OK, nothing sent) or this handle submitted it already. A task the broker already holds
 //  or stored is answered ACCEPTED again and does not run twice. HD_EFULL when `window` tasks
-//  are out (not yet read back): read results first. Not on a read_only handle (HD_EINVAL).
+//  wait for ACCEPTED: let the library work (hd_client_process on hd_detached_client, or
+//  hd_detached_next) and submit again. To bound the results held here, compare
+//  hd_detached_out with a limit of your own. Not on a read_only handle (HD_EINVAL).
 hd_err_t hd_detached_submit (hd_detached_t *self, uint64_t index, const void *data, size_t size);
 //  Tasks this handle submitted whose result it has not read yet.
 uint32_t hd_detached_out (const hd_detached_t *self);

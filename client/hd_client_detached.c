@@ -378,6 +378,8 @@ hd_detached_submit (hd_detached_t *self, uint64_t index, const void *data, size_
     hd_id_t id;
     hd_job_task_id (self->job, index, id.b);
     hd_err_t rc = hd_client_submit_id (c, self->fn, data, size, &self->opts, index, &id);
+    if (rc == HD_EFULL)
+        hd_client_flush (c);  //  what waits in the batch must leave to be ACCEPTED
     if (rc != HD_OK)
         return rc;
     s_set (self->sent, index);

@@ -92,6 +92,7 @@ struct hd_client {
     //  ADMIN sent and its answer (a REJECTED without id) not yet seen; then its code and reason
     bool admin_pending;
     uint32_t admin_code;
+    uint32_t admin_retry_ms;       //  its retry hint (a job request refused BUSY for a moment)
     char admin_reason[HD_MAX_ERROR + 1];
     bool denied;
     bool tcp_connected, handshaken, handshake_failed;  //  monitor events seen (hd_client_diag)

@@ -211,6 +211,7 @@ s_on_rejected (hd_client_t *self)
     else if (!r.has_id && self->admin_pending) {
         //  The broker answers ADMIN with a REJECTED without id, code 0 when done.
         self->admin_code = r.code;
+        self->admin_retry_ms = r.retry_ms;
         snprintf (self->admin_reason, sizeof self->admin_reason, "%s", r.reason);
         self->admin_pending = false;
         return 0;

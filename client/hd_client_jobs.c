@@ -4,6 +4,8 @@
     as a REJECTED without id, read the way ADMIN's answer is (admin_pending, admin_code).  */
 #include "hd_client_int.h"
 
+#include "hd_transport.h"
+
 void
 hd_job_info_from_wire (const hd_jobinfo_t *in, hd_job_info_t *out)
 {
@@ -98,6 +100,40 @@ s_refused (hd_client_t *self)
     return hd_client_fail (self, rc, "%s", why);
 }
 
+//  Send the request (its envelope is in `env`) and wait for the answer or a refusal.
+static hd_err_t
+s_ask (hd_client_t *self, uint8_t cmd, hd_jobreq_t *req, const hd_buf_t *env)
+{
+    req->seen = false;
+    self->admin_pending = true;
+    self->admin_code = 0;
+    self->admin_retry_ms = 0;
+    self->admin_reason[0] = 0;
+    hd_err_t rc = hd_client_flush (self);
+    if (rc == HD_OK && (hd_send_header (self->raw, cmd, ZMQ_SNDMORE) != 0
+                        || hd_send_frame (self->raw, env->data, env->size, 0) != 0))
+        rc = hd_client_fail (self, HD_ECLOSED, "send failed: %s", zmq_strerror (zmq_errno ()));
+    if (rc == HD_OK)
+        rc = hd_client_wait_for (self, s_answered, req,
+                                 hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000,
+                                 cmd == HD_CMD_JOBS ? "JOBS" : "a job request");
+    return rc;
+}
+
+//  A refusal with a retry hint (BUSY: too many job opens, cancels and releases this second)
+//  is asked again after it, for up to config.retry_ms. True when it is time to ask again.
+static bool
+s_again (hd_client_t *self, int64_t first_us)
+{
+    if (self->admin_code != HD_ST_BUSY || !self->admin_retry_ms || self->config.retry_ms < 0
+        || hd_client_now_us () - first_us > (int64_t) self->config.retry_ms * 1000)
+        return false;
+    int64_t until = hd_client_now_us () + (int64_t) self->admin_retry_ms * 1000;
+    while (hd_client_now_us () < until && !hd_client_interrupted (self))
+        hd_client_process (self, 100, NULL);  //  a wait on the socket, not a sleep
+    return !hd_client_interrupted (self);
+}
+
 hd_err_t
 hd_client_job_request (hd_client_t *self, uint8_t cmd, hd_jobreq_t *req)
 {
@@ -115,17 +151,15 @@ hd_client_job_request (hd_client_t *self, uint8_t cmd, hd_jobreq_t *req)
     //  the same (bounded by timeout_ms).
     bool ignoring = self->ignore_interrupt;
     self->ignore_interrupt = cmd == HD_CMD_JOB_CANCEL || cmd == HD_CMD_JOB_RELEASE;
-    req->seen = false;
-    self->admin_pending = true;
-    self->admin_code = 0;
-    self->admin_reason[0] = 0;
-    hd_err_t rc = hd_client_flush (self);
-    if (rc == HD_OK)
-        rc = hd_client_send_env (self, cmd);
-    if (rc == HD_OK)
-        rc = hd_client_wait_for (self, s_answered, req,
-                                 hd_client_now_us () + (int64_t) self->config.timeout_ms * 1000,
-                                 cmd == HD_CMD_JOBS ? "JOBS" : "a job request");
+    //  The envelope is kept: `env` serves the heartbeat's PING meanwhile.
+    hd_buf_t env;
+    hd_buf_init (&env);
+    hd_err_t rc = hd_buf_append (&env, self->env.data, self->env.size);
+    int64_t first = hd_client_now_us ();
+    do
+        rc = rc == HD_OK ? s_ask (self, cmd, req, &env) : rc;
+    while (rc == HD_OK && !req->seen && s_again (self, first));
+    hd_buf_fini (&env);
     if (rc == HD_OK && !req->seen)
         rc = s_refused (self);
     self->admin_pending = false;

@@ -87,8 +87,8 @@ hd_cli_jobrun_cancel (hd_cli_jobrun_t *self)
     self->cancelling = true;
 }
 
-//  Submit what the window allows. HD_EFULL from the client (too many tasks not yet ACCEPTED)
-//  only means "later".
+//  Submit what the window allows, and send it. HD_EFULL from the client (too many tasks not
+//  yet ACCEPTED) only means "later".
 static hd_err_t
 s_submit_more (hd_cli_jobrun_t *self, uint64_t *next)
 {
@@ -101,7 +101,7 @@ s_submit_more (hd_cli_jobrun_t *self, uint64_t *next)
         hd_err_t rc = hd_detached_submit (self->job, i, in->data.data + in->offsets[i],
                                           in->offsets[i + 1] - in->offsets[i]);
         if (rc == HD_EFULL)
-            return HD_OK;
+            break;  //  but what is queued must leave, or no ACCEPTED ever frees the window
         if (rc != HD_OK)
             return rc;
         (*next)++;

@@ -6,7 +6,10 @@
         for digest in h.map("sha256", (b"%d" % i for i in range(100000))):
             ...
 
-Workers: see heddle.Worker and `python3 -m heddle.worker --help`. docs/PYTHON.md has it all.
+Detached jobs (results kept by the broker until released, whatever happens to this program):
+h.submit_job(fn, inputs) returns a heddle.Job; later, anywhere with the same key,
+h.job(JOB_ID).results(). Workers: see heddle.Worker and `python3 -m heddle.worker --help`.
+docs/PYTHON.md has it all.
 """
 import os
 import time

@@ -311,6 +311,17 @@ test_jobs_cli_unknown_job_is_refused_with_next_step (void **state)
     s_expect_code (&run, 1);
     assert_non_null (strstr (run.err, "not a job id"));
     hd_testcli_fini (&run);
+    const char *ttl[] = { "submit", "--ttl", "91d", "sha256", s_small.path, NULL };
+    s_heddle (&run, ttl);  //  over the broker's 90 days: bad usage, nothing submitted
+    s_expect_code (&run, 2);
+    assert_non_null (strstr (run.err, "--ttl"));
+    hd_testcli_fini (&run);
+    const char *local[] = { "map", "--resume", "j-0123456789abcdef", "sha256", s_small.path,
+                            NULL };
+    hd_testcli_run (&run, local, NULL, 0, S_RUN_MS);  //  no broker: the embedded cluster
+    s_expect_code (&run, 2);
+    assert_non_null (strstr (run.err, "needs a broker"));
+    hd_testcli_fini (&run);
 }
 
 // --- the big job ----------------------------------------------------------------------------
@@ -448,6 +459,7 @@ test_jobs_c_api_submit_exit_attach_ordered_and_completed (void **state)
     (void) state;
     hd_client_config_t config;
     s_config (&config);
+    config.window = 50;  //  the submit loop meets HD_EFULL (40 times)
     hd_detached_config_t jc = { .fn = "echo", .name = "c api", .total = S_SMALL };
     hd_detached_t *job;
     char err[512] = "", id[HD_JOB_ID_SIZE];
@@ -496,6 +508,26 @@ test_jobs_c_api_submit_exit_attach_ordered_and_completed (void **state)
     hd_client_destroy (&client);
 }
 
+//  The broker takes at most 64 job opens, cancels and releases a second and answers the rest
+//  BUSY with a retry hint: the library asks again after it, so none of these fails.
+static void
+test_jobs_c_api_open_and_release_past_the_rate_bound (void **state)
+{
+    (void) state;
+    hd_client_config_t config;
+    s_config (&config);
+    for (int i = 0; i < 60; i++) {
+        hd_detached_config_t jc = { .fn = "echo", .name = "burst", .total = 1 };
+        hd_detached_t *job;
+        char err[512] = "";
+        if (hd_detached_open (&config, &jc, &job, err, sizeof err) != HD_OK)
+            fail_msg ("open %d: %s", i, err);
+        if (hd_detached_cancel (job) != HD_OK || hd_detached_release (job) != HD_OK)
+            fail_msg ("cancel/release %d: %s", i, hd_client_last_error (hd_detached_client (job)));
+        hd_detached_destroy (&job);
+    }
+}
+
 //  Last: the broker restarted with --results-max-bytes 0 keeps no jobs. map still works (on a
 //  plain session, not resumable); submit says why it cannot.
 static void
@@ -532,6 +564,7 @@ main (void)
         cmocka_unit_test (test_jobs_cli_unknown_job_is_refused_with_next_step),
         cmocka_unit_test (test_jobs_c_api_submit_exit_attach_ordered_and_completed),
         cmocka_unit_test (test_jobs_100k_detached_two_broker_kills_results_twice_equal_map),
+        cmocka_unit_test (test_jobs_c_api_open_and_release_past_the_rate_bound),
         cmocka_unit_test (test_jobs_broker_without_jobs_map_runs_attached_submit_refused),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
