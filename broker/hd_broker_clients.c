@@ -1,6 +1,7 @@
 /*  hd_broker_clients: the clients ROUTER: SUBMIT (queue and answer ACCEPTED or REJECTED per
     task), CANCEL, ACK, PING, NODES. Message on this socket: [rid][header][env]([payload]...)  */
 #include "hd_broker_int.h"
+#include "hd_broker_jobs.h"
 
 #include "hd_log.h"
 #include "hd_seal.h"
@@ -48,6 +49,24 @@ s_reject_v (hd_broker_t *self, const void *rid, size_t rid_len, const hd_id_t *i
         s_send_env (self, false);
 }
 
+static void
+s_reject_text_v (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
+                 const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    s_reject_v (self, hd_frames_data (&self->in, 0), hd_frames_size (&self->in, 0), id, code,
+                retry_ms, fmt, ap);
+    va_end (ap);
+}
+
+static void
+s_reject_text (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
+               const char *reason)
+{
+    s_reject_text_v (self, id, code, retry_ms, "%s", reason);
+}
+
 //  REJECTED {id?, code, reason, retry?} straight to the sender of the current message.
 void
 hd_broker_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t retry_ms,
@@ -55,6 +74,17 @@ hd_broker_reject (hd_broker_t *self, const hd_id_t *id, uint32_t code, uint32_t 
 {
     va_list ap;
     va_start (ap, fmt);
+    if (id && self->in_job && hd_broker_jobs_for_good (code)) {
+        //  A detached job's task refused for good: its outcome is stored as its result (one
+        //  outcome per task, and the job can end), answered ACCEPTED instead of REJECTED.
+        char reason[HD_MAX_ERROR + 1];
+        vsnprintf (reason, sizeof reason, fmt, ap);
+        va_end (ap);
+        if (hd_broker_jobs_refused (self, self->in_client, id, code, reason, hd_broker_now ()))
+            return;
+        s_reject_text (self, id, code, retry_ms, reason);
+        return;
+    }
     s_reject_v (self, hd_frames_data (&self->in, 0), hd_frames_size (&self->in, 0), id, code,
                 retry_ms, fmt, ap);
     va_end (ap);
@@ -282,6 +312,7 @@ s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
     //  ACCEPTED goes out after the journal commit that covers these tasks (hd_broker_journal).
     self->noticed_fn = 0;
     self->in_job = hd_sessions_at (self->sessions, client)->job;
+    self->in_client = client;
     if (packed) {
         hd_sessions_at (self->sessions, client)->packs = true;
         hd_pack_reader_t r;
@@ -384,7 +415,11 @@ s_on_client_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now)
         return;
     }
     switch (cmd) {
-        case HD_CMD_SUBMIT: s_on_submit (self, client, now); break;
+        case HD_CMD_SUBMIT:
+            s_on_submit (self, client, now);
+            self->in_job = 0;  //  read by hd_broker_reject: a SUBMIT's only
+            self->in_client = HD_SESSION_NONE;
+            break;
         case HD_CMD_CANCEL: s_on_cancel (self, client); break;
         case HD_CMD_ACK: s_on_ack (self, client); break;
         case HD_CMD_PING: s_on_ping (self, client, now); break;

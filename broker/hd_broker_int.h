@@ -130,6 +130,7 @@ struct hd_broker {
     hd_conns_t *conns;             //  TCP connections counted against --max-connections
     struct hd_jobs *jobs;          //  detached jobs (hd_broker_jobs.c); NULL: none kept
     uint32_t in_job;               //  the current SUBMIT's session is a job's (its job field)
+    uint32_t in_client;            //  the current SUBMIT's session (HD_SESSION_NONE after it)
 };
 
 #define HD_BROKER_MAX_CONFLICTS 64

@@ -60,6 +60,16 @@ void hd_broker_jobs_hold (hd_broker_t *self, uint32_t slot, uint32_t client, uin
                           uint32_t max, int64_t due_ms);
 //  Answer the fetch held for the job, if any, with what is there.
 void hd_broker_jobs_unhold (hd_broker_t *self, uint32_t slot, int64_t now);
+//  Refusals a job's task gets for good (TOO_LARGE, UNSATISFIABLE, UNKNOWN_FN, MALFORMED): its
+//  outcome then goes to the store (hd_broker_jobs_refused). BUSY, STORAGE and INTERNAL are for
+//  now (the client sends it again), DENIED and CANCELLED are about the id or the job, not the
+//  task: those stay REJECTED.
+bool hd_broker_jobs_for_good (uint32_t code);
+//  Store the refusal of task `id` of the job on session `client` as its result (status `code`,
+//  `reason`, no output) and answer ACCEPTED. false (nothing done: send REJECTED) when the id is
+//  not one of the job's, or the store refuses the write.
+bool hd_broker_jobs_refused (hd_broker_t *self, uint32_t client, const hd_id_t *id, uint32_t code,
+                             const char *reason, int64_t now);
 //  JOB_CANCEL: recorded durably, queued tasks end CANCELLED (stored), running ones are aborted.
 hd_err_t hd_broker_jobs_cancel (hd_broker_t *self, uint32_t slot);
 //  JOB_RELEASE or TTL: every task forgotten (running ones aborted), files removed, the session

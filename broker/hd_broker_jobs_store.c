@@ -137,6 +137,41 @@ s_store (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size, con
     return rc;
 }
 
+bool
+hd_broker_jobs_for_good (uint32_t code)
+{
+    return code == HD_ST_TOO_LARGE || code == HD_ST_UNSATISFIABLE || code == HD_ST_UNKNOWN_FN
+           || code == HD_ST_MALFORMED;
+}
+
+bool
+hd_broker_jobs_refused (hd_broker_t *self, uint32_t client, const hd_id_t *id, uint32_t code,
+                        const char *reason, int64_t now)
+{
+    uint32_t slot;
+    hd_jobrec_t *r = hd_broker_jobs_rec (self, client, &slot);
+    uint64_t index;
+    if (!r || !hd_job_task_index (r->job, id->b, &index) || index >= r->total)
+        return false;
+    if (!hd_jobstore_has (self->jobs->store, slot, index)) {
+        hd_result_t res = { .id = *id, .status = code };
+        snprintf (res.error, sizeof res.error, "%s", reason);
+        hd_buf_t env;
+        hd_buf_init (&env);
+        hd_err_t rc = hd_codec_encode_result (&env, &res);
+        if (rc == HD_OK)
+            rc = hd_jobstore_append (self->jobs->store, slot, index, code, env.data, env.size,
+                                     NULL, 0, now);
+        hd_buf_fini (&env);
+        if (rc != HD_OK)
+            return false;
+        self->jobs->woken = true;
+    }
+    self->stats.rejected++;
+    hd_broker_accept_later (self, client, id);
+    return true;
+}
+
 static void
 s_retry_push (hd_broker_t *self, const hd_id_t *id)
 {

@@ -572,6 +572,68 @@ test_job_cancel (void **state)
     hd_hostile_destroy (&h);
 }
 
+//  A job's task the broker refuses for good (over the payload limit; a function no worker
+//  offers, with --worker-wait 0; a malformed envelope whose id is readable would be the same)
+//  gets one outcome, stored as its result, so the job ends: ACCEPTED, never REJECTED.
+static void
+test_job_task_refused_for_good_is_stored (void **state)
+{
+    s_ctx_t *ctx = *state;
+    const char *extra[] = { "--max-payload", "64", "--worker-wait", "0", NULL };
+    s_start (ctx, extra, 1);
+    hd_hostile_t *h = hd_hostile_connect (&ctx->env, "client", ctx->job, 0);
+    s_open (h, ctx->job, 3, 0);
+    s_expect_info (h);
+    char big[100];
+    memset (big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    s_submit_index (h, ctx->job, 0, "echo", "fine");
+    s_submit_index (h, ctx->job, 1, "echo", big);
+    s_submit_index (h, ctx->job, 2, "no-such-function", "x");
+    hd_hostile_seen_t seen;
+    hd_hostile_watch (h, 1500, NULL, false, NULL, &seen);
+    assert_int_equal (seen.accepted, 3);
+    assert_int_equal (seen.rejected, 0);
+    static hd_jobdata_t d;
+    uint32_t status[3] = { 99, 99, 99 };
+    for (int round = 0; round < 20 && d.info.stored < 3; round++) {
+        s_fetch (h, ctx->job, 0, HD_JOB_FETCH_MAX, 5000);
+        zmsg_t *msg = s_expect (h, HD_CMD_JOB_DATA, 10000, NULL);
+        zframe_t *env = zmsg_next (msg), *pairs = zmsg_next (msg);
+        assert_int_equal (hd_codec_decode_jobdata (zframe_data (env), zframe_size (env), &d),
+                          HD_OK);
+        hd_pack_reader_t r;
+        hd_pack_reader_init (&r, zframe_data (pairs), zframe_size (pairs));
+        const void *e, *p;
+        size_t es, ps;
+        while (hd_pack_next (&r, &e, &es, &p, &ps) == 1) {
+            hd_result_t res;
+            uint64_t index;
+            assert_int_equal (hd_codec_decode_result (e, es, &res), HD_OK);
+            assert_true (hd_job_task_index (ctx->job, res.id.b, &index) && index < 3);
+            status[index] = res.status;
+            if (index == 1)
+                assert_non_null (strstr (res.error, "over the broker's limit"));
+        }
+        zmsg_destroy (&msg);
+    }
+    assert_int_equal (status[0], HD_ST_OK);
+    assert_int_equal (status[1], HD_ST_TOO_LARGE);
+    assert_int_equal (status[2], HD_ST_UNKNOWN_FN);
+    assert_string_equal (d.info.state, "done");
+    assert_int_equal (d.info.failed, 2);
+    //  Sent again, a stored refusal is ACCEPTED again and stored once.
+    s_submit_index (h, ctx->job, 1, "echo", big);
+    hd_hostile_watch (h, 500, NULL, false, NULL, &seen);
+    assert_int_equal (seen.accepted, 1);
+    assert_int_equal (seen.rejected, 0);
+    s_fetch (h, ctx->job, 0, HD_JOB_FETCH_MAX, 0);
+    s_expect_data (h, &d, NULL, NULL, NULL);
+    assert_int_equal (d.info.stored, 3);
+    assert_int_equal (d.count, 3);
+    hd_hostile_destroy (&h);
+}
+
 static void
 test_job_refused_without_results_budget (void **state)
 {
@@ -636,6 +698,8 @@ main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_job_bounds_budget_and_ttl, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_job_cancel, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_job_task_refused_for_good_is_stored, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_job_refused_without_results_budget, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_job_refused_without_journal, s_setup, s_teardown),
