@@ -412,6 +412,13 @@ static int
 s_submitted (s_map_t *self, hd_detached_t *job, hd_err_t rc)
 {
     const char *id = hd_detached_id (job);
+    if (rc == HD_OK && self->run->stats.failed) {  //  such a job would never be done
+        hd_detached_release (job);
+        return hd_cli_fail ("%s: the broker refused %llu task%s (above): job %s released "
+                            "(its other tasks are cancelled)", s_cmd (self),
+                            (unsigned long long) self->run->stats.failed,
+                            self->run->stats.failed == 1 ? "" : "s", id);
+    }
     if (rc == HD_OK) {
         printf ("%s\n", id);
         if (fflush (stdout) != 0)

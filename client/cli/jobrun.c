@@ -156,6 +156,18 @@ s_progress (hd_cli_jobrun_t *self, double start, double *last)
     }
 }
 
+//  submit_only: every task sent. Once all are ACCEPTED, the ones the broker refused instead
+//  (too large, denied) are handed to on_result: they have no result to wait for.
+static hd_err_t
+s_submitted (hd_cli_jobrun_t *self)
+{
+    hd_err_t rc = hd_detached_wait_accepted (self->job, -1);
+    hd_reply_t *reply;
+    while (rc == HD_OK && hd_detached_next (self->job, HD_GATHER_COMPLETED, 0, &reply) == HD_OK)
+        s_emit (self, reply);
+    return rc;
+}
+
 static hd_err_t
 s_loop (hd_cli_jobrun_t *self, double start)
 {
@@ -169,7 +181,7 @@ s_loop (hd_cli_jobrun_t *self, double start)
             break;
         if (self->submit_only) {
             if (next == self->inputs->count)
-                return hd_detached_wait_accepted (self->job, -1);
+                return s_submitted (self);
             rc = hd_client_process (c, 100, NULL);
             continue;
         }

@@ -40,7 +40,7 @@ void hd_cli_write_result (FILE *out, const hd_reply_t *reply, const hd_cli_sep_t
 
 //  One run of a detached job: submit what is missing (all of it for a new job), then gather
 //  every result (on_result) unless submit_only, where it returns once the broker has ACCEPTED
-//  every task. Ctrl-C (the client's interrupt flag) or hd_cli_jobrun_cancel cancel the job at
+//  every task (on_result then gets the tasks it refused instead, counted in stats.failed). Ctrl-C (the client's interrupt flag) or hd_cli_jobrun_cancel cancel the job at
 //  the broker: what came back is handed out (ordered: in index order, gaps skipped).
 typedef struct {
     hd_detached_t *job;

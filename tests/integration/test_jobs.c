@@ -311,6 +311,21 @@ test_jobs_cli_unknown_job_is_refused_with_next_step (void **state)
     s_expect_code (&run, 1);
     assert_non_null (strstr (run.err, "not a job id"));
     hd_testcli_fini (&run);
+    //  A task over the broker's payload limit is refused: submit says so and keeps no job
+    //  that could never be done.
+    char big[400];
+    snprintf (big, sizeof big, "%s/toolarge.bin", s_env.dir);
+    size_t size = (1u << 20) + 4096;
+    char *bytes = calloc (1, size);
+    assert_non_null (bytes);
+    hd_testcli_write_file (big, bytes, size);
+    free (bytes);
+    const char *large[] = { "submit", "--split", "whole", "echo", big, NULL };
+    s_heddle (&run, large);
+    s_expect_code (&run, 1);
+    assert_int_equal (run.out_size, 0);
+    assert_non_null (strstr (run.err, "refused 1 task"));
+    hd_testcli_fini (&run);
     const char *ttl[] = { "submit", "--ttl", "91d", "sha256", s_small.path, NULL };
     s_heddle (&run, ttl);  //  over the broker's 90 days: bad usage, nothing submitted
     s_expect_code (&run, 2);
