@@ -157,7 +157,8 @@ s_progress (hd_cli_jobrun_t *self, double start, double *last)
 }
 
 //  submit_only: every task sent. Once all are ACCEPTED, the ones the broker refused instead
-//  (too large, denied) are handed to on_result: they have no result to wait for.
+//  (denied, cancelled; refusals for good are stored as results by the broker) are handed to
+//  on_result: they have no result to wait for.
 static hd_err_t
 s_submitted (hd_cli_jobrun_t *self)
 {

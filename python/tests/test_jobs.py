@@ -178,14 +178,14 @@ def test_refusals_and_bad_arguments(jc):
                 heddle.Job(other, job.id).release()
         assert list(job.results()) == [b"a", b"b"]
         job.release()
-        # A task the broker refuses (over --max-payload) has no result: the submit says so
-        # once the others are durable, and the job stays for the caller to cancel or release.
-        with pytest.raises(heddle.TooLarge, match="1 of 3 tasks refused; input 1") as ei:
-            h.submit_job("echo", [b"a", b"x" * 300000, b"c"])
-        job = ei.value.job
-        assert list(ei.value.rejected) == [1] and ei.value.rejected[1].index == 1
-        assert job.cancel().state == "cancelled"
-        assert list(job.results(indexed=True)) == [(0, b"a"), (2, b"c")]
+        # A task the broker refuses for good (over --max-payload) gets one outcome, stored as
+        # its result: the job ends, and the failure comes back at its index.
+        job = h.submit_job("echo", [b"a", b"x" * 300000, b"c"])
+        out = list(job.results(return_exceptions=True))
+        assert out[0] == b"a" and out[2] == b"c"
+        assert isinstance(out[1], heddle.TooLarge) and "over the broker's limit" in str(out[1])
+        info = job.info()
+        assert info.state == "done" and info.failed == 1
         job.release()
 
 

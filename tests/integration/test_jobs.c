@@ -311,8 +311,8 @@ test_jobs_cli_unknown_job_is_refused_with_next_step (void **state)
     s_expect_code (&run, 1);
     assert_non_null (strstr (run.err, "not a job id"));
     hd_testcli_fini (&run);
-    //  A task over the broker's payload limit is refused: submit says so and keeps no job
-    //  that could never be done.
+    //  A task over the broker's payload limit is refused for good: its refusal is stored as its
+    //  result (one outcome per task), so the job ends, and `results` shows the failure.
     char big[400];
     snprintf (big, sizeof big, "%s/toolarge.bin", s_env.dir);
     size_t size = (1u << 20) + 4096;
@@ -322,9 +322,21 @@ test_jobs_cli_unknown_job_is_refused_with_next_step (void **state)
     free (bytes);
     const char *large[] = { "submit", "--split", "whole", "echo", big, NULL };
     s_heddle (&run, large);
-    s_expect_code (&run, 1);
-    assert_int_equal (run.out_size, 0);
-    assert_non_null (strstr (run.err, "refused 1 task"));
+    s_expect_code (&run, 0);
+    char job[HD_JOB_ID_SIZE + 1] = "";
+    snprintf (job, sizeof job, "%s", run.out);
+    job[strcspn (job, "\n")] = 0;
+    assert_int_equal (strlen (job), HD_JOB_ID_SIZE - 1);
+    hd_testcli_fini (&run);
+    const char *results[] = { "results", "--wait", job, NULL };
+    s_heddle (&run, results);
+    if (run.code == 0 || !strstr (run.err, "over the broker's limit"))
+        fail_msg ("results of a job whose task was too large: exit %d, stderr:\n%s", run.code,
+                  run.err);
+    hd_testcli_fini (&run);
+    const char *rel[] = { "release", job, NULL };
+    s_heddle (&run, rel);
+    s_expect_code (&run, 0);
     hd_testcli_fini (&run);
     const char *ttl[] = { "submit", "--ttl", "91d", "sha256", s_small.path, NULL };
     s_heddle (&run, ttl);  //  over the broker's 90 days: bad usage, nothing submitted
