@@ -284,6 +284,15 @@ void hd_broker_jobs_close (hd_broker_t *self);
 //  Replay: whether an ACCEPT of this session must not come back (its result is stored, or the
 //  id is not one of the job's).
 bool hd_broker_jobs_replay_skip (hd_broker_t *self, uint32_t client, const hd_id_t *id);
+//  Replay: whether an ACCEPT of session `rid` is a task of a job that is gone (the session id is
+//  a job id, the task id derived from it, and no such job is loaded: released, expired, or its
+//  meta file unreadable). Such a task never comes back: its job's files may have been removed
+//  before the journal records that forget it were durable (docs/JOURNAL.md).
+bool hd_broker_jobs_replay_gone (hd_broker_t *self, const uint8_t *rid, size_t rid_len,
+                                 const hd_id_t *id);
+//  After the replay: the tasks of a cancelled job that came back (they were running when the
+//  broker stopped, their abort unanswered) end CANCELLED in its store, as JOB_CANCEL does.
+void hd_broker_jobs_replayed (hd_broker_t *self);
 //  JOB_OPEN, JOBS, JOB_FETCH, JOB_CANCEL, JOB_RELEASE from `client`.
 void hd_broker_on_job_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now);
 //  SUBMIT of `s` on a job's session: false when it is answered here (not one of the job's ids:

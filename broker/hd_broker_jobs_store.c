@@ -105,6 +105,20 @@ hd_broker_jobs_replay_skip (hd_broker_t *self, uint32_t client, const hd_id_t *i
            || hd_jobstore_has (self->jobs->store, slot, index);
 }
 
+bool
+hd_broker_jobs_replay_gone (hd_broker_t *self, const uint8_t *rid, size_t rid_len,
+                            const hd_id_t *id)
+{
+    char job[HD_JOB_ID_LEN + 1];
+    uint64_t index;
+    if (!self->jobs || rid_len != HD_JOB_ID_LEN)
+        return false;
+    memcpy (job, rid, HD_JOB_ID_LEN);
+    job[HD_JOB_ID_LEN] = 0;
+    return hd_job_task_index (job, id->b, &index)
+           && hd_jobstore_find (self->jobs->store, job) == HD_JOBSTORE_NONE;
+}
+
 //  --- results ----------------------------------------------------------------------------------
 
 //  Forget a task whose result is stored (or that must not run): a DROP record, then released.
@@ -355,6 +369,26 @@ s_abort (hd_broker_t *self, const hd_job_t *job)
         hd_send_frame (self->workers_raw, self->env.data, self->env.size, 0);
 }
 
+//  Stop the job's tasks: queued ones end CANCELLED (stored), running ones are aborted (the
+//  worker answers CANCELLED, stored). Returns how many.
+static uint32_t
+s_stop (hd_broker_t *self, const hd_jobrec_t *r)
+{
+    s_collect_t c;
+    s_collect (self, r->session, &c);
+    for (uint32_t k = 0; k < c.count; k++) {
+        hd_job_t *job = c.jobs[k], *same = NULL;
+        if (job->state == HD_JOB_LEASED)
+            s_abort (self, job);
+        else if (job->state == HD_JOB_QUEUED
+                 && hd_scheduler_cancel (self->scheduler, &job->id, &same) == HD_OK)
+            hd_broker_fail_job (self, same, HD_ST_CANCELLED, "cancelled with its job");
+    }
+    free (c.jobs);
+    self->jobs->woken = true;  //  a fetch held may be finished now
+    return c.count;
+}
+
 hd_err_t
 hd_broker_jobs_cancel (hd_broker_t *self, uint32_t slot)
 {
@@ -363,20 +397,22 @@ hd_broker_jobs_cancel (hd_broker_t *self, uint32_t slot)
     hd_err_t rc = hd_jobstore_cancel (self->jobs->store, slot);
     if (rc != HD_OK || was)
         return rc;
-    s_collect_t c;
-    s_collect (self, r->session, &c);
-    for (uint32_t k = 0; k < c.count; k++) {
-        hd_job_t *job = c.jobs[k], *same = NULL;
-        if (job->state == HD_JOB_LEASED)
-            s_abort (self, job);  //  the worker stops it and answers CANCELLED (stored)
-        else if (job->state == HD_JOB_QUEUED
-                 && hd_scheduler_cancel (self->scheduler, &job->id, &same) == HD_OK)
-            hd_broker_fail_job (self, same, HD_ST_CANCELLED, "cancelled with its job");
-    }
-    free (c.jobs);
-    self->jobs->woken = true;  //  a fetch held may be finished now
-    hd_info ("job %s cancelled: %u tasks stopped", r->job, c.count);
+    hd_info ("job %s cancelled: %u tasks stopped", r->job, s_stop (self, r));
     return HD_OK;
+}
+
+void
+hd_broker_jobs_replayed (hd_broker_t *self)
+{
+    hd_jobstore_t *store = self->jobs ? self->jobs->store : NULL;
+    for (uint32_t i = 0; store && i < hd_jobstore_slots (store); i++) {
+        const hd_jobrec_t *r = hd_jobstore_at (store, i);
+        const hd_session_t *c = r && r->cancelled ? hd_sessions_at (self->sessions, r->session)
+                                                  : NULL;
+        if (c && c->held)
+            hd_info ("job %s is cancelled: %u tasks back from the journal end cancelled", r->job,
+                     s_stop (self, r));
+    }
 }
 
 void

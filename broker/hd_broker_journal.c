@@ -119,7 +119,7 @@ hd_broker_journal_forget (hd_broker_t *self, const hd_job_t *job, bool acked)
 
 typedef struct {
     hd_broker_t *self;
-    uint64_t accepted, results, forgotten;
+    uint64_t accepted, results, forgotten, gone;
 } s_replay_t;
 
 //  The session (and, from format 2, its owner key) an ACCEPT record names: the offset of its
@@ -155,8 +155,11 @@ s_replay_accept (hd_broker_t *self, const hd_id_t *id, const uint8_t *a, size_t 
         hd_warn ("journal: task of a session another key holds, or no memory: not restored");
         return;
     }
-    if (hd_broker_is_job (self, client) && hd_broker_jobs_replay_skip (self, client, id))
-        return;  //  a detached job's task whose result is stored: it never runs again
+    if (hd_broker_is_job (self, client) ? hd_broker_jobs_replay_skip (self, client, id)
+                                        : hd_broker_jobs_replay_gone (self, a + 1, a[0], id)) {
+        r->gone += !hd_broker_is_job (self, client);
+        return;  //  a job's task stored, or of a job released: it never runs again
+    }
     hd_payload_t *payload = hd_payload_from (b, blen);
     if (!payload)
         return;
@@ -274,7 +277,7 @@ hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen)
         rc = hd_broker_jobs_open (self, dir, errbuf, errlen);
     if (rc != HD_OK)
         return rc;
-    s_replay_t r = { self, 0, 0, 0 };
+    s_replay_t r = { self, 0, 0, 0, 0 };
     hd_journal_replay_stats_t st = { 0 };
     rc = hd_journal_replay (self->journal, s_on_record, &r, &st);
     if (rc != HD_OK) {
@@ -285,6 +288,9 @@ hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen)
         hd_info ("journal %s: replayed %" PRIu64 " records; %u tasks queued again, %" PRIu64
                  " results waiting for their client", dir, st.records,
                  hd_scheduler_queued (self->scheduler), r.results);
+    if (r.gone)
+        hd_info ("journal %s: %" PRIu64 " tasks of jobs released or expired not restored", dir,
+                 r.gone);
     if (st.truncated_bytes)
         hd_warn ("journal %s: truncated a torn or corrupt tail of %" PRIu64 " bytes", dir,
                  st.truncated_bytes);
@@ -300,6 +306,7 @@ hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen)
         }
         hd_info ("journal %s: rewritten in format %u", dir, HD_JOURNAL_VERSION);
     }
+    hd_broker_jobs_replayed (self);  //  after the replay and any rewrite: may append records
     if (jc.mode != HD_JOURNAL_NONE && !(self->syncer = hd_syncer_new (self->journal)))
         hd_warn ("journal: no thread for commits: the loop waits for each fdatasync itself");
     return HD_OK;

@@ -5,7 +5,8 @@
     release it; after kill -9 and a restart the store reads back byte for byte; a stored index
     submitted again is ACCEPTED and never runs twice; release removes the files. Then the
     bounds: the results budget (STORAGE with its reason), the jobs per key (BUSY), malformed
-    opens, fetch clamps, TTL, cancel, and a broker that keeps no jobs.  */
+    opens, fetch clamps, TTL, cancel (a cancelled and released job never runs again after
+    crashes), and a broker that keeps no jobs.  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -572,6 +574,105 @@ test_job_cancel (void **state)
     hd_hostile_destroy (&h);
 }
 
+//  Tasks of the "sleep" function the broker holds (queued or running) and has run since it
+//  started, seen through FUNCTIONS.
+static void
+s_sleep_counts (s_ctx_t *ctx, uint32_t *held, uint64_t *done)
+{
+    hd_client_t *c = hd_testenv_client (&ctx->env, 1);
+    hd_function_info_t *f = NULL;
+    uint32_t n = 0;
+    assert_int_equal (hd_client_functions (c, &f, &n), HD_OK);
+    *held = 0, *done = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp (f[i].name, "sleep") == 0)
+            *held += f[i].queued + f[i].running, *done += f[i].done;
+    free (f);
+    hd_client_destroy (&c);
+}
+
+static void
+s_kill_restart (s_ctx_t *ctx, hd_hostile_t **h, const char *session)
+{
+    hd_hostile_destroy (h);
+    hd_testenv_kill (&ctx->env, ctx->env.broker, SIGKILL);
+    hd_testenv_restart_broker (&ctx->env, NULL);
+    *h = session ? hd_hostile_connect (&ctx->env, "client", session, 0) : NULL;
+}
+
+static void
+s_expect_no_sleep (s_ctx_t *ctx, const char *when)
+{
+    uint32_t held;
+    uint64_t done;
+    s_sleep_counts (ctx, &held, &done);
+    if (held || done)
+        fail_msg ("%s: the broker holds %u sleep tasks and ran %" PRIu64 " (expected none)",
+                  when, held, done);
+}
+
+//  A cancelled, then released job's tasks never come back. The worker dies with a task running
+//  (its abort is never answered), the job is cancelled (queued tasks stored as CANCELLED), the
+//  broker is killed and restarted: the task that was running ends CANCELLED, nothing runs;
+//  release, kill -9 and restart: no task of the job is queued, running or run. And a crash
+//  after a release removed the job's files but before its journal records were durable
+//  (simulated: the files removed while the broker is down, its tasks still live in the
+//  journal): they do not come back as a plain session's.
+static void
+test_job_released_tasks_never_return (void **state)
+{
+    s_ctx_t *ctx = *state;
+    hd_testenv_init (&ctx->env);
+    hd_testenv_start_broker (&ctx->env, NULL);
+    pid_t worker = hd_testenv_start_worker (&ctx->env, "w1", 1, NULL);
+    hd_client_t *c = hd_testenv_client (&ctx->env, 1);
+    hd_client_destroy (&c);
+    assert_int_equal (hd_job_id_new (ctx->job), HD_OK);
+    hd_hostile_t *h = hd_hostile_connect (&ctx->env, "client", ctx->job, 0);
+    s_open (h, ctx->job, 8, 0);
+    s_expect_info (h);
+    for (uint64_t i = 0; i < 8; i++)
+        s_submit_index (h, ctx->job, i, "sleep", "20000");
+    hd_hostile_seen_t seen;
+    hd_hostile_watch (h, 1000, NULL, false, NULL, &seen);  //  accepted, one running
+    assert_int_equal (seen.accepted, 8);
+    hd_testenv_kill (&ctx->env, worker, SIGKILL);
+    s_ref (h, HD_CMD_JOB_CANCEL, ctx->job);
+    assert_string_equal (s_expect_info (h).state, "cancelled");
+    s_kill_restart (ctx, &h, ctx->job);
+    hd_testenv_start_worker (&ctx->env, "w1", 1, NULL);
+    s_expect_no_sleep (ctx, "cancelled job, after a restart");
+    static hd_jobdata_t d;
+    s_fetch (h, ctx->job, 0, HD_JOB_FETCH_MAX, 0);
+    s_expect_data_statuses (h, &d, HD_ST_CANCELLED);
+    assert_int_equal (d.info.stored, 8);  //  the running one too, at the restart
+    assert_int_equal (d.info.cancelled, 8);
+    s_ref (h, HD_CMD_JOB_RELEASE, ctx->job);
+    assert_string_equal (s_expect_info (h).state, "released");
+    s_kill_restart (ctx, &h, ctx->job);
+    s_expect_no_sleep (ctx, "released job, after a restart");
+    hd_hostile_destroy (&h);
+    //  The crash window of a release: the files gone, the tasks' records not forgotten.
+    char job[HD_JOB_ID_LEN + 1];
+    assert_int_equal (hd_job_id_new (job), HD_OK);
+    h = hd_hostile_connect (&ctx->env, "client", job, 0);
+    s_open (h, job, 4, 0);
+    s_expect_info (h);
+    for (uint64_t i = 0; i < 4; i++)
+        s_submit_index (h, job, i, "sleep", "20000");
+    hd_hostile_watch (h, 1000, NULL, false, NULL, &seen);
+    assert_int_equal (seen.accepted, 4);
+    hd_hostile_destroy (&h);
+    hd_testenv_kill (&ctx->env, ctx->env.broker, SIGKILL);
+    char path[512];
+    snprintf (path, sizeof path, "%s/journal/jobs/%s.meta", ctx->env.dir, job);
+    assert_int_equal (unlink (path), 0);
+    snprintf (path, sizeof path, "%s/journal/jobs/%s.results", ctx->env.dir, job);
+    (void) unlink (path);  //  may not exist: nothing stored yet
+    hd_testenv_restart_broker (&ctx->env, NULL);
+    s_expect_no_sleep (ctx, "job whose files a release removed, after a crash");
+}
+
 //  A job's task the broker refuses for good (over the payload limit; a function no worker
 //  offers, with --worker-wait 0; a malformed envelope whose id is readable would be the same)
 //  gets one outcome, stored as its result, so the job ends: ACCEPTED, never REJECTED.
@@ -698,6 +799,8 @@ main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_job_bounds_budget_and_ttl, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_job_cancel, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_job_released_tasks_never_return, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_job_task_refused_for_good_is_stored, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_job_refused_without_results_budget, s_setup,
