@@ -184,6 +184,22 @@ s_reject_unkeyed (hd_broker_t *self, const hd_submit_t *s)
     return true;
 }
 
+//  Whether the SUBMIT's session is a plain one named like a job (j- + 16 hex digits): the job
+//  was released or expired. Ids derived from its nonce are refused: they would run as a plain
+//  session's, and a restart drops them (hd_broker_jobs_replay_gone).
+static void
+s_gone_job (hd_broker_t *self, uint32_t client)
+{
+    const hd_session_t *c = hd_sessions_at (self->sessions, client);
+    char job[HD_JOB_ID_LEN + 1];
+    self->in_gone_job = false;
+    if (self->in_job || !self->jobs || c->rid_len != HD_JOB_ID_LEN)
+        return;
+    memcpy (job, c->rid, HD_JOB_ID_LEN);
+    job[HD_JOB_ID_LEN] = 0;
+    self->in_gone_job = hd_job_nonce (job, self->gone_nonce);
+}
+
 //  Queue one task: its envelope, and its payload as a frame (taken, `frame`) or as bytes inside
 //  a packed frame (copied, `data`/`size`). On success its id joins the ACCEPTED list.
 static void
@@ -203,6 +219,13 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
     }
     if (self->in_job && !hd_broker_jobs_submit (self, client, &s))
         return;  //  a detached job's session: only its own ids, each stored one never again
+    if (self->in_gone_job && memcmp (s.id.b, self->gone_nonce, 8) == 0) {
+        self->stats.denied++;  //  a restart would drop it (docs/JOURNAL.md): refused now
+        hd_broker_reject (self, &s.id, HD_ST_DENIED, 0, "job %.*s is not open on this broker "
+                          "(released or expired): 'heddle jobs' lists the open ones", HD_JOB_ID_LEN,
+                          (const char *) hd_sessions_at (self->sessions, client)->rid);
+        return;
+    }
     char why[HD_MAX_ERROR + 1];
     if (!hd_broker_satisfiable (self, &s, why, sizeof why)) {
         if (s.seal && s_reject_unkeyed (self, &s))
@@ -313,6 +336,7 @@ s_on_submit (hd_broker_t *self, uint32_t client, int64_t now)
     self->noticed_fn = 0;
     self->in_job = hd_sessions_at (self->sessions, client)->job;
     self->in_client = client;
+    s_gone_job (self, client);
     if (packed) {
         hd_sessions_at (self->sessions, client)->packs = true;
         hd_pack_reader_t r;
@@ -418,6 +442,7 @@ s_on_client_cmd (hd_broker_t *self, uint32_t client, uint8_t cmd, int64_t now)
         case HD_CMD_SUBMIT:
             s_on_submit (self, client, now);
             self->in_job = 0;  //  read by hd_broker_reject: a SUBMIT's only
+            self->in_gone_job = false;
             self->in_client = HD_SESSION_NONE;
             break;
         case HD_CMD_CANCEL: s_on_cancel (self, client); break;

@@ -131,6 +131,8 @@ struct hd_broker {
     struct hd_jobs *jobs;          //  detached jobs (hd_broker_jobs.c); NULL: none kept
     uint32_t in_job;               //  the current SUBMIT's session is a job's (its job field)
     uint32_t in_client;            //  the current SUBMIT's session (HD_SESSION_NONE after it)
+    bool in_gone_job;              //  ... is a plain one named like a job (released, expired)
+    uint8_t gone_nonce[8];         //  ... that job's nonce: ids derived from it are refused
 };
 
 #define HD_BROKER_MAX_CONFLICTS 64

@@ -614,7 +614,8 @@ s_expect_no_sleep (s_ctx_t *ctx, const char *when)
 //  A cancelled, then released job's tasks never come back. The worker dies with a task running
 //  (its abort is never answered), the job is cancelled (queued tasks stored as CANCELLED), the
 //  broker is killed and restarted: the task that was running ends CANCELLED, nothing runs;
-//  release, kill -9 and restart: no task of the job is queued, running or run. And a crash
+//  release, kill -9 and restart: no task of the job is queued, running or run, and one sent
+//  again on its session is refused (DENIED): it would run as a plain session's. And a crash
 //  after a release removed the job's files but before its journal records were durable
 //  (simulated: the files removed while the broker is down, its tasks still live in the
 //  journal): they do not come back as a plain session's.
@@ -651,6 +652,9 @@ test_job_released_tasks_never_return (void **state)
     assert_string_equal (s_expect_info (h).state, "released");
     s_kill_restart (ctx, &h, ctx->job);
     s_expect_no_sleep (ctx, "released job, after a restart");
+    s_submit_index (h, ctx->job, 3, "sleep", "20000");  //  its ids on its session: refused
+    s_expect_code (h, HD_ST_DENIED, "released or expired");
+    s_expect_no_sleep (ctx, "released job, a task sent again");
     hd_hostile_destroy (&h);
     //  The crash window of a release: the files gone, the tasks' records not forgotten.
     char job[HD_JOB_ID_LEN + 1];
