@@ -81,15 +81,8 @@ s_set (void *target, const hd_opt_t *opt, const char *arg, char *err, size_t err
     case S_ID_KEEP_GOING:
         self->fail_fast = opt->id == S_ID_FAIL_FAST;
         return 0;
-    case S_ID_RAW:
-        self->sep.given = true;
-        self->sep.len = 0;
-        return 0;
-    case S_ID_SEP:
-        if (hd_cli_sep_parse (&self->sep, arg) == 0)
-            return 0;
-        snprintf (err, errlen, "at most %zu bytes", sizeof self->sep.text);
-        return -1;
+    case S_ID_RAW: return hd_cli_sep_option (&self->sep, NULL, err, errlen);
+    case S_ID_SEP: return hd_cli_sep_option (&self->sep, arg, err, errlen);
     default: return -1;
     }
 }

@@ -70,6 +70,20 @@ hd_cli_sep_parse (hd_cli_sep_t *self, const char *text)
     return 0;
 }
 
+int
+hd_cli_sep_option (hd_cli_sep_t *self, const char *text, char *err, size_t errlen)
+{
+    if (!text) {
+        self->given = true;
+        self->len = 0;
+        return 0;
+    }
+    if (hd_cli_sep_parse (self, text) == 0)
+        return 0;
+    snprintf (err, errlen, "at most %zu bytes", sizeof self->text);
+    return -1;
+}
+
 void
 hd_cli_write_result (FILE *out, const hd_reply_t *reply, const hd_cli_sep_t *sep)
 {

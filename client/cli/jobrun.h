@@ -35,6 +35,9 @@ typedef struct {
 
 //  --sep STR with C-style escapes (\n \t \0 \r \\). 0, or -1 when longer than 64 bytes.
 int hd_cli_sep_parse (hd_cli_sep_t *self, const char *text);
+//  The option handler map and results share: --sep TEXT, or --raw when text is NULL (nothing
+//  after each result). 0, or -1 with the reason in err.
+int hd_cli_sep_option (hd_cli_sep_t *self, const char *text, char *err, size_t errlen);
 //  A result's output and the separator.
 void hd_cli_write_result (FILE *out, const hd_reply_t *reply, const hd_cli_sep_t *sep);
 
