@@ -59,6 +59,7 @@ hd_broker_config_defaults (hd_broker_config_t *config)
     config->max_names_per_key = 256;
     config->handshake_ms = 10000;
     config->job_ttl_s = 7 * 86400;
+    config->jobs_sync_ms = 100;
     config->results_max_bytes = HD_RESULTS_BUDGET_AUTO;
     config->max_key_jobs = 64;
 }
@@ -411,9 +412,7 @@ hd_broker_run (hd_broker_t *self)
         int64_t now0 = hd_broker_now ();
         int64_t wait = self->next_beat_ms - now0;
         //  While a commit is in flight the next one waits for it: the syncer's fd wakes us.
-        int64_t commit = hd_broker_journal_busy (self)
-                             ? -1
-                             : hd_journal_next_commit_ms (self->journal, now0);
+        int64_t commit = hd_broker_journal_due_in (self, now0);
         if (commit >= 0 && commit < wait)
             wait = commit;
         int64_t due = hd_scheduler_next_due_ms (self->scheduler);  //  a retry's backoff ends

@@ -70,6 +70,9 @@ typedef struct {
                                    //  refused; HD_RESULTS_BUDGET_AUTO: 10% of the journal file
                                    //  system's free space at start, at most 4 GiB; 0: no jobs
     uint32_t max_key_jobs;         //  open jobs per client key (default 64)
+    uint32_t jobs_sync_ms;         //  the jobs' result stores are fdatasync'ed this often (the
+                                   //  DROP records of their stored tasks wait for it; default
+                                   //  100; docs/JOURNAL.md)
 } hd_broker_config_t;
 
 #define HD_RESULTS_BUDGET_AUTO UINT64_MAX

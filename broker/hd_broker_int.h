@@ -231,6 +231,12 @@ void hd_broker_journal_lease_emit (hd_broker_t *self, const hd_job_t *job);
 void hd_broker_journal_result (hd_broker_t *self, const hd_job_t *job, const void *env,
                                size_t env_size, const hd_payload_t *data);
 void hd_broker_journal_forget (hd_broker_t *self, const hd_job_t *job, bool acked);
+void hd_broker_journal_drop (hd_broker_t *self, const hd_id_t *id);
+//  Compaction's live(): every task the scheduler holds, as records.
+void hd_broker_journal_emit_live (hd_journal_t *journal, void *arg);
+//  Free bytes of DIR's file system for an unprivileged writer; UINT64_MAX unknown.
+uint64_t hd_broker_free_bytes (const char *dir);
+//  hd_broker_commit.c
 //  Queue the ACCEPTED answer for a task; sent after the commit that makes it durable.
 hd_err_t hd_broker_accept_later (hd_broker_t *self, uint32_t client, const hd_id_t *id);
 //  Milliseconds until ACCEPTED replies are due (0: now), or -1 when none waits: a bound for the
@@ -239,8 +245,11 @@ int64_t hd_broker_accepts_due_in (const hd_broker_t *self, int64_t now);
 //  End of a loop pass: collect a commit that finished, start one when due, then send the
 //  ACCEPTED answers that are due for what is durable.
 void hd_broker_journal_tick (hd_broker_t *self, int64_t now);
-//  Whether a commit is in flight (the loop then waits for the syncer's fd, not a timeout).
+//  Whether a commit or a store sync is in flight (the loop then waits for the syncer's fd).
 bool hd_broker_journal_busy (const hd_broker_t *self);
+//  Ms until a commit or the stores' sync is due (-1: none, or one in flight): a bound for the
+//  loop's poll timeout.
+int64_t hd_broker_journal_due_in (const hd_broker_t *self, int64_t now);
 //  The syncer's fd (-1: none).
 int hd_broker_journal_fd (const hd_broker_t *self);
 //  Wait for a commit in flight, stop the syncer, close the journal (committing what is left).
@@ -283,8 +292,8 @@ hd_broker_is_job (const hd_broker_t *self, uint32_t client)
 hd_err_t hd_broker_jobs_open (hd_broker_t *self, const char *journal_dir, char *errbuf,
                               size_t errlen);
 void hd_broker_jobs_close (hd_broker_t *self);
-//  Replay: whether an ACCEPT of this session must not come back (its result is stored, or the
-//  id is not one of the job's).
+//  Replay: whether an ACCEPT of this session must not come back (its result is stored: its DROP
+//  record is then deferred again, as the result's was; or the id is not one of the job's).
 bool hd_broker_jobs_replay_skip (hd_broker_t *self, uint32_t client, const hd_id_t *id);
 //  Replay: whether an ACCEPT of session `rid` is a task of a job that is gone (the session id is
 //  a job id, the task id derived from it, and no such job is loaded: released, expired, or its
@@ -310,10 +319,24 @@ void hd_broker_jobs_tick (hd_broker_t *self, int64_t now);
 void hd_broker_jobs_beat (hd_broker_t *self, int64_t now);
 //  Ms until a held fetch's wait ends (-1: none), for the loop's poll timeout.
 int64_t hd_broker_jobs_due_in (const hd_broker_t *self, int64_t now);
-//  Before a journal commit: the stores written since the last one, dup'ed, for the syncer to
-//  fdatasync first (-1: none could be had; then hd_broker_jobs_sync here). *fds borrowed.
-int hd_broker_jobs_dirty (hd_broker_t *self, const int **fds);
-//  fdatasync every store written since the last commit, here. 0 or an errno.
-int hd_broker_jobs_sync (hd_broker_t *self);
+//  hd_broker_jobs_sync.c: a stored task's DROP record waits until a sync of its store covers
+//  it (docs/JOURNAL.md). Ms until the stores' sync is due (0: now; -1: nothing waits for one):
+//  a DROP waited --jobs-sync ms, HD_DROPQ_SOFT wait, or a refusal was stored.
+int64_t hd_broker_jobs_sync_due_in (const hd_broker_t *self, int64_t now);
+//  With no sync in flight, a store sync starts: the stores written since the last one, dup'ed
+//  for the syncer (*fds borrowed), and how many. 0: none was written, so every DROP waiting is
+//  durable already: appended to the journal here. -1: stopping (a sync here failed). When > 0
+//  the DROPs waiting are that sync's: hd_broker_jobs_synced when it ends.
+int hd_broker_jobs_sync_begin (hd_broker_t *self, const int **fds);
+//  The store sync begun last ended (ok: every fdatasync succeeded): the DROPs it covered go to
+//  the journal; else they wait again.
+void hd_broker_jobs_synced (hd_broker_t *self, bool ok);
+//  Whether a store sync is in flight.
+bool hd_broker_jobs_syncing (const hd_broker_t *self);
+//  With no sync in flight: every store written fdatasync'ed here, then every DROP waiting
+//  appended to the journal. false: an fdatasync failed (logged; the broker stops).
+bool hd_broker_jobs_sync_all (hd_broker_t *self);
+//  DROP records waiting (compaction waits for none).
+uint32_t hd_broker_jobs_deferred (const hd_broker_t *self);
 
 #endif

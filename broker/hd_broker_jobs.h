@@ -6,6 +6,7 @@
 
 #include "hd_broker_int.h"
 #include "hd_codec_jobs.h"
+#include "hd_dropq.h"
 #include "hd_jobstore.h"
 
 #define HD_JOB_TTL_MAX (90u * 86400)  //  a job lives at most 90 days
@@ -34,6 +35,9 @@ typedef struct hd_jobs {
     hd_buf_t data;          //  the pairs of a JOB_DATA answer
     int *fds;               //  dirty stores handed to the syncer
     uint32_t fds_cap;
+    hd_dropq_t drops;       //  DROP records of stored tasks waiting for their stores' sync
+    bool syncing;           //  a store sync is in flight on the syncer (covering drops' flight)
+    bool sync_soon;         //  a refusal was stored: sync the stores with the next commit
     hd_id_t *retry;         //  tasks whose result a store refused (disk full): kept, retried
     uint32_t nretry, retry_cap;
     hd_joblist_t *list;     //  a JOBS_REPLY being built
@@ -70,6 +74,13 @@ bool hd_broker_jobs_for_good (uint32_t code);
 //  not one of the job's, or the store refuses the write.
 bool hd_broker_jobs_refused (hd_broker_t *self, uint32_t client, const hd_id_t *id, uint32_t code,
                              const char *reason, int64_t now);
+//  A task whose result is stored in the job of store slot `slot`: released now, its DROP record
+//  deferred until a sync of the stores covers it (hd_broker_jobs_sync.c).
+void hd_broker_jobs_forget_stored (hd_broker_t *self, hd_job_t *job, uint32_t slot,
+                                   int64_t now);
+//  A job ending: the DROP records of its stored tasks still waiting go to the journal now (its
+//  files are removed next, so its tasks never come back whatever those records' fate).
+void hd_broker_jobs_drops_of (hd_broker_t *self, uint32_t slot);
 //  JOB_CANCEL: recorded durably, queued tasks end CANCELLED (stored), running ones are aborted.
 hd_err_t hd_broker_jobs_cancel (hd_broker_t *self, uint32_t slot);
 //  JOB_RELEASE or TTL: every task forgotten (running ones aborted), files removed, the session

@@ -1,8 +1,8 @@
 /*  hd_broker_jobs_store: the life of detached jobs beside the client commands: load at start
     (sessions restored bound to their owners, before the journal's replay), results of a job's
     tasks appended to its store and the tasks forgotten, held fetches answered, cancel, release
-    and TTL, and the durability order: a store is fdatasync'ed before the journal commit that
-    holds the DROP records forgetting its tasks (docs/JOURNAL.md).  */
+    and TTL. The order a store keeps with the journal (its tasks' DROP records wait for its
+    fdatasync) is hd_broker_jobs_sync.c.  */
 #include "hd_broker_jobs.h"
 
 #include <errno.h>
@@ -61,6 +61,7 @@ hd_broker_jobs_open (hd_broker_t *self, const char *journal_dir, char *errbuf, s
         return HD_ENOMEM;
     }
     self->jobs = js;
+    hd_dropq_init (&js->drops);
     hd_ratelog_init (&js->refuse_log, HD_RATELOG_WINDOW_MS);
     char dir[4200];
     snprintf (dir, sizeof dir, "%s/jobs", journal_dir);
@@ -87,6 +88,7 @@ hd_broker_jobs_close (hd_broker_t *self)
     hd_buf_fini (&js->data);
     free (js->holds);
     free (js->fds);
+    hd_dropq_fini (&js->drops);
     free (js->retry);
     free (js->list);
     free (js);
@@ -101,8 +103,15 @@ hd_broker_jobs_replay_skip (hd_broker_t *self, uint32_t client, const hd_id_t *i
     uint64_t index;
     if (!r)
         return false;
-    return !hd_job_task_index (r->job, id->b, &index) || index >= r->total
-           || hd_jobstore_has (self->jobs->store, slot, index);
+    if (!hd_job_task_index (r->job, id->b, &index) || index >= r->total)
+        return true;
+    if (!hd_jobstore_has (self->jobs->store, slot, index))
+        return false;
+    //  Stored, its DROP lost in the crash: deferred again, after a sync of the store (what the
+    //  crash left in the page cache may not be on the disk yet).
+    hd_jobstore_touch (self->jobs->store, slot);
+    (void) hd_dropq_push (&self->jobs->drops, id, slot, hd_broker_now ());
+    return true;
 }
 
 bool
@@ -121,7 +130,7 @@ hd_broker_jobs_replay_gone (hd_broker_t *self, const uint8_t *rid, size_t rid_le
 
 //  --- results ----------------------------------------------------------------------------------
 
-//  Forget a task whose result is stored (or that must not run): a DROP record, then released.
+//  Forget a task that must not run (no result stored): a DROP record now, then released.
 static void
 s_forget (hd_broker_t *self, hd_job_t *job)
 {
@@ -130,22 +139,24 @@ s_forget (hd_broker_t *self, hd_job_t *job)
 }
 
 //  Append a result to the job's store. HD_OK (stored, or stored before: the task is then
-//  forgotten either way); else the store's error.
+//  forgotten either way, *slot its job's store; HD_JOBSTORE_NONE: not a job's task after all);
+//  else the store's error.
 static hd_err_t
 s_store (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size, const void *out,
-         size_t out_size, int64_t now)
+         size_t out_size, int64_t now, uint32_t *slot)
 {
-    uint32_t slot;
-    hd_jobrec_t *r = hd_broker_jobs_rec (self, job->client, &slot);
+    hd_jobrec_t *r = hd_broker_jobs_rec (self, job->client, slot);
     uint64_t index;
+    if (!r)
+        *slot = HD_JOBSTORE_NONE;
     if (!r || !hd_job_task_index (r->job, job->id.b, &index) || index >= r->total
-        || hd_jobstore_has (self->jobs->store, slot, index))
+        || hd_jobstore_has (self->jobs->store, *slot, index))
         return HD_OK;  //  cannot happen (SUBMIT checked the id): nothing to store
     hd_result_t res;
     uint32_t status = hd_codec_decode_result (env, env_size, &res) == HD_OK ? res.status
                                                                           : HD_ST_INTERNAL;
-    hd_err_t rc = hd_jobstore_append (self->jobs->store, slot, index, status, env, env_size, out,
-                                      out_size, now);
+    hd_err_t rc = hd_jobstore_append (self->jobs->store, *slot, index, status, env, env_size,
+                                      out, out_size, now);
     if (rc == HD_OK)
         self->jobs->woken = true;
     return rc;
@@ -180,6 +191,7 @@ hd_broker_jobs_refused (hd_broker_t *self, uint32_t client, const hd_id_t *id, u
         if (rc != HD_OK)
             return false;
         self->jobs->woken = true;
+        self->jobs->sync_soon = true;  //  no DROP waits for it, and ACCEPTED is answered
     }
     self->stats.rejected++;
     hd_broker_accept_later (self, client, id);
@@ -205,11 +217,12 @@ void
 hd_broker_jobs_result (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size,
                        hd_payload_t *data, int64_t now)
 {
+    uint32_t slot;
     hd_err_t rc = s_store (self, job, env, env_size, hd_payload_data (data),
-                           hd_payload_size (data), now);
+                           hd_payload_size (data), now, &slot);
     if (rc == HD_OK) {
         hd_payload_free (data);
-        s_forget (self, job);
+        hd_broker_jobs_forget_stored (self, job, slot, now);
         return;
     }
     //  As a full journal disk is handled: the result is held back (kept in memory, not lost,
@@ -241,10 +254,11 @@ s_retry (hd_broker_t *self, int64_t now)
         size_t env_size;
         const hd_payload_t *data;
         hd_broker_result_parts (job, &env, &env_size, &data);
+        uint32_t slot;
         if (s_store (self, job, env, env_size, hd_payload_data (data), hd_payload_size (data),
-                     now) != HD_OK)
+                     now, &slot) != HD_OK)
             break;
-        s_forget (self, job);
+        hd_broker_jobs_forget_stored (self, job, slot, now);
     }
     memmove (js->retry, js->retry + k, (js->nretry - k) * sizeof *js->retry);
     js->nretry -= k;
@@ -434,6 +448,7 @@ hd_broker_jobs_end (hd_broker_t *self, uint32_t slot, int64_t now, const char *w
         s_forget (self, c.jobs[k]);  //  a running one's lease ends; its late result is ignored
     }
     free (c.jobs);
+    hd_broker_jobs_drops_of (self, slot);
     hd_info ("job %s %s: %u of %u results stored, %u tasks dropped", r->job, why, r->stored,
              r->total, c.count);
     hd_sessions_set_job (self->sessions, r->session, 0);
@@ -454,31 +469,4 @@ hd_broker_jobs_beat (hd_broker_t *self, int64_t now)
         if (r && wall >= r->created_ms + (int64_t) r->ttl_s * 1000)
             hd_broker_jobs_end (self, i, now, "expired (its TTL passed)");
     }
-}
-
-//  --- durability -------------------------------------------------------------------------------
-
-int
-hd_broker_jobs_dirty (hd_broker_t *self, const int **fds)
-{
-    hd_jobs_t *js = self->jobs;
-    *fds = NULL;
-    if (!js)
-        return 0;
-    uint32_t need = hd_jobstore_slots (js->store);
-    if (need > js->fds_cap) {
-        int *f = realloc (js->fds, need * sizeof *f);
-        if (!f)
-            return -1;
-        js->fds = f;
-        js->fds_cap = need;
-    }
-    *fds = js->fds;
-    return hd_jobstore_dirty_fds (js->store, js->fds, (int) js->fds_cap);
-}
-
-int
-hd_broker_jobs_sync (hd_broker_t *self)
-{
-    return self->jobs ? hd_jobstore_sync (self->jobs->store) : 0;
 }

@@ -3,7 +3,8 @@
     RESULT (envelope + payload as the worker sent them), ACK and DROP (forget). ACCEPTED replies
     wait in a list until the commit that covers their records (group commit: one fdatasync per
     loop pass in sync mode, per batch delay in batch mode). A full disk rejects that batch's
-    submissions with STORAGE and keeps serving; an fsync failure stops the broker.  */
+    submissions with STORAGE and keeps serving; an fsync failure stops the broker. This file:
+    the records, the replay and the open; the commits and compaction are hd_broker_commit.c.  */
 #include "hd_broker_int.h"
 
 #include <errno.h>
@@ -14,8 +15,6 @@
 #include "hd_syncer.h"
 #include "hd_transport.h"
 
-#define S_COMPACT_EVERY_MS 1000
-#define S_STORAGE_RETRY_MS 2000    //  STORAGE's retry hint: compaction is tried every second
 #define S_COMPACT_MAX (64ull << 20) //  compaction threshold: a quarter of the budget, at most this
 #define S_COMPACT_MIN (16ull << 10) //  ... and at least this
 
@@ -113,6 +112,12 @@ void
 hd_broker_journal_forget (hd_broker_t *self, const hd_job_t *job, bool acked)
 {
     s_append (self, acked ? HD_JREC_ACK : HD_JREC_DROP, &job->id, NULL, 0, NULL, 0);
+}
+
+void
+hd_broker_journal_drop (hd_broker_t *self, const hd_id_t *id)
+{
+    s_append (self, HD_JREC_DROP, id, NULL, 0, NULL, 0);
 }
 
 //  --- replay -------------------------------------------------------------------------------
@@ -222,11 +227,8 @@ s_on_record (hd_jrec_type_t type, const hd_id_t *id, const void *a, size_t alen,
 
 //  --- open, commit, compaction ------------------------------------------------------------
 
-static void s_emit_live (hd_journal_t *journal, void *arg);
-
-//  Free bytes of the journal's file system for an unprivileged writer; UINT64_MAX unknown.
-static uint64_t
-s_free_bytes (const char *dir)
+uint64_t
+hd_broker_free_bytes (const char *dir)
 {
     struct statvfs vfs;
     if (statvfs (dir, &vfs) != 0)
@@ -244,7 +246,7 @@ s_budget (hd_broker_t *self, const char *dir, hd_journal_config_t *jc)
     struct stat st;
     snprintf (path, sizeof path, "%s/journal.log", dir);
     uint64_t have = stat (path, &st) == 0 ? (uint64_t) st.st_size : 0;
-    uint64_t free_bytes = s_free_bytes (dir);
+    uint64_t free_bytes = hd_broker_free_bytes (dir);
     if (self->config.journal_max_mb)
         self->journal_budget = (uint64_t) self->config.journal_max_mb << 20;
     else
@@ -297,7 +299,7 @@ hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen)
     if (hd_journal_version (self->journal) < HD_JOURNAL_VERSION) {
         //  Records appended from now on have the current layout: rewrite the file first.
         bool done = false;
-        rc = hd_journal_maybe_compact (self->journal, self->live_bytes, s_emit_live, self, &done);
+        rc = hd_journal_maybe_compact (self->journal, self->live_bytes, hd_broker_journal_emit_live, self, &done);
         if (rc != HD_OK) {
             snprintf (errbuf, errlen, "journal: rewriting format %u as %u: %s",
                       hd_journal_version (self->journal), HD_JOURNAL_VERSION,
@@ -310,85 +312,6 @@ hd_broker_journal_open (hd_broker_t *self, char *errbuf, size_t errlen)
     if (jc.mode != HD_JOURNAL_NONE && !(self->syncer = hd_syncer_new (self->journal)))
         hd_warn ("journal: no thread for commits: the loop waits for each fdatasync itself");
     return HD_OK;
-}
-
-hd_err_t
-hd_broker_accept_later (hd_broker_t *self, uint32_t client, const hd_id_t *id)
-{
-    return hd_accq_push (&self->acc, client, id, hd_broker_now ());
-}
-
-int64_t
-hd_broker_accepts_due_in (const hd_broker_t *self, int64_t now)
-{
-    return hd_accq_due_in (&self->acc, now);
-}
-
-//  ACCEPTED to each client for the tasks now durable: consecutive ids of one client travel in
-//  one message.
-static void
-s_send_accepts (hd_broker_t *self, int64_t now)
-{
-    const hd_accq_item_t *items = self->acc.items;
-    for (uint32_t k = 0; k < self->acc.durable;) {
-        uint32_t client = items[k].client, n = 0;
-        while (k < self->acc.durable && items[k].client == client && n < HD_MAX_BATCH)
-            self->accepted->ids[n++] = items[k++].id;
-        self->accepted->count = n;
-        if (hd_codec_encode_ids (&self->env, self->accepted->ids, n) == HD_OK
-            && hd_broker_send_to_client (self, client, HD_CMD_ACCEPTED) == 0)
-            hd_send_frame (self->clients_raw, self->env.data, self->env.size, 0);
-    }
-    hd_accq_sent (&self->acc, now);
-}
-
-//  The disk is full: the tasks of the refused batch, acc entries [from, to), were never
-//  durable. Take them back and say so; work accepted earlier goes on. One outcome per task: a
-//  task that already has its result (it ran before the commit failed), or whose result was
-//  already delivered and acknowledged (not found any more), keeps that result as its only
-//  outcome, with its durability lost (counted; docs/GUARANTEES.md): no REJECTED after it.
-static void
-s_refuse_accepts (hd_broker_t *self, uint32_t from, uint32_t to, const char *why)
-{
-    self->refused_storage = true;
-    //  One line per refused commit was 52,000 lines in 6 s of full disk: the first of a spell
-    //  is logged, the others counted and summed up (hd_broker_journal_tick).
-    if (hd_ratelog_hit (&self->full_log, hd_broker_now (), NULL, to - from))
-        hd_warn ("journal: %s: refusing %u new task(s) (more in the next %d s are counted, not "
-                 "logged)", why, to - from, HD_RATELOG_WINDOW_MS / 1000);
-    for (uint32_t k = from; k < to; k++) {
-        const hd_accq_item_t *item = &self->acc.items[k];
-        hd_job_t *job = hd_scheduler_find (self->scheduler, &item->id);
-        if (!job || job->result) {
-            self->stats.undurable++;
-            continue;
-        }
-        hd_broker_release (self, job);
-        hd_broker_reject_to (self, item->client, &item->id, HD_ST_STORAGE, S_STORAGE_RETRY_MS,
-                             "the broker cannot store the task: %s", why);
-        self->stats.storage++;
-    }
-    hd_accq_remove (&self->acc, from, to);
-}
-
-//  The outcome of a commit that covered acc entries up to `covered`.
-static void
-s_committed (hd_broker_t *self, hd_err_t rc, uint32_t covered)
-{
-    if (rc == HD_OK) {
-        hd_accq_durable_to (&self->acc, covered);
-        self->refused_storage = false;
-    }
-    else if (rc == HD_EFULL) {
-        s_refuse_accepts (self, self->acc.durable, covered,
-                          hd_journal_last_error (self->journal));
-        hd_accq_flight_failed (&self->acc);
-    }
-    else {
-        hd_error ("journal: %s: stopping (durability unknown)",
-                  hd_journal_last_error (self->journal));
-        self->fatal = true;
-    }
 }
 
 static void
@@ -415,184 +338,11 @@ s_emit_job (hd_job_t *job, void *arg)
     hd_broker_journal_lease_emit (self, job);
 }
 
-static void
-s_emit_live (hd_journal_t *journal, void *arg)
+void
+hd_broker_journal_emit_live (hd_journal_t *journal, void *arg)
 {
     (void) journal;
     hd_broker_t *self = arg;
     hd_scheduler_each (self->scheduler, s_emit_job, self);
 }
 
-//  Space is short: a commit failed for lack of it, the journal is over its budget, or the
-//  file system has less than low_space free.
-static bool
-s_space_short (hd_broker_t *self)
-{
-    if (self->refused_storage || hd_journal_size (self->journal) > self->journal_budget)
-        return true;
-    const char *dir = self->config.journal_dir ? self->config.journal_dir : ".";
-    return s_free_bytes (dir) < self->low_space;
-}
-
-static void
-s_count_job (hd_job_t *job, void *arg)
-{
-    (void) job;
-    (*(uint64_t *) arg)++;
-}
-
-//  No task queued, running or waiting for its ACK: nothing in the journal is live.
-static bool
-s_nothing_live (hd_broker_t *self)
-{
-    if (hd_scheduler_queued (self->scheduler) || hd_scheduler_leased (self->scheduler))
-        return false;
-    uint64_t n = 0;
-    hd_scheduler_each (self->scheduler, s_count_job, &n);
-    return n == 0;
-}
-
-static void
-s_compact (hd_broker_t *self, int64_t now)
-{
-    if (now - self->last_compact_ms < S_COMPACT_EVERY_MS)
-        return;
-    self->last_compact_ms = now;
-    if (self->config.journal_mode == HD_JOURNAL_NONE)
-        return;
-    hd_journal_set_urgent (self->journal, s_space_short (self));
-    bool done = false;
-    hd_err_t rc = hd_journal_maybe_compact (self->journal, self->live_bytes, s_emit_live, self,
-                                            &done);
-    //  No room for even a small new file (the journal filled the disk itself): when nothing is
-    //  live the file is cut back where it is.
-    if (rc == HD_EFULL && s_nothing_live (self)) {
-        rc = hd_journal_reset (self->journal);
-        done = rc == HD_OK;
-    }
-    if (rc == HD_EIO) {
-        hd_error ("journal compaction: %s: stopping", hd_journal_last_error (self->journal));
-        self->fatal = true;
-    }
-    else if (done) {
-        hd_info ("journal compacted to %" PRIu64 " bytes", hd_journal_size (self->journal));
-        self->live_bytes = hd_journal_size (self->journal);  //  exact again: drift ends here
-        self->refused_storage = false;
-    }
-}
-
-//  The jobs' stores written since the last commit are made durable before the journal records
-//  that forget their tasks (docs/JOURNAL.md); here, on this thread. false: stopping.
-static bool
-s_sync_stores (hd_broker_t *self)
-{
-    int err = hd_broker_jobs_sync (self);
-    if (err) {
-        hd_error ("jobs: fdatasync of a result store failed: %s: stopping (durability unknown)",
-                  strerror (err));
-        self->fatal = true;
-    }
-    return !err;
-}
-
-//  Without a syncer (journal none, or no thread could be had): commit on this thread.
-static void
-s_tick_here (hd_broker_t *self, int64_t now)
-{
-    if (!s_sync_stores (self))
-        return;
-    if (hd_journal_pending (self->journal) && hd_journal_commit_due (self->journal, now)) {
-        uint32_t covered = self->acc.count;
-        s_committed (self, hd_journal_commit (self->journal), covered);
-    }
-    if (!self->fatal && !hd_journal_pending (self->journal))
-        s_compact (self, now);
-}
-
-//  With a syncer: collect the commit in flight, start the next one when due. Compaction runs
-//  between commits, once a second at most, after committing what is pending here.
-static void
-s_tick_async (hd_broker_t *self, int64_t now)
-{
-    int err;
-    if (hd_journal_in_flight (self->journal)) {
-        if (!hd_syncer_done (self->syncer, &err))
-            return;
-        if (err && hd_syncer_pre_failed (self->syncer))
-            hd_error ("jobs: fdatasync of a result store failed: %s", strerror (err));
-        s_committed (self, hd_journal_commit_end (self->journal, err), self->acc.flight);
-        if (self->fatal)
-            return;
-    }
-    if (now - self->last_compact_ms >= S_COMPACT_EVERY_MS) {
-        s_tick_here (self, now);  //  rare: one commit on this thread, then maybe compaction
-        return;
-    }
-    bool started = false;
-    if (hd_journal_pending (self->journal) && hd_journal_commit_due (self->journal, now)) {
-        uint32_t covered = self->acc.count;
-        const int *fds = NULL;
-        int nfds = hd_broker_jobs_dirty (self, &fds);  //  synced by the syncer before it writes
-        if (nfds < 0 && !s_sync_stores (self))
-            return;
-        if (hd_journal_commit_begin (self->journal, &started) != HD_OK)
-            s_committed (self, HD_EIO, covered);
-        else if (started) {
-            hd_accq_commit_begin (&self->acc);
-            hd_syncer_start_after (self->syncer, fds, nfds > 0 ? nfds : 0);
-        }
-        else
-            for (int i = 0; i < nfds; i++) {  //  no commit after all: synced here, not lost
-                (void) fdatasync (fds[i]);
-                close (fds[i]);
-            }
-    }
-}
-
-void
-hd_broker_journal_tick (hd_broker_t *self, int64_t now)
-{
-    hd_ratelog_summary_t s;
-    char tasks[27], commits[27];
-    if (self->full_log.count && hd_ratelog_flush (&self->full_log, now, &s))
-        hd_warn ("journal: refused %s new tasks in %s commits in the last %" PRId64 " s (%s)",
-                 hd_ratelog_count_text (s.amount, tasks), hd_ratelog_count_text (s.count, commits),
-                 s.seconds, hd_journal_last_error (self->journal));
-    hd_journal_set_now (self->journal, now);
-    if (self->syncer)
-        s_tick_async (self, now);
-    else
-        s_tick_here (self, now);
-    //  Nothing pending nor in flight: every accepted task is durable (with journal none, at
-    //  once; a resubmitted one, since an earlier commit).
-    if (!hd_journal_in_flight (self->journal) && !hd_journal_pending (self->journal))
-        hd_accq_durable_to (&self->acc, self->acc.count);
-    if (!self->fatal && hd_broker_accepts_due_in (self, now) == 0)
-        s_send_accepts (self, now);
-}
-
-bool
-hd_broker_journal_busy (const hd_broker_t *self)
-{
-    return hd_journal_in_flight (self->journal);
-}
-
-void
-hd_broker_journal_close (hd_broker_t *self)
-{
-    if (self->syncer && hd_journal_in_flight (self->journal)) {
-        int err;
-        hd_syncer_wait (self->syncer, &err);
-        (void) hd_journal_commit_end (self->journal, err);
-    }
-    hd_syncer_destroy (&self->syncer);
-    if (self->journal && hd_broker_jobs_sync (self) != 0)  //  before the last DROP records
-        hd_error ("jobs: fdatasync of a result store failed at close");
-    hd_journal_destroy (&self->journal);  //  commits what is pending, best effort
-}
-
-int
-hd_broker_journal_fd (const hd_broker_t *self)
-{
-    return self->syncer ? hd_syncer_fd (self->syncer) : -1;
-}

@@ -482,3 +482,10 @@ hd_jobstore_sync (hd_jobstore_t *self)
     }
     return first;
 }
+
+void
+hd_jobstore_touch (hd_jobstore_t *self, uint32_t i)
+{
+    if (i < self->n && self->jobs[i].used)
+        self->jobs[i].dirty = true;
+}

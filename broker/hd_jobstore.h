@@ -95,6 +95,8 @@ double hd_jobstore_rate (const hd_jobrec_t *rec, int64_t now_ms);
 //  their dirty mark is cleared. `max` must be at least hd_jobstore_slots. Returns how many, or
 //  -1 when a dup failed (none taken: the caller syncs with hd_jobstore_sync instead).
 int hd_jobstore_dirty_fds (hd_jobstore_t *self, int *fds, int max);
+//  Mark store `i` as written (its next sync fdatasyncs it).
+void hd_jobstore_touch (hd_jobstore_t *self, uint32_t i);
 //  fdatasync every dirty store here. 0 or the first errno.
 int hd_jobstore_sync (hd_jobstore_t *self);
 

@@ -164,6 +164,8 @@ hd_err_t hd_journal_maybe_compact (hd_journal_t *self, uint64_t live_bytes_estim
 //  Space is short (the disk is nearly full, or a commit failed for lack of it): while set,
 //  maybe_compact runs whatever the file's size once a quarter of it (and 4 KiB) is not live.
 void hd_journal_set_urgent (hd_journal_t *self, bool urgent);
+//  Whether hd_journal_maybe_compact would compact now (same estimate, same urgency).
+bool hd_journal_compact_wanted (const hd_journal_t *self, uint64_t live_bytes_estimate);
 //  The caller holds no live record at all: commit what is pending (records a full disk refuses
 //  are dropped) and cut journal.log back to its header in place, which needs no free space.
 //  HD_OK; HD_EIO (sticky).

@@ -34,6 +34,13 @@ s_wanted (const hd_journal_t *self, uint64_t live_bytes)
     return self->size > self->cfg.compact_bytes && live_bytes < self->size / 2;
 }
 
+bool
+hd_journal_compact_wanted (const hd_journal_t *self, uint64_t live_bytes_estimate)
+{
+    return !self->failed && self->cfg.mode != HD_JOURNAL_NONE
+           && s_wanted (self, live_bytes_estimate);
+}
+
 void
 hd_journal_set_urgent (hd_journal_t *self, bool urgent)
 {

@@ -24,13 +24,16 @@ struct hd_syncer {
     int *pre;               //  descriptors to fdatasync first (set before a start, then the
     int npre, pre_cap;      //  thread's until it finishes)
     bool pre_failed;
+    bool stores_only;       //  the request is the pre-sync alone (hd_syncer_start_stores)
+    int early_err;          //  a pre-sync done on the caller's thread failed (no memory)
 };
 
 //  fdatasync and close each descriptor handed over; 0 or the first errno.
 static int
 s_pre_sync (hd_syncer_t *self)
 {
-    int err = 0;
+    int err = self->early_err;
+    self->early_err = 0;
     for (int i = 0; i < self->npre; i++) {
         if (!err && fdatasync (self->pre[i]) != 0)
             err = errno ? errno : EIO;
@@ -60,14 +63,16 @@ s_main (void *arg)
         if (!self->requested)
             break;  //  stopping, nothing asked
         self->requested = false;
+        bool commit = !self->stores_only;  //  set with the request, under the lock
         pthread_mutex_unlock (&self->lock);
         double t0 = s_seconds ();
         int err = s_pre_sync (self);
-        if (!err)
+        if (!err && commit)
             err = hd_journal_commit_write (self->journal);
         double took = s_seconds () - t0;
         pthread_mutex_lock (&self->lock);
-        hd_promhist_observe (&self->commits, hd_promhist_commit_bounds, took);
+        if (commit)
+            hd_promhist_observe (&self->commits, hd_promhist_commit_bounds, took);
         self->err = err;
         self->finished = true;
         pthread_cond_broadcast (&self->finish);
@@ -123,10 +128,11 @@ hd_syncer_destroy (hd_syncer_t **self_p)
     *self_p = NULL;
 }
 
-void
-hd_syncer_start (hd_syncer_t *self)
+static void
+s_request (hd_syncer_t *self, bool stores_only)
 {
     pthread_mutex_lock (&self->lock);
+    self->stores_only = stores_only;
     self->requested = true;
     self->finished = false;
     pthread_cond_signal (&self->wake);
@@ -134,14 +140,21 @@ hd_syncer_start (hd_syncer_t *self)
 }
 
 void
-hd_syncer_start_after (hd_syncer_t *self, const int *fds, int n)
+hd_syncer_start (hd_syncer_t *self)
+{
+    s_request (self, false);
+}
+
+static void
+s_start (hd_syncer_t *self, const int *fds, int n, bool stores_only)
 {
     //  The thread is idle (no write in flight): the array is this thread's until the start.
     if (n > self->pre_cap) {
         int *pre = realloc (self->pre, (size_t) n * sizeof *pre);
         if (!pre) {  //  sync them here rather than not at all
             for (int i = 0; i < n; i++) {
-                (void) fdatasync (fds[i]);
+                if (fdatasync (fds[i]) != 0 && !self->early_err)
+                    self->early_err = errno ? errno : EIO;
                 close (fds[i]);
             }
             n = 0;
@@ -154,7 +167,19 @@ hd_syncer_start_after (hd_syncer_t *self, const int *fds, int n)
     if (n > 0)
         memcpy (self->pre, fds, (size_t) n * sizeof *fds);
     self->npre = n > 0 ? n : 0;
-    hd_syncer_start (self);
+    s_request (self, stores_only);
+}
+
+void
+hd_syncer_start_after (hd_syncer_t *self, const int *fds, int n)
+{
+    s_start (self, fds, n, false);
+}
+
+void
+hd_syncer_start_stores (hd_syncer_t *self, const int *fds, int n)
+{
+    s_start (self, fds, n, true);
 }
 
 bool

@@ -24,6 +24,10 @@ void hd_syncer_start (hd_syncer_t *self);
 //  durable before the journal's records (detached jobs' result stores). When one fails the
 //  journal is not written and its errno is the write's outcome; hd_syncer_pre_failed says so.
 void hd_syncer_start_after (hd_syncer_t *self, const int *fds, int n);
+//  Only the fdatasync of `fds` (taken), no journal write: detached jobs' stores whose tasks'
+//  DROP records wait for it while the journal has nothing to commit. Its outcome, through
+//  hd_syncer_done / _wait, is the first failure's errno or 0; no commit_end follows.
+void hd_syncer_start_stores (hd_syncer_t *self, const int *fds, int n);
 bool hd_syncer_pre_failed (hd_syncer_t *self);
 //  Polls readable when a write has finished.
 int hd_syncer_fd (const hd_syncer_t *self);

@@ -222,6 +222,10 @@ static const hd_opt_t s_opts[] = {
       .help = "new jobs are refused while the stored results take this much (0: no detached "
               "jobs)", .def = "10% of the journal disk's free space at start, at most 4 GiB",
       .unset = "auto", .offset = S_CFG (results_max_bytes) },
+    { .name = "jobs-sync", .kind = HD_OPTS_UINT, .meta = "MS", .unit = HD_OPTS_MS, .min = 1,
+      .max = S_U32_MAX,
+      .help = "fdatasync the result stores this often; the journal forgets their tasks after "
+              "(one fdatasync per commit, not two)", .offset = S_CFG (jobs_sync_ms) },
     { .name = "max-key-jobs", .kind = HD_OPTS_UINT, .meta = "N", .min = 1,
       .max = HD_MAX_JOBS_LIST, .help = "open jobs per client key, 1.." S_XSTR (HD_MAX_JOBS_LIST),
       .offset = S_CFG (max_key_jobs) },

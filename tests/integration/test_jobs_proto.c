@@ -677,6 +677,110 @@ test_job_released_tasks_never_return (void **state)
     s_expect_no_sleep (ctx, "job whose files a release removed, after a crash");
 }
 
+//  Records of `type` in the journal whose task id is one of `job`'s (read from the file: the
+//  format of docs/JOURNAL.md; the broker is stopped or killed, so the file is still).
+static uint32_t
+s_journal_records (s_ctx_t *ctx, const char *job, uint8_t type)
+{
+    char path[512];
+    snprintf (path, sizeof path, "%s/journal/journal.log", ctx->env.dir);
+    FILE *f = fopen (path, "rb");
+    assert_non_null (f);
+    uint8_t nonce[16], head[8 + 17];
+    hd_job_task_id (job, 0, nonce);
+    uint32_t n = 0;
+    long at = 24;  //  the file header
+    while (fseek (f, at, SEEK_SET) == 0 && fread (head, 1, sizeof head, f) == sizeof head) {
+        uint32_t len = head[0] | head[1] << 8 | head[2] << 16 | (uint32_t) head[3] << 24;
+        n += head[8] == type && memcmp (head + 9, nonce, 8) == 0;
+        at += 8 + (long) len;
+    }
+    fclose (f);
+    return n;
+}
+
+static void
+s_echo_counts (s_ctx_t *ctx, uint32_t *held, uint64_t *done)
+{
+    hd_client_t *c = hd_testenv_client (&ctx->env, 1);
+    hd_function_info_t *f = NULL;
+    uint32_t n = 0;
+    assert_int_equal (hd_client_functions (c, &f, &n), HD_OK);
+    *held = 0, *done = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp (f[i].name, "echo") == 0)
+            *held += f[i].queued + f[i].running, *done += f[i].done;
+    free (f);
+    hd_client_destroy (&c);
+}
+
+//  The DROP records of stored tasks are deferred until a sync of the stores covers them
+//  (docs/JOURNAL.md; here --jobs-sync 600000, so none is written while the test runs). A
+//  kill -9 with every result stored and no DROP in the journal: after the restart each task
+//  has its one result, byte for byte, and none ran again (the broker's count); resubmitted,
+//  none runs either. A clean stop then writes the DROPs (after syncing the stores), and a
+//  restart after it brings nothing back either.
+static void
+test_job_deferred_drops_survive_kill (void **state)
+{
+    s_ctx_t *ctx = *state;
+    const char *extra[] = { "--jobs-sync", "600000", NULL };
+    s_start (ctx, extra, 2);
+    hd_hostile_t *h = hd_hostile_connect (&ctx->env, "client", ctx->job, 0);
+    s_open (h, ctx->job, S_TOTAL, 0);
+    s_expect_info (h);
+    for (uint64_t i = 0; i < S_TOTAL; i++) {
+        char input[32];
+        snprintf (input, sizeof input, "in-%u", (unsigned) i);
+        s_submit_index (h, ctx->job, i, "echo", input);
+    }
+    hd_buf_t first, again;
+    hd_buf_init (&first);
+    hd_buf_init (&again);
+    uint32_t accepted = 0;
+    s_fetch_all (h, ctx->job, &first, &accepted);
+    uint32_t held;
+    uint64_t done;
+    s_echo_counts (ctx, &held, &done);
+    assert_int_equal (held, 0);
+    assert_int_equal (done, S_TOTAL);
+    hd_hostile_destroy (&h);
+
+    hd_testenv_kill (&ctx->env, ctx->env.broker, SIGKILL);
+    assert_int_equal (s_journal_records (ctx, ctx->job, 1), S_TOTAL);  //  every ACCEPT
+    assert_int_equal (s_journal_records (ctx, ctx->job, 5), 0);  //  no DROP: all deferred
+    hd_testenv_restart_broker (&ctx->env, extra);
+    s_echo_counts (ctx, &held, &done);
+    if (held || done)
+        fail_msg ("after kill -9 with the DROPs deferred: %u echo tasks held, %" PRIu64 " run "
+                  "again (expected none)", held, done);
+    h = hd_hostile_connect (&ctx->env, "client", ctx->job, 0);
+    static hd_jobdata_t d;
+    s_fetch (h, ctx->job, 0, HD_JOB_FETCH_MAX, 0);
+    s_expect_data (h, &d, &again, NULL, NULL);
+    assert_int_equal (d.info.stored, S_TOTAL);
+    assert_int_equal (d.count, S_TOTAL);
+    assert_int_equal (again.size, first.size);
+    assert_memory_equal (again.data, first.data, first.size);
+    for (uint64_t i = 0; i < S_TOTAL; i++)  //  a resumed client sends everything again
+        s_submit_index (h, ctx->job, i, "echo", "again");
+    hd_hostile_seen_t seen;
+    hd_hostile_watch (h, 1500, NULL, false, NULL, &seen);
+    assert_int_equal (seen.accepted, S_TOTAL);
+    hd_hostile_destroy (&h);
+    s_echo_counts (ctx, &held, &done);
+    assert_int_equal (held + done, 0);
+
+    //  A clean stop: the stores synced, then the DROP records of every stored task.
+    assert_int_equal (hd_testenv_kill (&ctx->env, ctx->env.broker, SIGTERM), 0);
+    assert_int_equal (s_journal_records (ctx, ctx->job, 5), S_TOTAL);
+    hd_testenv_restart_broker (&ctx->env, NULL);
+    s_echo_counts (ctx, &held, &done);
+    assert_int_equal (held + done, 0);
+    hd_buf_fini (&first);
+    hd_buf_fini (&again);
+}
+
 //  A job's task the broker refuses for good (over the payload limit; a function no worker
 //  offers, with --worker-wait 0; a malformed envelope whose id is readable would be the same)
 //  gets one outcome, stored as its result, so the job ends: ACCEPTED, never REJECTED.
@@ -804,6 +908,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_job_bounds_budget_and_ttl, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_job_cancel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_job_released_tasks_never_return, s_setup,
+                                         s_teardown),
+        cmocka_unit_test_setup_teardown (test_job_deferred_drops_survive_kill, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_job_task_refused_for_good_is_stored, s_setup,
                                          s_teardown),
