@@ -313,6 +313,13 @@ bool hd_broker_jobs_submit (hd_broker_t *self, uint32_t client, const hd_submit_
 //  the task forgotten (a DROP record); held back and retried when the store cannot take it.
 void hd_broker_jobs_result (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size,
                             hd_payload_t *data, int64_t now);
+//  The results of jobs' tasks in one DONE message, stored together (one write per store, not
+//  one per result; docs/PERFORMANCE.md): _add takes what hd_broker_jobs_result takes (`env`
+//  must stay valid until _end: the message's frames), _end stores and forgets them all, each
+//  one a store refuses as hd_broker_jobs_result does.
+void hd_broker_jobs_batch_add (hd_broker_t *self, hd_job_t *job, const void *env,
+                               size_t env_size, hd_payload_t *data, int64_t now);
+void hd_broker_jobs_batch_end (hd_broker_t *self, int64_t now);
 //  Each loop pass: answer held fetches that have data or whose wait ended.
 void hd_broker_jobs_tick (hd_broker_t *self, int64_t now);
 //  Once a beat: expire jobs past their TTL, retry results a store refused.

@@ -9,6 +9,8 @@
 #include "hd_transport.h"
 
 #define S_RUNNING_SCAN 4096  //  indices looked at to count a job's running tasks
+#define S_RUNNING_EVERY_MS 100  //  JOB_DATA's count is at most this old (one per answer cost a
+                                //  lookup per task held, every few ms)
 
 hd_jobrec_t *
 hd_broker_jobs_rec (hd_broker_t *self, uint32_t client, uint32_t *slot)
@@ -39,17 +41,19 @@ s_running (hd_broker_t *self, uint32_t slot, const hd_jobrec_t *r, uint32_t held
          i = hd_jobstore_next_missing (self->jobs->store, slot, i + 1)) {
         looked++;
         hd_id_t id;
-        hd_job_task_id (r->job, i, id.b);
+        memcpy (id.b, r->nonce, 8);
+        for (int k = 0; k < 8; k++)
+            id.b[8 + k] = (uint8_t) (i >> (56 - 8 * k));
         const hd_job_t *job = hd_scheduler_find (self->scheduler, &id);
         running += job && job->state == HD_JOB_LEASED;
     }
     return running;
 }
 
-void
-hd_broker_jobs_info (hd_broker_t *self, uint32_t slot, int64_t now, hd_jobinfo_t *out)
+static void
+s_info (hd_broker_t *self, uint32_t slot, int64_t now, hd_jobinfo_t *out, bool exact)
 {
-    const hd_jobrec_t *r = hd_jobstore_at (self->jobs->store, slot);
+    hd_jobrec_t *r = hd_jobstore_at (self->jobs->store, slot);
     const hd_session_t *c = hd_sessions_at (self->sessions, r->session);
     uint32_t held = c ? c->held : 0;
     memset (out, 0, sizeof *out);
@@ -58,7 +62,11 @@ hd_broker_jobs_info (hd_broker_t *self, uint32_t slot, int64_t now, hd_jobinfo_t
     snprintf (out->state, sizeof out->state, "%s",
               r->cancelled ? "cancelled" : r->stored >= r->total ? "done" : "running");
     out->total = r->total;
-    out->running = s_running (self, slot, r, held);
+    if (exact || now - r->running_ms >= S_RUNNING_EVERY_MS) {
+        r->running = s_running (self, slot, r, held);
+        r->running_ms = now;
+    }
+    out->running = r->running < held ? r->running : held;
     out->queued = held - out->running;
     out->ok = r->ok;
     out->failed = r->failed;
@@ -68,6 +76,12 @@ hd_broker_jobs_info (hd_broker_t *self, uint32_t slot, int64_t now, hd_jobinfo_t
     out->created_ms = r->created_ms;
     out->expires_ms = r->created_ms + (int64_t) r->ttl_s * 1000;
     out->rate = hd_jobstore_rate (r, now);
+}
+
+void
+hd_broker_jobs_info (hd_broker_t *self, uint32_t slot, int64_t now, hd_jobinfo_t *out)
+{
+    s_info (self, slot, now, out, true);
 }
 
 //  Send JOB_INFO (the envelope already in self->env) or any one-envelope answer.
@@ -267,7 +281,7 @@ hd_broker_jobs_send_data (hd_broker_t *self, uint32_t slot, uint32_t client, uin
     hd_jobs_t *js = self->jobs;
     static hd_jobdata_t d;  //  the reactor's thread only; large (its info)
     memset (&d, 0, sizeof d);
-    hd_broker_jobs_info (self, slot, now, &d.info);
+    s_info (self, slot, now, &d.info, false);
     if (state)
         snprintf (d.info.state, sizeof d.info.state, "%s", state);
     memcpy (d.job, d.info.job, sizeof d.job);
@@ -383,7 +397,7 @@ hd_broker_jobs_submit (hd_broker_t *self, uint32_t client, const hd_submit_t *s)
     uint32_t slot;
     const hd_jobrec_t *r = hd_broker_jobs_rec (self, client, &slot);
     uint64_t index;
-    if (!r || !hd_job_task_index (r->job, s->id.b, &index) || index >= r->total) {
+    if (!r || !hd_jobrec_index (r, s->id.b, &index)) {
         self->stats.denied++;
         hd_broker_reject (self, &s->id, HD_ST_DENIED, 0, "task id is not one of job %s's "
                           "(index < %u)", r ? r->job : "?", r ? r->total : 0);

@@ -26,6 +26,15 @@ typedef struct {
 //  carries the results of a few ms, not one (the client fetches again only after an answer).
 #define HD_JOB_GATHER_MS 5
 
+//  A result waiting in a batch (hd_broker_jobs_batch_add).
+typedef struct {
+    hd_job_t *job;
+    const void *env;
+    size_t env_size;
+    hd_payload_t *data;
+    uint32_t slot;
+} hd_jobres_t;
+
 typedef struct hd_jobs {
     hd_jobstore_t *store;
     uint64_t budget;        //  --results-max-bytes in force (0: no new job)
@@ -35,6 +44,9 @@ typedef struct hd_jobs {
     hd_buf_t data;          //  the pairs of a JOB_DATA answer
     int *fds;               //  dirty stores handed to the syncer
     uint32_t fds_cap;
+    hd_jobres_t *batch;     //  results of the DONE message being handled
+    hd_jobstore_item_t *items;  //  ... as the store takes them
+    uint32_t nbatch, batch_cap;
     hd_dropq_t drops;       //  DROP records of stored tasks waiting for their stores' sync
     bool syncing;           //  a store sync is in flight on the syncer (covering drops' flight)
     bool sync_soon;         //  a refusal was stored: sync the stores with the next commit

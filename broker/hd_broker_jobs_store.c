@@ -88,6 +88,8 @@ hd_broker_jobs_close (hd_broker_t *self)
     hd_buf_fini (&js->data);
     free (js->holds);
     free (js->fds);
+    free (js->batch);
+    free (js->items);
     hd_dropq_fini (&js->drops);
     free (js->retry);
     free (js->list);
@@ -103,7 +105,7 @@ hd_broker_jobs_replay_skip (hd_broker_t *self, uint32_t client, const hd_id_t *i
     uint64_t index;
     if (!r)
         return false;
-    if (!hd_job_task_index (r->job, id->b, &index) || index >= r->total)
+    if (!hd_jobrec_index (r, id->b, &index))
         return true;
     if (!hd_jobstore_has (self->jobs->store, slot, index))
         return false;
@@ -149,7 +151,7 @@ s_store (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size, con
     uint64_t index;
     if (!r)
         *slot = HD_JOBSTORE_NONE;
-    if (!r || !hd_job_task_index (r->job, job->id.b, &index) || index >= r->total
+    if (!r || !hd_jobrec_index (r, job->id.b, &index)
         || hd_jobstore_has (self->jobs->store, *slot, index))
         return HD_OK;  //  cannot happen (SUBMIT checked the id): nothing to store
     hd_result_t res;
@@ -176,7 +178,7 @@ hd_broker_jobs_refused (hd_broker_t *self, uint32_t client, const hd_id_t *id, u
     uint32_t slot;
     hd_jobrec_t *r = hd_broker_jobs_rec (self, client, &slot);
     uint64_t index;
-    if (!r || !hd_job_task_index (r->job, id->b, &index) || index >= r->total)
+    if (!r || !hd_jobrec_index (r, id->b, &index))
         return false;
     if (!hd_jobstore_has (self->jobs->store, slot, index)) {
         hd_result_t res = { .id = *id, .status = code };
@@ -238,6 +240,79 @@ hd_broker_jobs_result (hd_broker_t *self, hd_job_t *job, const void *env, size_t
         return;
     }
     s_retry_push (self, &job->id);
+}
+
+void
+hd_broker_jobs_batch_add (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size,
+                          hd_payload_t *data, int64_t now)
+{
+    hd_jobs_t *js = self->jobs;
+    if (js->nbatch == js->batch_cap) {
+        uint32_t cap = js->batch_cap ? js->batch_cap * 2 : 64;
+        hd_jobres_t *b = realloc (js->batch, cap * sizeof *b);
+        if (b)
+            js->batch = b;
+        hd_jobstore_item_t *it = b ? realloc (js->items, cap * sizeof *it) : NULL;
+        if (!it) {
+            hd_broker_jobs_result (self, job, env, env_size, data, now);  //  alone, at once
+            return;
+        }
+        js->items = it;
+        js->batch_cap = cap;
+    }
+    js->batch[js->nbatch++] = (hd_jobres_t) { job, env, env_size, data, 0 };
+}
+
+//  Entries [from, to) of the batch, all of store `slot`, in one write; each forgotten, or on a
+//  refusal handled alone (tried again, then held back).
+static void
+s_batch_run (hd_broker_t *self, uint32_t from, uint32_t to, int64_t now)
+{
+    hd_jobs_t *js = self->jobs;
+    uint32_t slot = js->batch[from].slot;
+    hd_err_t rc = hd_jobstore_append_many (js->store, slot, js->items + from, to - from, now);
+    for (uint32_t k = from; k < to; k++) {
+        hd_jobres_t *b = &js->batch[k];
+        if (rc != HD_OK)
+            hd_broker_jobs_result (self, b->job, b->env, b->env_size, b->data, now);
+        else {
+            hd_payload_free (b->data);
+            hd_broker_jobs_forget_stored (self, b->job, slot, now);
+        }
+    }
+    if (rc == HD_OK)
+        js->woken = true;
+}
+
+void
+hd_broker_jobs_batch_end (hd_broker_t *self, int64_t now)
+{
+    hd_jobs_t *js = self->jobs;
+    if (!js || !js->nbatch)
+        return;
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < js->nbatch; k++) {
+        hd_jobres_t b = js->batch[k];
+        hd_jobrec_t *r = hd_broker_jobs_rec (self, b.job->client, &b.slot);
+        uint64_t index;
+        hd_result_t res;
+        if (!r || !hd_jobrec_index (r, b.job->id.b, &index)
+            || hd_jobstore_has (js->store, b.slot, index)) {
+            hd_broker_jobs_result (self, b.job, b.env, b.env_size, b.data, now);
+            continue;  //  nothing to write: handled as ever
+        }
+        uint32_t status = hd_codec_decode_result (b.env, b.env_size, &res) == HD_OK
+                              ? res.status : HD_ST_INTERNAL;
+        js->items[n] = (hd_jobstore_item_t) { index, status, b.env, hd_payload_data (b.data),
+                                              b.env_size, hd_payload_size (b.data) };
+        js->batch[n++] = b;
+    }
+    for (uint32_t k = 0, end; k < n; k = end) {  //  runs of one store
+        for (end = k + 1; end < n && js->batch[end].slot == js->batch[k].slot; end++)
+            ;
+        s_batch_run (self, k, end, now);
+    }
+    js->nbatch = 0;
 }
 
 //  Results the stores refused: try again (in order; stop at the first refusal).

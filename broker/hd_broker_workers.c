@@ -149,7 +149,7 @@ s_keep (hd_broker_t *self, hd_job_t *job, const void *env, size_t env_size, hd_p
 {
     HD_PAYLOAD_TEST_HOOK (data, 'R');
     if (data && hd_broker_is_job (self, job->client)) {  //  stored, not kept (hd_broker_jobs)
-        hd_broker_jobs_result (self, job, env, env_size, data, now);
+        hd_broker_jobs_batch_add (self, job, env, env_size, data, now);
         return;
     }
     if (!data || hd_broker_keep_result (self, job, env, env_size, data, now) != HD_OK) {
@@ -180,6 +180,7 @@ s_on_done (hd_broker_t *self, hd_node_t *node)
             if (job)
                 s_keep (self, job, env, env_size, hd_payload_from (data, size), now);
         }
+        hd_broker_jobs_batch_end (self, now);  //  while the message's frames are still there
         if (rc < 0)
             self->stats.malformed++;
         return;
@@ -194,6 +195,7 @@ s_on_done (hd_broker_t *self, hd_node_t *node)
             s_keep (self, job, hd_frames_data (in, i), hd_frames_size (in, i),
                     hd_payload_take (&in->msg[i + 1]), now);
     }
+    hd_broker_jobs_batch_end (self, now);
 }
 
 static void

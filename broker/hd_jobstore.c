@@ -105,6 +105,7 @@ hd_jobstore_take (hd_jobstore_t *self, const hd_jobrec_t *r, int fd, uint32_t *o
     j->rec = *r;
     j->rec.stored = j->rec.ok = j->rec.failed = j->rec.ncancelled = 0;
     j->rec.bytes = 0;
+    (void) hd_job_nonce (j->rec.job, j->rec.nonce);  //  valid: checked at create and load
     j->used = true;
     j->fd = fd;
     j->bits = bits;
@@ -364,6 +365,69 @@ hd_jobstore_append (hd_jobstore_t *self, uint32_t i, uint64_t index, uint32_t st
     self->bytes += pair;
     j->dirty = true;
     s_rate_add (&j->rec, now_ms);
+    return HD_OK;
+}
+
+//  Items [0, n) as iovecs (4 per item, 3 when its output is empty) with their bin headers in
+//  `heads` (10 bytes per item). Returns the iovecs used; *bytes their total.
+static int
+s_items_iov (const hd_jobstore_item_t *items, uint32_t n, uint8_t *heads, struct iovec *iov,
+             uint64_t *bytes)
+{
+    int k = 0;
+    *bytes = 0;
+    for (uint32_t m = 0; m < n; m++) {
+        const hd_jobstore_item_t *it = &items[m];
+        uint8_t *h1 = heads + 10 * m, *h2 = h1 + 5;
+        size_t l1 = s_put_head (h1, it->env_size), l2 = s_put_head (h2, it->out_size);
+        iov[k++] = (struct iovec) { h1, l1 };
+        iov[k++] = (struct iovec) { (void *) it->env, it->env_size };
+        iov[k++] = (struct iovec) { h2, l2 };
+        if (it->out_size)
+            iov[k++] = (struct iovec) { (void *) it->out, it->out_size };
+        *bytes += l1 + it->env_size + l2 + it->out_size;
+    }
+    return k;
+}
+
+hd_err_t
+hd_jobstore_append_many (hd_jobstore_t *self, uint32_t i, const hd_jobstore_item_t *items,
+                         uint32_t n, int64_t now_ms)
+{
+    hd_jobslot_t *j = &self->jobs[i];
+    for (uint32_t m = 0; m < n; m++) {
+        const hd_jobstore_item_t *it = &items[m];
+        if (it->index >= j->rec.total || hd_jobstore_has (self, i, it->index)
+            || it->env_size > UINT32_MAX || it->out_size > UINT32_MAX)
+            return HD_EINVAL;
+        for (uint32_t o = 0; o < m; o++)
+            if (items[o].index == it->index)
+                return HD_EINVAL;
+    }
+    uint8_t heads[10 * HD_JOBSTORE_BATCH];
+    struct iovec iov[4 * HD_JOBSTORE_BATCH];
+    uint64_t start = j->rec.bytes, at = start;
+    for (uint32_t m = 0; m < n; m += HD_JOBSTORE_BATCH) {
+        uint32_t c = n - m < HD_JOBSTORE_BATCH ? n - m : HD_JOBSTORE_BATCH;
+        uint64_t bytes;
+        int k = s_items_iov (items + m, c, heads, iov, &bytes);
+        int err = s_pwritev_all (j->fd, iov, k, at);
+        if (err) {
+            (void) !ftruncate (j->fd, (off_t) start);  //  nothing of the batch stays
+            return s_errno_rc (err);
+        }
+        at += bytes;
+    }
+    for (uint32_t m = 0; m < n; m++) {
+        const hd_jobstore_item_t *it = &items[m];
+        uint8_t h[5];
+        uint64_t pair = s_put_head (h, it->env_size) + it->env_size
+                        + s_put_head (h, it->out_size) + it->out_size;
+        hd_jobstore_mark (j, it->index, it->status, pair);
+        self->bytes += pair;
+        s_rate_add (&j->rec, now_ms);
+    }
+    j->dirty = true;
     return HD_OK;
 }
 

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "hd_buf.h"
 #include "hd_codec_jobs.h"
@@ -35,8 +36,11 @@ typedef struct {
     //  from the store
     uint32_t stored, ok, failed, ncancelled;
     uint64_t bytes;
+    uint8_t nonce[8];                 //  the job id's 8 bytes: its tasks' ids start with them
     //  the caller's
     uint32_t session;                 //  the broker's session index for the job
+    int64_t running_ms;               //  when `running` was counted (JOB_DATA's, cached)
+    uint32_t running;
     int64_t rate_at_s;                //  rate window: the newest 10-second slot
     uint32_t rate[HD_JOBSTORE_RATE_SLOTS];
 } hd_jobrec_t;
@@ -70,6 +74,20 @@ hd_err_t hd_jobstore_cancel (hd_jobstore_t *self, uint32_t i);
 //  Remove both files and free the slot.
 void hd_jobstore_remove (hd_jobstore_t *self, uint32_t i);
 
+//  The input index of task `id` of the job `rec` (the id is the job's nonce + a big-endian
+//  index < total): hd_job_task_index without parsing the job id again.
+static inline bool
+hd_jobrec_index (const hd_jobrec_t *rec, const uint8_t id[16], uint64_t *index)
+{
+    if (memcmp (id, rec->nonce, 8) != 0)
+        return false;
+    uint64_t n = 0;
+    for (int i = 8; i < 16; i++)
+        n = n << 8 | id[i];
+    *index = n;
+    return n < rec->total;
+}
+
 //  Whether input `index` has its result stored.
 bool hd_jobstore_has (const hd_jobstore_t *self, uint32_t i, uint64_t index);
 //  The first index >= `from` whose result is not stored (total when none): skips stored ones
@@ -82,6 +100,21 @@ uint64_t hd_jobstore_next_missing (const hd_jobstore_t *self, uint32_t i, uint64
 hd_err_t hd_jobstore_append (hd_jobstore_t *self, uint32_t i, uint64_t index, uint32_t status,
                              const void *env, size_t env_size, const void *out, size_t out_size,
                              int64_t now_ms);
+//  One result of hd_jobstore_append_many.
+typedef struct {
+    uint64_t index;
+    uint32_t status;
+    const void *env, *out;
+    size_t env_size, out_size;
+} hd_jobstore_item_t;
+
+//  hd_jobstore_append of `n` results of job `i` at once: their pairs written with as few
+//  pwritev as the system allows (one per HD_JOBSTORE_BATCH), all or none. Every index must be
+//  < total, not stored, and appear once (HD_EINVAL, nothing written, when one is not). HD_OK:
+//  all counted and marked; HD_EFULL / HD_EIO: none (the store cut back).
+#define HD_JOBSTORE_BATCH 256
+hd_err_t hd_jobstore_append_many (hd_jobstore_t *self, uint32_t i,
+                                  const hd_jobstore_item_t *items, uint32_t n, int64_t now_ms);
 //  Whole pairs stored from byte `off` on, up to `max` bytes (at least one pair when one is
 //  there), appended to `buf` (reset first). *next: the offset after the last pair read; *count
 //  pairs. `off` past the end reads nothing (*next = off). HD_OK; HD_EIO (a read failed or

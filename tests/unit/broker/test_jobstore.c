@@ -170,6 +170,59 @@ test_create_append_read (void **state)
     assert_null (js);
 }
 
+//  append_many: 300 results (two pwritev) written as one append each would write them, in
+//  order, all counted; a batch with an index stored already or repeated writes nothing.
+static void
+test_append_many_same_bytes (void **state)
+{
+    (void) state;
+    hd_jobstore_t *js = s_open ();
+    uint32_t i = s_create (js, JOB, 400);
+    enum { N = 300 };
+    static hd_buf_t envs[N];
+    static hd_jobstore_item_t items[N];
+    static char outs[N][300];
+    for (uint32_t k = 0; k < N; k++) {
+        hd_result_t r;
+        memset (&r, 0, sizeof r);
+        hd_job_task_id (JOB, N - 1 - k, r.id.b);  //  any order
+        hd_buf_init (&envs[k]);
+        assert_int_equal (hd_codec_encode_result (&envs[k], &r), HD_OK);
+        memset (outs[k], 'a' + k % 26, k);
+        items[k] = (hd_jobstore_item_t) { N - 1 - k, HD_ST_OK, envs[k].data, outs[k],
+                                          envs[k].size, k };
+    }
+    hd_jobstore_item_t twice[2] = { items[0], items[0] };
+    assert_int_equal (hd_jobstore_append_many (js, i, twice, 2, 0), HD_EINVAL);
+    assert_int_equal (hd_jobstore_append_many (js, i, items, N, 1000), HD_OK);
+    hd_jobrec_t *r = hd_jobstore_at (js, i);
+    assert_int_equal (r->stored, N);
+    assert_int_equal (r->ok, N);
+    assert_int_equal ((off_t) r->bytes, s_file_size (JOB, ".results"));
+    assert_int_equal (hd_jobstore_append_many (js, i, items + 5, 1, 0), HD_EINVAL);
+    hd_buf_t buf;
+    hd_buf_init (&buf);
+    uint64_t next;
+    uint32_t count;
+    assert_int_equal (hd_jobstore_read (js, i, 0, 4u << 20, &buf, &next, &count), HD_OK);
+    assert_int_equal (count, N);
+    hd_pack_reader_t pr;
+    hd_pack_reader_init (&pr, buf.data, buf.size);
+    const void *e, *p;
+    size_t es, ps;
+    for (uint32_t k = 0; k < N; k++) {
+        assert_int_equal (hd_pack_next (&pr, &e, &es, &p, &ps), 1);
+        assert_int_equal (es, envs[k].size);
+        assert_memory_equal (e, envs[k].data, es);
+        assert_int_equal (ps, k);
+        if (k)
+            assert_memory_equal (p, outs[k], k);
+        hd_buf_fini (&envs[k]);
+    }
+    hd_buf_fini (&buf);
+    hd_jobstore_destroy (&js);
+}
+
 static void
 test_reopen_rebuilds_and_cuts_torn_tail (void **state)
 {
@@ -366,6 +419,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown (test_create_append_read, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_append_many_same_bytes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reopen_rebuilds_and_cuts_torn_tail, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_reopen_large_store, s_setup, s_teardown),
