@@ -12,10 +12,11 @@
 int
 hd_broker_send_to_client (hd_broker_t *self, uint32_t client, uint8_t cmd)
 {
-    //  Away: another key spoke on this session id last and may hold its connection now
-    //  (ROUTER handover). Nothing goes there until the owner speaks again; results wait.
+    //  No connection: the owner has not spoken since a restart, or its connection was taken by
+    //  another key (ROUTER handover) or now speaks for another session. Nothing goes out until
+    //  the owner speaks again; results wait.
     const hd_session_t *c = hd_sessions_at (self->sessions, client);
-    if (!c || c->away)
+    if (!c || !c->rid_len)
         return -1;
     if (hd_send_frame (self->clients_raw, c->rid, c->rid_len, ZMQ_SNDMORE) != 0)
         return -1;  //  EHOSTUNREACH with ROUTER_MANDATORY: the client is gone
@@ -95,7 +96,7 @@ hd_broker_reject_to (hd_broker_t *self, uint32_t client, const hd_id_t *id, uint
                      uint32_t retry_ms, const char *fmt, ...)
 {
     const hd_session_t *c = hd_sessions_at (self->sessions, client);
-    if (!c || c->away)
+    if (!c || !c->rid_len)
         return;
     va_list ap;
     va_start (ap, fmt);
@@ -103,9 +104,10 @@ hd_broker_reject_to (hd_broker_t *self, uint32_t client, const hd_id_t *id, uint
     va_end (ap);
 }
 
-//  The session of the current message: its id (routing id) under the key that sent it. The
-//  role and key come from this message's own ZAP User-Id, never from an earlier message or
-//  the journal. UINT32_MAX: refused (answered here).
+//  The session of the current message: the id its connection claims (X-Session property)
+//  under the key that sent it, on its connection (routing id). The role, key and session come
+//  from this message's own metadata (the ZAP User-Id, the handshake's properties), never from
+//  an earlier message or the journal. UINT32_MAX: refused (answered here).
 static uint32_t
 s_client_index (hd_broker_t *self, int64_t now)
 {
@@ -113,8 +115,28 @@ s_client_index (hd_broker_t *self, int64_t now)
     size_t len = hd_frames_size (&self->in, 0);
     hd_auth_split_user_id (zmq_msg_gets (&self->in.msg[1], "User-Id"), self->in_role,
                            self->in_key);
+    const char *session = zmq_msg_gets (&self->in.msg[1], HD_SESSION_PROPERTY);
+    size_t slen = session ? strlen (session) : 0;
+    if (!session && !zmq_msg_gets (&self->in.msg[1], "Socket-Type")) {
+        //  inproc:// (the embedded cluster: this process) carries no connection properties at
+        //  all; its peer's routing id is its session.
+        session = (const char *) rid;
+        slen = len;
+    }
+    else if (!hd_transport_session_valid (session, slen) || len < HD_CLIENT_RID_MIN) {
+        self->stats.denied++;
+        hd_broker_reject (self, NULL, HD_ST_DENIED, 0, "%s", !session
+                          ? "no session: set the connection property " HD_SESSION_PROPERTY
+                            " (ZMQ_METADATA) to a session id (PROTOCOL section 9)"
+                          : len < HD_CLIENT_RID_MIN
+                          ? "connect with a random routing id of at least 16 bytes "
+                            "(PROTOCOL section 9)"
+                          : "invalid session id: 1 to 255 visible ASCII characters");
+        return UINT32_MAX;
+    }
     uint32_t client;
-    hd_err_t rc = hd_sessions_find (self->sessions, rid, len, self->in_key, now, &client);
+    hd_err_t rc = hd_sessions_find (self->sessions, (const uint8_t *) session, slen, rid, len,
+                                    self->in_key, now, &client);
     if (rc == HD_OK)
         return client;
     if (rc == HD_EDENIED) {
@@ -193,9 +215,9 @@ s_gone_job (hd_broker_t *self, uint32_t client)
     const hd_session_t *c = hd_sessions_at (self->sessions, client);
     char job[HD_JOB_ID_LEN + 1];
     self->in_gone_job = false;
-    if (self->in_job || !self->jobs || c->rid_len != HD_JOB_ID_LEN)
+    if (self->in_job || !self->jobs || c->id_len != HD_JOB_ID_LEN)
         return;
-    memcpy (job, c->rid, HD_JOB_ID_LEN);
+    memcpy (job, c->id, HD_JOB_ID_LEN);
     job[HD_JOB_ID_LEN] = 0;
     self->in_gone_job = hd_job_nonce (job, self->gone_nonce);
 }
@@ -223,7 +245,7 @@ s_submit_one (hd_broker_t *self, uint32_t client, const void *env, size_t env_si
         self->stats.denied++;  //  a restart would drop it (docs/JOURNAL.md): refused now
         hd_broker_reject (self, &s.id, HD_ST_DENIED, 0, "job %.*s is not open on this broker "
                           "(released or expired): 'heddle jobs' lists the open ones", HD_JOB_ID_LEN,
-                          (const char *) hd_sessions_at (self->sessions, client)->rid);
+                          (const char *) hd_sessions_at (self->sessions, client)->id);
         return;
     }
     char why[HD_MAX_ERROR + 1];

@@ -124,7 +124,7 @@ s_open_allowed (hd_broker_t *self, uint32_t client, const hd_jobopen_t *m)
     hd_jobs_t *js = self->jobs;
     uint32_t max_total = self->config.max_key_tasks && self->config.max_key_tasks
                          < HD_JOBSTORE_MAX_TOTAL ? self->config.max_key_tasks : HD_JOBSTORE_MAX_TOTAL;
-    if (c->rid_len != HD_JOB_ID_LEN || memcmp (c->rid, m->job, HD_JOB_ID_LEN) != 0)
+    if (c->id_len != HD_JOB_ID_LEN || memcmp (c->id, m->job, HD_JOB_ID_LEN) != 0)
         hd_broker_reject (self, NULL, HD_ST_MALFORMED, 0, "JOB_OPEN must come on the job's own "
                           "session (session id = job id %s)", m->job);
     else if (c->held)

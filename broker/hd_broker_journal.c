@@ -42,14 +42,14 @@ s_accept_blob (hd_broker_t *self, uint32_t client, const void *env, size_t size)
     if (!c)
         return HD_EINVAL;
     const char *key = hd_sessions_key (self->sessions, client);
-    uint8_t len = c->rid_len, klen = (uint8_t) strlen (key);
+    uint8_t len = c->id_len, klen = (uint8_t) strlen (key);
     hd_buf_t *a = &self->jbuf;
     hd_buf_reset (a);  //  one reserve, then copies: this runs for every task accepted
     if (hd_buf_reserve (a, 2 + (size_t) len + klen + size) != HD_OK)
         return HD_ENOMEM;
     uint8_t *p = a->data;
     *p++ = len;
-    memcpy (p, c->rid, len);
+    memcpy (p, c->id, len);
     p += len;
     *p++ = klen;
     memcpy (p, key, klen);

@@ -273,7 +273,7 @@ void
 hd_broker_resend (hd_broker_t *self, uint32_t client, int64_t now)
 {
     hd_session_t *s = hd_sessions_at (self->sessions, client);
-    if (!s || s->away || s->job || !s_resend_allowed (s, now))
+    if (!s || !s->rid_len || s->job || !s_resend_allowed (s, now))
         return;  //  a job's results are read with JOB_FETCH only
     hd_donefifo_t *f = &self->done;
     hd_job_t *batch[64];

@@ -1,10 +1,13 @@
-/*  hd_sessions: sessions keyed by routing id (hex, in a hash looked up only when the cached
-    last session does not match), each owned by one key record. Slots are reused through free
+/*  hd_sessions: sessions keyed by session id (hex, in a hash looked up only when the cached
+    last session does not match), each owned by one key record; a second hash maps each
+    connection's routing id to the session it speaks for, touched only when a session changes
+    connection. Slots are reused through free
     lists so a job's session index stays valid while the job lives: a session is forgotten only
     when it holds nothing.  */
 #include "hd_sessions.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <czmq.h>
 #include <string.h>
 
@@ -28,7 +31,8 @@ struct hd_sessions {
     s_key_t *keys;
     uint32_t nkeys, keys_cap;
     s_stack_t free_sessions, free_keys;
-    zhashx_t *by_rid;  //  hex(rid) -> index + 1
+    zhashx_t *by_id;   //  hex(session id) -> index + 1
+    zhashx_t *by_rid;  //  hex(connection routing id) -> index + 1
     zhashx_t *by_key;  //  key text -> index + 1
     uint32_t last;     //  cache: the session found last
     uint32_t live;
@@ -41,10 +45,11 @@ hd_sessions_new (const hd_sessions_config_t *config)
     if (!self)
         return NULL;
     self->config = *config;
+    self->by_id = zhashx_new ();
     self->by_rid = zhashx_new ();
     self->by_key = zhashx_new ();
     self->last = HD_SESSION_NONE;
-    if (!self->by_rid || !self->by_key)
+    if (!self->by_id || !self->by_rid || !self->by_key)
         hd_sessions_destroy (&self);
     return self;
 }
@@ -55,6 +60,7 @@ hd_sessions_destroy (hd_sessions_t **self_p)
     hd_sessions_t *self = *self_p;
     if (!self)
         return;
+    zhashx_destroy (&self->by_id);
     zhashx_destroy (&self->by_rid);
     zhashx_destroy (&self->by_key);
     free (self->tab);
@@ -150,7 +156,7 @@ s_key_unref (hd_sessions_t *self, uint32_t k)
 }
 
 static hd_err_t
-s_create (hd_sessions_t *self, const uint8_t *rid, size_t len, const char *hex, uint32_t k,
+s_create (hd_sessions_t *self, const uint8_t *id, size_t len, const char *hex, uint32_t k,
           int64_t now, uint32_t *out)
 {
     uint32_t i;
@@ -162,15 +168,15 @@ s_create (hd_sessions_t *self, const uint8_t *rid, size_t len, const char *hex, 
         i = self->n++;
     } else
         return HD_ENOMEM;
-    if (zhashx_insert (self->by_rid, hex, (void *) (uintptr_t) (i + 1)) != 0) {
-        self->tab[i].rid_len = 0;
+    if (zhashx_insert (self->by_id, hex, (void *) (uintptr_t) (i + 1)) != 0) {
+        self->tab[i].id_len = 0;
         s_push (&self->free_sessions, i);
         return HD_ENOMEM;
     }
     hd_session_t *s = &self->tab[i];
-    memset (s, 0, sizeof *s);
-    memcpy (s->rid, rid, len);
-    s->rid_len = (uint8_t) len;
+    memset (s, 0, offsetof (hd_session_t, rid));  //  rid[] is meaningful only up to rid_len
+    memcpy (s->id, id, len);
+    s->id_len = (uint8_t) len;
     s->key = k;
     s->last_seen_ms = now;
     self->keys[k].sessions++;
@@ -205,7 +211,7 @@ s_make_room (hd_sessions_t *self, uint32_t k)
     uint32_t oldest = HD_SESSION_NONE;
     for (uint32_t i = 0; i < self->n; i++) {
         const hd_session_t *s = &self->tab[i];
-        if (s->rid_len && s->key == k && !s->held && !s->job &&
+        if (s->id_len && s->key == k && !s->held && !s->job &&
             (oldest == HD_SESSION_NONE || s->last_seen_ms < self->tab[oldest].last_seen_ms))
             oldest = i;
     }
@@ -217,16 +223,64 @@ s_make_room (hd_sessions_t *self, uint32_t k)
     return true;
 }
 
-static hd_err_t
-s_find (hd_sessions_t *self, const uint8_t *rid, size_t len, const char *key, int64_t now,
-        bool restoring, uint32_t *out)
+//  The session no longer has a connection to send to.
+static void
+s_unbind (hd_sessions_t *self, hd_session_t *s)
 {
-    *out = HD_SESSION_NONE;
-    if (!len || len > HD_SESSION_MAX_RID)
-        return HD_EINVAL;
+    if (!s->rid_len)
+        return;
+    char hex[2 * HD_SESSION_MAX_RID + 1];
+    s_hex (hex, s->rid, s->rid_len);
+    zhashx_delete (self->by_rid, hex);
+    s->rid_len = 0;
+}
+
+//  The owner spoke on connection `rid`: what the session is sent goes there now. A session
+//  that had this connection before loses it (the connection speaks for this one now).
+static hd_err_t
+s_bind (hd_sessions_t *self, uint32_t i, const uint8_t *rid, size_t len)
+{
+    hd_session_t *s = &self->tab[i];
+    if (s->rid_len == len && memcmp (s->rid, rid, len) == 0)
+        return HD_OK;
     char hex[2 * HD_SESSION_MAX_RID + 1];
     s_hex (hex, rid, len);
-    uintptr_t found = (uintptr_t) zhashx_lookup (self->by_rid, hex);
+    uintptr_t other = (uintptr_t) zhashx_lookup (self->by_rid, hex);
+    if (other)
+        s_unbind (self, &self->tab[other - 1]);
+    s_unbind (self, s);
+    if (zhashx_insert (self->by_rid, hex, (void *) (uintptr_t) (i + 1)) != 0)
+        return HD_ENOMEM;  //  left without a connection: nothing is lost, nothing sent
+    memcpy (s->rid, rid, len);
+    s->rid_len = (uint8_t) len;
+    return HD_OK;
+}
+
+//  A message under a key that does not own the session: refused. When it came on the
+//  session's own connection, another key holds that connection now (ROUTER handover), and
+//  nothing more goes there until the owner speaks again.
+static hd_err_t
+s_deny (hd_sessions_t *self, hd_session_t *s, const uint8_t *rid, size_t len, uint32_t k)
+{
+    if (rid && s->rid_len == len && memcmp (s->rid, rid, len) == 0)
+        s_unbind (self, s);
+    s_key_drop_unused (self, k);
+    return HD_EDENIED;
+}
+
+//  rid NULL: restoring from the journal (no connection, the owner as recorded).
+static hd_err_t
+s_find (hd_sessions_t *self, const uint8_t *id, size_t len, const uint8_t *rid, size_t rid_len,
+        const char *key, int64_t now, uint32_t *out)
+{
+    bool restoring = rid == NULL;
+    *out = HD_SESSION_NONE;
+    if (!len || len > HD_SESSION_MAX_ID
+        || (!restoring && (!rid_len || rid_len > HD_SESSION_MAX_RID)))
+        return HD_EINVAL;
+    char hex[2 * HD_SESSION_MAX_ID + 1];
+    s_hex (hex, id, len);
+    uintptr_t found = (uintptr_t) zhashx_lookup (self->by_id, hex);
     uint32_t k = s_key_index (self, key);
     if (k == HD_SESSION_NONE)
         return HD_ENOMEM;
@@ -237,58 +291,57 @@ s_find (hd_sessions_t *self, const uint8_t *rid, size_t len, const char *key, in
         if (s->key != k &&
             ((!restoring && !self->keys[s->key].key[0] && key[0]) || (restoring && !s->held)))
             s_claim (self, s, k);
-        if (s->key != k) {
-            s->away = !restoring;
-            s_key_drop_unused (self, k);
-            return HD_EDENIED;
-        }
+        if (s->key != k)
+            return s_deny (self, s, rid, rid_len, k);
         s->last_seen_ms = now;
-        s->away = false;
-        return HD_OK;
     }
-    uint32_t max = self->config.max_key_sessions;
-    hd_err_t rc = !restoring && max && self->keys[k].sessions - self->keys[k].jobs >= max
-                          && !s_make_room (self, k)
-                      ? HD_EFULL
-                      : s_create (self, rid, len, hex, k, now, out);
-    if (rc != HD_OK)
-        s_key_drop_unused (self, k);  //  a record made for nothing
-    return rc;
+    else {
+        uint32_t max = self->config.max_key_sessions;
+        hd_err_t rc = !restoring && max && self->keys[k].sessions - self->keys[k].jobs >= max
+                              && !s_make_room (self, k)
+                          ? HD_EFULL
+                          : s_create (self, id, len, hex, k, now, out);
+        if (rc != HD_OK) {
+            s_key_drop_unused (self, k);  //  a record made for nothing
+            return rc;
+        }
+    }
+    return restoring ? HD_OK : s_bind (self, *out, rid, rid_len);
 }
 
 hd_err_t
-hd_sessions_find (hd_sessions_t *self, const uint8_t *rid, size_t rid_len, const char *key,
-                  int64_t now, uint32_t *out)
+hd_sessions_find (hd_sessions_t *self, const uint8_t *id, size_t id_len, const uint8_t *rid,
+                  size_t rid_len, const char *key, int64_t now, uint32_t *out)
 {
-    //  Most messages come from the session of the one before: no hash lookup then. The key is
-    //  compared too, so another connection reusing the id reaches nothing through the cache.
+    //  Most messages come from the session and connection of the one before: no hash lookup
+    //  then. The key is compared too, so another connection reusing the routing id reaches
+    //  nothing through the cache.
     uint32_t last = self->last;
     if (last < self->n) {
         hd_session_t *s = &self->tab[last];
-        if (s->rid_len == rid_len && memcmp (s->rid, rid, rid_len) == 0 &&
-            strcmp (self->keys[s->key].key, key) == 0) {
+        if (s->id_len == id_len && s->rid_len == rid_len && memcmp (s->id, id, id_len) == 0
+            && memcmp (s->rid, rid, rid_len) == 0 && strcmp (self->keys[s->key].key, key) == 0) {
             s->last_seen_ms = now;
-            s->away = false;
             *out = last;
             return HD_OK;
         }
     }
-    hd_err_t rc = s_find (self, rid, rid_len, key, now, false, out);
+    hd_err_t rc = rid ? s_find (self, id, id_len, rid, rid_len, key, now, out) : HD_EINVAL;
     self->last = rc == HD_OK ? *out : HD_SESSION_NONE;
     return rc;
 }
 
 hd_err_t
-hd_sessions_restore (hd_sessions_t *self, const uint8_t *rid, size_t rid_len, const char *key,
+hd_sessions_restore (hd_sessions_t *self, const uint8_t *id, size_t id_len, const char *key,
                      int64_t now, uint32_t *out)
 {
-    return s_find (self, rid, rid_len, key, now, true, out);
+    return s_find (self, id, id_len, NULL, 0, key, now, out);
 }
 
 hd_session_t *
 hd_sessions_at (const hd_sessions_t *self, uint32_t index)
 {
-    return index < self->n && self->tab[index].rid_len ? &self->tab[index] : NULL;
+    return index < self->n && self->tab[index].id_len ? &self->tab[index] : NULL;
 }
 
 const char *
@@ -376,11 +429,12 @@ s_forget (hd_sessions_t *self, uint32_t i)
 {
     //  The free stack had room reserved for this slot when it was created.
     hd_session_t *s = &self->tab[i];
-    char hex[2 * HD_SESSION_MAX_RID + 1];
-    s_hex (hex, s->rid, s->rid_len);
-    zhashx_delete (self->by_rid, hex);
+    char hex[2 * HD_SESSION_MAX_ID + 1];
+    s_hex (hex, s->id, s->id_len);
+    zhashx_delete (self->by_id, hex);
+    s_unbind (self, s);
     s_key_unref (self, s->key);
-    s->rid_len = 0;
+    s->id_len = 0;
     self->free_sessions.items[self->free_sessions.count++] = i;  //  reserved at creation
     self->live--;
     if (self->last == i)
@@ -395,7 +449,7 @@ hd_sessions_expire (hd_sessions_t *self, int64_t now)
         return 0;
     for (uint32_t i = 0; i < self->n; i++) {
         hd_session_t *s = &self->tab[i];
-        if (s->rid_len && !s->held && !s->job
+        if (s->id_len && !s->held && !s->job
             && now - s->last_seen_ms >= (int64_t) self->config.idle_ms) {
             s_forget (self, i);
             forgotten++;
@@ -416,7 +470,7 @@ hd_sessions_active (const hd_sessions_t *self, int64_t now, uint32_t within_ms)
     uint32_t n = 0;
     for (uint32_t i = 0; i < self->n; i++) {
         const hd_session_t *s = &self->tab[i];
-        n += s->rid_len && (s->held || now - s->last_seen_ms < (int64_t) within_ms);
+        n += s->id_len && (s->held || now - s->last_seen_ms < (int64_t) within_ms);
     }
     return n;
 }

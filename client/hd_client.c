@@ -73,8 +73,15 @@ s_open_socket (hd_client_t *self)
         hd_id_hex (&rnd, hex);
         snprintf (self->session, sizeof self->session, "c-%.16s", hex);
     }
+    //  The session is claimed in a connection property; the routing id, where the broker sends
+    //  this session's results, is a fresh secret for each socket (PROTOCOL §9). inproc:// (the
+    //  embedded cluster, one process) carries no properties: there the routing id is the session.
+    char rid[HD_CLIENT_RID_TEXT];
+    hd_transport_client_rid (rid);
+    bool inproc = strncmp (self->endpoint, "inproc://", 9) == 0;
     hd_sockopts_t o = { .insecure = self->config.insecure, .cert = self->cert,
-                        .routing_id = self->session, .monitor_out = &self->monitor };
+                        .routing_id = inproc ? self->session : rid, .session = self->session,
+                        .monitor_out = &self->monitor };
     memcpy (o.server_key, self->server_key, sizeof o.server_key);
     char err[512] = "";
     hd_err_t rc = hd_transport_connect (&self->dealer, ZMQ_DEALER, self->endpoint, &o, err,

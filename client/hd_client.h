@@ -41,8 +41,10 @@ typedef struct {
     bool insecure;            //  plain TCP (no CURVE): only against a broker run with --insecure
     uint32_t timeout_ms;      //  connect + first answer; default 5000
     uint32_t window;          //  tasks in flight at most for jobs; default 1000
-    const char *session;      //  this client's identity at the broker (1..255 bytes); results
-                              //  of a session survive its reconnects. Default: random
+    const char *session;      //  this client's identity at the broker, with its key (1..255
+                              //  visible ASCII characters; claimed on the connection, never
+                              //  its routing id); results of a session survive its
+                              //  reconnects. Default: random
     bool plain_payloads;      //  do not seal payloads even when the keys directory holds the
                               //  cluster's payload key (payload.cert): the broker then sees them
     const char *payload_key;  //  override: the payload public key file (payload.cert)

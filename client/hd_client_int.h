@@ -13,6 +13,7 @@
 #include "hd_keys.h"
 #include "hd_pack.h"
 #include "hd_seal.h"
+#include "hd_transport.h"
 
 //  snprintf (dst, cap, "%s", src) without its cost (it ran three times a task: a sixth of the
 //  client's instructions per task): src cut to cap - 1 bytes, always terminated. cap >= 1.
@@ -96,7 +97,7 @@ struct hd_client {
     char admin_reason[HD_MAX_ERROR + 1];
     bool denied;
     bool tcp_connected, handshaken, handshake_failed;  //  monitor events seen (hd_client_diag)
-    char session[64];
+    char session[HD_SESSION_MAX + 1];
     int64_t last_ping_us;
     uint64_t resubmitted;
     uint64_t retried;              //  refusals (BUSY, STORAGE) answered by a later resend

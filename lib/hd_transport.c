@@ -2,6 +2,7 @@
     set in one place and cannot be forgotten by one caller.  */
 #include "hd_transport.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,55 @@ bool
 hd_transport_is_tcp (const char *endpoint)
 {
     return strncmp (endpoint, "tcp://", 6) == 0;
+}
+
+bool
+hd_transport_session_valid (const char *id, size_t len)
+{
+    if (!id || !len || len > HD_SESSION_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (id[i] < 0x21 || id[i] > 0x7e)
+            return false;
+    return true;
+}
+
+void
+hd_transport_client_rid (char out[HD_CLIENT_RID_TEXT])
+{
+    uint8_t rnd[16];
+    randombytes_buf (rnd, sizeof rnd);
+    static const char digits[] = "0123456789abcdef";
+    out[0] = 'r';
+    out[1] = '-';
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        out[2 + 2 * i] = digits[rnd[i] >> 4];
+        out[3 + 2 * i] = digits[rnd[i] & 15];
+    }
+    out[HD_CLIENT_RID_TEXT - 1] = 0;
+}
+
+//  ZMQ_METADATA (libzmq 4.3, built in Debian's package; its number is stable).
+#ifndef ZMQ_METADATA
+#    define ZMQ_METADATA 95
+#endif
+
+hd_err_t
+hd_transport_claim (zsock_t *sock, const char *session, char *errbuf, size_t errlen)
+{
+    if (!hd_transport_session_valid (session, strlen (session))) {
+        snprintf (errbuf, errlen, "invalid session id '%.64s': 1 to %d visible ASCII characters",
+                  session, HD_SESSION_MAX);
+        return HD_EINVAL;
+    }
+    char prop[sizeof HD_SESSION_PROPERTY + HD_SESSION_MAX + 1];
+    int n = snprintf (prop, sizeof prop, "%s:%s", HD_SESSION_PROPERTY, session);
+    if (zmq_setsockopt (zsock_resolve (sock), ZMQ_METADATA, prop, (size_t) n) != 0) {
+        snprintf (errbuf, errlen, "libzmq refuses ZMQ_METADATA (%s): heddle needs libzmq 4.3 "
+                  "or later", zmq_strerror (zmq_errno ()));
+        return HD_EIO;
+    }
+    return HD_OK;
 }
 
 static void
@@ -120,6 +170,8 @@ hd_transport_connect (zsock_t **out, int type, const char *endpoint, const hd_so
         return HD_ENOMEM;
     s_common_options (sock, type, o);
     hd_err_t rc = o->insecure ? HD_OK : s_client_curve (sock, o, errbuf, errlen);
+    if (rc == HD_OK && o->session)
+        rc = hd_transport_claim (sock, o->session, errbuf, errlen);
     if (rc == HD_OK && o->monitor_out)
         rc = hd_transport_monitor (sock, o->monitor_out);
     if (rc == HD_OK && zsock_connect (sock, "%s", endpoint) < 0) {

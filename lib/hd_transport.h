@@ -13,6 +13,23 @@
 #include "hd_err.h"
 #include "hd_keys.h"
 
+//  A client connection claims its session in this ZMTP connection property (ZMQ_METADATA),
+//  sent inside the CURVE handshake and carried by every message the broker receives from it.
+#define HD_SESSION_PROPERTY "X-Session"
+#define HD_SESSION_MAX 255          //  a session id: 1..255 bytes, each 0x21..0x7e
+//  A client connection's routing id: at least this many random bytes. It is where the broker
+//  sends the session's results, so it must be unguessable (PROTOCOL §9, SECURITY §6).
+#define HD_CLIENT_RID_MIN 16
+
+//  Whether `id` (len bytes) is a valid session id: 1..HD_SESSION_MAX visible ASCII characters.
+bool hd_transport_session_valid (const char *id, size_t len);
+//  A fresh random client routing id: "r-" + 32 hex digits (16 random bytes), NUL-terminated.
+#define HD_CLIENT_RID_TEXT 35
+void hd_transport_client_rid (char out[HD_CLIENT_RID_TEXT]);
+//  Set the X-Session property of a socket not yet connected (hd_sockopts_t.session does it for
+//  hd_transport_connect). HD_EINVAL invalid id, HD_EIO libzmq refused; text in errbuf.
+hd_err_t hd_transport_claim (zsock_t *sock, const char *session, char *errbuf, size_t errlen);
+
 typedef struct {
     bool insecure;                  //  no CURVE (inproc://, or tcp with --insecure)
     zcert_t *cert;                  //  own certificate with its secret key (borrowed)
@@ -25,6 +42,8 @@ typedef struct {
     int handshake_ms;               //  ZMQ_HANDSHAKE_IVL: a connection whose handshake has not
                                     //  finished this long is closed; 0: libzmq's 30 s
     const char *routing_id;         //  connect side: ZMQ_ROUTING_ID, NULL: libzmq's choice
+    const char *session;            //  connect side: the X-Session connection property a
+                                    //  client claims its session with (PROTOCOL §9), or NULL
     zsock_t **monitor_out;          //  connect side: attach a handshake monitor (see
                                     //  hd_transport_monitor) BEFORE connecting, so that no
                                     //  event of the first handshake is missed; caller destroys

@@ -46,7 +46,7 @@ class _Channel:
             s.setsockopt(zmq.LINGER, 0)
             s.setsockopt(zmq.SNDHWM, 100000)
             s.setsockopt(zmq.RCVHWM, 100000)
-            s.setsockopt(zmq.ROUTING_ID, self.session.encode())
+            P.claim_session(s, self.session)
             if c._curve is not None:
                 s.curve_publickey, s.curve_secretkey, s.curve_serverkey = c._curve
             s.connect(c.endpoint)

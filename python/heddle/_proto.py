@@ -77,6 +77,30 @@ def check_name(text, what, limit=MAX_NAME):
 
 _HEX = frozenset("0123456789abcdef")
 
+# Sessions (PROTOCOL section 9): claimed in the X-Session connection property (ZMQ_METADATA,
+# 95 in libzmq 4.3) on a connection whose routing id is a fresh secret of 16+ random bytes:
+# the broker sends a session's results to the connection its owner spoke on last.
+SESSION_PROPERTY = "X-Session"
+MAX_SESSION = 255
+_ZMQ_METADATA = 95
+
+
+def check_session(session):
+    """A session id: 1..255 visible ASCII characters (0x21..0x7e)."""
+    if (not isinstance(session, str) or not 1 <= len(session) <= MAX_SESSION
+            or any(not 0x21 <= ord(ch) <= 0x7e for ch in session)):
+        raise ValueError("invalid session id %r: 1 to %d visible ASCII characters"
+                         % (session, MAX_SESSION))
+    return session
+
+
+def claim_session(sock, session):
+    """Set a socket up to speak for `session`: a random routing id and the X-Session property."""
+    import zmq
+    sock.setsockopt(zmq.ROUTING_ID, b"r-" + os.urandom(16).hex().encode())
+    sock.setsockopt(getattr(zmq, "METADATA", _ZMQ_METADATA),
+                    ("%s:%s" % (SESSION_PROPERTY, check_session(session))).encode())
+
 
 def job_id_valid(job):
     """True for a job id: "j-" + 16 lowercase hex digits."""

@@ -283,7 +283,7 @@ class Client:
         self.cluster = cluster
         self.pack = bool(pack)
         self.connect_timeout = float(connect_timeout)
-        self.session = session or "c-" + os.urandom(8).hex()
+        self.session = P.check_session(session) if session else "c-" + os.urandom(8).hex()
         # Sealed payloads (docs/PROTOCOL.md section 14): on for a TCP broker when keys_dir
         # holds payload.cert, unless plain_payloads (default $HEDDLE_PLAIN_PAYLOADS).
         self._sealer = None if insecure else _seal.client_sender(
@@ -316,7 +316,7 @@ class Client:
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 100000)
         sock.setsockopt(zmq.RCVHWM, 100000)
-        sock.setsockopt(zmq.ROUTING_ID, self.session.encode())
+        P.claim_session(sock, self.session)
         if not insecure and endpoint.startswith("tcp://"):
             public, secret = cert
             sock.curve_publickey = public.encode()

@@ -162,11 +162,14 @@ def test_options_travel(client):
         client.submit("echo", b"", tags=["a"] * 9)
 
 
-def raw_socket(cluster):
-    """A DEALER with the client key, to send what the library never sends."""
+def raw_socket(cluster, session="raw-py"):
+    """A DEALER with the client key, to send what the library never sends. session None: no
+    X-Session property and libzmq's own routing id."""
     pub, sec = heddle.keys.load_secret(cluster.keys + "/client.cert_secret")
     s = zmq.Context.instance().socket(zmq.DEALER)
     s.linger = 0
+    if session is not None:
+        P.claim_session(s, session)
     s.curve_publickey, s.curve_secretkey = pub.encode(), sec.encode()
     s.curve_serverkey = heddle.keys.load_public(cluster.keys + "/broker.cert").encode()
     s.rcvtimeo = 5000
@@ -191,6 +194,22 @@ def test_malformed_and_version(cluster):
         assert isinstance(e, heddle.VersionMismatch) and e.reason.endswith("1..1")
     finally:
         s.close()
+
+
+def test_session_is_claimed_on_the_connection(cluster):
+    """A connection without the X-Session property is refused with the reason; the library
+    checks a session id before it connects."""
+    s = raw_socket(cluster, session=None)
+    try:
+        e = rejected(s, [P.HEADERS[P.PING], b"\x80"])
+        assert isinstance(e, heddle.Denied) and "X-Session" in e.reason
+    finally:
+        s.close()
+    for bad in ("has space", "", "x" * 256, "caf\u00e9"):
+        with pytest.raises(ValueError):
+            P.check_session(bad)
+    with pytest.raises(ValueError):
+        heddle.Client(cluster.clients, insecure=True, session="two words")
 
 
 def test_status_mapping():

@@ -542,6 +542,26 @@ test_cli_unknown_command_option_exits_2 (void **state)
     hd_testcli_fini (&run);
 }
 
+//  A separator longer than the 64 bytes map and results keep for it is refused, not cut.
+static void
+test_cli_separator_over_64_bytes_exits_2 (void **state)
+{
+    (void) state;
+    char sep[66];
+    memset (sep, 'x', 65);
+    sep[65] = 0;
+    const char *map[] = { "map", "--sep", sep, "echo", NULL };
+    const char *results[] = { "results", "--sep", sep, "j-0000000000000000", NULL };
+    const char *const *runs[] = { map, results };
+    for (int k = 0; k < 2; k++) {
+        hd_testcli_t run;
+        s_run (&run, runs[k]);
+        s_expect_code (&run, 2);
+        assert_non_null (strstr (run.err, "--sep: at most 64 bytes"));
+        hd_testcli_fini (&run);
+    }
+}
+
 // --- keys the broker does not know ----------------------------------------------------------
 
 //  A second `heddle keys init` DIR2 whose broker.cert is replaced by the test broker's public
@@ -652,6 +672,7 @@ main (void)
         cmocka_unit_test (test_cli_unknown_command_exits_2),
         cmocka_unit_test (test_cli_unknown_global_option_exits_2),
         cmocka_unit_test (test_cli_unknown_command_option_exits_2),
+        cmocka_unit_test (test_cli_separator_over_64_bytes_exits_2),
         cmocka_unit_test (test_cli_client_key_off_the_allowlist_is_refused),
         cmocka_unit_test (test_cli_client_key_off_the_allowlist_is_refused_without_broker_secret),
         cmocka_unit_test (test_cli_foreign_key_dir_fails_on_the_broker_key),

@@ -365,6 +365,10 @@ test_cluster_hostile_frames_are_answered_and_work_continues (void **state)
     assert_int_equal (hd_keys_load_secret (path, &o.cert, err, sizeof err), HD_OK);
     snprintf (path, sizeof path, "%s/broker.cert", s_env.keys);
     assert_int_equal (hd_keys_load_public (path, o.server_key, err, sizeof err), HD_OK);
+    char rid[HD_CLIENT_RID_TEXT];
+    hd_transport_client_rid (rid);
+    o.routing_id = rid;
+    o.session = "raw-client";
     zsock_t *sock;
     assert_int_equal (hd_transport_connect (&sock, ZMQ_DEALER, s_env.clients_ep, &o, err,
                                             sizeof err), HD_OK);
@@ -513,6 +517,10 @@ s_raw_client (void)
     assert_int_equal (hd_keys_load_secret (path, &o.cert, err, sizeof err), HD_OK);
     snprintf (path, sizeof path, "%s/broker.cert", s_env.keys);
     assert_int_equal (hd_keys_load_public (path, o.server_key, err, sizeof err), HD_OK);
+    char rid[HD_CLIENT_RID_TEXT];
+    hd_transport_client_rid (rid);
+    o.routing_id = rid;
+    o.session = "raw-client";
     zsock_t *sock;
     assert_int_equal (hd_transport_connect (&sock, ZMQ_DEALER, s_env.clients_ep, &o, err,
                                             sizeof err), HD_OK);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "hd_codec.h"
+#include "hd_transport.h"
 #include "hd_codec_nodes.h"
 #include "hd_pack.h"
 #include "hd_testcli.h"
@@ -97,6 +98,10 @@ s_raw_connect (void)
     zsock_set_curve_serverkey (sock, server);
     zsock_set_rcvtimeo (sock, 200);
     zsock_set_linger (sock, 0);
+    char rid[HD_CLIENT_RID_TEXT], err[256];
+    hd_transport_client_rid (rid);
+    zsock_set_identity (sock, rid);
+    assert_int_equal (hd_transport_claim (sock, "raw-protocol", err, sizeof err), HD_OK);
     assert_int_equal (zsock_connect (sock, "%s", s_env.clients_ep), 0);
     return sock;
 }

@@ -15,6 +15,7 @@
 
 #include "hd_codec_nodes.h"
 #include "hd_keys.h"
+#include "hd_transport.h"
 
 struct hd_hostile {
     zsock_t *dealer;
@@ -36,7 +37,21 @@ hd_hostile_make_key (hd_testenv_t *env, const char *name)
 }
 
 hd_hostile_t *
-hd_hostile_connect (hd_testenv_t *env, const char *cert_name, const char *rid, int rcvhwm)
+hd_hostile_connect (hd_testenv_t *env, const char *cert_name, const char *session, int rcvhwm)
+{
+    char rid[HD_CLIENT_RID_TEXT];
+    hd_transport_client_rid (rid);
+    return hd_hostile_connect_rid (env, cert_name, session, rid, rcvhwm);
+}
+
+//  ZMQ_METADATA (libzmq 4.3; see hd_transport.c).
+#ifndef ZMQ_METADATA
+#    define ZMQ_METADATA 95
+#endif
+
+hd_hostile_t *
+hd_hostile_connect_rid (hd_testenv_t *env, const char *cert_name, const char *session,
+                        const char *rid, int rcvhwm)
 {
     char path[PATH_MAX], name[128], err[512] = "", server[HD_KEY_TEXT];
     snprintf (name, sizeof name, "%s.cert_secret", cert_name);
@@ -57,6 +72,12 @@ hd_hostile_connect (hd_testenv_t *env, const char *cert_name, const char *rid, i
     zsock_set_curve_serverkey (self->dealer, server);
     if (rid)
         zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_ROUTING_ID, rid, strlen (rid));
+    if (session) {
+        char prop[300];
+        int n = snprintf (prop, sizeof prop, "%s:%s", HD_SESSION_PROPERTY, session);
+        assert_int_equal (zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_METADATA, prop,
+                                          (size_t) n), 0);
+    }
     zcert_destroy (&cert);
     if (zsock_connect (self->dealer, "%s", env->clients_ep) != 0)
         fail_msg ("hostile peer cannot connect to %s", env->clients_ep);

@@ -20,8 +20,14 @@ typedef struct hd_hostile hd_hostile_t;
 //  clients.keys (role "client"). Call before the broker starts: it reads allowlists at start.
 void hd_hostile_make_key (hd_testenv_t *env, const char *name);
 //  Connect with the certificate env->keys/CERT.cert_secret ("client", "admin", or a name given
-//  to hd_hostile_make_key) and routing id `rid` (NULL: libzmq picks one). `rcvhwm` 0: default.
-hd_hostile_t *hd_hostile_connect (hd_testenv_t *env, const char *cert, const char *rid, int rcvhwm);
+//  to hd_hostile_make_key), claiming session `session` (the X-Session connection property;
+//  NULL: none) on a fresh random routing id, as the client library does. `rcvhwm` 0: default.
+hd_hostile_t *hd_hostile_connect (hd_testenv_t *env, const char *cert, const char *session,
+                                  int rcvhwm);
+//  The same with routing id `rid` (NULL: libzmq picks one), for instance another connection's
+//  to take it over (ROUTER handover).
+hd_hostile_t *hd_hostile_connect_rid (hd_testenv_t *env, const char *cert, const char *session,
+                                      const char *rid, int rcvhwm);
 void hd_hostile_destroy (hd_hostile_t **self_p);
 //  Send [header cmd] and then `nframes` frames.
 void hd_hostile_send (hd_hostile_t *self, uint8_t cmd, const void *const *frames,

@@ -1,5 +1,6 @@
 /*  Unit tests for hd_sessions: a session belongs to the key that opened it, another key on the
-    same id is refused and inherits nothing, bounds per session and per key, sessions per key,
+    same id is refused and inherits nothing, what is pushed goes to the owner's last
+    connection only, bounds per session and per key, sessions per key,
     idle expiry and slot reuse, the journal's restore and claim of an owner-less session.  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "hd_sessions.h"
@@ -24,13 +26,33 @@ s_new (uint32_t session_tasks, uint32_t key_tasks, uint32_t key_sessions, uint32
     return s;
 }
 
-static uint32_t
-s_open (hd_sessions_t *s, const char *rid, const char *key, int64_t now)
+//  A message claiming session `id` on connection `conn` under `key`.
+static hd_err_t
+s_find (hd_sessions_t *s, const char *id, const char *conn, const char *key, int64_t now,
+        uint32_t *out)
 {
+    return hd_sessions_find (s, (const uint8_t *) id, strlen (id), (const uint8_t *) conn,
+                             strlen (conn), key, now, out);
+}
+
+//  Whether what the broker pushes to the session goes to connection `conn`.
+static bool
+s_sends_to (hd_sessions_t *s, uint32_t i, const char *conn)
+{
+    const hd_session_t *x = hd_sessions_at (s, i);
+    return x && x->rid_len == strlen (conn) && memcmp (x->rid, conn, x->rid_len) == 0;
+}
+
+//  The session `id` on its own connection "conn-<id>".
+static uint32_t
+s_open (hd_sessions_t *s, const char *id, const char *key, int64_t now)
+{
+    char conn[300];
+    snprintf (conn, sizeof conn, "conn-%s", id);
     uint32_t i = HD_SESSION_NONE;
-    assert_int_equal (hd_sessions_find (s, (const uint8_t *) rid, strlen (rid), key, now, &i),
-                      HD_OK);
+    assert_int_equal (s_find (s, id, conn, key, now, &i), HD_OK);
     assert_non_null (hd_sessions_at (s, i));
+    assert_true (s_sends_to (s, i, conn));
     return i;
 }
 
@@ -58,19 +80,44 @@ test_sessions_other_key_is_denied_and_inherits_nothing (void **state)
     uint32_t a = s_open (s, "victim", KEY_A, 1);
     assert_int_equal (hd_sessions_hold (s, a), HD_OK);
     uint32_t i = HD_SESSION_NONE;
-    //  Right after the owner's message (the cached session) and again after another lookup.
-    assert_int_equal (hd_sessions_find (s, (const uint8_t *) "victim", 6, KEY_B, 2, &i),
-                      HD_EDENIED);
+    //  Another key claiming the id on its own connection: refused, the owner keeps receiving.
+    assert_int_equal (s_find (s, "victim", "conn-mallory", KEY_B, 2, &i), HD_EDENIED);
     assert_int_equal (i, a);
-    assert_true (hd_sessions_at (s, a)->away);
+    assert_true (s_sends_to (s, a, "conn-victim"));
     assert_string_equal (hd_sessions_key (s, a), KEY_A);
     s_open (s, "elsewhere", KEY_A, 3);
-    assert_int_equal (hd_sessions_find (s, (const uint8_t *) "victim", 6, KEY_B, 4, &i),
-                      HD_EDENIED);
+    //  ... on the owner's connection (taken by ROUTER handover): nothing goes there any more.
+    assert_int_equal (s_find (s, "victim", "conn-victim", KEY_B, 4, &i), HD_EDENIED);
+    assert_int_equal (hd_sessions_at (s, a)->rid_len, 0);
     assert_int_equal (hd_sessions_at (s, a)->held, 1);
-    //  The owner speaking again ends the away state.
-    assert_int_equal (s_open (s, "victim", KEY_A, 5), a);
-    assert_false (hd_sessions_at (s, a)->away);
+    //  The owner speaking again, on any connection, is sent to there.
+    assert_int_equal (s_find (s, "victim", "conn-victim-2", KEY_A, 5, &i), HD_OK);
+    assert_int_equal (i, a);
+    assert_true (s_sends_to (s, a, "conn-victim-2"));
+    hd_sessions_destroy (&s);
+}
+
+//  A connection speaks for one session: the last one claimed on it. The session it spoke for
+//  before, whoever owns it, receives nothing until its owner speaks again.
+static void
+test_sessions_a_connection_speaks_for_one_session (void **state)
+{
+    (void) state;
+    hd_sessions_t *s = s_new (0, 0, 0, 0);
+    uint32_t a = s_open (s, "a", KEY_A, 1), b = HD_SESSION_NONE;
+    //  Key B holding a's connection (handover) and speaking for its own session "b".
+    assert_int_equal (s_find (s, "b", "conn-a", KEY_B, 2, &b), HD_OK);
+    assert_true (s_sends_to (s, b, "conn-a"));
+    assert_int_equal (hd_sessions_at (s, a)->rid_len, 0);
+    //  The owner of "a" comes back on a new connection; "b" keeps its own.
+    uint32_t i;
+    assert_int_equal (s_find (s, "a", "conn-a2", KEY_A, 3, &i), HD_OK);
+    assert_true (s_sends_to (s, a, "conn-a2"));
+    assert_true (s_sends_to (s, b, "conn-a"));
+    //  A session moving to another connection frees its old one for anybody.
+    assert_int_equal (s_find (s, "a", "conn-a3", KEY_A, 4, &i), HD_OK);
+    assert_int_equal (s_find (s, "c", "conn-a2", KEY_A, 5, &i), HD_OK);
+    assert_true (s_sends_to (s, a, "conn-a3"));
     hd_sessions_destroy (&s);
 }
 
@@ -102,7 +149,7 @@ test_sessions_per_key_session_limit (void **state)
     assert_int_equal (hd_sessions_hold (s, s1), HD_OK);
     assert_int_equal (hd_sessions_hold (s, s2), HD_OK);
     uint32_t i;
-    assert_int_equal (hd_sessions_find (s, (const uint8_t *) "s3", 2, KEY_A, 1, &i), HD_EFULL);
+    assert_int_equal (s_find (s, "s3", "conn-s3", KEY_A, 1, &i), HD_EFULL);
     assert_int_equal (i, HD_SESSION_NONE);
     s_open (s, "s3", KEY_B, 1);  //  another key is not affected
     assert_int_equal (hd_sessions_key_sessions (s, s_open (s, "s1", KEY_A, 1)), 2);
@@ -145,8 +192,7 @@ test_sessions_idle_empty_sessions_expire (void **state)
     //  Its key has no session left: the id is free for any key, the slot is reused.
     assert_int_equal (s_open (s, "idle", KEY_B, 2000), b);
     uint32_t i;
-    assert_int_equal (hd_sessions_find (s, (const uint8_t *) "other", 5, KEY_A, 2000, &i),
-                      HD_EFULL);
+    assert_int_equal (s_find (s, "other", "conn-other", KEY_A, 2000, &i), HD_EFULL);
     hd_sessions_release (s, a);
     assert_int_equal (hd_sessions_expire (s, 5000), 2);
     assert_int_equal (hd_sessions_count (s), 0);
@@ -160,12 +206,13 @@ test_sessions_restored_ownerless_session_is_claimed (void **state)
     hd_sessions_t *s = s_new (0, 0, 0, 0);
     uint32_t r;
     assert_int_equal (hd_sessions_restore (s, (const uint8_t *) "old", 3, "", 1, &r), HD_OK);
+    assert_int_equal (hd_sessions_at (s, r)->rid_len, 0);  //  no connection until it speaks
     hd_sessions_hold_anyway (s, r);
     assert_int_equal (s_open (s, "old", KEY_A, 2), r);
     assert_string_equal (hd_sessions_key (s, r), KEY_A);
     assert_int_equal (hd_sessions_key_held (s, r), 1);
     uint32_t i;
-    assert_int_equal (hd_sessions_find (s, (const uint8_t *) "old", 3, KEY_B, 3, &i), HD_EDENIED);
+    assert_int_equal (s_find (s, "old", "conn-b", KEY_B, 3, &i), HD_EDENIED);
     hd_sessions_destroy (&s);
 }
 
@@ -177,11 +224,12 @@ test_sessions_restore_keeps_the_recorded_owner (void **state)
     uint32_t r, i;
     assert_int_equal (hd_sessions_restore (s, (const uint8_t *) "x", 1, KEY_A, 1, &r), HD_OK);
     hd_sessions_hold_anyway (s, r);
-    //  Restoring ignores the sessions-per-key bound and never marks a session away.
+    //  Restoring ignores the sessions-per-key bound.
     assert_int_equal (hd_sessions_restore (s, (const uint8_t *) "y", 1, KEY_A, 1, &i), HD_OK);
     assert_int_equal (hd_sessions_restore (s, (const uint8_t *) "x", 1, KEY_B, 1, &i), HD_EDENIED);
-    assert_false (hd_sessions_at (s, r)->away);
-    assert_int_equal (hd_sessions_find (s, (const uint8_t *) "x", 1, KEY_B, 2, &i), HD_EDENIED);
+    assert_int_equal (s_find (s, "x", "conn-b", KEY_B, 2, &i), HD_EDENIED);
+    assert_int_equal (s_find (s, "x", "conn-a", KEY_A, 3, &i), HD_OK);
+    assert_true (s_sends_to (s, r, "conn-a"));
     hd_sessions_destroy (&s);
 }
 
@@ -209,8 +257,11 @@ test_sessions_rejects_bad_ids (void **state)
     hd_sessions_t *s = s_new (0, 0, 0, 0);
     uint8_t big[300] = { 0 };
     uint32_t i;
-    assert_int_equal (hd_sessions_find (s, big, 0, KEY_A, 1, &i), HD_EINVAL);
-    assert_int_equal (hd_sessions_find (s, big, sizeof big, KEY_A, 1, &i), HD_EINVAL);
+    assert_int_equal (hd_sessions_find (s, big, 0, big, 16, KEY_A, 1, &i), HD_EINVAL);
+    assert_int_equal (hd_sessions_find (s, big, sizeof big, big, 16, KEY_A, 1, &i), HD_EINVAL);
+    assert_int_equal (hd_sessions_find (s, big, 4, big, 0, KEY_A, 1, &i), HD_EINVAL);
+    assert_int_equal (hd_sessions_find (s, big, 4, big, sizeof big, KEY_A, 1, &i), HD_EINVAL);
+    assert_int_equal (hd_sessions_find (s, big, 4, NULL, 16, KEY_A, 1, &i), HD_EINVAL);
     assert_null (hd_sessions_at (s, 0));
     assert_null (hd_sessions_at (s, HD_SESSION_NONE));
     hd_sessions_destroy (&s);
@@ -223,6 +274,7 @@ main (void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_sessions_same_key_same_session),
         cmocka_unit_test (test_sessions_other_key_is_denied_and_inherits_nothing),
+        cmocka_unit_test (test_sessions_a_connection_speaks_for_one_session),
         cmocka_unit_test (test_sessions_bound_per_session_and_per_key),
         cmocka_unit_test (test_sessions_per_key_session_limit),
         cmocka_unit_test (test_sessions_limit_forgets_the_oldest_empty_session),
