@@ -61,6 +61,8 @@ hd_dropq_sync_begin (hd_dropq_t *self)
 static void
 s_remove (hd_dropq_t *self, uint32_t from, uint32_t to)
 {
+    if (from == to)
+        return;  //  nothing (items may still be NULL: memmove must not see it)
     memmove (self->items + from, self->items + to, (self->count - to) * sizeof *self->items);
     uint32_t n = to - from;
     self->count -= n;

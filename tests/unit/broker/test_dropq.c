@@ -129,6 +129,26 @@ test_dropq_the_bound_makes_a_sync_due (void **state)
     hd_dropq_fini (&q);
 }
 
+//  A store sync with nothing queued, on a queue that never allocated (the broker syncs its
+//  stores before a compaction whatever waits): nothing happens, and nothing touches the
+//  absent array (UBSan: memmove given NULL).
+static void
+test_dropq_sync_of_an_empty_queue (void **state)
+{
+    (void) state;
+    hd_dropq_t q;
+    hd_dropq_init (&q);
+    s_log_t log = { 0 };
+    hd_dropq_sync_begin (&q);
+    hd_dropq_synced (&q, s_note, &log);
+    assert_int_equal (hd_dropq_take_slot (&q, 0, s_note, &log), 0);
+    hd_dropq_sync_begin (&q);
+    hd_dropq_sync_failed (&q);
+    assert_int_equal (log.n, 0);
+    assert_int_equal (hd_dropq_due_in (&q, 0, 100), -1);
+    hd_dropq_fini (&q);
+}
+
 int
 main (void)
 {
@@ -137,6 +157,7 @@ main (void)
         cmocka_unit_test (test_dropq_failed_sync_waits_again_due_at_once),
         cmocka_unit_test (test_dropq_take_slot_keeps_order_and_ranges),
         cmocka_unit_test (test_dropq_the_bound_makes_a_sync_due),
+        cmocka_unit_test (test_dropq_sync_of_an_empty_queue),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
