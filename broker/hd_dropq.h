@@ -13,21 +13,17 @@
 
 #include <stdint.h>
 
+#include "hd_accq.h"
 #include "hd_codec.h"
 
 #define HD_DROPQ_SOFT 4096   //  a store sync is due as soon as this many wait
 #define HD_DROPQ_HARD 65536  //  past this many (a sync in flight for long) the broker syncs at once
 
-typedef struct {
-    hd_id_t id;
-    uint32_t slot;  //  the job's store slot (hd_jobstore)
-} hd_dropq_item_t;
-
-typedef struct {
-    hd_dropq_item_t *items;
-    uint32_t count, cap, flight;
-    int64_t since_ms;  //  when the oldest entry waiting (not in flight) was queued
-} hd_dropq_t;
+//  The queue is an hd_accq (the ACCEPTED queue's storage, growth and range-keeping removal)
+//  used with two ranges: its `durable` stays 0, `flight` is the store sync in flight, and each
+//  entry's `client` field holds its job's store slot (hd_jobstore).
+typedef hd_accq_t hd_dropq_t;
+typedef hd_accq_item_t hd_dropq_item_t;
 
 typedef void (hd_dropq_fn) (const hd_dropq_item_t *item, void *arg);
 
