@@ -44,11 +44,6 @@ hd_hostile_connect (hd_testenv_t *env, const char *cert_name, const char *sessio
     return hd_hostile_connect_rid (env, cert_name, session, rid, rcvhwm);
 }
 
-//  ZMQ_METADATA (libzmq 4.3; see hd_transport.c).
-#ifndef ZMQ_METADATA
-#    define ZMQ_METADATA 95
-#endif
-
 hd_hostile_t *
 hd_hostile_connect_rid (hd_testenv_t *env, const char *cert_name, const char *session,
                         const char *rid, int rcvhwm)
@@ -72,12 +67,8 @@ hd_hostile_connect_rid (hd_testenv_t *env, const char *cert_name, const char *se
     zsock_set_curve_serverkey (self->dealer, server);
     if (rid)
         zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_ROUTING_ID, rid, strlen (rid));
-    if (session) {
-        char prop[300];
-        int n = snprintf (prop, sizeof prop, "%s:%s", HD_SESSION_PROPERTY, session);
-        assert_int_equal (zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_METADATA, prop,
-                                          (size_t) n), 0);
-    }
+    if (session && hd_transport_claim (self->dealer, session, err, sizeof err) != HD_OK)
+        fail_msg ("hostile peer session: %s", err);
     zcert_destroy (&cert);
     if (zsock_connect (self->dealer, "%s", env->clients_ep) != 0)
         fail_msg ("hostile peer cannot connect to %s", env->clients_ep);
